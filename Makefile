@@ -1,0 +1,58 @@
+# The custody gateway. `make help` lists the targets.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install toolchain demo test test-unit lint format schemas kafka-up kafka-down kafka-status topics
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(INSTALLED)
+
+install: $(INSTALLED) toolchain ## create the virtualenv and install the project and its tools
+
+toolchain: ## make sure Java 17 and Maven are there (apt-get installs them when missing)
+	@if command -v java >/dev/null && command -v mvn >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -q && apt-get install -y -q openjdk-17-jre-headless maven; \
+	else echo "the local broker needs Java 17 and Maven on PATH" >&2; exit 1; fi
+
+demo: install ## run the demo end to end against a real broker (started if none is up)
+	$(BIN)/gateway demo
+
+test: install ## run every test (unit and real-broker integration)
+	$(BIN)/pytest
+
+test-unit: install ## run only the pure tests (no broker)
+	$(BIN)/pytest -m "not broker"
+
+lint: install ## ruff and mypy (strict)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install ## apply ruff's formatting and fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+schemas: install ## regenerate contracts/schemas from the contracts
+	$(BIN)/gateway schemas
+
+kafka-up: install ## start the local broker (fetching it on first use) and create the topics
+	$(BIN)/gateway kafka up
+
+kafka-down: install ## stop the local broker
+	$(BIN)/gateway kafka down
+
+kafka-status: install ## is the local broker running, and where
+	$(BIN)/gateway kafka status
+
+topics: install ## list the topic catalogue
+	$(BIN)/gateway topics

@@ -1,0 +1,104 @@
+"""Reads records back from topics and decodes them, keeping the failures beside the successes.
+
+This is the plain, group-less reader the demo and the tests use to see what is on a topic;
+the registry's own consumers (with offsets committed in transactions) come later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from contracts.envelope import DecodedMessage, MessageDecodeError, decode_message
+
+
+@dataclass(frozen=True)
+class ReadRecord:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    outcome: DecodedMessage | MessageDecodeError
+
+    @property
+    def decoded(self) -> DecodedMessage:
+        if isinstance(self.outcome, MessageDecodeError):
+            raise self.outcome
+        return self.outcome
+
+
+async def end_offsets(bootstrap_servers: str, topics: Iterable[str]) -> dict[TopicPartition, int]:
+    """The next offset of every partition of ``topics``: where new records will land."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        descriptions = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    partitions = [
+        TopicPartition(description["topic"], partition["partition"])
+        for description in descriptions
+        for partition in description["partitions"]
+    ]
+    if not partitions:
+        return {}
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        offsets: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        return offsets
+    finally:
+        await consumer.stop()
+
+
+async def read_records(
+    bootstrap_servers: str,
+    start: dict[TopicPartition, int],
+    *,
+    expected: int,
+    timeout_s: float = 30.0,
+) -> list[ReadRecord]:
+    """Read committed records from the given positions until ``expected`` have come back or
+    the time is up; each is decoded, or carries the reason it could not be."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    records: list[ReadRecord] = []
+    try:
+        consumer.assign(list(start))
+        for partition, offset in start.items():
+            consumer.seek(partition, offset)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while len(records) < expected and loop.time() < deadline:
+            batches = await consumer.getmany(timeout_ms=200)
+            for partition, batch in batches.items():
+                records.extend(
+                    ReadRecord(
+                        topic=partition.topic,
+                        partition=partition.partition,
+                        offset=record.offset,
+                        key=record.key,
+                        outcome=_decode(record.headers, record.value),
+                    )
+                    for record in batch
+                )
+        return records
+    finally:
+        await consumer.stop()
+
+
+def _decode(
+    headers: Iterable[tuple[str, bytes]], value: bytes | None
+) -> DecodedMessage | MessageDecodeError:
+    try:
+        return decode_message(list(headers), value)
+    except MessageDecodeError as error:
+        return error

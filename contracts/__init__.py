@@ -1,0 +1,1 @@
+"""Wire contracts of the custody gateway: message bodies, the envelope, the topic catalogue."""

@@ -1,0 +1,115 @@
+"""What every wire contract shares: immutability, strictness, units, and a schema version.
+
+A contract is the shape of one message family on the wire. It knows nothing of Kafka and
+nothing of the rulebook: presence of a field the *business* requires (for example a
+mandatory CBAM form field) is left to the rulebook so that the sender receives a decision
+naming the rule, while the contract refuses what cannot be read at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+)
+
+JsonObject = dict[str, Any]
+Upcaster = Callable[[JsonObject], JsonObject]
+
+
+def _decimal_as_json_number(value: Decimal) -> float:
+    return float(value)
+
+
+# Exact decimal quantities (a limit of 1.80 % must compare exactly), written as JSON numbers.
+Decimal_ = Annotated[
+    Decimal,
+    Field(allow_inf_nan=False),
+    PlainSerializer(_decimal_as_json_number, return_type=float, when_used="json"),
+    WithJsonSchema({"type": "number"}),
+]
+Kilograms = Annotated[Decimal_, Field(ge=0)]
+Millimetres = Annotated[Decimal_, Field(ge=0)]
+Tonnes = Annotated[Decimal_, Field(ge=0)]
+PercentByMass = Annotated[Decimal_, Field(ge=0, le=100)]
+TonnesCO2ePerTonne = Decimal_  # sign is a rulebook matter (a negative figure is rejected there)
+
+
+class Contract(BaseModel):
+    """Base of every message body.
+
+    Subclasses set ``MESSAGE_TYPE`` (the CloudEvents ``ce_type``), ``SCHEMA_VERSION`` and,
+    once a second version exists, ``UPCASTERS``: ``{n: f}`` where ``f`` turns a version-``n``
+    body (a plain dict) into a version ``n + 1`` body.
+    """
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        str_strip_whitespace=False,
+        validate_default=True,
+        use_enum_values=False,
+    )
+
+    MESSAGE_TYPE: ClassVar[str]
+    SCHEMA_VERSION: ClassVar[int] = 1
+    UPCASTERS: ClassVar[Mapping[int, Upcaster]] = {}
+
+    schema_version: int = Field(
+        description="Version of this message family's schema the body was written against.",
+    )
+
+    @field_validator("schema_version")
+    @classmethod
+    def _is_current_version(cls, version: int) -> int:
+        if version != cls.SCHEMA_VERSION:
+            raise ValueError(
+                f"this model reads version {cls.SCHEMA_VERSION}; upcast older bodies first"
+            )
+        return version
+
+    @classmethod
+    def build(cls, **fields: Any) -> Any:
+        """Build a body of the current schema version (the version is filled in)."""
+        return cls(schema_version=cls.SCHEMA_VERSION, **fields)
+
+
+class SchemaVersionError(ValueError):
+    """A body's schema version cannot be brought to the version this gateway reads."""
+
+
+def upcast(contract: type[Contract], body: JsonObject) -> JsonObject:
+    """Bring a raw body written against an older schema version up to the current one.
+
+    A body without ``schema_version`` is taken as version 1 (senders that predate
+    versioning). A version newer than the gateway knows, or a gap in the upcaster chain,
+    is refused with a ``SchemaVersionError`` that names ``schema_version``.
+    """
+    version = body.get("schema_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise SchemaVersionError(f"schema_version: expected a positive integer, got {version!r}")
+    current = contract.SCHEMA_VERSION
+    if version > current:
+        raise SchemaVersionError(
+            f"schema_version: {contract.MESSAGE_TYPE} version {version} is newer than "
+            f"the version this gateway reads ({current})"
+        )
+    upgraded = dict(body)
+    while version < current:
+        step = contract.UPCASTERS.get(version)
+        if step is None:
+            raise SchemaVersionError(
+                f"schema_version: no upcaster from {contract.MESSAGE_TYPE} version {version}"
+            )
+        upgraded = step(upgraded)
+        version += 1
+    upgraded["schema_version"] = current
+    return upgraded

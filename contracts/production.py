@@ -1,0 +1,50 @@
+"""Production batches (casts) a producer records, with their chemistry."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import ClassVar
+
+from pydantic import Field
+
+from contracts.base import Contract, Kilograms
+from contracts.values import (
+    Chemistry,
+    Designation,
+    Dimensions,
+    Identifier,
+    MetalContract,
+    PieceCount,
+    Shape,
+)
+
+
+class ProductionBatchRecorded(Contract):
+    """A producer cast a production batch of a listed brand (SCR 5.1, 5.2)."""
+
+    MESSAGE_TYPE: ClassVar[str] = "custody.production-batch.recorded"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    brand: Identifier = Field(description="Listed brand name marked on the metal.")
+    cast_reference: Identifier = Field(description="Production cast reference marked on the metal.")
+    batch_reference: Identifier | None = Field(
+        default=None,
+        description="The producer's batch reference where it differs from the cast reference.",
+    )
+    production_date: date = Field(description="Date the batch was cast.")
+    site_id: Identifier = Field(
+        description="Unique id of the installation (site) that cast the batch."
+    )
+    contract: MetalContract = Field(description="Contract the batch is produced for.")
+    specification: Designation | None = Field(
+        default=None,
+        description='Alloy or grade designation the batch is cast to ("A380.1", "P1020A").',
+    )
+    chemistry: Chemistry = Field(
+        description="Detected level of each element, % by mass; each element at most once."
+    )
+    shape: Shape = Field(description="Shape the batch was cast in.")
+    pieces: PieceCount = Field(description="Number of pieces cast.")
+    total_net_weight_kg: Kilograms = Field(description="Net weight of the whole batch, kg.")
+    piece_weight_kg: Kilograms = Field(description="Nominal net weight of one piece, kg.")
+    piece_dimensions: Dimensions = Field(description="Dimensions of one piece, mm.")

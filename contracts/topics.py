@@ -1,0 +1,222 @@
+"""The topic catalogue: every topic the gateway reads or writes, as data.
+
+Ingest topics are one per sending role, so that broker ACLs can later bind a role's
+credentials to the topics it may write (a broker cannot tell a consumer who produced a
+record). Topics whose decisions need brand-local state are keyed by brand, so a lot, its
+casts' eCOAs and its brand's CBAM form land in the same partition number everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from contracts.base import Contract
+from contracts.brands import (
+    BrandDelisted,
+    BrandListed,
+    BrandReinstated,
+    BrandSuspended,
+    DelistBrand,
+    ListBrand,
+    ReinstateBrand,
+    SuspendBrand,
+)
+from contracts.cbam import (
+    CbamEmissionsFormSubmitted,
+    CbamFormAccepted,
+    CbamFormRejected,
+    EmissionsAttached,
+)
+from contracts.custody import CustodyBalanceUpdated, CustodyMovementRecorded
+from contracts.dead_letter import DeadLetterRecorded
+from contracts.ecoa import ECoAAccepted, ECoACreated, ECoARejected
+from contracts.lots import LotArrived
+from contracts.production import ProductionBatchRecorded
+from contracts.values import PartyRole
+from contracts.warrants import (
+    RequestWarrant,
+    WarrantCancelled,
+    WarrantIssued,
+    WarrantPending,
+    WarrantRejected,
+    WarrantStateChanged,
+)
+
+BRAND_PARTITIONS = 6
+
+
+class CleanupPolicy(StrEnum):
+    DELETE = "delete"
+    COMPACT = "compact"
+
+
+class KeyNotFound(LookupError):
+    """A body lacks the field its topic is keyed by."""
+
+
+class NoRoute(LookupError):
+    """No catalogue topic carries this message type from this sender role."""
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic: what travels on it, how it is keyed and kept, and who may write it."""
+
+    name: str
+    purpose: str
+    message_types: tuple[type[Contract], ...]
+    key: str
+    writer_roles: tuple[PartyRole, ...]
+    partitions: int = BRAND_PARTITIONS
+    cleanup_policy: CleanupPolicy = CleanupPolicy.DELETE
+    extra_configs: Mapping[str, str] = field(default_factory=dict)
+
+    def broker_configs(self) -> dict[str, str]:
+        return {"cleanup.policy": self.cleanup_policy.value, **self.extra_configs}
+
+    def key_of(self, body: Contract) -> bytes:
+        value = getattr(body, self.key, None)
+        if value is None:
+            raise KeyNotFound(f"{type(body).__name__} has no {self.key!r} to key {self.name} by")
+        return str(value).encode("utf-8")
+
+
+_PRODUCER = (PartyRole.PRODUCER,)
+_WAREHOUSE = (PartyRole.WAREHOUSE,)
+_EXCHANGE = (PartyRole.EXCHANGE,)
+_REGISTRY = (PartyRole.REGISTRY,)
+_COMPACT_QUICKLY = {"min.cleanable.dirty.ratio": "0.1", "segment.ms": "3600000"}
+
+CATALOGUE: tuple[TopicSpec, ...] = (
+    TopicSpec(
+        name="producer.production-batches",
+        purpose="casts (production batches) with their chemistry, from the brand's producer",
+        message_types=(ProductionBatchRecorded,),
+        key="brand",
+        writer_roles=_PRODUCER,
+    ),
+    TopicSpec(
+        name="producer.ecoas",
+        purpose="eCOAs created by producers (Enhanced, or Basic for pre-notice metal)",
+        message_types=(ECoACreated,),
+        key="brand",
+        writer_roles=_PRODUCER,
+    ),
+    TopicSpec(
+        name="producer.cbam-forms",
+        purpose="the yearly CBAM emissions form of each brand",
+        message_types=(CbamEmissionsFormSubmitted,),
+        key="brand",
+        writer_roles=_PRODUCER,
+    ),
+    TopicSpec(
+        name="warehouse.lot-arrivals",
+        purpose="lots arriving at exchange-listed warehouses",
+        message_types=(LotArrived,),
+        key="brand",
+        writer_roles=_WAREHOUSE,
+    ),
+    TopicSpec(
+        name="warehouse.warrant-requests",
+        purpose="requests to place a lot on warrant",
+        message_types=(RequestWarrant,),
+        key="brand",
+        writer_roles=_WAREHOUSE,
+    ),
+    TopicSpec(
+        name="warehouse.ecoas",
+        purpose="Basic eCOAs created by warehouses (SCR 4.3, 4.4(b))",
+        message_types=(ECoACreated,),
+        key="brand",
+        writer_roles=_WAREHOUSE,
+    ),
+    TopicSpec(
+        name="member.ecoas",
+        purpose="Basic eCOAs created by members and other permitted parties (SCR 4.4)",
+        message_types=(ECoACreated,),
+        key="brand",
+        writer_roles=(PartyRole.MEMBER, PartyRole.PERMITTED_PARTY),
+    ),
+    TopicSpec(
+        name="exchange.brand-commands",
+        purpose="the exchange's listing decisions: list, suspend, reinstate, delist a brand",
+        message_types=(ListBrand, SuspendBrand, ReinstateBrand, DelistBrand),
+        key="brand",
+        writer_roles=_EXCHANGE,
+    ),
+    TopicSpec(
+        name="registry.brand-status",
+        purpose="current status of every brand",
+        message_types=(BrandListed, BrandSuspended, BrandReinstated, BrandDelisted),
+        key="brand",
+        writer_roles=_REGISTRY,
+        cleanup_policy=CleanupPolicy.COMPACT,
+        extra_configs=_COMPACT_QUICKLY,
+    ),
+    TopicSpec(
+        name="registry.ecoa-decisions",
+        purpose="eCOA accepted or rejected, with the rules applied",
+        message_types=(ECoAAccepted, ECoARejected),
+        key="brand",
+        writer_roles=_REGISTRY,
+    ),
+    TopicSpec(
+        name="registry.cbam-form-decisions",
+        purpose="CBAM form accepted or rejected, and emissions attached to CoAs",
+        message_types=(CbamFormAccepted, CbamFormRejected, EmissionsAttached),
+        key="brand",
+        writer_roles=_REGISTRY,
+    ),
+    TopicSpec(
+        name="registry.warrant-decisions",
+        purpose="warrant issued, rejected, pending or cancelled, with reasons",
+        message_types=(WarrantIssued, WarrantRejected, WarrantPending, WarrantCancelled),
+        key="brand",
+        writer_roles=_REGISTRY,
+    ),
+    TopicSpec(
+        name="registry.warrant-state",
+        purpose="the current state of every warrant, readable from the beginning",
+        message_types=(WarrantStateChanged,),
+        key="lot_id",
+        writer_roles=_REGISTRY,
+        cleanup_policy=CleanupPolicy.COMPACT,
+        extra_configs=_COMPACT_QUICKLY,
+    ),
+    TopicSpec(
+        name="registry.custody-movements",
+        purpose="custody movements of certified material, posted to the mass-balance ledger",
+        message_types=(CustodyMovementRecorded,),
+        key="movement_id",
+        writer_roles=(PartyRole.PRODUCER, PartyRole.WAREHOUSE, PartyRole.REGISTRY),
+    ),
+    TopicSpec(
+        name="registry.custody-balances",
+        purpose="the current custody balance of every account (S or G level)",
+        message_types=(CustodyBalanceUpdated,),
+        key="account_key",
+        writer_roles=_REGISTRY,
+        cleanup_policy=CleanupPolicy.COMPACT,
+        extra_configs=_COMPACT_QUICKLY,
+    ),
+    TopicSpec(
+        name="registry.dead-letters",
+        purpose="records that could not be read or were refused, with the reason and origin",
+        message_types=(DeadLetterRecorded,),
+        key="source_topic",
+        writer_roles=_REGISTRY,
+        partitions=1,
+    ),
+)
+
+TOPICS_BY_NAME: Mapping[str, TopicSpec] = {spec.name: spec for spec in CATALOGUE}
+
+
+def route(message_type: type[Contract], sender_role: PartyRole) -> TopicSpec:
+    """The topic a sender in ``sender_role`` writes ``message_type`` to."""
+    for spec in CATALOGUE:
+        if message_type in spec.message_types and sender_role in spec.writer_roles:
+            return spec
+    raise NoRoute(f"no topic carries {message_type.MESSAGE_TYPE} from a {sender_role.value}")

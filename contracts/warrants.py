@@ -1,0 +1,181 @@
+"""Warrant requests from warehouses, the registry's decisions, and each warrant's state."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import AwareDatetime, Field
+
+from contracts.base import Contract, Kilograms
+from contracts.values import (
+    CalendarYear,
+    EmissionsSummary,
+    Identifier,
+    MetalContract,
+    MissingItem,
+    Name,
+    PieceCount,
+    RuleViolation,
+    Shape,
+    Text,
+    ValueObject,
+)
+
+
+class WarrantState(StrEnum):
+    """Where a warrant request stands."""
+
+    ISSUED = "issued"
+    REJECTED = "rejected"
+    PENDING = "pending"
+    CANCELLED = "cancelled"
+
+
+class CertificateOfAnalysisReference(ValueObject):
+    """Date and reference number of a certificate of analysis lodged with the warehouse."""
+
+    issued_on: date = Field(description="Date of the certificate.")
+    reference: Identifier = Field(description="Reference number of the certificate.")
+
+
+class WarrantEmissions(ValueObject):
+    """The embedded emissions a warrant carries with its CoAs (§4.2.1)."""
+
+    form_id: Identifier | None = Field(
+        description="Accepted CBAM form the figures come from; null when the EU default "
+        "values were applied (metal produced before the rule)."
+    )
+    reporting_year: CalendarYear | None = Field(
+        description="Calendar year of that form; null with the default values."
+    )
+    from_previous_year: bool = Field(
+        description="True when the form is of the year before production, used until that "
+        "year's form exists (Figure 4)."
+    )
+    summary: EmissionsSummary = Field(description="The figures, t CO2e per t of goods.")
+
+
+class WarrantDocument(ValueObject):
+    """What every warrant states (SCR 3.3 (a) to (f)) and the clause it bears (SCR 3.4)."""
+
+    contract: MetalContract = Field(description="Contract the warrant is for.")
+    brand: Identifier = Field(description="(a) Name of the brand.")
+    country_of_origin: Name = Field(description="(b) Country / region of origin.")
+    shape: Shape = Field(description="(c) Shape.")
+    certificates_of_analysis: tuple[CertificateOfAnalysisReference, ...] = Field(
+        min_length=1,
+        description="(d) Date(s) and reference number(s) of the certificate(s) of analysis.",
+    )
+    net_weight_kg: Kilograms = Field(description="(e) Weight, kg.")
+    bundles: PieceCount = Field(description="(f) Number of bundles of ingots; 0 for sows.")
+    pieces: PieceCount = Field(description="(f) Number of ingots, T-bars or sows.")
+    warning_clause: Text = Field(
+        description="The moisture WARNING clause every warrant bears, verbatim."
+    )
+    emissions: WarrantEmissions = Field(description="Embedded emissions attached to the CoAs.")
+
+
+class RequestWarrant(Contract):
+    """A warehouse asks to place a lot on warrant."""
+
+    MESSAGE_TYPE: ClassVar[str] = "custody.warrant.request"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    request_id: Identifier = Field(description="Unique id of this request (idempotency key).")
+    lot_id: Identifier = Field(description="Lot to place on warrant.")
+    brand: Identifier = Field(description="Brand of the lot.")
+    warehouse_id: Identifier = Field(description="Party id of the requesting warehouse.")
+    requested_at: AwareDatetime = Field(description="When the warehouse made the request.")
+
+
+class WarrantIssued(Contract):
+    """The registry placed a lot on warrant."""
+
+    MESSAGE_TYPE: ClassVar[str] = "custody.warrant.issued"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    warrant_id: Identifier = Field(description="Unique id of the warrant.")
+    lot_id: Identifier = Field(description="Lot the warrant is for.")
+    request_id: Identifier = Field(description="Request the warrant answers.")
+    document: WarrantDocument = Field(description="What the warrant states.")
+    issued_at: AwareDatetime = Field(description="When the warrant was issued.")
+    rulebook_version: Identifier = Field(description="Version of the rulebook applied.")
+
+    @property
+    def brand(self) -> str:
+        """Brand of the warrant (the partition key), as its document states it."""
+        return self.document.brand
+
+
+class WarrantRejected(Contract):
+    """The registry refused to place a lot on warrant, naming each rule it breaks."""
+
+    MESSAGE_TYPE: ClassVar[str] = "custody.warrant.rejected"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    request_id: Identifier = Field(description="Request decided on.")
+    lot_id: Identifier = Field(description="Lot of the request.")
+    brand: Identifier = Field(description="Brand of the lot (the partition key).")
+    violations: tuple[RuleViolation, ...] = Field(
+        min_length=1, description="Every rule the lot breaks."
+    )
+    rulebook_version: Identifier = Field(description="Version of the rulebook applied.")
+    decided_at: AwareDatetime = Field(description="When the decision was made.")
+
+
+class WarrantPending(Contract):
+    """A lot cannot be warranted yet: documents are missing that may still arrive."""
+
+    MESSAGE_TYPE: ClassVar[str] = "custody.warrant.pending"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    request_id: Identifier = Field(description="Request decided on.")
+    lot_id: Identifier = Field(description="Lot of the request.")
+    brand: Identifier = Field(description="Brand of the lot (the partition key).")
+    missing: tuple[MissingItem, ...] = Field(
+        min_length=1, description="Every document still awaited, with the rule requiring it."
+    )
+    rulebook_version: Identifier = Field(description="Version of the rulebook applied.")
+    decided_at: AwareDatetime = Field(description="When the decision was made.")
+
+
+class WarrantCancelled(Contract):
+    """An issued warrant was cancelled."""
+
+    MESSAGE_TYPE: ClassVar[str] = "custody.warrant.cancelled"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    warrant_id: Identifier = Field(description="Warrant cancelled.")
+    lot_id: Identifier = Field(description="Lot the warrant was for.")
+    brand: Identifier = Field(description="Brand of the lot (the partition key).")
+    reason: Text = Field(description="Why the warrant was cancelled.")
+    cancelled_at: AwareDatetime = Field(description="When the warrant was cancelled.")
+
+
+class WarrantStateChanged(Contract):
+    """The current state of one lot's warrant, for a compacted topic keyed by lot id."""
+
+    MESSAGE_TYPE: ClassVar[str] = "custody.warrant.state-changed"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    lot_id: Identifier = Field(description="Lot the state is of (the record key).")
+    brand: Identifier = Field(description="Brand of the lot (the partition key).")
+    warrant_id: Identifier | None = Field(
+        default=None, description="Warrant id once one was issued; null before."
+    )
+    request_id: Identifier | None = Field(
+        default=None, description="Latest request decided on; null when none was made."
+    )
+    state: WarrantState = Field(description="Current state.")
+    violations: tuple[RuleViolation, ...] = Field(
+        default=(), description="Reasons of the latest rejection; empty in other states."
+    )
+    missing: tuple[MissingItem, ...] = Field(
+        default=(), description="Documents still awaited while pending; empty otherwise."
+    )
+    cancellation_reason: Text | None = Field(
+        default=None, description="Why the warrant was cancelled; null in other states."
+    )
+    updated_at: AwareDatetime = Field(description="When the state last changed.")

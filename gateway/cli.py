@@ -1,0 +1,134 @@
+"""``gateway``: the project's console command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from contracts.schema_export import SCHEMA_DIRECTORY, stale_schemas, write_schemas
+from contracts.topics import CATALOGUE
+from gateway.demo import run_demo
+from gateway.local_kafka import BrokerError, BrokerInfo, LocalKafka
+from gateway.settings import Settings
+from gateway.topic_admin import ensure_topics
+
+
+def local_kafka(settings: Settings) -> LocalKafka:
+    return LocalKafka(
+        version=settings.kafka_version,
+        cache_dir=settings.cache_dir,
+        run_dir=settings.run_dir,
+        heap=settings.kafka_heap,
+        start_timeout_s=settings.broker_start_timeout_s,
+    )
+
+
+def describe(info: BrokerInfo) -> str:
+    started = f" (started in {info.started_in_s} s)" if info.started_in_s is not None else ""
+    where = f", pid {info.pid}, data in {info.run_dir}" if info.pid else ""
+    return f"Apache Kafka {info.version} at {info.bootstrap_servers}{started}{where}"
+
+
+def _kafka_up(settings: Settings) -> int:
+    if settings.kafka_bootstrap_servers:
+        bootstrap = settings.kafka_bootstrap_servers
+        print(f"KAFKA_BOOTSTRAP_SERVERS is set: using the broker at {bootstrap}")
+    else:
+        info = local_kafka(settings).start(log=_progress)
+        bootstrap = info.bootstrap_servers
+        print(describe(info))
+    report = asyncio.run(ensure_topics(bootstrap, CATALOGUE, settings.topic_prefix))
+    print(f"topics: {len(report.created)} created, {len(report.already_present)} already present")
+    print(f"KAFKA_BOOTSTRAP_SERVERS={bootstrap}")
+    return 0
+
+
+def _kafka_down(settings: Settings) -> int:
+    if local_kafka(settings).stop():
+        print("local broker stopped")
+    else:
+        print("no local broker was running")
+    return 0
+
+
+def _kafka_status(settings: Settings) -> int:
+    info = local_kafka(settings).status()
+    if info is None:
+        print(f"no local broker is running (run directory {settings.run_dir})")
+        return 3
+    print(describe(info))
+    return 0
+
+
+def _topics(settings: Settings) -> int:
+    for spec in CATALOGUE:
+        print(
+            f"{settings.topic_prefix}{spec.name:<36} {spec.partitions:>2} partitions  "
+            f"{spec.cleanup_policy.value:<8} key={spec.key:<14} "
+            f"writers={','.join(role.value for role in spec.writer_roles)}"
+        )
+        for message_type in spec.message_types:
+            print(f"    {message_type.MESSAGE_TYPE}")
+    return 0
+
+
+def _schemas(check: bool) -> int:
+    if check:
+        stale = stale_schemas(SCHEMA_DIRECTORY)
+        if stale:
+            print("stale JSON Schemas (run `make schemas`): " + ", ".join(stale))
+            return 1
+        print(f"JSON Schemas in {SCHEMA_DIRECTORY} are up to date")
+        return 0
+    changed = write_schemas(SCHEMA_DIRECTORY)
+    print(f"{len(changed)} JSON Schema files changed in {SCHEMA_DIRECTORY}")
+    return 0
+
+
+def _demo(settings: Settings) -> int:
+    return asyncio.run(run_demo(settings, local_kafka(settings)))
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gateway", description="The custody gateway of the aluminium chain of custody."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    kafka = commands.add_parser("kafka", help="the local Apache Kafka broker (no Docker)")
+    kafka.add_argument("action", choices=["up", "down", "status"])
+
+    commands.add_parser("topics", help="list the topic catalogue")
+
+    schemas = commands.add_parser("schemas", help="write the contracts' JSON Schemas")
+    schemas.add_argument("--check", action="store_true", help="only report stale schemas")
+
+    commands.add_parser("demo", help="run the demo flow end to end through the broker")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    settings = Settings()
+    try:
+        if arguments.command == "kafka":
+            action = {"up": _kafka_up, "down": _kafka_down, "status": _kafka_status}
+            return action[arguments.action](settings)
+        if arguments.command == "topics":
+            return _topics(settings)
+        if arguments.command == "schemas":
+            return _schemas(arguments.check)
+        return _demo(settings)
+    except BrokerError as error:
+        print(f"gateway: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""The gateway's settings: the one module that reads the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "custody-gateway"
+
+
+class Settings(BaseSettings):
+    """Read from ``GATEWAY_*`` variables (and ``KAFKA_BOOTSTRAP_SERVERS``)."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", frozen=True, extra="ignore")
+
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "GATEWAY_KAFKA_BOOTSTRAP_SERVERS"),
+        description="An existing broker to use instead of starting the local one.",
+    )
+    kafka_version: str = Field(
+        default="3.9.1", description="Apache Kafka broker version fetched from Maven Central."
+    )
+    kafka_heap: str = Field(default="-Xms256m -Xmx1g", description="JVM heap options.")
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir,
+        description="Where the broker's jars are kept (outside the work tree).",
+    )
+    run_dir: Path = Field(
+        default=Path(".run"),
+        description="Where the local broker keeps its data, log and pid file.",
+    )
+    topic_prefix: str = Field(default="", description="Prefix of every catalogue topic name.")
+    broker_start_timeout_s: float = Field(default=120.0, gt=0)

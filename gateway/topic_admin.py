@@ -1,0 +1,91 @@
+"""Creates the catalogue's topics on a broker, and checks the ones already there."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+from contracts.topics import TopicSpec
+
+TOPIC_ALREADY_EXISTS = 36
+
+
+class TopicSetupError(RuntimeError):
+    """A catalogue topic could not be created, or exists with other settings."""
+
+
+@dataclass(frozen=True)
+class TopicSetupReport:
+    created: tuple[str, ...]
+    already_present: tuple[str, ...]
+
+
+async def ensure_topics(
+    bootstrap_servers: str,
+    catalogue: Sequence[TopicSpec],
+    prefix: str = "",
+    *,
+    replication_factor: int = 1,
+) -> TopicSetupReport:
+    """Create every catalogue topic (name prefixed) that is missing; verify the others."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=30_000)
+    await admin.start()
+    try:
+        wanted = {prefix + spec.name: spec for spec in catalogue}
+        existing = set(await admin.list_topics())
+        missing = [name for name in wanted if name not in existing]
+        created: list[str] = []
+        if missing:
+            response = await admin.create_topics(
+                [
+                    NewTopic(
+                        name,
+                        num_partitions=wanted[name].partitions,
+                        replication_factor=replication_factor,
+                        topic_configs=wanted[name].broker_configs(),
+                    )
+                    for name in missing
+                ],
+                timeout_ms=30_000,
+            )
+            for name, code, *rest in response.topic_errors:
+                if code == 0:
+                    created.append(name)
+                elif code != TOPIC_ALREADY_EXISTS:
+                    detail = rest[0] if rest else ""
+                    raise TopicSetupError(f"creating topic {name} failed: error {code} {detail}")
+        present = [name for name in wanted if name not in created]
+        await _verify(admin, {name: wanted[name] for name in present})
+        return TopicSetupReport(created=tuple(created), already_present=tuple(present))
+    finally:
+        await admin.close()
+
+
+async def _verify(admin: AIOKafkaAdminClient, specs: dict[str, TopicSpec]) -> None:
+    if not specs:
+        return
+    problems: list[str] = []
+    for description in await admin.describe_topics(list(specs)):
+        name = description["topic"]
+        partitions = len(description["partitions"])
+        if partitions != specs[name].partitions:
+            problems.append(
+                f"{name} has {partitions} partitions, the catalogue says {specs[name].partitions}"
+            )
+    responses = await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, name) for name in specs]
+    )
+    for response in responses:
+        for _code, _message, _type, name, entries in response.resources:
+            configs = {entry[0]: entry[1] for entry in entries}
+            expected = specs[name].cleanup_policy.value
+            if configs.get("cleanup.policy") != expected:
+                problems.append(
+                    f"{name} has cleanup.policy={configs.get('cleanup.policy')}, "
+                    f"the catalogue says {expected}"
+                )
+    if problems:
+        raise TopicSetupError("topics differ from the catalogue: " + "; ".join(problems))

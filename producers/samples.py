@@ -1,0 +1,574 @@
+"""One valid, realistic message of every type: the NORDAL brand's A380.1 alloy in 2026.
+
+NORDAL casts two A380.1 batches in March 2026, certifies them with an Enhanced eCOA, has
+reported its 2025 emissions, and a warehouse in Rotterdam takes a 20 t lot of them and
+places it on warrant. Deterministic: fixed dates, no clock, no randomness.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from contracts.base import Contract
+from contracts.brands import (
+    BrandDelisted,
+    BrandListed,
+    BrandReinstated,
+    BrandSuspended,
+    DelistBrand,
+    ListBrand,
+    ReinstateBrand,
+    SuspendBrand,
+)
+from contracts.cbam import (
+    CarbonPricePaid,
+    CbamEmissionsFormSubmitted,
+    CbamFormAccepted,
+    CbamFormRejected,
+    CbamProduct,
+    EmbeddedEmissions,
+    EmissionFactor,
+    EmissionFactorSource,
+    EmissionsAttached,
+    EmissionsBasis,
+    EmissionSourceLocation,
+    LevelOfAssurance,
+    MonitoringMethodology,
+    ReportingPeriod,
+    Verifier,
+)
+from contracts.custody import CustodyBalanceUpdated, CustodyMovementRecorded, MovementKind
+from contracts.dead_letter import (
+    DeadLetterError,
+    DeadLetterReason,
+    DeadLetterRecorded,
+    OriginalHeader,
+    SourceRecord,
+)
+from contracts.ecoa import ECoAAccepted, ECoACreated, ECoAKind, ECoARejected
+from contracts.lots import Bundle, LotArrived
+from contracts.production import ProductionBatchRecorded
+from contracts.values import (
+    AccountingLevel,
+    CastAnalysis,
+    CustodyAccount,
+    Dimensions,
+    ElementLevel,
+    EmissionsSummary,
+    MetalContract,
+    MissingItem,
+    MissingItemKind,
+    PartyRole,
+    RuleViolation,
+    Shape,
+)
+from contracts.warrants import (
+    CertificateOfAnalysisReference,
+    RequestWarrant,
+    WarrantCancelled,
+    WarrantDocument,
+    WarrantEmissions,
+    WarrantIssued,
+    WarrantPending,
+    WarrantRejected,
+    WarrantState,
+    WarrantStateChanged,
+)
+
+BRAND = "NORDAL"
+PRODUCER_ID = "nordal-aluminium-as"
+SITE_ID = "NO-NORDAL-SUNNDAL-01"
+WAREHOUSE_ID = "wh-rotterdam-07"
+LOT_ID = "LOT-RTM-2026-000418"
+ECOA_ID = "ECOA-NORDAL-2026-0412"
+FORM_ID = "CBAM-NORDAL-2025"
+RULEBOOK_VERSION = "2026.1"
+CASTS = ("NA26-0412", "NA26-0413")
+INGOT_WEIGHT_KG = Decimal("8.00")
+INGOTS_PER_BUNDLE = 120
+MAKEWEIGHT_INGOTS = 100
+
+ALLOY_WARNING_CLAUSE = (
+    "WARNING: the buyer is advised that this metal may contain crevices and hidden recesses "
+    "holding entrapped moisture. The metal should be handled and processed with this "
+    "possibility in mind. Entrapped moisture may cause an explosion if the metal is "
+    "introduced into a melting furnace without proper drying."
+)
+
+
+def _at(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
+
+
+def _a380_1_chemistry(copper: str, silicon: str, iron: str) -> tuple[ElementLevel, ...]:
+    levels = {
+        "Cu": copper,
+        "Si": silicon,
+        "Mg": "0.25",
+        "Zn": "0.90",
+        "Fe": iron,
+        "Mn": "0.22",
+        "Ni": "0.05",
+        "Sn": "0.03",
+        "Ti": "0.06",
+        "Pb": "0.04",
+    }
+    alloyed = sum(Decimal(value) for value in levels.values())
+    levels["Al"] = str(Decimal("100") - alloyed)
+    return tuple(
+        ElementLevel(element=element, detected_percent=Decimal(value))
+        for element, value in levels.items()
+    )
+
+
+CHEMISTRY = {
+    CASTS[0]: _a380_1_chemistry(copper="3.10", silicon="8.90", iron="0.78"),
+    CASTS[1]: _a380_1_chemistry(copper="3.05", silicon="9.20", iron="0.81"),
+}
+PRODUCED_ON = {CASTS[0]: date(2026, 3, 2), CASTS[1]: date(2026, 3, 3)}
+INGOT = Dimensions(length_mm=Decimal("700"), width_mm=Decimal("110"), height_mm=Decimal("45"))
+BUNDLE = Dimensions(length_mm=Decimal("720"), width_mm=Decimal("720"), height_mm=Decimal("640"))
+EMISSIONS_2025 = EmissionsSummary(
+    direct_tco2e_per_t=Decimal("1.10"),
+    indirect_tco2e_per_t=Decimal("0.85"),
+    total_tco2e_per_t=Decimal("1.95"),
+    direct_is_default_value=False,
+    indirect_is_default_value=False,
+)
+
+
+def _production() -> list[Contract]:
+    return [
+        ProductionBatchRecorded.build(
+            brand=BRAND,
+            cast_reference=CASTS[0],
+            production_date=PRODUCED_ON[CASTS[0]],
+            site_id=SITE_ID,
+            contract=MetalContract.ALUMINIUM_ALLOY,
+            specification="A380.1",
+            chemistry=CHEMISTRY[CASTS[0]],
+            shape=Shape.INGOT,
+            pieces=1200,
+            total_net_weight_kg=INGOT_WEIGHT_KG * 1200,
+            piece_weight_kg=INGOT_WEIGHT_KG,
+            piece_dimensions=INGOT,
+        )
+    ]
+
+
+def _ecoa() -> list[Contract]:
+    decided_at = _at(date(2026, 3, 4), 8, 15)
+    return [
+        ECoACreated.build(
+            ecoa_id=ECOA_ID,
+            kind=ECoAKind.ENHANCED,
+            brand=BRAND,
+            contract=MetalContract.ALUMINIUM_ALLOY,
+            specification_claimed="A380.1",
+            created_by=PRODUCER_ID,
+            created_by_role=PartyRole.PRODUCER,
+            created_on=date(2026, 3, 4),
+            casts=tuple(
+                CastAnalysis(
+                    cast_reference=cast,
+                    production_date=PRODUCED_ON[cast],
+                    chemistry=CHEMISTRY[cast],
+                )
+                for cast in CASTS
+            ),
+            includes_english=True,
+        ),
+        ECoAAccepted.build(
+            ecoa_id=ECOA_ID,
+            brand=BRAND,
+            kind=ECoAKind.ENHANCED,
+            cast_references=CASTS,
+            rulebook_version=RULEBOOK_VERSION,
+            decided_at=decided_at,
+        ),
+        ECoARejected.build(
+            ecoa_id="ECOA-WH-RTM-2026-0031",
+            brand=BRAND,
+            violations=(
+                RuleViolation(
+                    code="ECOA_NOT_ENHANCED",
+                    rule="SCR 4.2",
+                    field="kind",
+                    observed="basic",
+                    allowed="enhanced",
+                    message="Metal produced on or after the CBAM notice date needs an "
+                    "Enhanced eCOA from its producer.",
+                ),
+            ),
+            rulebook_version=RULEBOOK_VERSION,
+            decided_at=decided_at,
+        ),
+    ]
+
+
+def _cbam() -> list[Contract]:
+    decided_at = _at(date(2026, 3, 9), 14, 30)
+    return [
+        CbamEmissionsFormSubmitted.build(
+            form_id=FORM_ID,
+            brand=BRAND,
+            reporting_year=2025,
+            producer_name="Nordal Aluminium AS",
+            installation_name="Nordal Sunndal remelt and casthouse",
+            installation_address="Industriveien 12, 6600 Sunndalsøra, Norway",
+            installation_id=SITE_ID,
+            un_locode="NO SUN",
+            products=(
+                CbamProduct(
+                    product_name="A380.1 foundry alloy ingot",
+                    cn_code="7601",
+                    aggregated_goods_category="unwrought aluminium",
+                    scrap_t_per_t=Decimal("0.78"),
+                    pre_consumer_scrap_percent=Decimal("35"),
+                    other_elements_percent=Decimal("14.33"),
+                ),
+            ),
+            main_emission_source=EmissionSourceLocation(
+                address="Casthouse melting furnaces, Industriveien 12, Sunndalsøra",
+                latitude=Decimal("62.6751"),
+                longitude=Decimal("8.5631"),
+            ),
+            reporting_period=ReportingPeriod(start=date(2025, 1, 1), end=date(2025, 12, 31)),
+            methodology=MonitoringMethodology.CALCULATION_BASED,
+            direct_embedded_emissions=EmbeddedEmissions(
+                tco2e_per_t=Decimal("1.10"), basis=EmissionsBasis.ACTUAL
+            ),
+            indirect_embedded_emissions=EmbeddedEmissions(
+                tco2e_per_t=Decimal("0.85"), basis=EmissionsBasis.ACTUAL
+            ),
+            emission_factor=EmissionFactor(
+                tco2e_per_mwh=Decimal("0.019"), source=EmissionFactorSource.IEA
+            ),
+            carbon_prices_paid=(
+                CarbonPricePaid(
+                    paid_at="Nordal Sunndal remelt and casthouse",
+                    instrument="EU ETS (EEA)",
+                    amount_per_tco2e=Decimal("72.40"),
+                    currency="EUR",
+                ),
+            ),
+            verifier=Verifier(
+                company_name="Fjordcert Verification AS",
+                company_address="Havnegata 3, 7010 Trondheim, Norway",
+                company_contact="Ingrid Solberg, verification@fjordcert.example",
+                accreditation_body="Norsk akkreditering",
+            ),
+            level_of_assurance=LevelOfAssurance.LIMITED,
+            permission_to_publish=True,
+            calculation_notes="Alloying elements above 5 % counted as primary unwrought "
+            "aluminium; scrap inputs carry zero embedded emissions.",
+        ),
+        CbamFormAccepted.build(
+            form_id=FORM_ID,
+            brand=BRAND,
+            reporting_year=2025,
+            emissions=EMISSIONS_2025,
+            rulebook_version=RULEBOOK_VERSION,
+            decided_at=decided_at,
+        ),
+        CbamFormRejected.build(
+            form_id="CBAM-NORDAL-2025-draft",
+            brand=BRAND,
+            reporting_year=2025,
+            violations=(
+                RuleViolation(
+                    code="CBAM_FIELD_MISSING",
+                    rule="Appendix II",
+                    field="verifier.accreditation_body",
+                    observed=None,
+                    allowed="name of the verifier's accreditation body",
+                    message="The verifier's accreditation body is a mandatory field.",
+                ),
+            ),
+            rulebook_version=RULEBOOK_VERSION,
+            decided_at=_at(date(2026, 3, 6), 10),
+        ),
+        EmissionsAttached.build(
+            ecoa_id=ECOA_ID,
+            brand=BRAND,
+            reporting_year=2025,
+            form_id=FORM_ID,
+            emissions=EMISSIONS_2025,
+            flagged_previous_year=True,
+            attached_at=decided_at,
+        ),
+    ]
+
+
+def _brands() -> list[Contract]:
+    listed_at = _at(date(2026, 1, 5), 9)
+    suspended_at = _at(date(2026, 3, 16), 0)
+    reinstated_at = _at(date(2026, 3, 20), 12)
+    delisted_at = _at(date(2026, 9, 1), 0)
+    suspend_reason = "No CBAM emissions reporting form for 2025 by 15 March 2026 (§4.4)."
+    reinstate_reason = "The 2025 CBAM emissions reporting form was accepted."
+    delist_reason = "Producer ceased production at the listed installation."
+    return [
+        ListBrand.build(
+            command_id="listing-2026-0007",
+            brand=BRAND,
+            producer_id=PRODUCER_ID,
+            country_of_origin="Norway",
+            contracts=(MetalContract.ALUMINIUM_ALLOY,),
+            reason="Listing application approved by the exchange.",
+            effective_at=listed_at,
+        ),
+        SuspendBrand.build(
+            command_id="listing-2026-0031",
+            brand=BRAND,
+            reason=suspend_reason,
+            effective_at=suspended_at,
+        ),
+        ReinstateBrand.build(
+            command_id="listing-2026-0034",
+            brand=BRAND,
+            reason=reinstate_reason,
+            effective_at=reinstated_at,
+        ),
+        DelistBrand.build(
+            command_id="listing-2026-0052",
+            brand=BRAND,
+            reason=delist_reason,
+            notice_period_days=92,
+            effective_at=delisted_at,
+        ),
+        BrandListed.build(
+            command_id="listing-2026-0007",
+            brand=BRAND,
+            producer_id=PRODUCER_ID,
+            country_of_origin="Norway",
+            contracts=(MetalContract.ALUMINIUM_ALLOY,),
+            effective_at=listed_at,
+        ),
+        BrandSuspended.build(
+            command_id="listing-2026-0031",
+            brand=BRAND,
+            reason=suspend_reason,
+            effective_at=suspended_at,
+        ),
+        BrandReinstated.build(
+            command_id="listing-2026-0034",
+            brand=BRAND,
+            reason=reinstate_reason,
+            effective_at=reinstated_at,
+        ),
+        BrandDelisted.build(
+            command_id="listing-2026-0052",
+            brand=BRAND,
+            reason=delist_reason,
+            notice_period_days=92,
+            effective_at=delisted_at,
+        ),
+    ]
+
+
+def _bundles() -> tuple[Bundle, ...]:
+    full = tuple(
+        Bundle(
+            bundle_id=f"B{number:02d}",
+            cast_reference=CASTS[0] if number <= 10 else CASTS[1],
+            pieces=INGOTS_PER_BUNDLE,
+            net_weight_kg=INGOT_WEIGHT_KG * INGOTS_PER_BUNDLE,
+            gross_weight_kg=INGOT_WEIGHT_KG * INGOTS_PER_BUNDLE + Decimal("1.5"),
+            dimensions=BUNDLE,
+        )
+        for number in range(1, 21)
+    )
+    makeweight = Bundle(
+        bundle_id="B21",
+        cast_reference=CASTS[1],
+        pieces=MAKEWEIGHT_INGOTS,
+        net_weight_kg=INGOT_WEIGHT_KG * MAKEWEIGHT_INGOTS,
+        gross_weight_kg=INGOT_WEIGHT_KG * MAKEWEIGHT_INGOTS + Decimal("1.5"),
+        is_makeweight=True,
+    )
+    return (*full, makeweight)
+
+
+def _lots() -> list[Contract]:
+    bundles = _bundles()
+    return [
+        LotArrived.build(
+            lot_id=LOT_ID,
+            warehouse_id=WAREHOUSE_ID,
+            location="Rotterdam, Waalhaven shed 4",
+            brand=BRAND,
+            contract=MetalContract.ALUMINIUM_ALLOY,
+            shape=Shape.INGOT,
+            cast_references=CASTS,
+            bundles=bundles,
+            total_pieces=sum(bundle.pieces for bundle in bundles),
+            net_weight_kg=sum(bundle.net_weight_kg for bundle in bundles),
+            piece_weight_kg=INGOT_WEIGHT_KG,
+            piece_dimensions=INGOT,
+            production_date=PRODUCED_ON[CASTS[0]],
+            arrived_at=_at(date(2026, 3, 18), 7, 40),
+        )
+    ]
+
+
+def _warrants() -> list[Contract]:
+    requested_at = _at(date(2026, 3, 19), 9)
+    decided_at = _at(date(2026, 3, 19), 9, 1)
+    warrant_id = "W-AA-2026-104233"
+    request_id = "REQ-RTM-2026-0981"
+    return [
+        RequestWarrant.build(
+            request_id=request_id,
+            lot_id=LOT_ID,
+            brand=BRAND,
+            warehouse_id=WAREHOUSE_ID,
+            requested_at=requested_at,
+        ),
+        WarrantIssued.build(
+            warrant_id=warrant_id,
+            lot_id=LOT_ID,
+            request_id=request_id,
+            document=WarrantDocument(
+                contract=MetalContract.ALUMINIUM_ALLOY,
+                brand=BRAND,
+                country_of_origin="Norway",
+                shape=Shape.INGOT,
+                certificates_of_analysis=(
+                    CertificateOfAnalysisReference(issued_on=date(2026, 3, 4), reference=ECOA_ID),
+                ),
+                net_weight_kg=Decimal("20000.00"),
+                bundles=21,
+                pieces=2500,
+                warning_clause=ALLOY_WARNING_CLAUSE,
+                emissions=WarrantEmissions(
+                    form_id=FORM_ID,
+                    reporting_year=2025,
+                    from_previous_year=True,
+                    summary=EMISSIONS_2025,
+                ),
+            ),
+            issued_at=decided_at,
+            rulebook_version=RULEBOOK_VERSION,
+        ),
+        WarrantRejected.build(
+            request_id="REQ-RTM-2026-0975",
+            lot_id="LOT-RTM-2026-000411",
+            brand=BRAND,
+            violations=(
+                RuleViolation(
+                    code="CAST_REFERENCE_MISMATCH",
+                    rule="SCR 4.5",
+                    field="cast_references[1]",
+                    observed="NA26-0431",
+                    allowed="a cast reference on an eCOA of brand NORDAL",
+                    message="The cast reference on the metal matches no eCOA of the brand.",
+                ),
+            ),
+            rulebook_version=RULEBOOK_VERSION,
+            decided_at=decided_at,
+        ),
+        WarrantPending.build(
+            request_id="REQ-RTM-2026-0979",
+            lot_id="LOT-RTM-2026-000415",
+            brand=BRAND,
+            missing=(
+                MissingItem(
+                    kind=MissingItemKind.ENHANCED_ECOA, reference="NA26-0420", rule="SCR 4.2"
+                ),
+                MissingItem(
+                    kind=MissingItemKind.CBAM_FORM,
+                    reference="brand NORDAL year 2025",
+                    rule="SCR 4.2",
+                ),
+            ),
+            rulebook_version=RULEBOOK_VERSION,
+            decided_at=decided_at,
+        ),
+        WarrantCancelled.build(
+            warrant_id="W-AA-2026-103870",
+            lot_id="LOT-RTM-2026-000377",
+            brand=BRAND,
+            reason="Metal delivered out of the warehouse against the cancelled warrant.",
+            cancelled_at=_at(date(2026, 3, 19), 16, 5),
+        ),
+        WarrantStateChanged.build(
+            lot_id=LOT_ID,
+            brand=BRAND,
+            warrant_id=warrant_id,
+            request_id=request_id,
+            state=WarrantState.ISSUED,
+            updated_at=decided_at,
+        ),
+    ]
+
+
+def _custody() -> list[Contract]:
+    occurred_at = _at(date(2026, 3, 18), 7, 40)
+    return [
+        CustodyMovementRecorded.build(
+            movement_id="MOV-2026-77120",
+            kind=MovementKind.LOT_ARRIVAL,
+            from_holder_id=SITE_ID,
+            to_holder_id=WAREHOUSE_ID,
+            quantity_kg=Decimal("20000.00"),
+            material_quality="asi_aluminium",
+            level=AccountingLevel.SITE,
+            document_reference="COC-NORDAL-2026-0318",
+            occurred_at=occurred_at,
+        ),
+        CustodyBalanceUpdated.build(
+            account=CustodyAccount(
+                holder_id=SITE_ID, material_quality="asi_aluminium", level=AccountingLevel.SITE
+            ),
+            posting_id="MOV-2026-77120/debit",
+            delta_kg=Decimal("-20000.00"),
+            balance_kg=Decimal("148250.00"),
+            as_of=occurred_at,
+        ),
+    ]
+
+
+def _dead_letters() -> list[Contract]:
+    truncated_body = b'{"lot_id": "LOT-RTM-2026-000419", "brand": "NORD'
+    return [
+        DeadLetterRecorded.build(
+            original_value_base64=base64.b64encode(truncated_body).decode("ascii"),
+            original_key_base64=base64.b64encode(b"LOT-RTM-2026-000419").decode("ascii"),
+            original_headers=(
+                OriginalHeader(
+                    key="ce_type",
+                    value_base64=base64.b64encode(b"custody.lot.arrived").decode("ascii"),
+                ),
+                OriginalHeader(key="trace", value_base64=None),
+            ),
+            error=DeadLetterError(
+                kind=DeadLetterReason.UNDECODABLE,
+                message="value is not valid JSON: EOF while parsing a string at column 49",
+                field=None,
+            ),
+            source=SourceRecord(
+                topic="custody.warehouse.lots.v1",
+                partition=3,
+                offset=120877,
+                timestamp_ms=1773819600000,
+            ),
+            dead_lettered_at=_at(date(2026, 3, 18), 7, 41),
+        )
+    ]
+
+
+def sample_messages() -> list[Contract]:
+    """One valid message of every registered type, the same on every call."""
+    return [
+        *_production(),
+        *_ecoa(),
+        *_cbam(),
+        *_brands(),
+        *_lots(),
+        *_warrants(),
+        *_custody(),
+        *_dead_letters(),
+    ]

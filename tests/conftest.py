@@ -1,0 +1,81 @@
+"""Test fixtures: one real Kafka broker per session, unique topics and group per test.
+
+The broker is started on first use only (pure unit tests never start it), and its JVM is
+ended at session teardown; if pytest itself is killed, Linux kills the JVM with it
+(parent-death signal). At session end, any broker JVM of this session still alive fails the
+run.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from contracts.topics import CATALOGUE, TopicSpec
+from gateway.cli import describe, local_kafka
+from gateway.local_kafka import BrokerInfo, leftover_brokers
+from gateway.settings import Settings
+from gateway.topic_admin import ensure_topics
+
+_started_run_dirs: list[Path] = []
+_broker_lines: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerInfo]:
+    settings = Settings()
+    if settings.kafka_bootstrap_servers:
+        info = BrokerInfo(bootstrap_servers=settings.kafka_bootstrap_servers, version="external")
+        _broker_lines.append(f"external broker at {info.bootstrap_servers}")
+        yield info
+        return
+    run_dir = tmp_path_factory.mktemp("kafka")
+    broker = local_kafka(settings.model_copy(update={"run_dir": run_dir}))
+    _started_run_dirs.append(run_dir)
+    info = broker.start(die_with_parent=True)
+    _broker_lines.append(describe(info))
+    try:
+        yield info
+    finally:
+        broker.stop()
+
+
+@dataclass(frozen=True)
+class TestTopics:
+    """The catalogue's topics under one test's unique prefix."""
+
+    __test__ = False
+
+    prefix: str
+    bootstrap_servers: str
+
+    def name(self, spec: TopicSpec) -> str:
+        return self.prefix + spec.name
+
+
+@pytest.fixture
+async def topics(kafka_broker: BrokerInfo) -> AsyncIterator[TestTopics]:
+    prefix = f"t{uuid.uuid4().hex[:10]}-"
+    await ensure_topics(kafka_broker.bootstrap_servers, CATALOGUE, prefix)
+    yield TestTopics(prefix=prefix, bootstrap_servers=kafka_broker.bootstrap_servers)
+
+
+@pytest.fixture
+def group_id() -> str:
+    return f"test-group-{uuid.uuid4().hex[:10]}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in _broker_lines:
+        terminalreporter.write_line(f"Kafka broker used by this session: {line}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    survivors = [pid for run_dir in _started_run_dirs for pid in leftover_brokers(run_dir)]
+    if survivors:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        print(f"\nbroker JVMs still running after the session: pids {survivors}")

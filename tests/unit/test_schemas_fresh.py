@@ -1,0 +1,100 @@
+"""The published JSON Schemas are those of the models, and the samples fit them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from contracts.base import Contract
+from contracts.message_types import MESSAGE_TYPES
+from contracts.schema_export import (
+    SCHEMA_DIRECTORY,
+    render_schemas,
+    schema_file_name,
+    stale_schemas,
+    write_schemas,
+)
+from producers.samples import sample_messages
+
+RENDERED = render_schemas()
+
+
+def _schema_of(body: Contract) -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(RENDERED[schema_file_name(type(body))])
+    return schema
+
+
+def test_published_schemas_are_those_of_the_models() -> None:
+    stale = stale_schemas(SCHEMA_DIRECTORY)
+    assert not stale, f"JSON Schemas out of date, run `make schemas`: {', '.join(stale)}"
+
+
+def test_there_is_one_schema_per_message_type_and_version() -> None:
+    assert sorted(RENDERED) == sorted(
+        schema_file_name(contract) for contract in MESSAGE_TYPES.values()
+    )
+    for contract in MESSAGE_TYPES.values():
+        schema = json.loads(RENDERED[schema_file_name(contract)])
+        assert schema["x-message-type"] == contract.MESSAGE_TYPE
+        assert schema["x-schema-version"] == contract.SCHEMA_VERSION
+        assert schema["properties"]["schema_version"]["const"] == contract.SCHEMA_VERSION
+        assert schema["title"] == contract.__name__
+        assert schema["description"]
+
+
+def test_schema_files_are_sorted_pretty_json_ending_in_a_newline() -> None:
+    for text in RENDERED.values():
+        assert text.endswith("}\n")
+        assert (
+            text
+            == json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        )
+
+
+def test_stale_schemas_names_missing_changed_and_extra_files(tmp_path: Path) -> None:
+    assert stale_schemas(tmp_path) == sorted(RENDERED)
+    assert write_schemas(tmp_path) == sorted(RENDERED)
+    assert stale_schemas(tmp_path) == []
+
+    missing, changed = sorted(RENDERED)[:2]
+    (tmp_path / missing).unlink()
+    (tmp_path / changed).write_text("{}\n", encoding="utf-8")
+    (tmp_path / "custody.lot.vanished.v1.json").write_text("{}\n", encoding="utf-8")
+    expected = sorted([missing, changed, "custody.lot.vanished.v1.json"])
+    assert stale_schemas(tmp_path) == expected
+
+    assert write_schemas(tmp_path) == expected
+    assert stale_schemas(tmp_path) == []
+    assert not (tmp_path / "custody.lot.vanished.v1.json").exists()
+
+
+@pytest.mark.parametrize("body", sample_messages(), ids=lambda body: body.MESSAGE_TYPE)
+def test_a_sample_validates_against_its_schema(body: Contract) -> None:
+    schema = _schema_of(body)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.Draft202012Validator(schema).validate(body.model_dump(mode="json"))
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"unexpected": 1}, "Additional properties"),
+        ({"schema_version": 2}, "1 was expected"),
+        ({"pieces": -1}, "less than the minimum"),
+        ({"total_net_weight_kg": "7000"}, "not of type 'number'"),
+    ],
+)
+def test_a_producer_in_another_language_can_validate_before_sending(
+    change: dict[str, Any], expected: str
+) -> None:
+    batch = next(
+        b for b in sample_messages() if b.MESSAGE_TYPE == "custody.production-batch.recorded"
+    )
+    schema = _schema_of(batch)
+    instance = {**batch.model_dump(mode="json"), **change}
+    with pytest.raises(jsonschema.ValidationError, match=expected):
+        jsonschema.Draft202012Validator(schema).validate(instance)
