@@ -235,7 +235,7 @@ class LocalKafka:
                 "kafka.tools.StorageTool",
                 "format",
                 "-t",
-                _new_cluster_id(),
+                new_cluster_id(),
                 "-c",
                 str(properties),
                 "--ignore-formatted",
@@ -382,9 +382,13 @@ logger.appinfo.level = info
 """
 
 
-def _new_cluster_id() -> str:
-    # A Kafka cluster id is a UUID written as unpadded URL-safe base64.
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+def new_cluster_id() -> str:
+    """A Kafka cluster id: a UUID as unpadded URL-safe base64, never starting with "-"
+    (the storage tool would read such an id as an option)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _free_port() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -57,11 +58,36 @@ async def ensure_topics(
                 elif code != TOPIC_ALREADY_EXISTS:
                     detail = rest[0] if rest else ""
                     raise TopicSetupError(f"creating topic {name} failed: error {code} {detail}")
+        await _wait_until_led(admin, created)
         present = [name for name in wanted if name not in created]
         await _verify(admin, {name: wanted[name] for name in present})
         return TopicSetupReport(created=tuple(created), already_present=tuple(present))
     finally:
         await admin.close()
+
+
+async def _wait_until_led(
+    admin: AIOKafkaAdminClient, names: Sequence[str], timeout_s: float = 30.0
+) -> None:
+    """Wait until every partition of the new topics has a leader: a topic is created before
+    the broker's metadata shows it ready, and a client using it meanwhile gets errors."""
+    if not names:
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        waiting = [
+            description["topic"]
+            for description in await admin.describe_topics(list(names))
+            if description["error_code"] != 0
+            or not description["partitions"]
+            or any(partition["leader"] < 0 for partition in description["partitions"])
+        ]
+        if not waiting:
+            return
+        if loop.time() > deadline:
+            raise TopicSetupError(f"topics without a leader after {timeout_s:.0f} s: {waiting}")
+        await asyncio.sleep(0.1)
 
 
 async def _verify(admin: AIOKafkaAdminClient, specs: dict[str, TopicSpec]) -> None:

@@ -13,7 +13,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from contracts.topics import CATALOGUE
-from gateway.local_kafka import leftover_brokers
+from gateway.local_kafka import BrokerInfo, leftover_brokers
 from gateway.settings import Settings
 
 pytestmark = pytest.mark.broker
@@ -114,3 +114,29 @@ def test_the_broker_dies_with_a_killed_parent(tmp_path: Path) -> None:
     while leftover_brokers(run_dir) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert leftover_brokers(run_dir) == []
+
+
+def test_an_existing_broker_is_used_when_kafka_bootstrap_servers_is_set(
+    tmp_path: Path, kafka_broker: BrokerInfo
+) -> None:
+    run_dir = tmp_path / "unused"
+    environment = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers}
+    environment.update(GATEWAY_RUN_DIR=str(run_dir), GATEWAY_TOPIC_PREFIX="external.")
+
+    up = subprocess.run(
+        [str(GATEWAY), "kafka", "up"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert up.returncode == 0, up.stderr
+    assert f"using the broker at {kafka_broker.bootstrap_servers}" in up.stdout
+    assert f"topics: {len(CATALOGUE)} created" in up.stdout
+    assert {f"external.{spec.name}" for spec in CATALOGUE} <= asyncio.run(
+        _topic_names(kafka_broker.bootstrap_servers)
+    )
+    assert leftover_brokers(run_dir) == []
+    assert not run_dir.exists()
