@@ -12,7 +12,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import AwareDatetime, Field, StringConstraints
 
-from contracts.base import Contract, Decimal_, PercentByMass, TonnesCO2ePerTonne
+from contracts.base import Contract, Decimal_, TonnesCO2ePerTonne
 from contracts.values import (
     CalendarYear,
     EmissionsSummary,
@@ -26,10 +26,12 @@ from contracts.values import (
 _MANDATORY = "Mandatory (Appendix II); a form without it is rejected by the rulebook."
 _VOLUNTARY = "Voluntary (Appendix II)."
 
-UnLocode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2} ?[A-Z2-9]{3}$")]
-CnCode = Annotated[str, StringConstraints(pattern=r"^\d{4}(?:\d{2}){0,2}$")]
+# Formats and ranges the rulebook judges (UN/LOCODE shape, CN 7601, 0-100 %, the levels of
+# assurance) are only readable strings and numbers here, so a wrong value gets a decision
+# naming the rule instead of a dead letter.
+RuleCheckedCode = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+RuleCheckedPercent = Decimal_
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-TonnesScrapPerTonne = Annotated[Decimal_, Field(ge=0)]
 TonnesCO2ePerMegawattHour = Annotated[Decimal_, Field(ge=0)]
 Latitude = Annotated[Decimal_, Field(ge=-90, le=90)]
 Longitude = Annotated[Decimal_, Field(ge=-180, le=180)]
@@ -60,36 +62,32 @@ class EmissionFactorSource(StrEnum):
     OTHER = "other"
 
 
-class LevelOfAssurance(StrEnum):
-    """Assurance the verifier gives (ISAE 3410 / ISO 14064-3): reasonable or limited."""
-
-    REASONABLE = "reasonable"
-    LIMITED = "limited"
-
-
 class CbamProduct(ValueObject):
     """One product of the installation and its composition."""
 
     product_name: Name | None = Field(default=None, description=f"Product name. {_MANDATORY}")
-    cn_code: CnCode | None = Field(
+    cn_code: RuleCheckedCode | None = Field(
         default=None,
-        description=f'Combined Nomenclature code, 4, 6 or 8 digits ("7601"). {_MANDATORY}',
+        description="Combined Nomenclature code; exchange aluminium is 7601 (unwrought "
+        f'aluminium), written "7601" or with more digits ("76011000"). {_MANDATORY}',
     )
     aggregated_goods_category: Name | None = Field(
         default=None,
         description=f'Aggregated goods category ("unwrought aluminium"). {_MANDATORY}',
     )
-    scrap_t_per_t: TonnesScrapPerTonne | None = Field(
+    scrap_t_per_t: Decimal_ | None = Field(
         default=None,
-        description=f"Scrap used per 1 t of the product, t scrap per t product. {_MANDATORY}",
+        description="Scrap used per 1 t of the product, t scrap per t product (not negative). "
+        f"{_MANDATORY}",
     )
-    pre_consumer_scrap_percent: PercentByMass | None = Field(
+    pre_consumer_scrap_percent: RuleCheckedPercent | None = Field(
         default=None,
-        description=f"Share of that scrap that is pre-consumer scrap, % by mass. {_MANDATORY}",
+        description="Share of that scrap that is pre-consumer scrap, % by mass (0-100). "
+        f"{_MANDATORY}",
     )
-    other_elements_percent: PercentByMass | None = Field(
+    other_elements_percent: RuleCheckedPercent | None = Field(
         default=None,
-        description="Total content of elements other than aluminium, % by mass. Mandatory "
+        description="Total content of elements other than aluminium, % by mass (0-100). Mandatory "
         "(Appendix II) where it exceeds 1 %; a form without it is rejected by the rulebook.",
     )
 
@@ -188,7 +186,7 @@ class CbamEmissionsFormSubmitted(Contract):
         default=None,
         description=f"Unique installation identifier, the link to the brand's CoAs. {_MANDATORY}",
     )
-    un_locode: UnLocode | None = Field(
+    un_locode: RuleCheckedCode | None = Field(
         default=None,
         description=f'UN/LOCODE of the location, country and place ("NO SUN"). {_MANDATORY}',
     )
@@ -228,8 +226,10 @@ class CbamEmissionsFormSubmitted(Contract):
     verifier: Verifier | None = Field(
         default=None, description=f"Verifier of the report. {_MANDATORY}"
     )
-    level_of_assurance: LevelOfAssurance | None = Field(
-        default=None, description=f"Level of assurance of the verification. {_MANDATORY}"
+    level_of_assurance: RuleCheckedCode | None = Field(
+        default=None,
+        description='Level of assurance of the verification: "reasonable" or "limited" '
+        f"(ISAE 3410 / ISO 14064-3). {_MANDATORY}",
     )
 
     permission_to_publish: bool | None = Field(

@@ -34,7 +34,6 @@ from contracts.cbam import (
     EmissionsAttached,
     EmissionsBasis,
     EmissionSourceLocation,
-    LevelOfAssurance,
     MonitoringMethodology,
     ReportingPeriod,
     Verifier,
@@ -260,7 +259,7 @@ def _cbam() -> list[Contract]:
                 company_contact="Ingrid Solberg, verification@fjordcert.example",
                 accreditation_body="Norsk akkreditering",
             ),
-            level_of_assurance=LevelOfAssurance.LIMITED,
+            level_of_assurance="limited",
             permission_to_publish=True,
             calculation_notes="Alloying elements above 5 % counted as primary unwrought "
             "aluminium; scrap inputs carry zero embedded emissions.",

@@ -384,3 +384,24 @@ def test_a_gap_in_the_upcasters_is_refused_naming_schema_version() -> None:
 def test_a_malformed_version_is_refused_naming_schema_version(version: object) -> None:
     with pytest.raises(SchemaVersionError, match="schema_version"):
         upcast(GaugeRead, {**V1_BODY, "schema_version": version})
+
+
+def test_cbam_values_the_rulebook_judges_are_readable_so_the_sender_gets_a_decision() -> None:
+    form = CbamEmissionsFormSubmitted.model_validate(
+        {
+            "schema_version": 1,
+            "form_id": "F-2",
+            "brand": "NORDAL",
+            "reporting_year": 2025,
+            "un_locode": "Sunndal",
+            "level_of_assurance": "moderate",
+            "products": [
+                {"cn_code": "7604", "pre_consumer_scrap_percent": 140, "scrap_t_per_t": -1}
+            ],
+        }
+    )
+    assert form.un_locode == "Sunndal"
+    assert form.level_of_assurance == "moderate"
+    assert form.products[0].cn_code == "7604"
+    assert form.products[0].pre_consumer_scrap_percent == Decimal("140")
+    assert form.products[0].scrap_t_per_t == Decimal("-1")
