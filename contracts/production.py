@@ -43,6 +43,11 @@ class ProductionBatchRecorded(Contract):
     chemistry: Chemistry = Field(
         description="Detected level of each element, % by mass; each element at most once."
     )
+    production_filtered: bool | None = Field(
+        default=None,
+        description="Whether the metal was filtered in production (NASAAC SCR 1(a)); null "
+        "when not stated.",
+    )
     shape: Shape = Field(description="Shape the batch was cast in.")
     pieces: PieceCount = Field(description="Number of pieces cast.")
     total_net_weight_kg: Kilograms = Field(description="Net weight of the whole batch, kg.")

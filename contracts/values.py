@@ -166,6 +166,11 @@ class CastAnalysis(ValueObject):
     chemistry: Chemistry = Field(
         description="Detected level of each element, % by mass; each element at most once."
     )
+    production_filtered: bool | None = Field(
+        default=None,
+        description="Whether the cast's metal was filtered in production (required for "
+        "NA380.1, NASAAC SCR 1(a)); null when not stated.",
+    )
 
 
 class PaperCoaReference(ValueObject):
