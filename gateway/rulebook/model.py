@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -142,7 +141,3 @@ def load_rulebook(path: Path | None = None, *, cbam_notice_date: date | None = N
 
 def _plain(value: Decimal) -> str:
     return format(value.normalize(), "f")
-
-
-def rulebook_dict(rulebook: Rulebook) -> dict[str, Any]:
-    return rulebook.model_dump(mode="json")
