@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import (
     BaseModel,
@@ -77,7 +77,7 @@ class Contract(BaseModel):
         return version
 
     @classmethod
-    def build(cls, **fields: Any) -> Any:
+    def build(cls, **fields: Any) -> Self:
         """Build a body of the current schema version (the version is filled in)."""
         return cls(schema_version=cls.SCHEMA_VERSION, **fields)
 

@@ -257,6 +257,9 @@ class CbamFormAccepted(Contract):
     emissions: EmissionsSummary = Field(
         description="Embedded emissions accepted, t CO2e per t of goods."
     )
+    notes: tuple[Text, ...] = Field(
+        default=(), description="Flags for a person, e.g. submitted after the deadline."
+    )
     rulebook_version: Identifier = Field(description="Version of the rulebook applied.")
     decided_at: AwareDatetime = Field(description="When the decision was made.")
 

@@ -165,7 +165,29 @@ def decode_message(
             None,
             f"the record value has {len(value)} bytes, more than the {max_value_bytes} allowed",
         )
-    raw = _parse_json_object(value)
+    return DecodedMessage(envelope=envelope, body=read_body(contract, _parse_json_object(value)))
+
+
+def decode_body(message_type: str, raw: object) -> Contract:
+    """A body given as parsed JSON, read as its current-version contract (for callers that
+    carry messages without Kafka headers, such as ``gateway check``)."""
+    if not isinstance(raw, dict):
+        raise MessageDecodeError(
+            DecodeErrorKind.UNDECODABLE,
+            "body",
+            f"the body is JSON {type(raw).__name__}, not an object",
+        )
+    try:
+        contract = contract_for(message_type)
+    except UnknownMessageType:
+        raise MessageDecodeError(
+            DecodeErrorKind.UNKNOWN_TYPE, "type", f"unknown message type {message_type!r}"
+        ) from None
+    return read_body(contract, raw)
+
+
+def read_body(contract: type[Contract], raw: dict[str, object]) -> Contract:
+    """Upcast and validate a parsed body; errors name the field."""
     try:
         current = upcast(contract, raw)
     except SchemaVersionError as error:
@@ -173,11 +195,10 @@ def decode_message(
             DecodeErrorKind.SCHEMA_VERSION, "schema_version", str(error)
         ) from None
     try:
-        body = contract.model_validate(current)
+        return contract.model_validate(current)
     except ValidationError as error:
         field, message = _describe_validation_error(error)
         raise MessageDecodeError(DecodeErrorKind.SCHEMA_VIOLATION, field, message) from None
-    return DecodedMessage(envelope=envelope, body=body)
 
 
 def _decode_headers(headers: RawHeaders) -> dict[str, str]:

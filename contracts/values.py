@@ -103,6 +103,7 @@ class AccountingLevel(StrEnum):
 class MissingItemKind(StrEnum):
     """What a pending warrant still waits for."""
 
+    LOT_ARRIVAL = "lot_arrival"
     ECOA = "ecoa"
     ENHANCED_ECOA = "enhanced_ecoa"
     CBAM_FORM = "cbam_form"
@@ -222,6 +223,7 @@ class MissingItem(ValueObject):
         description='What it is missing for: a cast reference, or "brand NORDAL year 2025".'
     )
     rule: RuleReference = Field(description='The rule that requires it ("SCR 4.2").')
+    message: Text = Field(description="What is awaited, for a person, in English.")
 
 
 class EmissionsSummary(ValueObject):
@@ -241,6 +243,11 @@ class EmissionsSummary(ValueObject):
     )
     indirect_is_default_value: bool = Field(
         description="True when the indirect figure is the EU default value, not the producer's."
+    )
+    alloying_as_primary: bool = Field(
+        default=False,
+        description="True when alloying elements above 5 % were counted as primary unwrought "
+        "aluminium (§6.4).",
     )
 
 

@@ -6,29 +6,18 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
 
+import gateway.check
 from contracts.schema_export import SCHEMA_DIRECTORY, stale_schemas, write_schemas
 from contracts.topics import CATALOGUE
+from gateway.check import run_check
 from gateway.demo import run_demo
-from gateway.local_kafka import BrokerError, BrokerInfo, LocalKafka
+from gateway.local_kafka import BrokerError, LocalKafka
+from gateway.rulebook.model import load_rulebook
 from gateway.settings import Settings
 from gateway.topic_admin import ensure_topics
-
-
-def local_kafka(settings: Settings) -> LocalKafka:
-    return LocalKafka(
-        version=settings.kafka_version,
-        cache_dir=settings.cache_dir,
-        run_dir=settings.run_dir,
-        heap=settings.kafka_heap,
-        start_timeout_s=settings.broker_start_timeout_s,
-    )
-
-
-def describe(info: BrokerInfo) -> str:
-    started = f" (started in {info.started_in_s} s)" if info.started_in_s is not None else ""
-    where = f", pid {info.pid}, data in {info.run_dir}" if info.pid else ""
-    return f"Apache Kafka {info.version} at {info.bootstrap_servers}{started}{where}"
 
 
 def _kafka_up(settings: Settings) -> int:
@@ -36,9 +25,9 @@ def _kafka_up(settings: Settings) -> int:
         bootstrap = settings.kafka_bootstrap_servers
         print(f"KAFKA_BOOTSTRAP_SERVERS is set: using the broker at {bootstrap}")
     else:
-        info = local_kafka(settings).start(log=_progress)
+        info = LocalKafka.from_settings(settings).start(log=_progress)
         bootstrap = info.bootstrap_servers
-        print(describe(info))
+        print(info.describe())
     report = asyncio.run(ensure_topics(bootstrap, CATALOGUE, settings.topic_prefix))
     print(f"topics: {len(report.created)} created, {len(report.already_present)} already present")
     print(f"KAFKA_BOOTSTRAP_SERVERS={bootstrap}")
@@ -46,7 +35,7 @@ def _kafka_up(settings: Settings) -> int:
 
 
 def _kafka_down(settings: Settings) -> int:
-    if local_kafka(settings).stop():
+    if LocalKafka.from_settings(settings).stop():
         print("local broker stopped")
     else:
         print("no local broker was running")
@@ -54,11 +43,11 @@ def _kafka_down(settings: Settings) -> int:
 
 
 def _kafka_status(settings: Settings) -> int:
-    info = local_kafka(settings).status()
+    info = LocalKafka.from_settings(settings).status()
     if info is None:
         print(f"no local broker is running (run directory {settings.run_dir})")
         return 3
-    print(describe(info))
+    print(info.describe())
     return 0
 
 
@@ -87,8 +76,35 @@ def _schemas(check: bool) -> int:
     return 0
 
 
+def _check(settings: Settings, arguments: argparse.Namespace) -> int:
+    rulebook = load_rulebook(
+        arguments.rulebook or settings.rulebook_file,
+        cbam_notice_date=arguments.notice_date or settings.cbam_notice_date,
+    )
+    now = arguments.now or datetime.now(UTC)
+    if arguments.file == "-":
+        report = run_check(sys.stdin, sys.stdout, rulebook=rulebook, now=now)
+    else:
+        with open(arguments.file, encoding="utf-8") as source:
+            report = run_check(source, sys.stdout, rulebook=rulebook, now=now)
+    print(
+        f"gateway check: {report.messages} messages, {report.outputs} outputs, "
+        f"{report.malformed} malformed lines, {report.refused} refused "
+        f"(rulebook {rulebook.version}, notice date {rulebook.cbam.notice_date})",
+        file=sys.stderr,
+    )
+    return 1 if report.malformed else 0
+
+
+def _aware_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone")
+    return moment
+
+
 def _demo(settings: Settings) -> int:
-    return asyncio.run(run_demo(settings, local_kafka(settings)))
+    return asyncio.run(run_demo(settings, LocalKafka.from_settings(settings)))
 
 
 def _progress(line: str) -> None:
@@ -109,6 +125,19 @@ def build_parser() -> argparse.ArgumentParser:
     schemas = commands.add_parser("schemas", help="write the contracts' JSON Schemas")
     schemas.add_argument("--check", action="store_true", help="only report stale schemas")
 
+    check = commands.add_parser(
+        "check",
+        help="dry-run JSON Lines messages through the rulebook and print the decisions",
+        description=gateway.check.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("file", nargs="?", default="-", help="JSON Lines file (default stdin)")
+    check.add_argument("--now", type=_aware_time, help="decision time (RFC 3339)")
+    check.add_argument("--rulebook", type=Path, help="rulebook JSON file")
+    check.add_argument(
+        "--notice-date", type=date.fromisoformat, help="SCR 4.2 notice date (YYYY-MM-DD)"
+    )
+
     commands.add_parser("demo", help="run the demo flow end to end through the broker")
     return parser
 
@@ -124,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _topics(settings)
         if arguments.command == "schemas":
             return _schemas(arguments.check)
+        if arguments.command == "check":
+            return _check(settings, arguments)
         return _demo(settings)
     except BrokerError as error:
         print(f"gateway: {error}", file=sys.stderr)

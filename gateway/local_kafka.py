@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from gateway.settings import Settings
+
 STARTED_MARKER = "Kafka Server started"
 _VERSION_LINE = re.compile(r"Kafka version: (\S+)")
 # Every JVM started here carries this property, so a leftover process can be recognised.
@@ -48,6 +50,11 @@ class BrokerInfo:
     controller_port: int | None = None
     started_in_s: float | None = None
 
+    def describe(self) -> str:
+        started = f" (started in {self.started_in_s} s)" if self.started_in_s is not None else ""
+        where = f", pid {self.pid}, data in {self.run_dir}" if self.pid else ""
+        return f"Apache Kafka {self.version} at {self.bootstrap_servers}{started}{where}"
+
 
 @dataclass(frozen=True)
 class LocalKafka:
@@ -58,6 +65,16 @@ class LocalKafka:
     run_dir: Path
     heap: str = "-Xms256m -Xmx1g"
     start_timeout_s: float = 120.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalKafka:
+        return cls(
+            version=settings.kafka_version,
+            cache_dir=settings.cache_dir,
+            run_dir=settings.run_dir,
+            heap=settings.kafka_heap,
+            start_timeout_s=settings.broker_start_timeout_s,
+        )
 
     # ---- jars -------------------------------------------------------------------------
 

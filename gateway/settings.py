@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
@@ -36,3 +37,10 @@ class Settings(BaseSettings):
     )
     topic_prefix: str = Field(default="", description="Prefix of every catalogue topic name.")
     broker_start_timeout_s: float = Field(default=120.0, gt=0)
+    rulebook_file: Path | None = Field(
+        default=None, description="A rulebook JSON file to use instead of the bundled one."
+    )
+    cbam_notice_date: date | None = Field(
+        default=None,
+        description="The SCR 4.2 notice date, overriding the rulebook's (set by Notice).",
+    )

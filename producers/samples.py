@@ -475,12 +475,16 @@ def _warrants() -> list[Contract]:
             brand=BRAND,
             missing=(
                 MissingItem(
-                    kind=MissingItemKind.ENHANCED_ECOA, reference="NA26-0420", rule="SCR 4.2"
+                    kind=MissingItemKind.ENHANCED_ECOA,
+                    reference="NA26-0420",
+                    rule="SCR 4.2",
+                    message="cast NA26-0420 needs an Enhanced eCOA by its producer",
                 ),
                 MissingItem(
                     kind=MissingItemKind.CBAM_FORM,
                     reference="brand NORDAL year 2025",
                     rule="SCR 4.2",
+                    message="brand NORDAL's CBAM form for 2025 has not been accepted yet",
                 ),
             ),
             rulebook_version=RULEBOOK_VERSION,

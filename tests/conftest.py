@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from contracts.topics import CATALOGUE, TopicSpec
-from gateway.cli import describe, local_kafka
-from gateway.local_kafka import BrokerInfo, leftover_brokers
+from gateway.local_kafka import BrokerInfo, LocalKafka, leftover_brokers
 from gateway.settings import Settings
 from gateway.topic_admin import ensure_topics
 
@@ -34,10 +33,10 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerInf
         yield info
         return
     run_dir = tmp_path_factory.mktemp("kafka")
-    broker = local_kafka(settings.model_copy(update={"run_dir": run_dir}))
+    broker = LocalKafka.from_settings(settings.model_copy(update={"run_dir": run_dir}))
     _started_run_dirs.append(run_dir)
     info = broker.start(die_with_parent=True)
-    _broker_lines.append(describe(info))
+    _broker_lines.append(info.describe())
     try:
         yield info
     finally:

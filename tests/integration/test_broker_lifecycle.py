@@ -93,10 +93,10 @@ def test_the_broker_dies_with_a_killed_parent(tmp_path: Path) -> None:
             "-c",
             "import sys, time\n"
             "from pathlib import Path\n"
-            "from gateway.cli import local_kafka\n"
+            "from gateway.local_kafka import LocalKafka\n"
             "from gateway.settings import Settings\n"
             f"settings = Settings(run_dir=Path({str(run_dir)!r}))\n"
-            "local_kafka(settings).start(die_with_parent=True, log=lambda line: None)\n"
+            "LocalKafka.from_settings(settings).start(die_with_parent=True, log=lambda _: None)\n"
             "print('started', flush=True)\n"
             "time.sleep(600)\n",
         ],

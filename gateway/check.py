@@ -1,0 +1,132 @@
+"""``gateway check``: dry-run messages through the registry's rules before sending them.
+
+Input is JSON Lines, one message a line, as it travels on the topics::
+
+    {"type": "custody.lot.arrived", "body": {...}, "envelope": {"time": "2026-03-02T09:00:00Z"}}
+
+``envelope`` is optional; its ``time`` (RFC 3339) is the moment the message is decided at,
+otherwise ``--now``. Blank lines and lines starting with ``#`` are comments. Messages run in
+order through the same ``gateway.registry.handle`` the pipeline uses, so a file can set the
+scene (list a brand, record casts, accept eCOAs and forms) before the message under test.
+
+Output is JSON Lines on stdout: every outgoing message as ``{"line", "type", "body"}``, and
+every line that could not be read or carried out as ``{"line", "error": {kind, field,
+message}}``. The exit status is 1 when any line was malformed, else 0.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TextIO
+
+from pydantic import TypeAdapter, ValidationError
+
+from contracts.base import Contract
+from contracts.envelope import DecodeErrorKind, MessageDecodeError, decode_body
+from gateway.registry import CommandRefused, RegistryState, handle
+from gateway.rulebook.model import Rulebook
+
+_AWARE_TIME: TypeAdapter[Any] = TypeAdapter(datetime)
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    lines_read: int
+    messages: int
+    outputs: int
+    malformed: int
+    refused: int
+
+
+def run_check(
+    source: Iterable[str], sink: TextIO, *, rulebook: Rulebook, now: datetime
+) -> CheckReport:
+    """Fold every message of ``source`` through the registry and write what comes out."""
+    state = RegistryState()
+    counts = {"lines": 0, "messages": 0, "outputs": 0, "malformed": 0, "refused": 0}
+    for number, text in enumerate(source, start=1):
+        counts["lines"] = number
+        if not text.strip() or text.lstrip().startswith("#"):
+            continue
+        try:
+            body, at = _read_line(text, default_time=now)
+        except MessageDecodeError as error:
+            counts["malformed"] += 1
+            _write(sink, {"line": number, "error": _error(error.kind, error.field, error.message)})
+            continue
+        counts["messages"] += 1
+        try:
+            step = handle(state, body, now=at, rulebook=rulebook)
+        except (CommandRefused, LookupError) as refusal:
+            counts["refused"] += 1
+            field = getattr(refusal, "field", "type")
+            _write(sink, {"line": number, "error": _error("refused", field, str(refusal))})
+            continue
+        state = step.state
+        for output in step.outputs:
+            counts["outputs"] += 1
+            _write(sink, {"line": number, "type": output.MESSAGE_TYPE, "body": _json(output)})
+    return CheckReport(
+        lines_read=counts["lines"],
+        messages=counts["messages"],
+        outputs=counts["outputs"],
+        malformed=counts["malformed"],
+        refused=counts["refused"],
+    )
+
+
+def _read_line(text: str, *, default_time: datetime) -> tuple[Contract, datetime]:
+    try:
+        line = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise MessageDecodeError(
+            DecodeErrorKind.UNDECODABLE, None, f"not JSON: {error.msg} at column {error.colno}"
+        ) from None
+    if not isinstance(line, dict):
+        raise MessageDecodeError(DecodeErrorKind.UNDECODABLE, None, "a line must be a JSON object")
+    for key in ("type", "body"):
+        if key not in line:
+            raise MessageDecodeError(DecodeErrorKind.UNDECODABLE, key, f"the line has no {key!r}")
+    unknown = sorted(set(line) - {"type", "body", "envelope"})
+    if unknown:
+        raise MessageDecodeError(
+            DecodeErrorKind.UNDECODABLE, unknown[0], f"unexpected key(s): {', '.join(unknown)}"
+        )
+    if not isinstance(line["type"], str):
+        raise MessageDecodeError(DecodeErrorKind.UNDECODABLE, "type", "'type' must be a string")
+    body = decode_body(line["type"], line["body"])
+    return body, _time_of(line.get("envelope"), default_time)
+
+
+def _time_of(envelope: object, default_time: datetime) -> datetime:
+    if envelope is None:
+        return default_time
+    if not isinstance(envelope, dict):
+        raise MessageDecodeError(
+            DecodeErrorKind.UNDECODABLE, "envelope", "'envelope' must be an object"
+        )
+    if "time" not in envelope:
+        return default_time
+    problem = f"envelope.time {envelope['time']!r} is not an RFC 3339 time with a zone"
+    try:
+        moment: datetime = _AWARE_TIME.validate_python(envelope["time"])
+    except ValidationError:
+        raise MessageDecodeError(DecodeErrorKind.BAD_HEADER, "envelope.time", problem) from None
+    if moment.tzinfo is None:
+        raise MessageDecodeError(DecodeErrorKind.BAD_HEADER, "envelope.time", problem)
+    return moment
+
+
+def _error(kind: object, field: str | None, message: str) -> dict[str, Any]:
+    return {"kind": str(kind), "field": field, "message": message}
+
+
+def _json(body: Contract) -> Any:
+    return body.model_dump(mode="json")
+
+
+def _write(sink: TextIO, record: dict[str, Any]) -> None:
+    sink.write(json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n")

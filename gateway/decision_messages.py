@@ -1,0 +1,204 @@
+"""Turns the rulebook's decisions (plain values) into the registry's outgoing messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from contracts.cbam import CbamFormAccepted, CbamFormRejected, EmissionsAttached
+from contracts.ecoa import ECoAAccepted, ECoARejected
+from contracts.values import EmissionsSummary, MissingItem, MissingItemKind, RuleViolation
+from contracts.warrants import (
+    CertificateOfAnalysisReference,
+    WarrantDocument,
+    WarrantEmissions,
+    WarrantIssued,
+    WarrantPending,
+    WarrantRejected,
+    WarrantState,
+    WarrantStateChanged,
+)
+from gateway.rulebook.decisions import (
+    ECoADecision,
+    FormDecision,
+    WarrantDecision,
+    WarrantOutcome,
+    WarrantTerms,
+)
+from gateway.rulebook.state import EmissionsFigures
+from gateway.rulebook.violations import Missing, Violation
+
+WarrantMessage = WarrantIssued | WarrantRejected | WarrantPending
+
+
+def warrant_id_for(lot_id: str) -> str:
+    """One warrant per lot: its id follows from the lot's, so a replay gives the same id."""
+    return f"WRT-{lot_id}"
+
+
+def rule_violation(violation: Violation) -> RuleViolation:
+    return RuleViolation(
+        code=violation.code,
+        rule=violation.rule,
+        field=violation.field or "(message)",
+        observed=violation.observed,
+        allowed=violation.allowed,
+        message=violation.message,
+    )
+
+
+def missing_item(missing: Missing) -> MissingItem:
+    return MissingItem(
+        kind=MissingItemKind(missing.kind.value),
+        reference=missing.reference,
+        rule=missing.rule,
+        message=missing.message,
+    )
+
+
+def emissions_summary(figures: EmissionsFigures) -> EmissionsSummary:
+    return EmissionsSummary(
+        direct_tco2e_per_t=figures.direct,
+        indirect_tco2e_per_t=figures.indirect,
+        total_tco2e_per_t=figures.total,
+        direct_is_default_value=figures.direct_is_default,
+        indirect_is_default_value=figures.indirect_is_default,
+        alloying_as_primary=figures.alloying_as_primary,
+    )
+
+
+def ecoa_message(
+    decision: ECoADecision, *, rulebook_version: str, now: datetime
+) -> ECoAAccepted | ECoARejected:
+    if decision.accepted:
+        return ECoAAccepted.build(
+            ecoa_id=decision.ecoa_id,
+            brand=decision.brand,
+            kind=decision.kind,
+            cast_references=tuple(cast.cast_reference for cast in decision.certified),
+            rulebook_version=rulebook_version,
+            decided_at=now,
+        )
+    return ECoARejected.build(
+        ecoa_id=decision.ecoa_id,
+        brand=decision.brand,
+        violations=tuple(rule_violation(v) for v in decision.violations),
+        rulebook_version=rulebook_version,
+        decided_at=now,
+    )
+
+
+def form_message(
+    decision: FormDecision, *, rulebook_version: str, now: datetime
+) -> CbamFormAccepted | CbamFormRejected:
+    if decision.emissions is not None and decision.accepted:
+        return CbamFormAccepted.build(
+            form_id=decision.form_id,
+            brand=decision.brand,
+            reporting_year=decision.reporting_year,
+            emissions=emissions_summary(decision.emissions),
+            notes=decision.notes,
+            rulebook_version=rulebook_version,
+            decided_at=now,
+        )
+    return CbamFormRejected.build(
+        form_id=decision.form_id,
+        brand=decision.brand,
+        reporting_year=decision.reporting_year,
+        violations=tuple(rule_violation(v) for v in decision.violations),
+        rulebook_version=rulebook_version,
+        decided_at=now,
+    )
+
+
+def emissions_attached(
+    *,
+    ecoa_id: str,
+    brand: str,
+    form_id: str,
+    reporting_year: int,
+    figures: EmissionsFigures,
+    from_previous_year: bool,
+    now: datetime,
+) -> EmissionsAttached:
+    return EmissionsAttached.build(
+        ecoa_id=ecoa_id,
+        brand=brand,
+        reporting_year=reporting_year,
+        form_id=form_id,
+        emissions=emissions_summary(figures),
+        flagged_previous_year=from_previous_year,
+        attached_at=now,
+    )
+
+
+def warrant_messages(
+    decision: WarrantDecision, *, rulebook_version: str, now: datetime
+) -> tuple[WarrantMessage, WarrantStateChanged]:
+    """The decision event and the lot's new current state (for the compacted topic)."""
+    violations = tuple(rule_violation(v) for v in decision.violations)
+    missing = tuple(missing_item(m) for m in decision.missing)
+    event: WarrantMessage
+    if decision.outcome is WarrantOutcome.ISSUED and decision.terms is not None:
+        event = WarrantIssued.build(
+            warrant_id=warrant_id_for(decision.lot_id),
+            lot_id=decision.lot_id,
+            request_id=decision.request_id,
+            document=_document(decision.terms),
+            issued_at=now,
+            rulebook_version=rulebook_version,
+        )
+    elif decision.outcome is WarrantOutcome.PENDING:
+        event = WarrantPending.build(
+            request_id=decision.request_id,
+            lot_id=decision.lot_id,
+            brand=decision.brand,
+            missing=missing,
+            rulebook_version=rulebook_version,
+            decided_at=now,
+        )
+    else:
+        event = WarrantRejected.build(
+            request_id=decision.request_id,
+            lot_id=decision.lot_id,
+            brand=decision.brand,
+            violations=violations,
+            rulebook_version=rulebook_version,
+            decided_at=now,
+        )
+    state = WarrantStateChanged.build(
+        lot_id=decision.lot_id,
+        brand=decision.brand,
+        warrant_id=(
+            warrant_id_for(decision.lot_id) if decision.outcome is WarrantOutcome.ISSUED else None
+        ),
+        request_id=decision.request_id,
+        state=WarrantState(decision.outcome.value),
+        violations=violations,
+        missing=missing,
+        updated_at=now,
+    )
+    return event, state
+
+
+def _document(terms: WarrantTerms) -> WarrantDocument:
+    attached = terms.emissions
+    return WarrantDocument(
+        contract=terms.contract,
+        brand=terms.brand,
+        country_of_origin=terms.country_of_origin,
+        shape=terms.shape,
+        certificates_of_analysis=tuple(
+            CertificateOfAnalysisReference(issued_on=c.issued_on, reference=c.reference)
+            for c in terms.certificates
+        ),
+        net_weight_kg=terms.net_weight_kg,
+        bundles=terms.bundles,
+        pieces=terms.pieces,
+        warning_clause=terms.warning_clause,
+        emissions=WarrantEmissions(
+            form_id=attached.form_id,
+            reporting_year=attached.reporting_year,
+            from_previous_year=attached.from_previous_year,
+            summary=emissions_summary(attached.figures),
+        ),
+    )

@@ -1,0 +1,777 @@
+"""May a lot be placed on warrant? Every failed rule and every missing document is named.
+
+The contract rules (brand, shape, lot size, pieces, bundles, production batches) come from
+the contract's Special Contract Rules; the certificates of analysis and the CBAM form from
+SCR 4.1 to 4.5 and §4. A failed rule rejects the request; a document that may still
+arrive leaves it pending; otherwise the warrant is issued with what it must state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from contracts.ecoa import ECoAKind
+from contracts.lots import Bundle, LotArrived
+from contracts.values import Dimensions, Shape
+from contracts.warrants import RequestWarrant
+from gateway.rulebook.decisions import (
+    AttachedEmissions,
+    CertificateReference,
+    WarrantDecision,
+    WarrantOutcome,
+    WarrantTerms,
+)
+from gateway.rulebook.model import Bounds, CbamRules, ContractRules, Rulebook, ShapeRules
+from gateway.rulebook.state import (
+    BrandRecord,
+    BrandState,
+    BrandStatus,
+    CertifiedCast,
+    EmissionsFigures,
+)
+from gateway.rulebook.violations import Missing, MissingKind, Violation, shown
+
+SCR_4_1 = "SCR 4.1"
+SCR_4_5 = "SCR 4.5"
+
+_STATUS_CODES = {
+    BrandStatus.SUSPENDED: "BRAND_SUSPENDED",
+    BrandStatus.DELISTED: "BRAND_DELISTED",
+}
+
+
+def decide_warrant(
+    request: RequestWarrant,
+    lot: LotArrived | None,
+    brand: BrandState,
+    rulebook: Rulebook,
+    *,
+    today: date,
+) -> WarrantDecision:
+    """Issue, reject or hold a warrant request, listing every failed rule and missing item.
+
+    ``lot`` is None when the request came before the lot's arrival; ``brand`` is what the
+    registry knows of the request's brand; ``today`` only decides whether the previous
+    year's CBAM form may still stand in for the production year's (§4.3 Figure 4).
+    """
+    if lot is None:
+        return _decision(
+            request, WarrantOutcome.PENDING, missing=(_lot_arrival_missing(request.lot_id),)
+        )
+    contract_rules = rulebook.contracts[lot.contract]
+    certificates = _certificate_findings(lot, brand)
+    emissions = _notice_date_findings(lot, brand, certificates.chosen, rulebook.cbam, today=today)
+    violations = (
+        *_brand_violations(request, lot, brand, contract_rules, rulebook.cbam),
+        *_shape_violations(lot, contract_rules),
+        *_lot_weight_violations(lot, contract_rules),
+        *_piece_violations(lot, contract_rules),
+        *_bundle_violations(lot, contract_rules),
+        *_production_batch_violations(lot, contract_rules),
+        *certificates.violations,
+    )
+    missing = (*certificates.missing, *emissions.missing)
+    record = brand.record
+    if violations or record is None:
+        return _decision(request, WarrantOutcome.REJECTED, violations=violations, missing=missing)
+    if missing or emissions.attached is None:
+        return _decision(request, WarrantOutcome.PENDING, missing=missing)
+    terms = _warrant_terms(lot, record, contract_rules, certificates.chosen, emissions.attached)
+    return _decision(request, WarrantOutcome.ISSUED, terms=terms, notes=emissions.notes)
+
+
+def _decision(
+    request: RequestWarrant,
+    outcome: WarrantOutcome,
+    *,
+    violations: tuple[Violation, ...] = (),
+    missing: tuple[Missing, ...] = (),
+    terms: WarrantTerms | None = None,
+    notes: tuple[str, ...] = (),
+) -> WarrantDecision:
+    return WarrantDecision(
+        request_id=request.request_id,
+        lot_id=request.lot_id,
+        brand=request.brand,
+        outcome=outcome,
+        violations=violations,
+        missing=missing,
+        terms=terms,
+        notes=notes,
+    )
+
+
+def _lot_arrival_missing(lot_id: str) -> Missing:
+    return Missing(
+        kind=MissingKind.LOT_ARRIVAL,
+        reference=lot_id,
+        rule=SCR_4_1,
+        message=f"lot {lot_id} has not arrived at the warehouse yet; the request is decided "
+        "when it does",
+    )
+
+
+# Brand, shape and lot size (SCR 1(b), 1(c), 2, 3.1, 3.2; §4.4)
+
+
+def _brand_violations(
+    request: RequestWarrant,
+    lot: LotArrived,
+    brand: BrandState,
+    contract_rules: ContractRules,
+    cbam: CbamRules,
+) -> list[Violation]:
+    found = []
+    if request.brand != lot.brand:
+        found.append(
+            Violation(
+                code="LOT_BRAND_MISMATCH",
+                rule=contract_rules.rule("one_brand_shape"),
+                field="brand",
+                observed=request.brand,
+                allowed=lot.brand,
+                message=f"the request names brand {request.brand} but lot {lot.lot_id} is of "
+                f"brand {lot.brand}; a warrant is of one brand",
+            )
+        )
+    record = brand.record
+    if record is None:
+        found.append(
+            Violation(
+                code="BRAND_NOT_LISTED",
+                rule=contract_rules.rule("brand_listed"),
+                field="brand",
+                observed=brand.brand,
+                allowed="a brand listed as good delivery",
+                message=f"brand {brand.brand} is not on the exchange's list of approved brands",
+            )
+        )
+        return found
+    if record.status in _STATUS_CODES:
+        status = record.status.value
+        found.append(
+            Violation(
+                code=_STATUS_CODES[record.status],
+                rule=cbam.rules["brand_status"],
+                field="brand",
+                observed=f"{status}: {record.status_reason}" if record.status_reason else status,
+                allowed=BrandStatus.LISTED.value,
+                message=f"brand {record.brand} is {status}, so no metal of it can be warranted",
+            )
+        )
+    if lot.contract not in record.contracts:
+        listed_for = ", ".join(contract.value for contract in record.contracts) or "none"
+        found.append(
+            Violation(
+                code="BRAND_NOT_LISTED_FOR_CONTRACT",
+                rule=contract_rules.rule("brand_listed"),
+                field="contract",
+                observed=lot.contract.value,
+                allowed=listed_for,
+                message=f"brand {record.brand} is listed for {listed_for}, not for "
+                f"{contract_rules.name}",
+            )
+        )
+    return found
+
+
+def _shape_violations(lot: LotArrived, contract_rules: ContractRules) -> list[Violation]:
+    if lot.shape in contract_rules.shapes:
+        return []
+    allowed = ", ".join(shape.value for shape in contract_rules.shapes)
+    return [
+        Violation(
+            code="SHAPE_NOT_ALLOWED",
+            rule=contract_rules.rule("shape"),
+            field="shape",
+            observed=lot.shape.value,
+            allowed=allowed,
+            message=f"{contract_rules.name} is delivered as {allowed}, not {lot.shape.value}",
+        )
+    ]
+
+
+def lot_weight_bounds(contract_rules: ContractRules) -> Bounds:
+    """The lot size in kg, either more or less by the contract's tolerance, inclusive."""
+    nominal_kg = contract_rules.lot_size_t * 1000
+    margin_kg = nominal_kg * contract_rules.lot_tolerance_percent / 100
+    return Bounds(min=nominal_kg - margin_kg, max=nominal_kg + margin_kg)
+
+
+def _lot_weight_violations(lot: LotArrived, contract_rules: ContractRules) -> list[Violation]:
+    bounds = lot_weight_bounds(contract_rules)
+    if bounds.contains(lot.net_weight_kg):
+        return []
+    return [
+        Violation(
+            code="LOT_WEIGHT_OUT_OF_TOLERANCE",
+            rule=contract_rules.rule("lot_size"),
+            field="net_weight_kg",
+            observed=f"{shown(lot.net_weight_kg)} kg",
+            allowed=bounds.describe("kg"),
+            message=f"a {contract_rules.name} lot is {shown(contract_rules.lot_size_t)} t, "
+            f"{shown(contract_rules.lot_tolerance_percent)} % either more or less; this one "
+            f"weighs {shown(lot.net_weight_kg)} kg",
+        )
+    ]
+
+
+# One piece: weight and dimensions of the shape (SCR 1(b), SCR 6)
+
+
+def _piece_violations(lot: LotArrived, contract_rules: ContractRules) -> list[Violation]:
+    shape_rules = contract_rules.shapes.get(lot.shape)
+    if shape_rules is None:
+        return []
+    rule = f"{contract_rules.name} {shape_rules.rule}"
+    found = _piece_weight_violations(lot, shape_rules.piece_weight_kg, rule)
+    found.extend(_piece_dimension_violations(lot, shape_rules, rule))
+    if shape_rules.square_top_and_bottom and lot.piece_dimensions is not None:
+        found.extend(_not_square_violations(lot.piece_dimensions, rule))
+    return found
+
+
+def _piece_weight_violations(lot: LotArrived, bounds: Bounds, rule: str) -> list[Violation]:
+    weight = lot.piece_weight_kg
+    shape = lot.shape.value
+    if weight is None:
+        return [
+            Violation(
+                code="PIECE_WEIGHT_NOT_STATED",
+                rule=rule,
+                field="piece_weight_kg",
+                observed=None,
+                allowed=bounds.describe("kg"),
+                message=f"the lot does not state the weight of one {shape}",
+            )
+        ]
+    if bounds.contains(weight):
+        return []
+    return [
+        Violation(
+            code="PIECE_WEIGHT_OUT_OF_RANGE",
+            rule=rule,
+            field="piece_weight_kg",
+            observed=f"{shown(weight)} kg",
+            allowed=bounds.describe("kg"),
+            message=f"one {shape} weighs {shown(weight)} kg, outside {bounds.describe('kg')}",
+        )
+    ]
+
+
+def _piece_dimension_violations(
+    lot: LotArrived, shape_rules: ShapeRules, rule: str
+) -> list[Violation]:
+    found = []
+    for dimension, bounds in shape_rules.dimensions_mm.items():
+        stated = _dimension(lot.piece_dimensions, dimension)
+        path = f"piece_dimensions.{dimension}"
+        if stated is None:
+            found.append(
+                Violation(
+                    code="PIECE_DIMENSION_NOT_STATED",
+                    rule=rule,
+                    field=path,
+                    observed=None,
+                    allowed=bounds.describe("mm"),
+                    message=f"the lot does not state {_spoken(dimension)} of one {lot.shape.value}",
+                )
+            )
+        elif not bounds.contains(stated):
+            found.append(
+                Violation(
+                    code="PIECE_DIMENSION_OUT_OF_RANGE",
+                    rule=rule,
+                    field=path,
+                    observed=f"{shown(stated)} mm",
+                    allowed=bounds.describe("mm"),
+                    message=f"{_spoken(dimension)} of one {lot.shape.value} is "
+                    f"{shown(stated)} mm, outside {bounds.describe('mm')}",
+                )
+            )
+    return found
+
+
+def _not_square_violations(dimensions: Dimensions, rule: str) -> list[Violation]:
+    found = []
+    for face in ("top", "bottom"):
+        length = _dimension(dimensions, f"{face}_length_mm")
+        width = _dimension(dimensions, f"{face}_width_mm")
+        if length is None or width is None or length == width:
+            continue
+        found.append(
+            Violation(
+                code="SMALL_SOW_NOT_SQUARE",
+                rule=rule,
+                field=f"piece_dimensions.{face}_width_mm",
+                observed=f"{shown(width)} mm",
+                allowed=f"{shown(length)} mm (the {face} length)",
+                message=f"a small sow's {face} length and width must be the same; they are "
+                f"{shown(length)} mm and {shown(width)} mm",
+            )
+        )
+    return found
+
+
+def _dimension(dimensions: Dimensions | None, name: str) -> Decimal | None:
+    if dimensions is None:
+        return None
+    value: Decimal | None = getattr(dimensions, name)
+    return value
+
+
+def _spoken(dimension: str) -> str:
+    return "the " + dimension.removesuffix("_mm").replace("_", " ")
+
+
+# Bundles of ingots (SCR 3.2 / SCR 6(a); what the warrant states, SCR 3.3 / 3.4)
+
+
+def _bundle_violations(lot: LotArrived, contract_rules: ContractRules) -> list[Violation]:
+    rule = contract_rules.rule("bundles")
+    if lot.shape is not Shape.INGOT:
+        return _bundles_of_non_ingots(lot, rule)
+    if not lot.bundles:
+        return [
+            Violation(
+                code="BUNDLES_NOT_STATED",
+                rule=rule,
+                field="bundles",
+                observed=None,
+                allowed="the bundles of ingots making up the lot",
+                message="an ingot lot must list its bundles",
+            )
+        ]
+    found = []
+    ingot_rules = contract_rules.shapes.get(Shape.INGOT)
+    bundle_weight = ingot_rules.bundle_weight_kg if ingot_rules is not None else None
+    if bundle_weight is not None:
+        found.extend(_bundle_weight_violations(lot.bundles, bundle_weight, rule))
+        if _requires_equal_bundles(bundle_weight):
+            found.extend(_makeweight_violations(lot.bundles, rule))
+            found.extend(_unequal_bundle_violations(lot.bundles, rule))
+    found.extend(_bundle_total_violations(lot, contract_rules.rule("warrant_fields")))
+    if contract_rules.one_batch_per_bundle:
+        found.extend(_bundle_cast_violations(lot, contract_rules.rule("batches")))
+    return found
+
+
+def _requires_equal_bundles(bundle_weight: Bounds) -> bool:
+    """The alloy contracts' SCR 6(a) sets a minimum bundle weight together with equal
+    bundles and one makeweight bundle; High Grade's SCR 3.2 sets only a maximum."""
+    return bundle_weight.min is not None
+
+
+def _bundles_of_non_ingots(lot: LotArrived, rule: str) -> list[Violation]:
+    if not lot.bundles:
+        return []
+    return [
+        Violation(
+            code="BUNDLES_FOR_NON_INGOT_SHAPE",
+            rule=rule,
+            field="bundles",
+            observed=f"{len(lot.bundles)} bundles",
+            allowed=f"no bundles for {lot.shape.value}",
+            message=f"only ingots come in bundles; a {lot.shape.value} lot is counted in pieces",
+        )
+    ]
+
+
+def _bundle_weight_violations(
+    bundles: tuple[Bundle, ...], bundle_weight: Bounds, rule: str
+) -> list[Violation]:
+    makeweight_weight = Bounds(max=bundle_weight.max)
+    found = []
+    for index, bundle in enumerate(bundles):
+        bounds = makeweight_weight if bundle.is_makeweight else bundle_weight
+        if bounds.contains(bundle.net_weight_kg):
+            continue
+        allowed = bounds.describe("kg") + (" (makeweight)" if bundle.is_makeweight else "")
+        found.append(
+            Violation(
+                code="BUNDLE_WEIGHT_OUT_OF_RANGE",
+                rule=rule,
+                field=f"bundles[{index}].net_weight_kg",
+                observed=f"{shown(bundle.net_weight_kg)} kg",
+                allowed=allowed,
+                message=f"bundle {bundle.bundle_id} weighs {shown(bundle.net_weight_kg)} kg, "
+                f"outside {allowed}",
+            )
+        )
+    return found
+
+
+def _makeweight_violations(bundles: tuple[Bundle, ...], rule: str) -> list[Violation]:
+    makeweights = [bundle.bundle_id for bundle in bundles if bundle.is_makeweight]
+    if len(makeweights) <= 1:
+        return []
+    return [
+        Violation(
+            code="MORE_THAN_ONE_MAKEWEIGHT_BUNDLE",
+            rule=rule,
+            field="bundles",
+            observed=f"{len(makeweights)} makeweight bundles ({', '.join(makeweights)})",
+            allowed="at most 1 makeweight bundle",
+            message="one makeweight bundle in any one lot is permissible, not more",
+        )
+    ]
+
+
+def _unequal_bundle_violations(bundles: tuple[Bundle, ...], rule: str) -> list[Violation]:
+    regular = [(index, bundle) for index, bundle in enumerate(bundles) if not bundle.is_makeweight]
+    if not regular:
+        return []
+    first_index, first = regular[0]
+    for index, bundle in regular[1:]:
+        differs_in_pieces = bundle.pieces != first.pieces
+        differs_in_dimensions = (
+            bundle.dimensions is not None
+            and first.dimensions is not None
+            and bundle.dimensions != first.dimensions
+        )
+        if not (differs_in_pieces or differs_in_dimensions):
+            continue
+        if differs_in_pieces and differs_in_dimensions:
+            path = f"bundles[{index}]"
+        elif differs_in_pieces:
+            path = f"bundles[{index}].pieces"
+        else:
+            path = f"bundles[{index}].dimensions"
+        return [
+            Violation(
+                code="BUNDLES_NOT_EQUAL",
+                rule=rule,
+                field=path,
+                observed=_make_up(bundle, differs_in_pieces, differs_in_dimensions),
+                allowed=_make_up(first, differs_in_pieces, differs_in_dimensions)
+                + f" (as bundles[{first_index}])",
+                message=f"bundle {bundle.bundle_id} differs from bundle {first.bundle_id}; "
+                "the bundles of a lot other than its makeweight are of equal weight and "
+                "dimension",
+            )
+        ]
+    return []
+
+
+def _make_up(bundle: Bundle, pieces: bool, dimensions: bool) -> str:
+    parts = []
+    if pieces:
+        parts.append(f"{bundle.pieces} pieces")
+    if dimensions and bundle.dimensions is not None:
+        stated = bundle.dimensions.model_dump(exclude_none=True)
+        parts.append(
+            ", ".join(
+                f"{name.removesuffix('_mm')} {shown(value)}" for name, value in stated.items()
+            )
+            + " mm"
+        )
+    return "; ".join(parts)
+
+
+def _bundle_total_violations(lot: LotArrived, rule: str) -> list[Violation]:
+    found = []
+    pieces = sum(bundle.pieces for bundle in lot.bundles)
+    if pieces != lot.total_pieces:
+        found.append(
+            Violation(
+                code="BUNDLES_DO_NOT_ADD_UP",
+                rule=rule,
+                field="total_pieces",
+                observed=f"{lot.total_pieces} pieces",
+                allowed=f"{pieces} pieces (the sum of the bundles)",
+                message=f"the lot states {lot.total_pieces} pieces but its bundles hold "
+                f"{pieces}; the warrant states one count",
+            )
+        )
+    weight = sum((bundle.net_weight_kg for bundle in lot.bundles), Decimal(0))
+    if weight != lot.net_weight_kg:
+        found.append(
+            Violation(
+                code="BUNDLES_DO_NOT_ADD_UP",
+                rule=rule,
+                field="net_weight_kg",
+                observed=f"{shown(lot.net_weight_kg)} kg",
+                allowed=f"{shown(weight)} kg (the sum of the bundles)",
+                message=f"the lot states {shown(lot.net_weight_kg)} kg but its bundles weigh "
+                f"{shown(weight)} kg; the warrant states one weight",
+            )
+        )
+    return found
+
+
+def _bundle_cast_violations(lot: LotArrived, rule: str) -> list[Violation]:
+    return [
+        Violation(
+            code="BUNDLE_CAST_NOT_IN_LOT",
+            rule=rule,
+            field=f"bundles[{index}].cast_reference",
+            observed=bundle.cast_reference,
+            allowed=", ".join(_distinct(lot.cast_references)),
+            message=f"bundle {bundle.bundle_id} is of cast {bundle.cast_reference}, which is "
+            "not among the lot's production batches",
+        )
+        for index, bundle in enumerate(lot.bundles)
+        if bundle.cast_reference not in lot.cast_references
+    ]
+
+
+# Production batches (SCR 3.3 of the alloy contracts)
+
+
+def _production_batch_violations(lot: LotArrived, contract_rules: ContractRules) -> list[Violation]:
+    maximum = contract_rules.max_production_batches
+    if maximum is None:
+        return []
+    batch_references = (
+        *lot.production_batch_references,
+        *(bundle.production_batch_reference for bundle in lot.bundles),
+    )
+    counted = {
+        "cast_references": _distinct(lot.cast_references),
+        "production_batch_references": _distinct(
+            reference for reference in batch_references if reference is not None
+        ),
+    }
+    return [
+        Violation(
+            code="TOO_MANY_PRODUCTION_BATCHES",
+            rule=contract_rules.rule("batches"),
+            field=path,
+            observed=f"{len(references)} ({', '.join(references)})",
+            allowed=f"<= {maximum}",
+            message=f"a {contract_rules.name} lot is derived from no more than {maximum} "
+            f"production batches; this one names {len(references)}",
+        )
+        for path, references in counted.items()
+        if len(references) > maximum
+    ]
+
+
+def _distinct(references: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(references))
+
+
+# Certificates of analysis (SCR 4.1, 4.5)
+
+
+@dataclass(frozen=True)
+class _CertificateFindings:
+    violations: tuple[Violation, ...]
+    missing: tuple[Missing, ...]
+    chosen: Mapping[str, CertifiedCast]
+    """The certificate each certified cast of the lot is warranted with."""
+
+
+def _certificate_findings(lot: LotArrived, brand: BrandState) -> _CertificateFindings:
+    violations: list[Violation] = []
+    missing: list[Missing] = []
+    chosen: dict[str, CertifiedCast] = {}
+    seen: set[str] = set()
+    for path, cast in _casts_of(lot):
+        if cast in seen:
+            continue
+        seen.add(cast)
+        certificates = brand.certificates_of(cast)
+        if certificates:
+            chosen[cast] = _preferred(certificates)
+            continue
+        near_match = _near_match(cast, brand)
+        if near_match is None:
+            missing.append(
+                Missing(
+                    kind=MissingKind.ECOA,
+                    reference=cast,
+                    rule=SCR_4_1,
+                    message=f"no accepted eCOA of brand {brand.brand} covers cast {cast}",
+                )
+            )
+            continue
+        violations.append(
+            Violation(
+                code="CAST_REFERENCE_NOT_IDENTICAL",
+                rule=SCR_4_5,
+                field=path,
+                observed=cast,
+                allowed=near_match,
+                message=f"cast {cast} on the metal is not identical to {near_match} on the "
+                "brand's records; the cast reference must cross-reference to identical "
+                "numbers on the eCOA",
+            )
+        )
+    return _CertificateFindings(tuple(violations), tuple(missing), chosen)
+
+
+def _casts_of(lot: LotArrived) -> list[tuple[str, str]]:
+    """Every cast reference marked on the lot's metal, with where the lot states it."""
+    return [
+        *((f"cast_references[{index}]", cast) for index, cast in enumerate(lot.cast_references)),
+        *(
+            (f"bundles[{index}].cast_reference", bundle.cast_reference)
+            for index, bundle in enumerate(lot.bundles)
+        ),
+    ]
+
+
+def _preferred(certificates: tuple[CertifiedCast, ...]) -> CertifiedCast:
+    """An Enhanced certificate before a Basic one; then the earliest, then by id."""
+    return min(
+        certificates,
+        key=lambda certificate: (
+            certificate.kind is not ECoAKind.ENHANCED,
+            certificate.created_on,
+            certificate.ecoa_id,
+        ),
+    )
+
+
+def _near_match(cast: str, brand: BrandState) -> str | None:
+    """A certified or recorded cast of the brand that differs from ``cast`` only in case,
+    spaces or hyphens."""
+    wanted = _comparable(cast)
+    for known in (*sorted(brand.certified), *sorted(brand.casts)):
+        if known != cast and _comparable(known) == wanted:
+            return known
+    return None
+
+
+def _comparable(cast: str) -> str:
+    return cast.casefold().replace(" ", "").replace("-", "")
+
+
+# Produced on or after the notice date: Enhanced eCOA and CBAM form (SCR 4.2, §4.3)
+
+
+@dataclass(frozen=True)
+class _EmissionsFindings:
+    attached: AttachedEmissions | None
+    missing: tuple[Missing, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def _notice_date_findings(
+    lot: LotArrived,
+    brand: BrandState,
+    chosen: Mapping[str, CertifiedCast],
+    cbam: CbamRules,
+    *,
+    today: date,
+) -> _EmissionsFindings:
+    production = lot.production_date
+    if production is None or production < cbam.notice_date:
+        return _EmissionsFindings(attached=_default_emissions(cbam))
+    rule = cbam.rules["enhanced_and_form"]
+    enhanced_missing = tuple(
+        Missing(
+            kind=MissingKind.ENHANCED_ECOA,
+            reference=cast,
+            rule=rule,
+            message=f"cast {cast} was produced on or after {cbam.notice_date.isoformat()} and "
+            f"has only a Basic eCOA ({certificate.ecoa_id}); it needs an Enhanced eCOA",
+        )
+        for cast, certificate in chosen.items()
+        if certificate.kind is ECoAKind.BASIC
+    )
+    from_form = _emissions_from_form(brand, production.year, cbam, today=today)
+    return _EmissionsFindings(
+        attached=from_form.attached,
+        missing=(*enhanced_missing, *from_form.missing),
+        notes=from_form.notes,
+    )
+
+
+def _emissions_from_form(
+    brand: BrandState, year: int, cbam: CbamRules, *, today: date
+) -> _EmissionsFindings:
+    form = brand.forms.get(year)
+    if form is not None:
+        return _EmissionsFindings(
+            attached=AttachedEmissions(
+                figures=form.emissions,
+                form_id=form.form_id,
+                reporting_year=form.reporting_year,
+                from_previous_year=False,
+            )
+        )
+    previous = brand.forms.get(year - 1)
+    if previous is not None and today <= cbam.deadline_for(year):
+        return _EmissionsFindings(
+            attached=AttachedEmissions(
+                figures=previous.emissions,
+                form_id=previous.form_id,
+                reporting_year=previous.reporting_year,
+                from_previous_year=True,
+            ),
+            notes=(
+                f"brand {brand.brand}'s {year - 1} form used until {year}'s is due "
+                f"({cbam.rules['previous_year']})",
+            ),
+        )
+    reference = f"brand {brand.brand} year {year}"
+    return _EmissionsFindings(
+        attached=None,
+        missing=(
+            Missing(
+                kind=MissingKind.CBAM_FORM,
+                reference=reference,
+                rule=cbam.rules["enhanced_and_form"],
+                message=f"the lot was produced in {year} and no accepted CBAM emissions form "
+                f"of {reference} exists"
+                + (
+                    ""
+                    if previous is None
+                    else f"; the {year - 1} form stood in only until "
+                    f"{cbam.deadline_for(year).isoformat()}"
+                ),
+            ),
+        ),
+    )
+
+
+def _default_emissions(cbam: CbamRules) -> AttachedEmissions:
+    """The EU default values: metal produced before the rule, or of unknown date (SCR 4.3)."""
+    return AttachedEmissions(
+        figures=EmissionsFigures(
+            direct=cbam.default_direct_tco2e_per_t,
+            indirect=cbam.default_indirect_tco2e_per_t,
+            direct_is_default=True,
+            indirect_is_default=True,
+        ),
+        form_id=None,
+        reporting_year=None,
+        from_previous_year=False,
+    )
+
+
+# What an issued warrant states (SCR 3.3 / 3.4 (a) to (f), and the WARNING clause)
+
+
+def _warrant_terms(
+    lot: LotArrived,
+    record: BrandRecord,
+    contract_rules: ContractRules,
+    chosen: Mapping[str, CertifiedCast],
+    emissions: AttachedEmissions,
+) -> WarrantTerms:
+    certificates = {
+        CertificateReference(issued_on=certificate.created_on, reference=certificate.ecoa_id)
+        for certificate in chosen.values()
+    }
+    return WarrantTerms(
+        contract=lot.contract,
+        brand=lot.brand,
+        country_of_origin=record.country_of_origin,
+        shape=lot.shape,
+        certificates=tuple(
+            sorted(
+                certificates, key=lambda certificate: (certificate.issued_on, certificate.reference)
+            )
+        ),
+        net_weight_kg=lot.net_weight_kg,
+        bundles=len(lot.bundles),
+        pieces=lot.total_pieces,
+        warning_clause=contract_rules.warning_clause,
+        emissions=emissions,
+    )

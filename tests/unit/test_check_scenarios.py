@@ -1,0 +1,222 @@
+"""``gateway check`` on the scenario files: the documented decisions, line by line."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.check import run_check
+from gateway.rulebook.model import load_rulebook
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+GATEWAY = Path(sys.executable).parent / "gateway"
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def run(name: str) -> tuple[list[dict[str, Any]], Any]:
+    sink = io.StringIO()
+    with (SCENARIOS / name).open(encoding="utf-8") as source:
+        report = run_check(source, sink, rulebook=load_rulebook(), now=NOW)
+    return [json.loads(line) for line in sink.getvalue().splitlines()], report
+
+
+def summary(records: list[dict[str, Any]]) -> list[tuple[int, str, list[str]]]:
+    """(line, type, the codes or missing references it carries) for each decision."""
+    rows = []
+    for record in records:
+        if "error" in record:
+            rows.append((record["line"], "error", [record["error"]["field"] or ""]))
+            continue
+        body = record["body"]
+        details = [v["code"] for v in body.get("violations", [])]
+        details += [m["reference"] for m in body.get("missing", [])]
+        rows.append((record["line"], record["type"], details))
+    return [row for row in rows if row[1] != "custody.warrant.state-changed"]
+
+
+def test_a_good_alloy_lot_is_issued_with_its_emissions() -> None:
+    records, report = run("issued_alloy_lot.jsonl")
+    assert summary(records) == [
+        (6, "custody.brand.listed", []),
+        (9, "custody.ecoa.accepted", []),
+        (10, "custody.cbam-form.accepted", []),
+        (10, "custody.emissions.attached", []),
+        (12, "custody.warrant.issued", []),
+    ]
+    assert report.malformed == 0
+    warrant = records[-2]["body"]
+    document = warrant["document"]
+    assert warrant["warrant_id"] == "WRT-LOT-RTM-0001"
+    assert (document["brand"], document["country_of_origin"], document["shape"]) == (
+        "NORDAL",
+        "Norway",
+        "ingot",
+    )
+    assert document["certificates_of_analysis"] == [
+        {"issued_on": "2026-02-11", "reference": "ECOA-NORDAL-0101"}
+    ]
+    assert (document["net_weight_kg"], document["bundles"], document["pieces"]) == (
+        20000,
+        20,
+        2500,
+    )
+    assert document["warning_clause"].startswith("WARNING: the buyer is advised")
+    emissions = document["emissions"]
+    assert (emissions["form_id"], emissions["from_previous_year"]) == ("FORM-NORDAL-2025", True)
+    # 14.8 % alloying counted as primary: 0.852 x 1.60 + 0.148 x 2.36, 0.852 x 0.40 + 0.148 x 8.14
+    assert Decimal(str(emissions["summary"]["direct_tco2e_per_t"])) == Decimal("1.71248")
+    assert Decimal(str(emissions["summary"]["indirect_tco2e_per_t"])) == Decimal("1.54552")
+    assert emissions["summary"]["alloying_as_primary"] is True
+
+
+def test_a_pending_lot_is_issued_as_soon_as_the_last_missing_message_is_accepted() -> None:
+    records, _ = run("pending_until_the_ecoa_arrives.jsonl")
+    assert summary(records) == [
+        (4, "custody.brand.listed", []),
+        (5, "custody.warrant.pending", ["LOT-RTM-0002"]),
+        (6, "custody.warrant.pending", ["C26-0201", "brand NORDAL year 2026"]),
+        (7, "custody.ecoa.accepted", []),
+        (7, "custody.warrant.pending", ["brand NORDAL year 2026"]),
+        (8, "custody.cbam-form.accepted", []),
+        (8, "custody.emissions.attached", []),
+        (8, "custody.warrant.issued", []),
+    ]
+
+
+def test_rejected_lots_name_every_rule_and_a_suspension_blocks_until_reinstated() -> None:
+    records, _ = run("rejected_lots.jsonl")
+    assert summary(records) == [
+        (5, "custody.brand.listed", []),
+        (6, "custody.ecoa.accepted", []),
+        (7, "custody.cbam-form.accepted", []),
+        (7, "custody.emissions.attached", []),
+        (
+            9,
+            "custody.warrant.rejected",
+            ["LOT_WEIGHT_OUT_OF_TOLERANCE", "TOO_MANY_PRODUCTION_BATCHES"],
+        ),
+        (11, "custody.brand.suspended", []),
+        (12, "custody.warrant.rejected", ["BRAND_SUSPENDED"]),
+        (13, "custody.brand.reinstated", []),
+        (14, "custody.warrant.issued", []),
+    ]
+    rejection = records[4]["body"]["violations"][0]
+    assert rejection == {
+        "code": "LOT_WEIGHT_OUT_OF_TOLERANCE",
+        "rule": "Aluminium Alloy SCR 2, 3.1",
+        "field": "net_weight_kg",
+        "observed": rejection["observed"],
+        "allowed": rejection["allowed"],
+        "message": rejection["message"],
+    }
+    assert "20504" in rejection["observed"]
+
+
+def test_an_ecoa_and_a_form_are_rejected_with_every_failed_rule() -> None:
+    records, _ = run("rejected_ecoa_and_form.jsonl")
+    assert summary(records) == [
+        (5, "custody.brand.listed", []),
+        (
+            6,
+            "custody.ecoa.rejected",
+            ["BASIC_FOR_METAL_PRODUCED_AFTER_NOTICE", "PAPER_COA_MISSING"],
+        ),
+        (
+            7,
+            "custody.cbam-form.rejected",
+            [
+                "UN_LOCODE_MALFORMED",
+                "CN_CODE_NOT_UNWROUGHT_ALUMINIUM",
+                "LEVEL_OF_ASSURANCE_UNKNOWN",
+                "MANDATORY_FIELD_MISSING",
+            ],
+        ),
+    ]
+    rules = {v["code"]: v["rule"] for v in records[1]["body"]["violations"]}
+    assert rules == {
+        "BASIC_FOR_METAL_PRODUCED_AFTER_NOTICE": "SCR 4.2",
+        "PAPER_COA_MISSING": "SCR 4.7(a)",
+    }
+
+
+def test_malformed_lines_get_an_error_with_their_line_number_and_nothing_is_skipped() -> None:
+    records, report = run("malformed_lines.jsonl")
+    assert summary(records) == [
+        (2, "custody.brand.listed", []),
+        (3, "error", [""]),
+        (4, "error", ["type"]),
+        (5, "error", ["pieces"]),
+        (6, "error", ["type"]),
+    ]
+    assert [r["error"]["kind"] for r in records if "error" in r] == [
+        "undecodable",
+        "unknown_type",
+        "schema_violation",
+        "undecodable",
+    ]
+    assert (report.messages, report.malformed) == (2, 4)
+
+
+def test_a_refused_command_is_reported_not_skipped() -> None:
+    line = json.dumps(
+        {
+            "type": "custody.brand.suspend",
+            "body": {
+                "schema_version": 1,
+                "command_id": "S-1",
+                "brand": "GHOST",
+                "reason": "overdue",
+                "effective_at": "2026-03-01T00:00:00Z",
+            },
+        }
+    )
+    sink = io.StringIO()
+    report = run_check([line], sink, rulebook=load_rulebook(), now=NOW)
+    [record] = [json.loads(text) for text in sink.getvalue().splitlines()]
+    assert record["error"]["kind"] == "refused"
+    assert "not listed" in record["error"]["message"]
+    assert report.refused == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "status"), [("issued_alloy_lot.jsonl", 0), ("malformed_lines.jsonl", 1)]
+)
+def test_the_console_command_exit_status_says_whether_a_line_was_malformed(
+    name: str, status: int
+) -> None:
+    done = subprocess.run(
+        [str(GATEWAY), "check", str(SCENARIOS / name), "--now", "2026-03-01T00:00:00Z"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == status, done.stderr
+    assert "gateway check:" in done.stderr
+    assert all(json.loads(line) for line in done.stdout.splitlines())
+
+
+def test_the_console_command_reads_standard_input() -> None:
+    text = (SCENARIOS / "rejected_ecoa_and_form.jsonl").read_text(encoding="utf-8")
+    done = subprocess.run(
+        [str(GATEWAY), "check", "--now", "2026-03-01T00:00:00Z"],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert [json.loads(line)["type"] for line in done.stdout.splitlines()] == [
+        "custody.brand.listed",
+        "custody.ecoa.rejected",
+        "custody.cbam-form.rejected",
+    ]
