@@ -8,10 +8,12 @@ arrive leaves it pending; otherwise the warrant is issued with what it must stat
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import TypeVar
 
 from contracts.ecoa import ECoAKind
 from contracts.lots import Bundle, LotArrived
@@ -24,6 +26,7 @@ from gateway.rulebook.decisions import (
     WarrantOutcome,
     WarrantTerms,
 )
+from gateway.rulebook.ecoa import normalised_cast_reference
 from gateway.rulebook.model import Bounds, CbamRules, ContractRules, Rulebook, ShapeRules
 from gateway.rulebook.state import (
     BrandRecord,
@@ -33,6 +36,8 @@ from gateway.rulebook.state import (
     EmissionsFigures,
 )
 from gateway.rulebook.violations import Missing, MissingKind, Violation, shown
+
+_Value = TypeVar("_Value", bound=Hashable)
 
 SCR_4_1 = "SCR 4.1"
 SCR_4_5 = "SCR 4.5"
@@ -62,7 +67,7 @@ def decide_warrant(
             request, WarrantOutcome.PENDING, missing=(_lot_arrival_missing(request.lot_id),)
         )
     contract_rules = rulebook.contracts[lot.contract]
-    certificates = _certificate_findings(lot, brand)
+    certificates = _certificate_findings(lot, brand, contract_rules)
     emissions = _notice_date_findings(lot, brand, certificates.chosen, rulebook.cbam, today=today)
     violations = (
         *_brand_violations(request, lot, brand, contract_rules, rulebook.cbam),
@@ -421,34 +426,35 @@ def _makeweight_violations(bundles: tuple[Bundle, ...], rule: str) -> list[Viola
 
 
 def _unequal_bundle_violations(bundles: tuple[Bundle, ...], rule: str) -> list[Violation]:
+    """Names the first regular bundle that differs from most of the lot's regular bundles."""
     regular = [(index, bundle) for index, bundle in enumerate(bundles) if not bundle.is_makeweight]
-    if not regular:
-        return []
-    first_index, first = regular[0]
-    for index, bundle in regular[1:]:
-        differs_in_pieces = bundle.pieces != first.pieces
-        differs_in_dimensions = (
-            bundle.dimensions is not None
-            and first.dimensions is not None
-            and bundle.dimensions != first.dimensions
-        )
-        if not (differs_in_pieces or differs_in_dimensions):
+    usual_pieces = _most_common(bundle.pieces for _, bundle in regular)
+    usual_dimensions = _most_common(
+        bundle.dimensions for _, bundle in regular if bundle.dimensions is not None
+    )
+    for index, bundle in regular:
+        other_pieces = bundle.pieces != usual_pieces
+        other_dimensions = bundle.dimensions is not None and bundle.dimensions != usual_dimensions
+        if not (other_pieces or other_dimensions):
             continue
-        if differs_in_pieces and differs_in_dimensions:
-            path = f"bundles[{index}]"
-        elif differs_in_pieces:
-            path = f"bundles[{index}].pieces"
-        else:
-            path = f"bundles[{index}].dimensions"
+        path = f"bundles[{index}]"
+        if not (other_pieces and other_dimensions):
+            path += ".pieces" if other_pieces else ".dimensions"
         return [
             Violation(
                 code="BUNDLES_NOT_EQUAL",
                 rule=rule,
                 field=path,
-                observed=_make_up(bundle, differs_in_pieces, differs_in_dimensions),
-                allowed=_make_up(first, differs_in_pieces, differs_in_dimensions)
-                + f" (as bundles[{first_index}])",
-                message=f"bundle {bundle.bundle_id} differs from bundle {first.bundle_id}; "
+                observed=_make_up(
+                    bundle.pieces if other_pieces else None,
+                    bundle.dimensions if other_dimensions else None,
+                ),
+                allowed=_make_up(
+                    usual_pieces if other_pieces else None,
+                    usual_dimensions if other_dimensions else None,
+                )
+                + " (as most bundles of the lot)",
+                message=f"bundle {bundle.bundle_id} differs from the lot's other bundles; "
                 "the bundles of a lot other than its makeweight are of equal weight and "
                 "dimension",
             )
@@ -456,12 +462,18 @@ def _unequal_bundle_violations(bundles: tuple[Bundle, ...], rule: str) -> list[V
     return []
 
 
-def _make_up(bundle: Bundle, pieces: bool, dimensions: bool) -> str:
+def _most_common(values: Iterable[_Value]) -> _Value | None:
+    """The value found most often; of equally frequent values, the one found first."""
+    counted = Counter(values).most_common(1)
+    return counted[0][0] if counted else None
+
+
+def _make_up(pieces: int | None, dimensions: Dimensions | None) -> str:
     parts = []
-    if pieces:
-        parts.append(f"{bundle.pieces} pieces")
-    if dimensions and bundle.dimensions is not None:
-        stated = bundle.dimensions.model_dump(exclude_none=True)
+    if pieces is not None:
+        parts.append(f"{pieces} pieces")
+    if dimensions is not None:
+        stated = dimensions.model_dump(exclude_none=True)
         parts.append(
             ", ".join(
                 f"{name.removesuffix('_mm')} {shown(value)}" for name, value in stated.items()
@@ -565,7 +577,9 @@ class _CertificateFindings:
     """The certificate each certified cast of the lot is warranted with."""
 
 
-def _certificate_findings(lot: LotArrived, brand: BrandState) -> _CertificateFindings:
+def _certificate_findings(
+    lot: LotArrived, brand: BrandState, contract_rules: ContractRules
+) -> _CertificateFindings:
     violations: list[Violation] = []
     missing: list[Missing] = []
     chosen: dict[str, CertifiedCast] = {}
@@ -577,6 +591,8 @@ def _certificate_findings(lot: LotArrived, brand: BrandState) -> _CertificateFin
         certificates = brand.certificates_of(cast)
         if certificates:
             chosen[cast] = _preferred(certificates)
+            if chosen[cast].specification not in contract_rules.specifications:
+                violations.append(_certificate_not_for_contract(path, chosen[cast], contract_rules))
             continue
         near_match = _near_match(cast, brand)
         if near_match is None:
@@ -602,6 +618,20 @@ def _certificate_findings(lot: LotArrived, brand: BrandState) -> _CertificateFin
             )
         )
     return _CertificateFindings(tuple(violations), tuple(missing), chosen)
+
+
+def _certificate_not_for_contract(
+    path: str, certificate: CertifiedCast, contract_rules: ContractRules
+) -> Violation:
+    return Violation(
+        code="CERTIFICATE_NOT_FOR_CONTRACT",
+        rule=contract_rules.rule("quality"),
+        field=path,
+        observed=f"{certificate.specification} (eCOA {certificate.ecoa_id})",
+        allowed=", ".join(contract_rules.specifications),
+        message=f"cast {certificate.cast_reference} is certified to "
+        f"{certificate.specification}, which is not a {contract_rules.name} specification",
+    )
 
 
 def _casts_of(lot: LotArrived) -> list[tuple[str, str]]:
@@ -630,15 +660,11 @@ def _preferred(certificates: tuple[CertifiedCast, ...]) -> CertifiedCast:
 def _near_match(cast: str, brand: BrandState) -> str | None:
     """A certified or recorded cast of the brand that differs from ``cast`` only in case,
     spaces or hyphens."""
-    wanted = _comparable(cast)
+    wanted = normalised_cast_reference(cast)
     for known in (*sorted(brand.certified), *sorted(brand.casts)):
-        if known != cast and _comparable(known) == wanted:
+        if known != cast and normalised_cast_reference(known) == wanted:
             return known
     return None
-
-
-def _comparable(cast: str) -> str:
-    return cast.casefold().replace(" ", "").replace("-", "")
 
 
 # Produced on or after the notice date: Enhanced eCOA and CBAM form (SCR 4.2, §4.3)
