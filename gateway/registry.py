@@ -129,21 +129,26 @@ def _existing_record(state: RegistryState, brand: str, action: str) -> BrandReco
     return record
 
 
+def _with_status(
+    state: RegistryState, record: BrandRecord, status: BrandStatus, reason: str | None
+) -> RegistryState:
+    updated = replace(record, status=status, status_reason=reason)
+    return _with_brand(state, replace(state.brand(record.brand), record=updated))
+
+
 def _suspend_brand(state: RegistryState, command: SuspendBrand, context: _Context) -> Step:
     record = _existing_record(state, command.brand, "suspend")
     if record.status is BrandStatus.DELISTED:
         raise CommandRefused(
             "brand", "§4.4", f"cannot suspend brand {command.brand}: it is delisted"
         )
-    updated = replace(record, status=BrandStatus.SUSPENDED, status_reason=command.reason)
     event = BrandSuspended.build(
         command_id=command.command_id,
         brand=command.brand,
         reason=command.reason,
         effective_at=command.effective_at,
     )
-    brand = replace(state.brand(command.brand), record=updated)
-    return Step(_with_brand(state, brand), (event,))
+    return Step(_with_status(state, record, BrandStatus.SUSPENDED, command.reason), (event,))
 
 
 def _reinstate_brand(state: RegistryState, command: ReinstateBrand, context: _Context) -> Step:
@@ -154,20 +159,17 @@ def _reinstate_brand(state: RegistryState, command: ReinstateBrand, context: _Co
             "§4.4",
             f"cannot reinstate brand {command.brand}: it is {record.status.value}, not suspended",
         )
-    updated = replace(record, status=BrandStatus.LISTED, status_reason=None)
     event = BrandReinstated.build(
         command_id=command.command_id,
         brand=command.brand,
         reason=command.reason,
         effective_at=command.effective_at,
     )
-    brand = replace(state.brand(command.brand), record=updated)
-    return Step(_with_brand(state, brand), (event,))
+    return Step(_with_status(state, record, BrandStatus.LISTED, None), (event,))
 
 
 def _delist_brand(state: RegistryState, command: DelistBrand, context: _Context) -> Step:
     record = _existing_record(state, command.brand, "delist")
-    updated = replace(record, status=BrandStatus.DELISTED, status_reason=command.reason)
     event = BrandDelisted.build(
         command_id=command.command_id,
         brand=command.brand,
@@ -175,8 +177,7 @@ def _delist_brand(state: RegistryState, command: DelistBrand, context: _Context)
         notice_period_days=command.notice_period_days,
         effective_at=command.effective_at,
     )
-    brand = replace(state.brand(command.brand), record=updated)
-    return Step(_with_brand(state, brand), (event,))
+    return Step(_with_status(state, record, BrandStatus.DELISTED, command.reason), (event,))
 
 
 # ---- casts, eCOAs and forms -----------------------------------------------------------------
