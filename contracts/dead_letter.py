@@ -14,16 +14,20 @@ TopicName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,249}$")
 
 
 class DeadLetterReason(StrEnum):
-    """Why a record could not be read."""
+    """Why a record was set aside instead of decided."""
 
     UNDECODABLE = "undecodable"
     HEADER_NOT_UTF8 = "header_not_utf8"
     MISSING_HEADER = "missing_header"
+    BAD_HEADER = "bad_header"
     UNKNOWN_TYPE = "unknown_type"
+    NOT_AN_INPUT = "not_an_input"
     SCHEMA_VIOLATION = "schema_violation"
     SCHEMA_VERSION = "schema_version"
     OVERSIZED = "oversized"
     SENDER_NOT_PERMITTED = "sender_not_permitted"
+    COMMAND_REFUSED = "command_refused"
+    PROCESSING_ERROR = "processing_error"
     OTHER = "other"
 
 

@@ -202,6 +202,16 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         extra_configs=_COMPACT_QUICKLY,
     ),
     TopicSpec(
+        name="registry.state-changelog",
+        purpose="the registry's state, one record per entity (brand, lot, open request, "
+        "warrant decision): the system of record its local stores are rebuilt from",
+        message_types=(),
+        key="entity",
+        writer_roles=_REGISTRY,
+        cleanup_policy=CleanupPolicy.COMPACT,
+        extra_configs=_COMPACT_QUICKLY,
+    ),
+    TopicSpec(
         name="registry.dead-letters",
         purpose="records that could not be read or were refused, with the reason and origin",
         message_types=(DeadLetterRecorded,),

@@ -7,6 +7,7 @@ same function. The topology is the ``HANDLERS`` table at the bottom: message typ
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -69,6 +70,9 @@ class RegistryState:
     """Requests still pending, by lot id: decided again when what they wait for arrives."""
     warrant_decisions: Mapping[str, WarrantDecision] = field(default_factory=dict)
     """The latest decision of every lot's request, by lot id."""
+    handled: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """By brand: the ids of the eCOAs, forms and commands already handled, with a digest of
+    each body, so that a message delivered again changes nothing."""
 
     def brand(self, name: str) -> BrandState:
         return self.brands.get(name) or BrandState(brand=name)
@@ -87,12 +91,45 @@ class _Context:
 
 
 def handle(state: RegistryState, body: Contract, *, now: datetime, rulebook: Rulebook) -> Step:
-    """Apply one incoming message; raises ``CommandRefused`` for an impossible command and
-    ``LookupError`` for a type the registry does not take in."""
+    """Apply one incoming message; raises ``CommandRefused`` for an impossible command or a
+    reused id, and ``LookupError`` for a type the registry does not take in.
+
+    A message whose id was handled before with the same body changes nothing (no outputs):
+    delivering it twice is harmless.
+    """
     handler = HANDLERS.get(type(body))
     if handler is None:
         raise LookupError(f"the registry does not take {body.MESSAGE_TYPE} as input")
-    return handler(state, body, _Context(rulebook=rulebook, now=now))
+    identity = _identity(body)
+    if identity is None:
+        return handler(state, body, _Context(rulebook=rulebook, now=now))
+    brand, id_field, message_id = identity
+    digest = hashlib.sha256(body.model_dump_json().encode("utf-8")).hexdigest()
+    handled_before = state.handled.get(brand, {})
+    earlier = handled_before.get(message_id)
+    if earlier == digest:
+        return Step(state, ())
+    if earlier is not None:
+        raise CommandRefused(
+            id_field,
+            "message identity",
+            f"{id_field} {message_id.split(':', 1)[1]} was already used for another "
+            f"{body.MESSAGE_TYPE} message; send a new id for new content",
+        )
+    step = handler(state, body, _Context(rulebook=rulebook, now=now))
+    handled = {**step.state.handled, brand: {**handled_before, message_id: digest}}
+    return Step(replace(step.state, handled=handled), step.outputs)
+
+
+def _identity(body: Contract) -> tuple[str, str, str] | None:
+    """(brand, id field, namespaced id) of a message whose id makes it unique."""
+    if isinstance(body, ECoACreated):
+        return body.brand, "ecoa_id", f"ecoa:{body.ecoa_id}"
+    if isinstance(body, CbamEmissionsFormSubmitted):
+        return body.brand, "form_id", f"form:{body.form_id}"
+    if isinstance(body, ListBrand | SuspendBrand | ReinstateBrand | DelistBrand):
+        return body.brand, "command_id", f"command:{body.command_id}"
+    return None
 
 
 # ---- brands ---------------------------------------------------------------------------------
@@ -277,9 +314,9 @@ def _lot_arrived(state: RegistryState, lot: LotArrived, context: _Context) -> St
 
 def _request_warrant(state: RegistryState, request: RequestWarrant, context: _Context) -> Step:
     previous = state.warrant_decisions.get(request.lot_id)
+    if previous is not None and previous.request_id == request.request_id:
+        return Step(state, ())  # the same request again: already answered
     if previous is not None and previous.outcome is WarrantOutcome.ISSUED:
-        if previous.request_id == request.request_id:
-            return Step(state, ())  # the same request again: already answered
         return Step(state, (_already_on_warrant(request, previous, context),))
     state, outputs = _decide(state, request, context, always_publish=True)
     return Step(state, tuple(outputs))

@@ -99,3 +99,22 @@ def test_a_decision_type_is_not_taken_as_input() -> None:
 
 def test_folding_the_same_messages_twice_gives_the_same_state_and_outputs() -> None:
     assert after(scenario_messages()) == after(scenario_messages())
+
+
+@pytest.mark.parametrize("index", range(7))
+def test_every_message_of_the_scenario_delivered_twice_changes_nothing(index: int) -> None:
+    messages = scenario_messages()
+    once_state, once_outputs = after(messages)
+    twice_state, twice_outputs = after([*messages[: index + 1], *messages[index:]])
+    assert twice_state == once_state
+    assert twice_outputs == once_outputs
+
+
+def test_an_id_reused_for_other_content_is_refused() -> None:
+    messages = scenario_messages()
+    state, _ = after(messages)
+    ecoa = next(m for m in messages if m.MESSAGE_TYPE == "custody.ecoa.created")
+    changed = ecoa.model_copy(update={"created_on": ecoa.created_on.replace(day=12)})  # type: ignore[attr-defined]
+    with pytest.raises(CommandRefused, match="already used") as refused:
+        handle(state, changed, now=NOW, rulebook=RULEBOOK)
+    assert refused.value.field == "ecoa_id"

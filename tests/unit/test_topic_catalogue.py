@@ -44,6 +44,7 @@ def test_current_state_topics_are_compacted() -> None:
         "registry.brand-status",
         "registry.warrant-state",
         "registry.custody-balances",
+        "registry.state-changelog",
     }
 
 

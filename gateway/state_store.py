@@ -1,0 +1,268 @@
+"""The registry's local copy of its state, per input partition.
+
+Kafka's compacted changelog topic is the system of record; a store only spares a restart the
+full re-read. ``load`` gives a partition's entities and the changelog offset to resume
+reading at; ``apply`` writes one change set and its checkpoint together, or nothing.
+
+Two implementations keep the same contract: ``SqliteStateStore`` (one file on disk) and
+``InMemoryStateStore`` (dicts, for unit tests of callers).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = (
+    """CREATE TABLE entities (
+        partition INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        value BLOB NOT NULL,
+        PRIMARY KEY (partition, key)
+    )""",
+    """CREATE TABLE checkpoints (
+        partition INTEGER PRIMARY KEY,
+        next_offset INTEGER NOT NULL
+    )""",
+    f"PRAGMA user_version = {SCHEMA_VERSION}",
+)
+
+
+class StateStoreError(Exception):
+    """The store cannot be used (not a SQLite file, corrupt, other schema version, closed).
+
+    The local copy is disposable: the caller may delete the file and rebuild from Kafka.
+    """
+
+
+@dataclass(frozen=True)
+class StoredPartition:
+    entities: Mapping[str, bytes]
+    next_changelog_offset: int
+    """The changelog offset to resume reading at; 0 when nothing was ever stored."""
+
+
+class StateStore(Protocol):
+    def load(self, partition: int) -> StoredPartition: ...
+
+    def apply(
+        self, partition: int, changes: Mapping[str, bytes | None], next_changelog_offset: int
+    ) -> None:
+        """Write ``changes`` (``None`` deletes a key) and the checkpoint, all or nothing.
+
+        Raises ``ValueError`` if the checkpoint would move backwards, ``TypeError`` for a key
+        that is not ``str`` or a value that is neither ``bytes`` nor ``None``.
+        """
+        ...
+
+    def forget(self, partition: int) -> None:
+        """Drop the partition's entities and checkpoint (it moved to another instance)."""
+        ...
+
+    def size_bytes(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def _check_partition(partition: int) -> None:
+    if partition < 0:
+        raise ValueError(f"partition must be >= 0, got {partition}")
+
+
+def _check_checkpoint_moves_forward(partition: int, stored: int, requested: int) -> None:
+    if requested < stored:
+        raise ValueError(
+            f"checkpoint of partition {partition} cannot move backwards: "
+            f"stored next offset is {stored}, apply asked for {requested}"
+        )
+
+
+def _check_change(key: object, value: object) -> None:
+    if not isinstance(key, str):
+        raise TypeError(f"entity key must be str, got {type(key).__name__}: {key!r}")
+    if value is not None and not isinstance(value, bytes):
+        raise TypeError(
+            f"value of {key!r} must be bytes or None (a deletion), got {type(value).__name__}"
+        )
+
+
+class InMemoryStateStore:
+    """The same contract in dicts; nothing survives the instance."""
+
+    def __init__(self) -> None:
+        self._entities: dict[int, dict[str, bytes]] = {}
+        self._offsets: dict[int, int] = {}
+        self._closed = False
+
+    def load(self, partition: int) -> StoredPartition:
+        self._check_open()
+        _check_partition(partition)
+        return StoredPartition(
+            entities=dict(self._entities.get(partition, {})),
+            next_changelog_offset=self._offsets.get(partition, 0),
+        )
+
+    def apply(
+        self, partition: int, changes: Mapping[str, bytes | None], next_changelog_offset: int
+    ) -> None:
+        self._check_open()
+        _check_partition(partition)
+        stored = self._offsets.get(partition, 0)
+        _check_checkpoint_moves_forward(partition, stored, next_changelog_offset)
+        staged = dict(self._entities.get(partition, {}))
+        for key, value in changes.items():
+            _check_change(key, value)
+            if value is None:
+                staged.pop(key, None)
+            else:
+                staged[key] = value
+        self._entities[partition] = staged
+        self._offsets[partition] = next_changelog_offset
+
+    def forget(self, partition: int) -> None:
+        self._check_open()
+        self._entities.pop(partition, None)
+        self._offsets.pop(partition, None)
+
+    def size_bytes(self) -> int:
+        self._check_open()
+        return sum(
+            len(key.encode()) + len(value)
+            for entities in self._entities.values()
+            for key, value in entities.items()
+        )
+
+    def close(self) -> None:
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StateStoreError("in-memory state store is closed")
+
+
+class SqliteStateStore:
+    """One SQLite file holding every partition's entities and checkpoint.
+
+    Opening a file that is not a SQLite database, a corrupt one, or one of another schema
+    version raises ``StateStoreError`` naming the path. Single-threaded use.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StateStoreError(f"cannot open state store {path}: {exc}") from exc
+        self._closed = False
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            with self._transaction():
+                self._prepare_schema()
+        except sqlite3.Error as exc:
+            self.close()
+            raise StateStoreError(
+                f"state store {path} is not a usable SQLite database ({exc}); "
+                "delete it to rebuild from the changelog"
+            ) from exc
+        except BaseException:
+            self.close()
+            raise
+
+    def load(self, partition: int) -> StoredPartition:
+        _check_partition(partition)
+        with self._transaction():
+            rows = self._db.execute(
+                "SELECT key, value FROM entities WHERE partition = ?", (partition,)
+            ).fetchall()
+            offset = self._stored_offset(partition)
+        return StoredPartition(entities=dict(rows), next_changelog_offset=offset)
+
+    def apply(
+        self, partition: int, changes: Mapping[str, bytes | None], next_changelog_offset: int
+    ) -> None:
+        _check_partition(partition)
+        with self._transaction():
+            stored = self._stored_offset(partition)
+            _check_checkpoint_moves_forward(partition, stored, next_changelog_offset)
+            for key, value in changes.items():
+                _check_change(key, value)
+                if value is None:
+                    self._db.execute(
+                        "DELETE FROM entities WHERE partition = ? AND key = ?", (partition, key)
+                    )
+                else:
+                    self._db.execute(
+                        "INSERT INTO entities (partition, key, value) VALUES (?, ?, ?)"
+                        " ON CONFLICT (partition, key) DO UPDATE SET value = excluded.value",
+                        (partition, key, value),
+                    )
+            self._db.execute(
+                "INSERT INTO checkpoints (partition, next_offset) VALUES (?, ?)"
+                " ON CONFLICT (partition) DO UPDATE SET next_offset = excluded.next_offset",
+                (partition, next_changelog_offset),
+            )
+
+    def forget(self, partition: int) -> None:
+        with self._transaction():
+            self._db.execute("DELETE FROM entities WHERE partition = ?", (partition,))
+            self._db.execute("DELETE FROM checkpoints WHERE partition = ?", (partition,))
+
+    def size_bytes(self) -> int:
+        self._check_open()
+        files = (self.path, self.path.with_name(self.path.name + "-wal"))
+        return sum(file.stat().st_size for file in files if file.exists())
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._db.close()
+
+    def _prepare_schema(self) -> None:
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        if version == SCHEMA_VERSION:
+            return
+        if version == 0:
+            (tables,) = self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            if tables == 0:
+                for statement in _SCHEMA:
+                    self._db.execute(statement)
+                return
+        raise StateStoreError(
+            f"state store {self.path} has schema version {version}, this gateway reads "
+            f"version {SCHEMA_VERSION}; delete the file to rebuild it from the changelog"
+        )
+
+    def _stored_offset(self, partition: int) -> int:
+        row = self._db.execute(
+            "SELECT next_offset FROM checkpoints WHERE partition = ?", (partition,)
+        ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One transaction; any exception rolls it back. SQLite errors become
+        ``StateStoreError`` naming the file."""
+        self._check_open()
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StateStoreError(f"state store {self.path} is unusable: {exc}") from exc
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StateStoreError(f"state store {self.path} is closed")
