@@ -1,0 +1,275 @@
+"""One consumed record through the registry: decode, check the sender, decide, and say what
+to publish. Pure: the Kafka worker moves the bytes; nothing here touches the network.
+
+Every record ends as exactly one outcome: its decisions (one or more outgoing messages, or
+none for a delivery already handled), or one dead-letter record with the reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import traceback
+import uuid
+from collections.abc import Sequence, Set
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from contracts.base import Contract
+from contracts.cbam import CbamEmissionsFormSubmitted
+from contracts.dead_letter import (
+    DeadLetterError,
+    DeadLetterReason,
+    DeadLetterRecorded,
+    OriginalHeader,
+    SourceRecord,
+)
+from contracts.ecoa import ECoACreated
+from contracts.envelope import (
+    DecodedMessage,
+    Envelope,
+    MessageDecodeError,
+    decode_message,
+    encode_body,
+    envelope_headers,
+    new_envelope,
+)
+from contracts.topics import TOPICS_BY_NAME, route
+from contracts.values import PartyRole
+from gateway.decision_messages import ecoa_message, form_message
+from gateway.registry import CommandRefused, RegistryState, handle
+from gateway.rulebook.decisions import ECoADecision, FormDecision
+from gateway.rulebook.model import Rulebook
+from gateway.rulebook.violations import Violation
+from gateway.sender_identity import sender_violation
+
+REGISTRY_SOURCE = "/custody-gateway/registry"
+_OUTPUT_IDS = uuid.UUID("6f1c2b1e-4d0a-4c55-9a57-0b6c1d2e3f40")
+
+
+@dataclass(frozen=True)
+class InputRecord:
+    """A consumed record, with its topic name as the catalogue knows it (no prefix)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class OutputRecord:
+    """A record to publish: catalogue topic name (no prefix), key, value and headers."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+    message_type: str
+
+
+class Outcome(StrEnum):
+    DECIDED = "decided"
+    ALREADY_HANDLED = "already_handled"
+    DEAD_LETTER = "dead_letter"
+
+
+@dataclass(frozen=True)
+class Processed:
+    state: RegistryState
+    outputs: tuple[OutputRecord, ...]
+    decisions: tuple[Contract, ...]
+    outcome: Outcome
+    message_type: str | None
+    dead_letter_reason: DeadLetterReason | None = None
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    rulebook: Rulebook
+    registry_party: str
+    exchange_parties: Set[str]
+    max_value_bytes: int
+
+
+def process_record(
+    state: RegistryState, record: InputRecord, *, now: datetime, settings: PipelineSettings
+) -> Processed:
+    """What one record does to the state, and what to publish for it."""
+    try:
+        decoded = decode_message(
+            record.headers, record.value, max_value_bytes=settings.max_value_bytes
+        )
+    except MessageDecodeError as error:
+        reason = DeadLetterReason(error.kind.value)
+        return _dead_letter(state, record, reason, error.message, error.field, now, settings)
+    topic = TOPICS_BY_NAME[record.topic]
+    body = decoded.body
+    if type(body) not in topic.message_types:
+        return _dead_letter(
+            state,
+            record,
+            DeadLetterReason.NOT_AN_INPUT,
+            f"{body.MESSAGE_TYPE} does not travel on {record.topic}",
+            "ce_type",
+            now,
+            settings,
+        )
+    refusal = sender_violation(
+        topic,
+        decoded.envelope.sender_party_id,
+        body,
+        state,
+        exchange_parties=settings.exchange_parties,
+    )
+    if refusal is not None:
+        return _refused_sender(state, record, decoded, refusal, now, settings)
+    try:
+        step = handle(state, body, now=now, rulebook=settings.rulebook)
+    except CommandRefused as refused:
+        return _dead_letter(
+            state,
+            record,
+            DeadLetterReason.COMMAND_REFUSED,
+            str(refused),
+            refused.field,
+            now,
+            settings,
+        )
+    except Exception as error:  # a defect must not block the partition: set the record aside
+        detail = "".join(traceback.format_exception_only(error)).strip()
+        return _dead_letter(
+            state, record, DeadLetterReason.PROCESSING_ERROR, detail, None, now, settings
+        )
+    outcome = Outcome.DECIDED if step.outputs or step.state != state else Outcome.ALREADY_HANDLED
+    return Processed(
+        state=step.state,
+        outputs=_publishable(step.outputs, decoded.envelope, now, settings),
+        decisions=step.outputs,
+        outcome=outcome,
+        message_type=body.MESSAGE_TYPE,
+    )
+
+
+def _publishable(
+    bodies: Sequence[Contract], cause: Envelope, now: datetime, settings: PipelineSettings
+) -> tuple[OutputRecord, ...]:
+    records = []
+    for index, body in enumerate(bodies):
+        spec = route(type(body), PartyRole.REGISTRY)
+        key = spec.key_of(body)
+        envelope = new_envelope(
+            body,
+            source=REGISTRY_SOURCE,
+            sender_party_id=settings.registry_party,
+            time=now,
+            subject=key.decode("utf-8"),
+            correlation_id=cause.correlation_id,
+            causation_id=cause.id,
+            # Reprocessing the same input gives the same ids: consumers can tell a replay.
+            event_id=str(uuid.uuid5(_OUTPUT_IDS, f"{cause.id}/{index}")),
+        )
+        records.append(
+            OutputRecord(
+                topic=spec.name,
+                key=key,
+                value=encode_body(body),
+                headers=envelope_headers(envelope),
+                message_type=body.MESSAGE_TYPE,
+            )
+        )
+    return tuple(records)
+
+
+def _refused_sender(
+    state: RegistryState,
+    record: InputRecord,
+    decoded: DecodedMessage,
+    refusal: Violation,
+    now: datetime,
+    settings: PipelineSettings,
+) -> Processed:
+    """A sender may not send this: an eCOA or a form is rejected with the reason (the sender
+    reads those decisions); anything else is set aside as a dead letter."""
+    body = decoded.body
+    version = settings.rulebook.version
+    rejection: Contract
+    if isinstance(body, ECoACreated):
+        rejection = ecoa_message(
+            ECoADecision(body.ecoa_id, body.brand, body.kind, (refusal,), ()),
+            rulebook_version=version,
+            now=now,
+        )
+    elif isinstance(body, CbamEmissionsFormSubmitted):
+        rejection = form_message(
+            FormDecision(body.form_id, body.brand, body.reporting_year, (refusal,), None),
+            rulebook_version=version,
+            now=now,
+        )
+    else:
+        return _dead_letter(
+            state,
+            record,
+            DeadLetterReason.SENDER_NOT_PERMITTED,
+            refusal.message,
+            refusal.field,
+            now,
+            settings,
+        )
+    return Processed(
+        state=state,
+        outputs=_publishable((rejection,), decoded.envelope, now, settings),
+        decisions=(rejection,),
+        outcome=Outcome.DECIDED,
+        message_type=body.MESSAGE_TYPE,
+    )
+
+
+def _dead_letter(
+    state: RegistryState,
+    record: InputRecord,
+    reason: DeadLetterReason,
+    message: str,
+    field: str | None,
+    now: datetime,
+    settings: PipelineSettings,
+) -> Processed:
+    letter = DeadLetterRecorded.build(
+        original_value_base64=_b64(record.value),
+        original_key_base64=_b64(record.key),
+        original_headers=tuple(
+            OriginalHeader(key=name, value_base64=_b64(value)) for name, value in record.headers
+        ),
+        error=DeadLetterError(kind=reason, message=message, field=field),
+        source=SourceRecord(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            timestamp_ms=record.timestamp_ms,
+        ),
+        dead_lettered_at=now,
+    )
+    where = f"{record.topic}/{record.partition}/{record.offset}"
+    cause = Envelope(
+        id=where,
+        source=REGISTRY_SOURCE,
+        type=letter.MESSAGE_TYPE,
+        time=now,
+        correlation_id=where,
+        sender_party_id=settings.registry_party,
+    )
+    return Processed(
+        state=state,
+        outputs=_publishable((letter,), cause, now, settings),
+        decisions=(),
+        outcome=Outcome.DEAD_LETTER,
+        message_type=None,
+        dead_letter_reason=reason,
+    )
+
+
+def _b64(raw: bytes | None) -> str | None:
+    return None if raw is None else base64.b64encode(raw).decode("ascii")

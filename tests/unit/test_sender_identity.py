@@ -1,0 +1,90 @@
+"""Only the party a message speaks for may send it."""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts.base import Contract
+from contracts.topics import TOPICS_BY_NAME
+from contracts.values import PartyRole
+from gateway.registry import RegistryState
+from gateway.sender_identity import sender_violation
+from tests.unit.test_registry import after, scenario_messages
+
+MESSAGES = {type(m).__name__: m for m in scenario_messages()}
+LISTED, _ = after([MESSAGES["ListBrand"]])
+EXCHANGE = frozenset({"exchange-listing-desk"})
+
+
+def check(topic: str, sender: str, body: Contract, state: RegistryState = LISTED) -> str | None:
+    found = sender_violation(TOPICS_BY_NAME[topic], sender, body, state, exchange_parties=EXCHANGE)
+    return None if found is None else f"{found.code} {found.field} {found.allowed}"
+
+
+@pytest.mark.parametrize(
+    ("topic", "sender", "name", "expected"),
+    [
+        ("producer.production-batches", "smelter-nordal", "ProductionBatchRecorded", None),
+        (
+            "producer.production-batches",
+            "smelter-other",
+            "ProductionBatchRecorded",
+            "SENDER_NOT_PERMITTED ce_partyid smelter-nordal",
+        ),
+        ("producer.ecoas", "smelter-nordal", "ECoACreated", None),
+        (
+            "producer.ecoas",
+            "smelter-other",
+            "ECoACreated",
+            "SENDER_NOT_PERMITTED created_by smelter-nordal",
+        ),
+        (
+            "warehouse.ecoas",
+            "smelter-nordal",
+            "ECoACreated",
+            "SENDER_NOT_PERMITTED created_by_role warehouse",
+        ),
+        ("producer.cbam-forms", "smelter-nordal", "CbamEmissionsFormSubmitted", None),
+        (
+            "producer.cbam-forms",
+            "smelter-other",
+            "CbamEmissionsFormSubmitted",
+            "SENDER_NOT_PERMITTED ce_partyid smelter-nordal",
+        ),
+        ("warehouse.lot-arrivals", "warehouse-rotterdam-07", "LotArrived", None),
+        (
+            "warehouse.lot-arrivals",
+            "warehouse-antwerp-02",
+            "LotArrived",
+            "SENDER_NOT_PERMITTED warehouse_id warehouse-rotterdam-07",
+        ),
+        ("warehouse.warrant-requests", "warehouse-rotterdam-07", "RequestWarrant", None),
+        (
+            "warehouse.warrant-requests",
+            "smelter-nordal",
+            "RequestWarrant",
+            "SENDER_NOT_PERMITTED warehouse_id warehouse-rotterdam-07",
+        ),
+        ("exchange.brand-commands", "exchange-listing-desk", "ListBrand", None),
+        (
+            "exchange.brand-commands",
+            "smelter-nordal",
+            "ListBrand",
+            "SENDER_NOT_PERMITTED ce_partyid exchange-listing-desk",
+        ),
+    ],
+)
+def test_sender_rule(topic: str, sender: str, name: str, expected: str | None) -> None:
+    assert check(topic, sender, MESSAGES[name]) == expected
+
+
+def test_before_a_brand_is_listed_its_producer_is_not_known_and_the_rules_decide() -> None:
+    batch = MESSAGES["ProductionBatchRecorded"]
+    assert check("producer.production-batches", "anyone", batch, RegistryState()) is None
+
+
+def test_writer_roles_of_member_ecoas() -> None:
+    assert TOPICS_BY_NAME["member.ecoas"].writer_roles == (
+        PartyRole.MEMBER,
+        PartyRole.PERMITTED_PARTY,
+    )
