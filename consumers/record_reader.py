@@ -102,3 +102,55 @@ def _decode(
         return decode_message(list(headers), value)
     except MessageDecodeError as error:
         return error
+
+
+async def read_to_end(
+    bootstrap_servers: str, topics: Iterable[str], *, timeout_s: float = 30.0
+) -> list[ReadRecord]:
+    """Every committed record of ``topics`` from the beginning to their current end.
+
+    "End" is the last stable offset (read_committed), and reading stops by position, so
+    transaction markers, which take offsets but are never delivered, do not stall it.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    records: list[ReadRecord] = []
+    try:
+        partitions = [
+            TopicPartition(topic, number)
+            for topic in topics
+            for number in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            partitions = list((await end_offsets(bootstrap_servers, topics)).keys())
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        remaining = {p for p in partitions if ends[p] > 0}
+        while remaining:
+            if loop.time() > deadline:
+                raise TimeoutError(f"could not read to the end of {sorted(map(str, remaining))}")
+            batches = await consumer.getmany(*remaining, timeout_ms=200)
+            for partition, batch in batches.items():
+                records.extend(
+                    ReadRecord(
+                        topic=partition.topic,
+                        partition=partition.partition,
+                        offset=record.offset,
+                        key=record.key,
+                        outcome=_decode(record.headers, record.value),
+                    )
+                    for record in batch
+                )
+            for partition in list(remaining):
+                if await consumer.position(partition) >= ends[partition]:
+                    remaining.discard(partition)
+        return records
+    finally:
+        await consumer.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -12,9 +13,11 @@ from pathlib import Path
 import gateway.check
 from contracts.schema_export import SCHEMA_DIRECTORY, stale_schemas, write_schemas
 from contracts.topics import CATALOGUE
+from gateway.app import GatewayApp, create_app
 from gateway.check import run_check
 from gateway.demo import run_demo
 from gateway.local_kafka import BrokerError, LocalKafka
+from gateway.logging_setup import configure_json_logging
 from gateway.rulebook.model import load_rulebook
 from gateway.settings import Settings
 from gateway.topic_admin import ensure_topics
@@ -103,6 +106,31 @@ def _aware_time(text: str) -> datetime:
     return moment
 
 
+def _run(settings: Settings) -> int:
+    configure_json_logging()
+    if not settings.kafka_bootstrap_servers:
+        running = LocalKafka.from_settings(settings).status()
+        if running is None:
+            print(
+                "gateway: no broker: set KAFKA_BOOTSTRAP_SERVERS or `make kafka-up`",
+                file=sys.stderr,
+            )
+            return 2
+        settings = settings.model_copy(
+            update={"kafka_bootstrap_servers": running.bootstrap_servers}
+        )
+    return asyncio.run(_serve(create_app(settings)))
+
+
+async def _serve(app: GatewayApp) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop.set)
+    await app.run(stop)
+    return 0
+
+
 def _demo(settings: Settings) -> int:
     return asyncio.run(run_demo(settings, LocalKafka.from_settings(settings)))
 
@@ -138,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--notice-date", type=date.fromisoformat, help="SCR 4.2 notice date (YYYY-MM-DD)"
     )
 
+    commands.add_parser("run", help="run the registry until SIGTERM or Ctrl-C")
+
     commands.add_parser("demo", help="run the demo flow end to end through the broker")
     return parser
 
@@ -155,6 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _schemas(arguments.check)
         if arguments.command == "check":
             return _check(settings, arguments)
+        if arguments.command == "run":
+            return _run(settings)
         return _demo(settings)
     except BrokerError as error:
         print(f"gateway: {error}", file=sys.stderr)

@@ -37,6 +37,24 @@ class Settings(BaseSettings):
     )
     topic_prefix: str = Field(default="", description="Prefix of every catalogue topic name.")
     broker_start_timeout_s: float = Field(default=120.0, gt=0)
+    state_dir: Path = Field(
+        default=Path(".run/state"), description="Where the registry keeps its local store."
+    )
+    registry_group_id: str = Field(
+        default="custody-registry", description="Consumer group of the registry instances."
+    )
+    registry_party_id: str = Field(
+        default="custody-registry", description="Party id the registry sends as."
+    )
+    exchange_party_ids: str = Field(
+        default="exchange-listing-desk",
+        description="Comma-separated party ids allowed to send brand listing commands.",
+    )
+    max_message_bytes: int = Field(
+        default=1_000_000, gt=0, description="Larger record values go to the dead letters."
+    )
+    ops_host: str = Field(default="127.0.0.1", description="Address of /health, /metrics.")
+    ops_port: int = Field(default=8080, ge=0, description="Port of /health, /metrics (0: any).")
     rulebook_file: Path | None = Field(
         default=None, description="A rulebook JSON file to use instead of the bundled one."
     )

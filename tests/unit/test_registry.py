@@ -72,8 +72,9 @@ def test_a_delisted_brand_cannot_be_warranted_nor_reinstated() -> None:
         effective_at=NOW,
     )
     state, outputs = after([*messages[:-1], delist, messages[-1]])
-    assert state.brand("NORDAL").record is not None
-    assert state.brand("NORDAL").record.status is BrandStatus.DELISTED
+    record = state.brand("NORDAL").record
+    assert record is not None
+    assert record.status is BrandStatus.DELISTED
     rejection = outputs[-2]
     assert isinstance(rejection, WarrantRejected)
     assert [v.code for v in rejection.violations] == ["BRAND_DELISTED"]

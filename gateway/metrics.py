@@ -1,0 +1,126 @@
+"""The gateway's Prometheus metrics, on a registry of their own.
+
+Names follow Prometheus conventions: base units (seconds, bytes), ``_total`` on counters.
+Each ``GatewayMetrics`` owns its ``CollectorRegistry`` (never the process-wide default), so
+nothing is registered at import and two instances, for instance in tests, share nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from prometheus_client import (
+    CONTENT_TYPE_PLAIN_0_0_4,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+# From half a millisecond (a decision over warm state) to five seconds (a slow commit).
+PROCESSING_BUCKETS_SECONDS: Final = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+)
+
+# The decisions the registry takes and the outcomes each can have; exported at zero from
+# the start so that rates and alerts see a series before its first event.
+DECISION_OUTCOMES: Final[Mapping[str, tuple[str, ...]]] = {
+    "ecoa": ("accepted", "rejected"),
+    "cbam_form": ("accepted", "rejected"),
+    "warrant": ("issued", "rejected", "pending"),
+}
+TRANSACTION_RESULTS: Final = ("committed", "aborted")
+
+
+class GatewayMetrics:
+    """Every metric the gateway exports, and their text exposition."""
+
+    # The classic text format: what generate_latest writes, and what every Prometheus reads.
+    content_type: Final = CONTENT_TYPE_PLAIN_0_0_4
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        registry = self.registry
+        self.messages_in = Counter(
+            "custody_gateway_messages_consumed_total",
+            "Records consumed, by topic and message type.",
+            ["topic", "message_type"],
+            registry=registry,
+        )
+        self.messages_out = Counter(
+            "custody_gateway_messages_produced_total",
+            "Records produced, by topic and message type.",
+            ["topic", "message_type"],
+            registry=registry,
+        )
+        self.decisions = Counter(
+            "custody_gateway_decisions_total",
+            "Registry decisions, by decision (ecoa, cbam_form, warrant) and outcome.",
+            ["decision", "outcome"],
+            registry=registry,
+        )
+        self.rule_violations = Counter(
+            "custody_gateway_rule_violations_total",
+            "Rule violations named in decisions, by violation code and rulebook rule.",
+            ["code", "rule"],
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "custody_gateway_dead_letters_total",
+            "Records set aside on the dead-letter topic, by source topic and reason.",
+            ["source_topic", "reason"],
+            registry=registry,
+        )
+        self.processing_seconds = Histogram(
+            "custody_gateway_processing_duration_seconds",
+            "Time from a record being read to its transaction being committed.",
+            ["message_type"],
+            buckets=PROCESSING_BUCKETS_SECONDS,
+            registry=registry,
+        )
+        self.consumer_lag = Gauge(
+            "custody_gateway_consumer_lag_messages",
+            "Records not yet consumed: high watermark minus committed offset.",
+            ["topic", "partition"],
+            registry=registry,
+        )
+        self.state_store_bytes = Gauge(
+            "custody_gateway_state_store_size_bytes",
+            "Size of the registry's local state store.",
+            registry=registry,
+        )
+        self.transactions = Counter(
+            "custody_gateway_transactions_total",
+            "Kafka transactions, by result (committed, aborted).",
+            ["result"],
+            registry=registry,
+        )
+        self.restored_entities = Gauge(
+            "custody_gateway_restored_entities",
+            "Entities restored into the state store from the changelog, by partition.",
+            ["partition"],
+            registry=registry,
+        )
+        for decision, outcomes in DECISION_OUTCOMES.items():
+            for outcome in outcomes:
+                self.decisions.labels(decision=decision, outcome=outcome)
+        for result in TRANSACTION_RESULTS:
+            self.transactions.labels(result=result)
+
+    def render(self) -> bytes:
+        """Every metric in the Prometheus text exposition format."""
+        return generate_latest(self.registry)

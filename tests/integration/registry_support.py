@@ -1,0 +1,142 @@
+"""Running the registry against the session broker, and talking to it like the parties do."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from consumers.record_reader import ReadRecord, end_offsets, read_records, read_to_end
+from consumers.registry_worker import INGEST_TOPICS
+from contracts.base import Contract
+from contracts.envelope import new_envelope
+from contracts.topics import CATALOGUE
+from contracts.values import PartyRole
+from gateway.app import GatewayApp, create_app
+from gateway.settings import Settings
+from producers.kafka_publisher import EnvelopePublisher
+from producers.parties import DEMO_PARTIES, sender_role_for
+from tests.conftest import TestTopics
+from tests.unit.test_registry import scenario_messages
+
+OUTPUT_TOPICS = [
+    spec.name
+    for spec in CATALOGUE
+    if PartyRole.REGISTRY in spec.writer_roles and spec.name != "registry.state-changelog"
+]
+
+
+def registry_settings(topics: TestTopics, state_dir: Path) -> Settings:
+    return Settings(
+        kafka_bootstrap_servers=topics.bootstrap_servers,
+        topic_prefix=topics.prefix,
+        state_dir=state_dir,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_registry(settings: Settings, timeout_s: float = 60) -> AsyncIterator[GatewayApp]:
+    app = create_app(settings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(app.run(stop))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not (app.worker and app.worker.ready):
+        if task.done():
+            task.result()
+        if loop.time() > deadline:
+            raise TimeoutError("the registry did not become ready")
+        await asyncio.sleep(0.1)
+    try:
+        yield app
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+
+
+async def publish(topics: TestTopics, messages: Iterable[Contract]) -> list[str]:
+    """Send each message as its usual sender would; return the event ids."""
+    producer = AIOKafkaProducer(bootstrap_servers=topics.bootstrap_servers, enable_idempotence=True)
+    await producer.start()
+    ids = []
+    try:
+        publisher = EnvelopePublisher(producer, topics.prefix)
+        for body in messages:
+            role = sender_role_for(type(body))
+            envelope = new_envelope(
+                body, source="/test", sender_party_id=DEMO_PARTIES[role], time=datetime.now(UTC)
+            )
+            await publisher.publish(body, envelope, role)
+            ids.append(envelope.id)
+    finally:
+        await producer.stop()
+    return ids
+
+
+async def outputs_from_start(
+    topics: TestTopics, *, expected: int, timeout_s: float = 30
+) -> list[ReadRecord]:
+    names = [topics.prefix + name for name in OUTPUT_TOPICS]
+    start: dict[TopicPartition, int] = dict.fromkeys(
+        await end_offsets(topics.bootstrap_servers, names), 0
+    )
+    return await read_records(
+        topics.bootstrap_servers, start, expected=expected, timeout_s=timeout_s
+    )
+
+
+def types_of(records: Iterable[ReadRecord]) -> list[str]:
+    return [record.decoded.envelope.type for record in records]
+
+
+INGEST_TOPIC_NAMES = [spec.name for spec in INGEST_TOPICS]
+
+
+async def wait_until_consumed(topics: TestTopics, group_id: str, timeout_s: float = 60) -> None:
+    """Until the group's committed offsets reach the end of every ingest partition (with
+    transactions, that means every input's outputs are committed too)."""
+    names = [topics.prefix + name for name in INGEST_TOPIC_NAMES]
+    admin = AIOKafkaAdminClient(bootstrap_servers=topics.bootstrap_servers)
+    await admin.start()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    try:
+        while True:
+            ends = await end_offsets(topics.bootstrap_servers, names)
+            committed = await admin.list_consumer_group_offsets(group_id)
+            behind = {
+                partition: end
+                for partition, end in ends.items()
+                if end > 0
+                and (committed.get(partition) is None or committed[partition].offset < end)
+            }
+            if not behind:
+                return
+            if loop.time() > deadline:
+                raise TimeoutError(f"group {group_id} still behind on {sorted(map(str, behind))}")
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+
+
+async def all_outputs(topics: TestTopics) -> list[ReadRecord]:
+    """Every committed record on the registry's output topics, read to their end."""
+    return await read_to_end(topics.bootstrap_servers, [topics.prefix + n for n in OUTPUT_TOPICS])
+
+
+def scenario_for_brand(number: int) -> list[Contract]:
+    """The issued-lot scenario for brand BRANDnn, with ids of its own."""
+    brand = f"BRAND{number:02}"
+    renamed: list[Contract] = []
+    for message in scenario_messages():
+        update: dict[str, object] = {"brand": brand}
+        for field in ("command_id", "ecoa_id", "form_id", "lot_id", "request_id"):
+            if field in type(message).model_fields:
+                update[field] = f"{getattr(message, field)}-{brand}"
+        renamed.append(message.model_copy(update=update))
+    return renamed

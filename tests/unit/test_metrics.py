@@ -1,0 +1,139 @@
+"""The gateway's metrics: conventional names, their own registry, a readable exposition."""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
+
+from gateway.metrics import PROCESSING_BUCKETS_SECONDS, GatewayMetrics
+
+
+def _samples(metrics: GatewayMetrics) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    text = metrics.render().decode("utf-8")
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def _value(metrics: GatewayMetrics, name: str, **labels: str) -> float | None:
+    return _samples(metrics).get((name, frozenset(labels.items())))
+
+
+def _use_every_metric(metrics: GatewayMetrics) -> None:
+    metrics.messages_in.labels(topic="producer.ecoas", message_type="custody.ecoa.created").inc()
+    metrics.messages_out.labels(
+        topic="registry.ecoa-decisions", message_type="custody.ecoa.accepted"
+    ).inc(2)
+    metrics.decisions.labels(decision="warrant", outcome="issued").inc()
+    metrics.rule_violations.labels(
+        code="LOT_WEIGHT_OUT_OF_TOLERANCE", rule="Aluminium Alloy SCR 2, 3.1"
+    ).inc()
+    metrics.dead_letters.labels(source_topic="producer.ecoas", reason="schema_violation").inc()
+    metrics.processing_seconds.labels(message_type="custody.lot.arrived").observe(0.003)
+    metrics.consumer_lag.labels(topic="producer.ecoas", partition="3").set(42)
+    metrics.state_store_bytes.set(1_048_576)
+    metrics.transactions.labels(result="committed").inc()
+    metrics.restored_entities.labels(partition="3").set(17)
+
+
+EXPECTED_AFTER_USE: list[tuple[str, dict[str, str], float]] = [
+    (
+        "custody_gateway_messages_consumed_total",
+        {"topic": "producer.ecoas", "message_type": "custody.ecoa.created"},
+        1,
+    ),
+    (
+        "custody_gateway_messages_produced_total",
+        {"topic": "registry.ecoa-decisions", "message_type": "custody.ecoa.accepted"},
+        2,
+    ),
+    ("custody_gateway_decisions_total", {"decision": "warrant", "outcome": "issued"}, 1),
+    (
+        "custody_gateway_rule_violations_total",
+        {"code": "LOT_WEIGHT_OUT_OF_TOLERANCE", "rule": "Aluminium Alloy SCR 2, 3.1"},
+        1,
+    ),
+    (
+        "custody_gateway_dead_letters_total",
+        {"source_topic": "producer.ecoas", "reason": "schema_violation"},
+        1,
+    ),
+    (
+        "custody_gateway_processing_duration_seconds_count",
+        {"message_type": "custody.lot.arrived"},
+        1,
+    ),
+    (
+        "custody_gateway_processing_duration_seconds_sum",
+        {"message_type": "custody.lot.arrived"},
+        0.003,
+    ),
+    ("custody_gateway_consumer_lag_messages", {"topic": "producer.ecoas", "partition": "3"}, 42),
+    ("custody_gateway_state_store_size_bytes", {}, 1_048_576),
+    ("custody_gateway_transactions_total", {"result": "committed"}, 1),
+    ("custody_gateway_restored_entities", {"partition": "3"}, 17),
+]
+
+
+def test_every_metric_is_exported_under_its_conventional_name() -> None:
+    metrics = GatewayMetrics()
+    _use_every_metric(metrics)
+    for name, labels, expected in EXPECTED_AFTER_USE:
+        assert _value(metrics, name, **labels) == expected, (name, labels)
+
+
+def test_processing_histogram_buckets_span_half_a_millisecond_to_five_seconds() -> None:
+    metrics = GatewayMetrics()
+    metrics.processing_seconds.labels(message_type="custody.lot.arrived").observe(0.003)
+    name = "custody_gateway_processing_duration_seconds_bucket"
+    buckets = {
+        dict(labels)["le"]: value
+        for (sample_name, labels), value in _samples(metrics).items()
+        if sample_name == name
+    }
+    assert min(PROCESSING_BUCKETS_SECONDS) == 0.0005
+    assert max(PROCESSING_BUCKETS_SECONDS) == 5.0
+    assert set(buckets) == {str(bound) for bound in PROCESSING_BUCKETS_SECONDS} | {"+Inf"}
+    assert buckets["0.0025"] == 0
+    assert buckets["0.005"] == 1
+    assert buckets["+Inf"] == 1
+
+
+def test_known_decisions_and_transaction_results_are_exported_at_zero() -> None:
+    metrics = GatewayMetrics()
+    assert (
+        _value(metrics, "custody_gateway_decisions_total", decision="warrant", outcome="pending")
+        == 0
+    )
+    assert (
+        _value(metrics, "custody_gateway_decisions_total", decision="ecoa", outcome="rejected") == 0
+    )
+    assert _value(metrics, "custody_gateway_transactions_total", result="aborted") == 0
+
+
+def test_the_exposition_is_the_prometheus_text_format() -> None:
+    metrics = GatewayMetrics()
+    _use_every_metric(metrics)
+    text = metrics.render().decode("utf-8")
+    assert metrics.content_type.startswith("text/plain; version=0.0.4")
+    assert "# TYPE custody_gateway_messages_consumed_total counter" in text
+    assert "# TYPE custody_gateway_processing_duration_seconds histogram" in text
+    assert "# TYPE custody_gateway_consumer_lag_messages gauge" in text
+    assert "custody_gateway_state_store_size_bytes 1.048576e+06" in text
+
+
+def test_two_instances_share_no_values_and_leave_the_default_registry_alone() -> None:
+    first, second = GatewayMetrics(), GatewayMetrics()
+    first.transactions.labels(result="committed").inc(5)
+    first.state_store_bytes.set(10)
+
+    assert _value(first, "custody_gateway_transactions_total", result="committed") == 5
+    assert _value(second, "custody_gateway_transactions_total", result="committed") == 0
+    assert _value(second, "custody_gateway_state_store_size_bytes") == 0
+    assert first.registry is not second.registry
+    assert (
+        REGISTRY.get_sample_value("custody_gateway_transactions_total", {"result": "committed"})
+        is None
+    )
