@@ -197,6 +197,10 @@ class RegistryWorker:
     async def _process(self, number: int, records: Sequence[ConsumerRecord]) -> None:
         held = self._partitions.get(number)
         if held is None:
+            # Not restored (yet): never drop records; read them again once it is.
+            log.warning("records_for_a_partition_not_held", partition=number, records=len(records))
+            await self._rewind(number, records)
+            await asyncio.sleep(0.1)
             return
         began = time.perf_counter()
         now = self._clock()
@@ -210,6 +214,7 @@ class RegistryWorker:
         changes = changed_entities(held.state, state)
         offsets = _next_offsets(records)
         producer = held.producer
+        log.debug("batch_started", partition=number, records=len(records))
         try:
             async with producer.transaction():
                 for result in results:
@@ -238,6 +243,13 @@ class RegistryWorker:
             held.next_changelog_offset = max(written) + 1
         self._store.apply(number, changes, held.next_changelog_offset)
         self._count(results, records, began)
+        log.debug(
+            "batch_committed",
+            partition=number,
+            records=len(records),
+            outputs=sum(len(result.outputs) for result in results),
+            state_changes=len(changes),
+        )
 
     async def _rewind(self, number: int, records: Sequence[ConsumerRecord]) -> None:
         """After an abort: read the batch again from its first offsets; if this instance no
@@ -304,10 +316,18 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._worker._assigned = False
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        numbers = {partition.partition for partition in assigned}
+        """Restore the new partitions before any of their records is handed out: the fetcher
+        runs while this listener does, so the partitions stay paused until then."""
+        partitions = list(assigned)
+        numbers = {partition.partition for partition in partitions}
         worker = self._worker
+        consumer = worker._consumer
+        if consumer is not None:
+            consumer.pause(*partitions)
         await worker._release([n for n in worker._partitions if n not in numbers])
         await worker._acquire(sorted(numbers))
+        if consumer is not None:
+            consumer.resume(*partitions)
         worker._assigned = True
 
 

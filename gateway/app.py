@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 import structlog
 
 from consumers.registry_worker import RegistryWorker, WorkerSettings
+from contracts.asyncapi import asyncapi_document
 from gateway.metrics import GatewayMetrics
+from gateway.ops_http import OpsServer, Readiness
 from gateway.registry_pipeline import PipelineSettings
 from gateway.rulebook.model import Rulebook, load_rulebook
 from gateway.settings import Settings
@@ -39,6 +41,7 @@ class GatewayApp:
     pipeline: PipelineSettings
     clock: Callable[[], datetime]
     worker: RegistryWorker | None = None
+    ops_port: int | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         bootstrap = self.settings.kafka_bootstrap_servers
@@ -49,6 +52,17 @@ class GatewayApp:
             self.worker_settings, self.pipeline, store, self.metrics, self.clock
         )
         self.worker = worker
+        document = asyncapi_document(
+            host=bootstrap.split(",")[0], topic_prefix=self.settings.topic_prefix
+        )
+        ops = OpsServer(
+            self.settings.ops_host,
+            self.settings.ops_port,
+            metrics=self.metrics,
+            readiness=self._readiness,
+            asyncapi=lambda: document,
+        )
+        self.ops_port = await ops.start()
         lag = asyncio.create_task(self._report_lag(worker, stop))
         log.info(
             "registry_starting",
@@ -62,8 +76,28 @@ class GatewayApp:
             lag.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await lag
+            await ops.stop()
             store.close()
             log.info("registry_stopped")
+
+    async def _readiness(self) -> Readiness:
+        """Ready when the broker answers and every partition this instance holds is restored."""
+        bootstrap = (self.settings.kafka_bootstrap_servers or "").split(",")[0]
+        host, _, port = bootstrap.rpartition(":")
+        try:
+            _reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, int(port)), timeout=2
+            )
+            writer.close()
+            reachable = True
+        except (OSError, ValueError, TimeoutError):
+            reachable = False
+        worker = self.worker
+        restored = worker is not None and worker.ready
+        detail = {"partitions": ",".join(map(str, worker.owned_partitions))} if worker else {}
+        return Readiness.of(
+            {"broker_reachable": reachable, "state_restored": restored}, detail=detail
+        )
 
     async def _report_lag(self, worker: RegistryWorker, stop: asyncio.Event) -> None:
         while not stop.is_set():

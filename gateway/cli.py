@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
 from collections.abc import Sequence
@@ -11,6 +12,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import gateway.check
+from contracts.asyncapi import ASYNCAPI_FILE, stale_asyncapi, write_asyncapi
 from contracts.schema_export import SCHEMA_DIRECTORY, stale_schemas, write_schemas
 from contracts.topics import CATALOGUE
 from gateway.app import GatewayApp, create_app
@@ -68,14 +70,14 @@ def _topics(settings: Settings) -> int:
 
 def _schemas(check: bool) -> int:
     if check:
-        stale = stale_schemas(SCHEMA_DIRECTORY)
+        stale = stale_schemas(SCHEMA_DIRECTORY) + stale_asyncapi(ASYNCAPI_FILE)
         if stale:
             print("stale JSON Schemas (run `make schemas`): " + ", ".join(stale))
             return 1
         print(f"JSON Schemas in {SCHEMA_DIRECTORY} are up to date")
         return 0
-    changed = write_schemas(SCHEMA_DIRECTORY)
-    print(f"{len(changed)} JSON Schema files changed in {SCHEMA_DIRECTORY}")
+    changed = write_schemas(SCHEMA_DIRECTORY) + write_asyncapi(ASYNCAPI_FILE)
+    print(f"{len(changed)} JSON Schema / AsyncAPI files changed: {', '.join(changed) or '-'}")
     return 0
 
 
@@ -107,7 +109,7 @@ def _aware_time(text: str) -> datetime:
 
 
 def _run(settings: Settings) -> int:
-    configure_json_logging()
+    configure_json_logging(logging.getLevelNamesMapping().get(settings.log_level.upper(), 20))
     if not settings.kafka_bootstrap_servers:
         running = LocalKafka.from_settings(settings).status()
         if running is None:

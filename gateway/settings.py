@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(
         default=1_000_000, gt=0, description="Larger record values go to the dead letters."
     )
+    log_level: str = Field(default="info", description="debug, info, warning or error.")
     ops_host: str = Field(default="127.0.0.1", description="Address of /health, /metrics.")
     ops_port: int = Field(default=8080, ge=0, description="Port of /health, /metrics (0: any).")
     rulebook_file: Path | None = Field(

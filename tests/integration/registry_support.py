@@ -36,6 +36,7 @@ def registry_settings(topics: TestTopics, state_dir: Path) -> Settings:
         kafka_bootstrap_servers=topics.bootstrap_servers,
         topic_prefix=topics.prefix,
         state_dir=state_dir,
+        ops_port=0,
     )
 
 
@@ -140,3 +141,13 @@ def scenario_for_brand(number: int) -> list[Contract]:
                 update[field] = f"{getattr(message, field)}-{brand}"
         renamed.append(message.model_copy(update=update))
     return renamed
+
+
+async def http_get(port: int, path: str) -> tuple[int, str]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
+    await writer.drain()
+    raw = await reader.read()
+    writer.close()
+    head, _, body = raw.decode("utf-8").partition("\r\n\r\n")
+    return int(head.split(" ", 2)[1]), body

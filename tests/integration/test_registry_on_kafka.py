@@ -23,6 +23,7 @@ from gateway.topic_admin import ensure_topics
 from tests.conftest import TestTopics
 from tests.integration.registry_support import (
     all_outputs,
+    http_get,
     publish,
     registry_settings,
     running_registry,
@@ -70,6 +71,15 @@ async def test_a_good_lot_is_issued_through_kafka(topics: TestTopics, tmp_path: 
     async with running_registry(registry_settings(topics, tmp_path / "state")) as app:
         await publish(topics, scenario_messages())
         await wait_until_consumed(topics, group_of(app))
+        assert app.ops_port is not None
+        ready_status, ready_body = await http_get(app.ops_port, "/ready")
+        _, metrics = await http_get(app.ops_port, "/metrics")
+        asyncapi_status, _ = await http_get(app.ops_port, "/asyncapi.json")
+    assert ready_status == 200
+    assert json.loads(ready_body)["checks"] == {"broker_reachable": True, "state_restored": True}
+    assert 'custody_gateway_decisions_total{decision="warrant",outcome="issued"} 1.0' in metrics
+    assert 'custody_gateway_transactions_total{result="committed"}' in metrics
+    assert asyncapi_status == 200
     records = await all_outputs(topics)
     kinds = types_of(records)
     assert kinds.count("custody.warrant.issued") == 1
