@@ -1,33 +1,77 @@
-"""``make demo``: one message of every family through a real broker, read back and checked.
+"""``make demo``: the registry deciding live on a real broker.
 
-Until the registry exists, this is the main job: the simulated parties publish a sample of
-every message family with its envelope on the catalogue's topics, the records are read back
-(read_committed) and decoded through the contracts, and a summary says what flowed.
+It starts the local broker (unless one is up or ``KAFKA_BOOTSTRAP_SERVERS`` is set) and the
+registry, lets the simulated parties (``producers/simulation.py``) play a short story, and
+prints each decision as the registry publishes it: good lots issued, each kind of rejection,
+a pending lot resolved by a late eCOA, a suspended brand, and unreadable records set aside
+as dead letters. Then it stops everything it started. Every run uses topics of its own.
 """
 
 from __future__ import annotations
 
-import time
+import asyncio
+import contextlib
+import logging
+import tempfile
+from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from consumers.record_reader import ReadRecord, end_offsets, read_records
-from contracts.envelope import MessageDecodeError, new_envelope
+from consumers.group_progress import wait_until_consumed
+from consumers.record_reader import end_offsets
+from consumers.registry_worker import INGEST_TOPICS
+from contracts.base import Contract
+from contracts.envelope import (
+    Envelope,
+    MessageDecodeError,
+    decode_message,
+    encode_body,
+    envelope_headers,
+    new_envelope,
+)
 from contracts.topics import CATALOGUE
+from contracts.values import PartyRole
+from gateway.app import create_app
+from gateway.demo_lines import describe_output
 from gateway.local_kafka import BrokerInfo, LocalKafka
+from gateway.logging_setup import configure_json_logging
 from gateway.settings import Settings
 from gateway.topic_admin import ensure_topics
-from producers.kafka_publisher import EnvelopePublisher, Published
-from producers.parties import DEMO_PARTIES, sender_role_for
-from producers.samples import sample_messages
+from producers.kafka_publisher import EnvelopePublisher
+from producers.parties import DEMO_PARTIES, sender_role_of
+from producers.simulation import cast, demo_story, lot
+
+EXPECTED = Counter(
+    {
+        "custody.warrant.issued": 2,
+        "custody.warrant.rejected": 2,
+        "custody.ecoa.rejected": 1,
+        "custody.cbam-form.rejected": 1,
+        "custody.dead-letter.recorded": 2,
+    }
+)
 
 
 async def run_demo(settings: Settings, kafka: LocalKafka) -> int:
+    configure_json_logging(logging.WARNING)
+    # The client's retried warnings (a topic seconds old) are noise in a demo's output.
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
     broker, started_here = _broker_for_demo(settings, kafka)
     try:
         print(f"broker: Apache Kafka {broker.version} at {broker.bootstrap_servers}")
-        return await _publish_and_read_back(broker.bootstrap_servers, settings.topic_prefix)
+        prefix = settings.topic_prefix or datetime.now(UTC).strftime("demo-%Y%m%d%H%M%S-")
+        with tempfile.TemporaryDirectory(prefix="custody-demo-") as state:
+            demo_settings = settings.model_copy(
+                update={
+                    "kafka_bootstrap_servers": broker.bootstrap_servers,
+                    "topic_prefix": prefix,
+                    "state_dir": Path(state),
+                    "ops_port": 0,
+                }
+            )
+            return await _play(demo_settings)
     finally:
         if started_here:
             kafka.stop()
@@ -43,58 +87,123 @@ def _broker_for_demo(settings: Settings, kafka: LocalKafka) -> tuple[BrokerInfo,
     return kafka.start(), True
 
 
-async def _publish_and_read_back(bootstrap: str, prefix: str) -> int:
+async def _play(settings: Settings) -> int:
+    bootstrap, prefix = settings.kafka_bootstrap_servers or "", settings.topic_prefix
     report = await ensure_topics(bootstrap, CATALOGUE, prefix)
-    print(f"topics: {len(report.created)} created, {len(report.already_present)} already present")
-    topic_names = [prefix + spec.name for spec in CATALOGUE]
-    start = await end_offsets(bootstrap, topic_names)
+    print(f"topics: {len(report.created)} created under the prefix {prefix!r}")
+    app = create_app(settings)
+    stop = asyncio.Event()
+    registry = asyncio.create_task(app.run(stop))
+    while not (app.worker and app.worker.ready):
+        if registry.done():
+            registry.result()
+        await asyncio.sleep(0.1)
+    print(f"registry: ready; /metrics and /ready on http://127.0.0.1:{app.ops_port}\n")
+    seen: Counter[str] = Counter()
+    watcher = asyncio.create_task(_print_decisions(bootstrap, prefix, seen))
+    try:
+        await _tell_the_story(bootstrap, prefix)
+        ingest = [prefix + spec.name for spec in INGEST_TOPICS]
+        await wait_until_consumed(bootstrap, ingest, app.worker_settings.group_id, timeout_s=60)
+        await asyncio.sleep(1.0)  # let the watcher print the last committed outputs
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        stop.set()
+        await registry
+    return _summarise(seen)
 
+
+async def _tell_the_story(bootstrap: str, prefix: str) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
     await producer.start()
-    sent: dict[str, tuple[Published, object]] = {}
-    began = time.monotonic()
     try:
         publisher = EnvelopePublisher(producer, prefix)
-        for body in sample_messages():
-            role = sender_role_for(type(body))
-            envelope = new_envelope(
-                body,
-                source=f"/parties/{DEMO_PARTIES[role]}",
-                sender_party_id=DEMO_PARTIES[role],
-                time=datetime.now(UTC),
-            )
-            published = await publisher.publish(body, envelope, role)
-            sent[envelope.id] = (published, body)
+        for number, act in enumerate(demo_story(), start=1):
+            print(f"[{number}] {act.title}")
+            for body in act.messages:
+                role = sender_role_of(body)
+                await publisher.publish(body, _envelope(body, DEMO_PARTIES[role]), role)
+            await asyncio.sleep(0.8)
+        print("[8] unreadable and unauthorised records arrive")
+        await _send_unreadable(producer, prefix)
+        await asyncio.sleep(0.8)
     finally:
         await producer.stop()
 
-    records = await read_records(bootstrap, start, expected=len(sent), timeout_s=30)
-    elapsed = time.monotonic() - began
-    return _summarise(sent, records, elapsed)
 
-
-def _summarise(
-    sent: dict[str, tuple[Published, object]], records: list[ReadRecord], elapsed: float
-) -> int:
-    intact = 0
-    print(f"\n{'message type':<42} {'topic':<30} {'part':>4} {'offset':>6}  result")
-    for record in sorted(records, key=lambda r: (r.topic, r.partition, r.offset)):
-        if isinstance(record.outcome, MessageDecodeError):
-            result = f"REFUSED: {record.outcome}"
-            message_type = "?"
-        else:
-            envelope, body = record.outcome.envelope, record.outcome.body
-            original = sent.get(envelope.id)
-            same = original is not None and original[1] == body
-            intact += same
-            result = f"intact, from {envelope.sender_party_id}" if same else "DIFFERS from sent"
-            message_type = envelope.type
-        print(
-            f"{message_type:<42} {record.topic:<30} {record.partition:>4} {record.offset:>6}  "
-            f"{result}"
-        )
-    print(
-        f"\n{len(sent)} messages sent, {len(records)} read back, {intact} intact "
-        f"({elapsed:.2f} s through the broker)"
+async def _send_unreadable(producer: AIOKafkaProducer, prefix: str) -> None:
+    """A cast whose header is not UTF-8, and a lot announced by a warehouse that does not
+    hold it (its body names another warehouse)."""
+    batch = cast("NORDAL", "C26-0999")
+    headers = [
+        (name, value if name != "ce_source" else b"/parties/\xffnordal")
+        for name, value in _headers(batch, DEMO_PARTIES[PartyRole.PRODUCER])
+    ]
+    await producer.send_and_wait(
+        prefix + "producer.production-batches",
+        key=b"NORDAL",
+        value=encode_body(batch),
+        headers=headers,
     )
-    return 0 if intact == len(sent) == len(records) else 1
+    stray = lot("NORDAL", "LOT-RTM-0099", ["C26-0101"])
+    await producer.send_and_wait(
+        prefix + "warehouse.lot-arrivals",
+        key=b"NORDAL",
+        value=encode_body(stray),
+        headers=_headers(stray, "warehouse-antwerp-02"),
+    )
+
+
+def _envelope(body: Contract, sender: str) -> Envelope:
+    return new_envelope(
+        body, source=f"/parties/{sender}", sender_party_id=sender, time=datetime.now(UTC)
+    )
+
+
+def _headers(body: Contract, sender: str) -> list[tuple[str, bytes]]:
+    return envelope_headers(_envelope(body, sender))
+
+
+async def _print_decisions(bootstrap: str, prefix: str, seen: Counter[str]) -> None:
+    topics = [
+        prefix + spec.name
+        for spec in CATALOGUE
+        if PartyRole.REGISTRY in spec.writer_roles and spec.name != "registry.state-changelog"
+    ]
+    partitions = list(await end_offsets(bootstrap, topics))
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        while True:
+            batches = await consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                for record in records:
+                    try:
+                        decoded = decode_message(list(record.headers), record.value)
+                    except MessageDecodeError as error:
+                        print(f"      (unreadable output: {error})")
+                        continue
+                    seen[decoded.envelope.type] += 1
+                    line = describe_output(decoded.body)
+                    if line:
+                        print(f"      {line}")
+    finally:
+        await consumer.stop()
+
+
+def _summarise(seen: Counter[str]) -> int:
+    print("\nwhat the registry published:")
+    for message_type, count in sorted(seen.items()):
+        print(f"  {count:>3}  {message_type}")
+    missing = {kind: n for kind, n in EXPECTED.items() if seen[kind] < n}
+    if missing:
+        print(f"\nthe demo expected more of: {missing}")
+        return 1
+    print("\nevery kind of decision was made; the registry and the parties stopped cleanly")
+    return 0

@@ -69,8 +69,9 @@ async def ensure_topics(
 async def _wait_until_led(
     admin: AIOKafkaAdminClient, names: Sequence[str], timeout_s: float = 30.0
 ) -> None:
-    """Wait until every partition of the new topics has a leader: a topic is created before
-    the broker's metadata shows it ready, and a client using it meanwhile gets errors."""
+    """Wait until every partition of the new topics has a leader and in-sync replicas: a
+    topic is created before the broker's metadata shows it ready, and a client using it
+    meanwhile gets errors."""
     if not names:
         return
     loop = asyncio.get_running_loop()
@@ -81,7 +82,10 @@ async def _wait_until_led(
             for description in await admin.describe_topics(list(names))
             if description["error_code"] != 0
             or not description["partitions"]
-            or any(partition["leader"] < 0 for partition in description["partitions"])
+            or any(
+                partition["leader"] < 0 or not partition["isr"]
+                for partition in description["partitions"]
+            )
         ]
         if not waiting:
             return

@@ -24,3 +24,11 @@ def sender_role_for(message_type: type[Contract]) -> PartyRole:
         if message_type in spec.message_types:
             return spec.writer_roles[0]
     raise LookupError(f"no topic carries {message_type.MESSAGE_TYPE}")
+
+
+def sender_role_of(body: Contract) -> PartyRole:
+    """The role that sends this very message: an eCOA comes from its creator's role."""
+    role = getattr(body, "created_by_role", None)
+    if isinstance(role, PartyRole):
+        return role
+    return sender_role_for(type(body))

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
+from consumers.group_progress import wait_until_consumed as consumed
 from consumers.record_reader import ReadRecord, end_offsets, read_records, read_to_end
 from consumers.registry_worker import INGEST_TOPICS
 from contracts.base import Contract
@@ -99,30 +99,12 @@ INGEST_TOPIC_NAMES = [spec.name for spec in INGEST_TOPICS]
 
 
 async def wait_until_consumed(topics: TestTopics, group_id: str, timeout_s: float = 60) -> None:
-    """Until the group's committed offsets reach the end of every ingest partition (with
-    transactions, that means every input's outputs are committed too)."""
-    names = [topics.prefix + name for name in INGEST_TOPIC_NAMES]
-    admin = AIOKafkaAdminClient(bootstrap_servers=topics.bootstrap_servers)
-    await admin.start()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    try:
-        while True:
-            ends = await end_offsets(topics.bootstrap_servers, names)
-            committed = await admin.list_consumer_group_offsets(group_id)
-            behind = {
-                partition: end
-                for partition, end in ends.items()
-                if end > 0
-                and (committed.get(partition) is None or committed[partition].offset < end)
-            }
-            if not behind:
-                return
-            if loop.time() > deadline:
-                raise TimeoutError(f"group {group_id} still behind on {sorted(map(str, behind))}")
-            await asyncio.sleep(0.2)
-    finally:
-        await admin.close()
+    await consumed(
+        topics.bootstrap_servers,
+        [topics.prefix + name for name in INGEST_TOPIC_NAMES],
+        group_id,
+        timeout_s=timeout_s,
+    )
 
 
 async def all_outputs(topics: TestTopics) -> list[ReadRecord]:
