@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install toolchain demo test test-unit lint format schemas kafka-up kafka-down kafka-status topics
+.PHONY: help install toolchain demo bench test test-unit lint format schemas kafka-up kafka-down kafka-status topics
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ toolchain: ## make sure Java 17 and Maven are there (apt-get installs them when 
 
 demo: install ## run the demo end to end against a real broker (started if none is up)
 	$(BIN)/gateway demo
+
+bench: install ## benchmark the registry against a bare aiokafka pipe (prints figures)
+	$(BIN)/gateway bench
 
 test: install ## run every test (unit and real-broker integration)
 	$(BIN)/pytest

@@ -124,8 +124,14 @@ class RegistryWorker:
         try:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=200)
-                for number, records in _by_partition_number(batches).items():
-                    await self._process(number, records)
+                # Partitions share nothing (own state, own transactional producer): their
+                # transactions run side by side.
+                await asyncio.gather(
+                    *(
+                        self._process(number, records)
+                        for number, records in _by_partition_number(batches).items()
+                    )
+                )
         finally:
             await consumer.stop()
             self._consumer = None

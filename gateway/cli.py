@@ -16,6 +16,7 @@ from contracts.asyncapi import ASYNCAPI_FILE, stale_asyncapi, write_asyncapi
 from contracts.schema_export import SCHEMA_DIRECTORY, stale_schemas, write_schemas
 from contracts.topics import CATALOGUE
 from gateway.app import GatewayApp, create_app
+from gateway.benchmark import run_benchmark
 from gateway.check import run_check
 from gateway.demo import run_demo
 from gateway.local_kafka import BrokerError, LocalKafka
@@ -133,6 +134,19 @@ async def _serve(app: GatewayApp) -> int:
     return 0
 
 
+def _bench(settings: Settings, arguments: argparse.Namespace) -> int:
+    configure_json_logging(logging.WARNING)
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    return asyncio.run(
+        run_benchmark(
+            settings,
+            LocalKafka.from_settings(settings),
+            brands=arguments.brands,
+            rate=arguments.rate,
+        )
+    )
+
+
 def _demo(settings: Settings) -> int:
     return asyncio.run(run_demo(settings, LocalKafka.from_settings(settings)))
 
@@ -170,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("run", help="run the registry until SIGTERM or Ctrl-C")
 
+    bench = commands.add_parser(
+        "bench", help="measure the registry against a bare aiokafka pipe on the same broker"
+    )
+    bench.add_argument("--brands", type=int, default=300, help="brands in the backlog (x7)")
+    bench.add_argument("--rate", type=int, default=200, help="paced messages per second")
+
     commands.add_parser("demo", help="run the demo flow end to end through the broker")
     return parser
 
@@ -189,6 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(settings, arguments)
         if arguments.command == "run":
             return _run(settings)
+        if arguments.command == "bench":
+            return _bench(settings, arguments)
         return _demo(settings)
     except BrokerError as error:
         print(f"gateway: {error}", file=sys.stderr)

@@ -1,0 +1,42 @@
+"""``make demo``'s job, against the session broker: every kind of decision, exit 0."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.local_kafka import BrokerInfo
+
+pytestmark = pytest.mark.broker
+
+GATEWAY = Path(sys.executable).parent / "gateway"
+
+
+def test_the_demo_shows_every_kind_of_decision(kafka_broker: BrokerInfo) -> None:
+    environment = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers}
+    done = subprocess.run(
+        [str(GATEWAY), "demo"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for line in (
+        "warrant ISSUED      LOT-RTM-0001",
+        "warrant REJECTED    LOT-RTM-0002: LOT_WEIGHT_OUT_OF_TOLERANCE",
+        "warrant PENDING     LOT-RTM-0003",
+        "warrant ISSUED      LOT-RTM-0003",
+        "eCOA REJECTED       ECOA-MEMBER-09",
+        "CBAM form REJECTED  FORM-ALUMO-2025-DRAFT",
+        "warrant REJECTED    LOT-RTM-0004: BRAND_SUSPENDED",
+        "dead letter         producer.production-batches",
+        "dead letter         warehouse.lot-arrivals",
+        "every kind of decision was made",
+    ):
+        assert line in done.stdout, line
