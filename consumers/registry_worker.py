@@ -59,7 +59,9 @@ class WorkerSettings:
     topic_prefix: str
     group_id: str
     transactional_id_prefix: str
-    max_batch: int = 500
+    max_batch: int | None = None
+    """Records handed out per poll; None hands out whole fetches, so records of different
+    topics fetched together are decided in timestamp order."""
 
 
 @dataclass

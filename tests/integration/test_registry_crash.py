@@ -79,13 +79,15 @@ async def test_kill_9_mid_stream_then_restart_gives_exactly_one_outcome_per_inpu
 ) -> None:
     state_dir, log = tmp_path / "state", tmp_path / "registry.log"
     port = free_port()
+    stories = [scenario_for_brand(n) for n in range(1, BRANDS + 1)]
     first = start_registry(topics, state_dir, port, log)
     try:
         await wait_ready(port, first)
+        await publish(topics, [story[0] for story in stories])  # listed before they trade
         sending = asyncio.create_task(
-            publish(topics, [m for n in range(1, BRANDS + 1) for m in scenario_for_brand(n)])
+            publish(topics, [message for story in stories for message in story[1:]])
         )
-        while await committed_outputs(topics) < 20:
+        while await committed_outputs(topics) < BRANDS + 20:
             assert not sending.done() or sending.exception() is None
             await asyncio.sleep(0.05)
         os.kill(first.pid, signal.SIGKILL)
