@@ -281,6 +281,7 @@ class RegistryWorker:
         prefix = self._settings.topic_prefix
         for record, result in zip(records, results, strict=True):
             topic = record.topic.removeprefix(prefix)
+            _log_outcome(topic, record, result)
             message_type = result.message_type or "unreadable"
             metrics.messages_in.labels(topic=topic, message_type=message_type).inc()
             metrics.processing_seconds.labels(message_type=message_type).observe(elapsed)
@@ -314,6 +315,27 @@ class RegistryWorker:
             self._metrics.consumer_lag.labels(
                 topic=partition.topic.removeprefix(prefix), partition=str(partition.partition)
             ).set(max(ends[partition] - committed, 0))
+
+
+def _log_outcome(topic: str, record: ConsumerRecord, result: Processed) -> None:
+    where = f"{topic}/{record.partition}/{record.offset}"
+    if result.dead_letter_reason is not None:
+        log.warning(
+            "dead_letter",
+            source=where,
+            reason=result.dead_letter_reason.value,
+            correlation_id=result.correlation_id,
+        )
+        return
+    log.debug(
+        "record_decided",
+        source=where,
+        message_type=result.message_type,
+        outcome=result.outcome.value,
+        event_id=result.event_id,
+        correlation_id=result.correlation_id,
+        outputs=[output.message_type for output in result.outputs],
+    )
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]

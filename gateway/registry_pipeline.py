@@ -85,6 +85,9 @@ class Processed:
     outcome: Outcome
     message_type: str | None
     dead_letter_reason: DeadLetterReason | None = None
+    correlation_id: str | None = None
+    """The input's correlation id (None when its envelope could not be read)."""
+    event_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,8 @@ def process_record(
         decisions=step.outputs,
         outcome=outcome,
         message_type=body.MESSAGE_TYPE,
+        correlation_id=decoded.envelope.correlation_id,
+        event_id=decoded.envelope.id,
     )
 
 
@@ -225,6 +230,8 @@ def _refused_sender(
         decisions=(rejection,),
         outcome=Outcome.DECIDED,
         message_type=body.MESSAGE_TYPE,
+        correlation_id=decoded.envelope.correlation_id,
+        event_id=decoded.envelope.id,
     )
 
 

@@ -188,3 +188,10 @@ def test_the_same_record_twice_is_already_handled_the_second_time() -> None:
     assert results[3].outcome is Outcome.DECIDED
     assert results[-1].outcome is Outcome.ALREADY_HANDLED
     assert results[-1].outputs == ()
+
+
+def test_a_decided_record_carries_its_correlation_id_for_the_logs() -> None:
+    record = record_of(scenario_messages()[0], 0)
+    envelope = decode_message(record.headers, record.value).envelope
+    result = process_record(RegistryState(), record, now=NOW, settings=SETTINGS)
+    assert (result.correlation_id, result.event_id) == (envelope.correlation_id, envelope.id)
