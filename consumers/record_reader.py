@@ -7,10 +7,10 @@ the registry's own consumers (with offsets committed in transactions) come later
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from contracts.envelope import DecodedMessage, MessageDecodeError, decode_message
@@ -79,20 +79,24 @@ async def read_records(
         deadline = loop.time() + timeout_s
         while len(records) < expected and loop.time() < deadline:
             batches = await consumer.getmany(timeout_ms=200)
-            for partition, batch in batches.items():
-                records.extend(
-                    ReadRecord(
-                        topic=partition.topic,
-                        partition=partition.partition,
-                        offset=record.offset,
-                        key=record.key,
-                        outcome=_decode(record.headers, record.value),
-                    )
-                    for record in batch
-                )
+            records.extend(_read(batches))
         return records
     finally:
         await consumer.stop()
+
+
+def _read(batches: Mapping[TopicPartition, list[ConsumerRecord]]) -> list[ReadRecord]:
+    return [
+        ReadRecord(
+            topic=partition.topic,
+            partition=partition.partition,
+            offset=record.offset,
+            key=record.key,
+            outcome=_decode(record.headers, record.value),
+        )
+        for partition, batch in batches.items()
+        for record in batch
+    ]
 
 
 def _decode(
@@ -136,18 +140,7 @@ async def read_to_end(
         while remaining:
             if loop.time() > deadline:
                 raise TimeoutError(f"could not read to the end of {sorted(map(str, remaining))}")
-            batches = await consumer.getmany(*remaining, timeout_ms=200)
-            for partition, batch in batches.items():
-                records.extend(
-                    ReadRecord(
-                        topic=partition.topic,
-                        partition=partition.partition,
-                        offset=record.offset,
-                        key=record.key,
-                        outcome=_decode(record.headers, record.value),
-                    )
-                    for record in batch
-                )
+            records.extend(_read(await consumer.getmany(*remaining, timeout_ms=200)))
             for partition in list(remaining):
                 if await consumer.position(partition) >= ends[partition]:
                     remaining.discard(partition)
