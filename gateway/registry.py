@@ -49,7 +49,7 @@ from gateway.rulebook.state import (
     RecordedCast,
 )
 from gateway.rulebook.violations import Violation
-from gateway.rulebook.warrantability import decide_warrant
+from gateway.rulebook.warrantability import decide_warrant, form_for_production_year
 
 
 class CommandRefused(ValueError):
@@ -283,11 +283,10 @@ def _attach_to_casts(
         if cast.production_date is None or cast.production_date < cbam.notice_date:
             continue
         year = cast.production_date.year
-        form, from_previous_year = brand.forms.get(year), False
-        if form is None and context.now.date() <= cbam.deadline_for(year):
-            form, from_previous_year = brand.forms.get(year - 1), True
-        if form is None or (only_form is not None and form != only_form):
+        covering = form_for_production_year(brand, year, cbam, today=context.now.date())
+        if covering is None or (only_form is not None and covering[0] != only_form):
             continue
+        form, from_previous_year = covering
         attached[(cast.ecoa_id, year)] = emissions_attached(
             ecoa_id=cast.ecoa_id,
             brand=brand.brand,

@@ -29,6 +29,7 @@ from gateway.rulebook.decisions import (
 from gateway.rulebook.ecoa import normalised_cast_reference
 from gateway.rulebook.model import Bounds, CbamRules, ContractRules, Rulebook, ShapeRules
 from gateway.rulebook.state import (
+    AcceptedForm,
     BrandRecord,
     BrandState,
     BrandStatus,
@@ -708,33 +709,43 @@ def _notice_date_findings(
     )
 
 
+def form_for_production_year(
+    brand: BrandState, year: int, cbam: CbamRules, *, today: date
+) -> tuple[AcceptedForm, bool] | None:
+    """The accepted form that covers metal produced in ``year``, and whether it is the
+    previous year's: that one stands in until ``year``'s form is due (§4.3, Figure 4)."""
+    form = brand.forms.get(year)
+    if form is not None:
+        return form, False
+    previous = brand.forms.get(year - 1)
+    if previous is not None and today <= cbam.deadline_for(year):
+        return previous, True
+    return None
+
+
 def _emissions_from_form(
     brand: BrandState, year: int, cbam: CbamRules, *, today: date
 ) -> _EmissionsFindings:
-    form = brand.forms.get(year)
-    if form is not None:
+    covering = form_for_production_year(brand, year, cbam, today=today)
+    if covering is not None:
+        form, from_previous_year = covering
         return _EmissionsFindings(
             attached=AttachedEmissions(
                 figures=form.emissions,
                 form_id=form.form_id,
                 reporting_year=form.reporting_year,
-                from_previous_year=False,
-            )
-        )
-    previous = brand.forms.get(year - 1)
-    if previous is not None and today <= cbam.deadline_for(year):
-        return _EmissionsFindings(
-            attached=AttachedEmissions(
-                figures=previous.emissions,
-                form_id=previous.form_id,
-                reporting_year=previous.reporting_year,
-                from_previous_year=True,
+                from_previous_year=from_previous_year,
             ),
             notes=(
-                f"brand {brand.brand}'s {year - 1} form used until {year}'s is due "
-                f"({cbam.rules['previous_year']})",
+                (
+                    f"brand {brand.brand}'s {year - 1} form used until {year}'s is due "
+                    f"({cbam.rules['previous_year']})",
+                )
+                if from_previous_year
+                else ()
             ),
         )
+    previous = brand.forms.get(year - 1)
     reference = f"brand {brand.brand} year {year}"
     return _EmissionsFindings(
         attached=None,
