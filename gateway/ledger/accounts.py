@@ -1,0 +1,198 @@
+"""Which account a posting books to: the site's certificate on the posting's date decides
+the scope, the scope decides the level and the holder (CoC notes).
+
+- group-level certificate: G postings only, into the group's account;
+- site-level certificate (scenarios 1 and 2): S postings only, into the site's own account;
+- scenario 3: G postings into the group's account, S postings into the site's account of
+  the separate site quality; a site quality never appears in a G account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from gateway.ledger.model import AccountKey, Certificate, Level, is_site_quality
+from gateway.ledger.rules import (
+    MEMBERSHIP,
+    PHYSICAL_TRANSFER,
+    REGISTERED_HOLDERS,
+    SAME_SCOPE,
+    SCENARIO_3,
+    UNIQUE_SITE_ID,
+    refused,
+)
+from gateway.ledger.state import LedgerState
+
+
+@dataclass(frozen=True)
+class HolderAccount:
+    account: AccountKey
+    certificate_ids: frozenset[str]
+    """The certificates the holder accounts under on the day."""
+
+
+def certified_site(state: LedgerState, site_id: str, day: date, field: str) -> Certificate:
+    """The certificate a known site belongs to on ``day``; a posting dated before the site's
+    latest membership change is refused, because that change already settled its balances."""
+    if site_id not in state.sites:
+        raise refused(
+            "unknown_site",
+            UNIQUE_SITE_ID,
+            field,
+            f"site {site_id} is not registered",
+            observed=site_id,
+        )
+    certificate = state.certificate_on(site_id, day)
+    if certificate is None:
+        raise refused(
+            "site_not_certified",
+            MEMBERSHIP,
+            field,
+            f"site {site_id} belongs to no certificate on {day}",
+            observed=str(day),
+        )
+    latest = state.latest_membership(site_id)
+    if latest is not None and day < latest.last_change:
+        raise refused(
+            "membership_order",
+            MEMBERSHIP,
+            "occurred_on",
+            f"site {site_id} changed membership on {latest.last_change}; a posting dated "
+            f"{day} must be booked before that change",
+            observed=str(day),
+            allowed=f"on or after {latest.last_change}",
+        )
+    return certificate
+
+
+def site_account(
+    state: LedgerState,
+    *,
+    site_id: str,
+    material_quality: str,
+    level: Level,
+    day: date,
+    holder_id: str | None = None,
+    field: str = "site_id",
+) -> AccountKey:
+    """The account a posting at ``site_id`` books to; ``holder_id``, when the posting names
+    one, must be the holder the scope gives."""
+    certificate = certified_site(state, site_id, day, field)
+    _check_level(certificate, level)
+    _check_one_way(material_quality, level)
+    expected = certificate.holder_group_id if level is Level.GROUP else site_id
+    if holder_id is not None and holder_id != expected:
+        raise _wrong_holder(state, certificate, site_id, holder_id, expected, level)
+    quality = certificate.accounts_quality(material_quality, level)
+    return AccountKey(expected, quality, level)
+
+
+def holder_account(
+    state: LedgerState,
+    holder_id: str,
+    *,
+    material_quality: str,
+    level: Level,
+    day: date,
+    field: str,
+) -> HolderAccount:
+    """The account of a holder that is a site (as for a posting at that site) or a group
+    holding certificates (its G account)."""
+    if holder_id in state.sites:
+        certificate = certified_site(state, holder_id, day, field)
+        account = site_account(
+            state,
+            site_id=holder_id,
+            material_quality=material_quality,
+            level=level,
+            day=day,
+            field=field,
+        )
+        return HolderAccount(account, frozenset({certificate.certificate_id}))
+    held = state.certificates_held_by(holder_id)
+    if not held:
+        raise refused(
+            "unknown_holder",
+            REGISTERED_HOLDERS,
+            field,
+            f"{holder_id} is neither a registered site nor a group holding a certificate",
+            observed=holder_id,
+        )
+    if level is not Level.GROUP or not any(Level.GROUP in c.levels for c in held):
+        raise refused(
+            "level_outside_scope",
+            SAME_SCOPE,
+            "level",
+            f"group {holder_id} holds credits at G level under a group-level or scenario 3 "
+            f"certificate only; this move says {level.value}",
+            observed=level.value,
+            allowed=Level.GROUP.value,
+        )
+    _check_one_way(material_quality, level)
+    return HolderAccount(
+        AccountKey(holder_id, material_quality, Level.GROUP),
+        frozenset(c.certificate_id for c in held),
+    )
+
+
+def _check_level(certificate: Certificate, level: Level) -> None:
+    if level not in certificate.levels:
+        allowed = "/".join(sorted(lvl.value for lvl in certificate.levels))
+        raise refused(
+            "level_outside_scope",
+            SAME_SCOPE,
+            "level",
+            f"certificate {certificate.certificate_id} ({certificate.scope.value}) takes "
+            f"postings at {allowed} level; this one says {level.value}",
+            observed=level.value,
+            allowed=allowed,
+        )
+
+
+def _check_one_way(material_quality: str, level: Level) -> None:
+    if level is Level.GROUP and is_site_quality(material_quality):
+        raise refused(
+            "site_material_to_group",
+            SCENARIO_3,
+            "material_quality",
+            f"{material_quality} is site-level material and never flows back to group (G) level",
+            observed=material_quality,
+        )
+
+
+def _wrong_holder(
+    state: LedgerState,
+    certificate: Certificate,
+    site_id: str,
+    holder_id: str,
+    expected: str,
+    level: Level,
+) -> Exception:
+    if holder_id not in state.sites and not state.certificates_held_by(holder_id):
+        return refused(
+            "unknown_holder",
+            REGISTERED_HOLDERS,
+            "holder_id",
+            f"{holder_id} is neither a registered site nor a group holding a certificate",
+            observed=holder_id,
+        )
+    if level is Level.SITE and holder_id in state.sites:
+        return refused(
+            "credits_across_sites",
+            PHYSICAL_TRANSFER,
+            "holder_id",
+            f"site {site_id} cannot book against the credits of site {holder_id}: under "
+            "site-level accounting credits move between sites only with a physical transfer",
+            observed=holder_id,
+            allowed=expected,
+        )
+    return refused(
+        "wrong_holder",
+        SAME_SCOPE,
+        "holder_id",
+        f"under certificate {certificate.certificate_id} ({certificate.scope.value}) "
+        f"{level.value}-level postings at site {site_id} book to {expected}, not {holder_id}",
+        observed=holder_id,
+        allowed=expected,
+    )

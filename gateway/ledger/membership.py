@@ -1,0 +1,226 @@
+"""Certificates, sites, and sites joining and leaving certificates (CoC notes: sites move in
+and out of group certificates, e.g. when facilities are bought or sold)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from gateway.ledger.commands import (
+    JoinCertificate,
+    LeaveCertificate,
+    RegisterCertificate,
+    RegisterSite,
+)
+from gateway.ledger.model import (
+    AccountingScope,
+    AccountKey,
+    BalanceRule,
+    Certificate,
+    Level,
+    Membership,
+    Site,
+    is_site_quality,
+)
+from gateway.ledger.plan import Delta, Plan
+from gateway.ledger.rules import (
+    MEMBERSHIP,
+    REGISTERED_HOLDERS,
+    SCENARIO_3,
+    UNIQUE_SITE_ID,
+    refused,
+)
+from gateway.ledger.state import LedgerState
+from gateway.rulebook.violations import shown
+
+
+def register_certificate(state: LedgerState, command: RegisterCertificate) -> Plan:
+    if command.certificate_id in state.certificates:
+        raise refused(
+            "certificate_exists",
+            REGISTERED_HOLDERS,
+            "certificate_id",
+            f"certificate {command.certificate_id} is already registered",
+            observed=command.certificate_id,
+        )
+    if command.separate_site_quality and command.scope is AccountingScope.GROUP_LEVEL:
+        raise refused(
+            "separate_quality_needs_site_level",
+            SCENARIO_3,
+            "separate_site_quality",
+            "a separate site-level quality needs site-level accounting; a group-level "
+            "certificate keeps no site accounts",
+            observed=command.scope.value,
+            allowed=AccountingScope.SITE_LEVEL.value,
+        )
+    certificate = Certificate(
+        certificate_id=command.certificate_id,
+        holder_group_id=command.holder_group_id,
+        scope=command.scope,
+        separate_site_quality=command.separate_site_quality,
+    )
+    certificates = {**state.certificates, certificate.certificate_id: certificate}
+    return Plan(replace(state, certificates=certificates))
+
+
+def register_site(state: LedgerState, command: RegisterSite) -> Plan:
+    if command.site_id in state.sites:
+        raise refused(
+            "site_exists",
+            UNIQUE_SITE_ID,
+            "site_id",
+            f"site id {command.site_id} is already registered",
+            observed=command.site_id,
+        )
+    sites = {**state.sites, command.site_id: Site(command.site_id)}
+    return Plan(replace(state, sites=sites))
+
+
+def join_certificate(state: LedgerState, command: JoinCertificate) -> Plan:
+    site = _known_site(state, command.site_id)
+    certificate = _known_certificate(state, command.certificate_id)
+    latest = state.latest_membership(site.site_id)
+    if latest is not None and latest.left_on is None:
+        raise refused(
+            "already_member",
+            MEMBERSHIP,
+            "site_id",
+            f"site {site.site_id} is under certificate {latest.certificate_id}; it must "
+            "leave it before joining another",
+            observed=latest.certificate_id,
+        )
+    if latest is not None and command.effective_on < latest.last_change:
+        raise refused(
+            "membership_order",
+            MEMBERSHIP,
+            "effective_on",
+            f"site {site.site_id} left certificate {latest.certificate_id} effective "
+            f"{latest.last_change}; it can join another from that day on",
+            observed=str(command.effective_on),
+            allowed=f"on or after {latest.last_change}",
+        )
+    _check_carried_balances(state, site.site_id, certificate)
+    membership = Membership(certificate.certificate_id, command.effective_on)
+    joined = replace(site, certificate_id=certificate.certificate_id)
+    return Plan(_with_membership(state, joined, membership, ends_latest=False))
+
+
+def leave_certificate(state: LedgerState, command: LeaveCertificate) -> Plan:
+    site = _known_site(state, command.site_id)
+    certificate = _known_certificate(state, command.certificate_id)
+    latest = state.latest_membership(site.site_id)
+    if (
+        latest is None
+        or latest.left_on is not None
+        or (latest.certificate_id != certificate.certificate_id)
+    ):
+        raise refused(
+            "not_a_member",
+            MEMBERSHIP,
+            "certificate_id",
+            f"site {site.site_id} is not under certificate {certificate.certificate_id}",
+            observed=certificate.certificate_id,
+            allowed=site.certificate_id,
+        )
+    if command.effective_on < latest.joined_on:
+        raise refused(
+            "membership_order",
+            MEMBERSHIP,
+            "effective_on",
+            f"site {site.site_id} joined certificate {certificate.certificate_id} on "
+            f"{latest.joined_on}; it cannot leave before",
+            observed=str(command.effective_on),
+            allowed=f"on or after {latest.joined_on}",
+        )
+    last_posted = state.last_posted_on.get(site.site_id)
+    if last_posted is not None and command.effective_on <= last_posted:
+        raise refused(
+            "membership_order",
+            MEMBERSHIP,
+            "effective_on",
+            f"site {site.site_id} has postings dated up to {last_posted}; it can leave only "
+            "after them",
+            observed=str(command.effective_on),
+            allowed=f"after {last_posted}",
+        )
+    deltas: tuple[Delta, ...] = ()
+    if command.balance_rule is BalanceRule.CLOSE and Level.SITE in certificate.levels:
+        deltas = tuple(
+            Delta(account, -kg)
+            for account, kg in sorted(state.site_balances(site.site_id).items(), key=_by_text)
+        )
+    left = replace(latest, left_on=command.effective_on)
+    return Plan(
+        _with_membership(state, replace(site, certificate_id=None), left, ends_latest=True),
+        deltas,
+    )
+
+
+def _check_carried_balances(state: LedgerState, site_id: str, certificate: Certificate) -> None:
+    stranded = {
+        account: kg
+        for account, kg in state.site_balances(site_id).items()
+        if not _keeps(certificate, account)
+    }
+    if stranded:
+        listed = ", ".join(
+            f"{shown(kg)} kg on {account.text}"
+            for account, kg in sorted(stranded.items(), key=_by_text)
+        )
+        raise refused(
+            "carried_balance_not_accounted",
+            MEMBERSHIP,
+            "certificate_id",
+            f"site {site_id} carries {listed}, which certificate {certificate.certificate_id} "
+            f"({certificate.scope.value}) does not account; use or close it under a "
+            "site-level certificate first",
+            observed=certificate.certificate_id,
+        )
+
+
+def _keeps(certificate: Certificate, account: AccountKey) -> bool:
+    if Level.SITE not in certificate.levels:
+        return False
+    return is_site_quality(account.material_quality) or not certificate.separate_site_quality
+
+
+def _known_site(state: LedgerState, site_id: str) -> Site:
+    site = state.sites.get(site_id)
+    if site is None:
+        raise refused(
+            "unknown_site",
+            UNIQUE_SITE_ID,
+            "site_id",
+            f"site {site_id} is not registered",
+            observed=site_id,
+        )
+    return site
+
+
+def _known_certificate(state: LedgerState, certificate_id: str) -> Certificate:
+    certificate = state.certificates.get(certificate_id)
+    if certificate is None:
+        raise refused(
+            "unknown_certificate",
+            REGISTERED_HOLDERS,
+            "certificate_id",
+            f"certificate {certificate_id} is not registered",
+            observed=certificate_id,
+        )
+    return certificate
+
+
+def _with_membership(
+    state: LedgerState, site: Site, membership: Membership, *, ends_latest: bool
+) -> LedgerState:
+    history = state.memberships.get(site.site_id, ())
+    if ends_latest:
+        history = history[:-1]
+    return replace(
+        state,
+        sites={**state.sites, site.site_id: site},
+        memberships={**state.memberships, site.site_id: (*history, membership)},
+    )
+
+
+def _by_text(item: tuple[AccountKey, object]) -> str:
+    return item[0].text

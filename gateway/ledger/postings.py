@@ -1,0 +1,191 @@
+"""What each posting books: inputs create credits, outputs consume them, transfers and
+allocations move them; ``post`` refuses any booking that would take an account below zero."""
+
+from __future__ import annotations
+
+from gateway.ledger.accounts import certified_site, holder_account, site_account
+from gateway.ledger.commands import (
+    CertifiedInput,
+    CertifiedOutput,
+    CustodyMove,
+    EligibleScrapInput,
+    LevelAllocation,
+    NonCertifiedInput,
+    PhysicalTransfer,
+)
+from gateway.ledger.model import Level
+from gateway.ledger.plan import Delta, Plan
+from gateway.ledger.rules import (
+    CREDITS_FROM_INPUTS,
+    PHYSICAL_TRANSFER,
+    SCENARIO_3,
+    refused,
+)
+from gateway.ledger.state import LedgerState
+
+
+def book_input(state: LedgerState, command: CertifiedInput | EligibleScrapInput) -> Plan:
+    account = site_account(
+        state,
+        site_id=command.site_id,
+        holder_id=command.holder_id,
+        material_quality=command.material_quality,
+        level=command.level,
+        day=command.occurred_on,
+    )
+    return Plan(state, (Delta(account, command.quantity_kg),), (command.site_id,))
+
+
+def book_output(state: LedgerState, command: CertifiedOutput) -> Plan:
+    account = site_account(
+        state,
+        site_id=command.site_id,
+        holder_id=command.holder_id,
+        material_quality=command.material_quality,
+        level=command.level,
+        day=command.occurred_on,
+    )
+    return Plan(state, (Delta(account, -command.quantity_kg),), (command.site_id,))
+
+
+def record_non_certified(state: LedgerState, command: NonCertifiedInput) -> Plan:
+    certified_site(state, command.site_id, command.occurred_on, "site_id")
+    return Plan(state, (), (command.site_id,))
+
+
+def book_transfer(state: LedgerState, command: PhysicalTransfer) -> Plan:
+    if command.from_site == command.to_site:
+        raise refused(
+            "same_endpoints",
+            PHYSICAL_TRANSFER,
+            "to_site",
+            f"a physical transfer goes from one site to another, not from {command.to_site} "
+            "to itself",
+            observed=command.to_site,
+        )
+    day = command.occurred_on
+    source = certified_site(state, command.from_site, day, "from_site")
+    target = certified_site(state, command.to_site, day, "to_site")
+    if source.certificate_id != target.certificate_id:
+        raise refused(
+            "transfer_across_certificates",
+            CREDITS_FROM_INPUTS,
+            "to_site",
+            f"sites {command.from_site} ({source.certificate_id}) and {command.to_site} "
+            f"({target.certificate_id}) are under different certificates: book a certified "
+            f"output at {command.from_site} and a certified input at {command.to_site}",
+            observed=target.certificate_id,
+            allowed=source.certificate_id,
+        )
+    accounts = [
+        site_account(
+            state,
+            site_id=site_id,
+            material_quality=command.material_quality,
+            level=command.level,
+            day=day,
+            field=field,
+        )
+        for site_id, field in ((command.from_site, "from_site"), (command.to_site, "to_site"))
+    ]
+    sites = (command.from_site, command.to_site)
+    if command.level is Level.GROUP:
+        return Plan(state, (), sites)
+    source_account, target_account = accounts
+    deltas = (
+        Delta(source_account, -command.quantity_kg),
+        Delta(target_account, command.quantity_kg),
+    )
+    return Plan(state, deltas, sites)
+
+
+def book_allocation(state: LedgerState, command: LevelAllocation) -> Plan:
+    levels = f"{command.from_level.value}->{command.to_level.value}"
+    if (command.from_level, command.to_level) == (Level.SITE, Level.GROUP):
+        raise refused(
+            "site_material_to_group",
+            SCENARIO_3,
+            "to_level",
+            "site-level (S) material never flows back to group (G) level: an allocation "
+            "goes from G to S only",
+            observed=levels,
+            allowed="G->S",
+        )
+    if (command.from_level, command.to_level) != (Level.GROUP, Level.SITE):
+        raise refused(
+            "allocation_levels",
+            SCENARIO_3,
+            "to_level",
+            f"an allocation converts group (G) credits into a site's quality (S), not {levels}",
+            observed=levels,
+            allowed="G->S",
+        )
+    day = command.occurred_on
+    certificate = certified_site(state, command.site_id, day, "site_id")
+    if not certificate.separate_site_quality:
+        raise refused(
+            "allocation_outside_scenario_3",
+            SCENARIO_3,
+            "site_id",
+            f"certificate {certificate.certificate_id} keeps no separate site quality; "
+            "allocations from group to site exist in scenario 3 only",
+            observed=certificate.certificate_id,
+        )
+    group_account, site_quality_account = (
+        site_account(
+            state,
+            site_id=command.site_id,
+            material_quality=command.material_quality,
+            level=level,
+            day=day,
+        )
+        for level in (Level.GROUP, Level.SITE)
+    )
+    deltas = (
+        Delta(group_account, -command.quantity_kg),
+        Delta(site_quality_account, command.quantity_kg),
+    )
+    return Plan(state, deltas, (command.site_id,))
+
+
+def book_custody_move(state: LedgerState, command: CustodyMove) -> Plan:
+    if command.from_holder_id == command.to_holder_id:
+        raise refused(
+            "same_endpoints",
+            CREDITS_FROM_INPUTS,
+            "to_holder_id",
+            f"a custody move changes the holder; {command.to_holder_id} already holds it",
+            observed=command.to_holder_id,
+        )
+    source, target = (
+        holder_account(
+            state,
+            holder_id,
+            material_quality=command.material_quality,
+            level=command.level,
+            day=command.occurred_on,
+            field=field,
+        )
+        for holder_id, field in (
+            (command.from_holder_id, "from_holder_id"),
+            (command.to_holder_id, "to_holder_id"),
+        )
+    )
+    shared = source.certificate_ids & target.certificate_ids
+    if shared:
+        raise refused(
+            "use_physical_transfer",
+            PHYSICAL_TRANSFER,
+            "to_holder_id",
+            f"{command.from_holder_id} and {command.to_holder_id} are under certificate "
+            f"{min(shared)}: material moving inside one certificate is a physical transfer",
+            observed=min(shared),
+        )
+    deltas = (
+        Delta(source.account, -command.quantity_kg),
+        Delta(target.account, command.quantity_kg),
+    )
+    sites = tuple(
+        holder for holder in (command.from_holder_id, command.to_holder_id) if holder in state.sites
+    )
+    return Plan(state, deltas, sites)

@@ -1,0 +1,242 @@
+"""Short builders for ledger commands, so that scenario tables read as postings."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from gateway.ledger import (
+    AccountingScope,
+    AccountKey,
+    BalanceRule,
+    BalanceUpdate,
+    CertifiedInput,
+    CertifiedOutput,
+    CustodyMove,
+    CustodyReason,
+    EligibleScrapInput,
+    JoinCertificate,
+    LeaveCertificate,
+    LedgerState,
+    Level,
+    LevelAllocation,
+    NonCertifiedInput,
+    PhysicalTransfer,
+    RegisterCertificate,
+    RegisterSite,
+)
+from gateway.rulebook.violations import shown
+
+ASI = "asi_aluminium"
+S, G = Level.SITE, Level.GROUP
+SITE_LEVEL, GROUP_LEVEL = AccountingScope.SITE_LEVEL, AccountingScope.GROUP_LEVEL
+TAKE, CLOSE = BalanceRule.TAKE_WITH_SITE, BalanceRule.CLOSE
+
+
+Quantity = int | str | Decimal
+
+
+def day(n: int, month: int = 3) -> date:
+    return date(2026, month, n)
+
+
+def kg(quantity: Quantity) -> Decimal:
+    return Decimal(str(quantity))
+
+
+def certificate(
+    pid: str, certificate_id: str, holder: str, scope: AccountingScope, *, separate: bool = False
+) -> RegisterCertificate:
+    return RegisterCertificate(
+        posting_id=pid,
+        occurred_on=day(1),
+        certificate_id=certificate_id,
+        holder_group_id=holder,
+        scope=scope,
+        separate_site_quality=separate,
+    )
+
+
+def site(pid: str, site_id: str) -> RegisterSite:
+    return RegisterSite(posting_id=pid, occurred_on=day(1), site_id=site_id)
+
+
+def join(pid: str, site_id: str, certificate_id: str, on: date | int = 1) -> JoinCertificate:
+    return JoinCertificate(
+        posting_id=pid, site_id=site_id, certificate_id=certificate_id, effective_on=_date(on)
+    )
+
+
+def leave(
+    pid: str, site_id: str, certificate_id: str, on: date | int, rule: BalanceRule
+) -> LeaveCertificate:
+    return LeaveCertificate(
+        posting_id=pid,
+        site_id=site_id,
+        certificate_id=certificate_id,
+        effective_on=_date(on),
+        balance_rule=rule,
+    )
+
+
+def received(
+    pid: str,
+    site_id: str,
+    quantity: Quantity,
+    *,
+    level: Level = S,
+    holder: str | None = None,
+    quality: str = ASI,
+    on: date | int = 2,
+) -> CertifiedInput:
+    return CertifiedInput(
+        posting_id=pid,
+        occurred_on=_date(on),
+        holder_id=holder or site_id,
+        site_id=site_id,
+        material_quality=quality,
+        quantity_kg=kg(quantity),
+        coc_document=f"COC-{pid}",
+        level=level,
+    )
+
+
+def scrap(
+    pid: str,
+    site_id: str,
+    quantity: Quantity,
+    *,
+    level: Level = S,
+    holder: str | None = None,
+    on: date | int = 2,
+) -> EligibleScrapInput:
+    return EligibleScrapInput(
+        posting_id=pid,
+        occurred_on=_date(on),
+        holder_id=holder or site_id,
+        site_id=site_id,
+        material_quality=ASI,
+        quantity_kg=kg(quantity),
+        scrap_declaration=f"SCRAP-{pid}",
+        level=level,
+    )
+
+
+def uncertified(
+    pid: str, site_id: str, quantity: Quantity, *, on: date | int = 2
+) -> NonCertifiedInput:
+    return NonCertifiedInput(
+        posting_id=pid,
+        occurred_on=_date(on),
+        site_id=site_id,
+        material_quality="aluminium",
+        quantity_kg=kg(quantity),
+        document=f"DN-{pid}",
+    )
+
+
+def sold(
+    pid: str,
+    site_id: str,
+    quantity: Quantity,
+    *,
+    level: Level = S,
+    holder: str | None = None,
+    quality: str = ASI,
+    on: date | int = 3,
+) -> CertifiedOutput:
+    return CertifiedOutput(
+        posting_id=pid,
+        occurred_on=_date(on),
+        holder_id=holder or site_id,
+        site_id=site_id,
+        material_quality=quality,
+        quantity_kg=kg(quantity),
+        claim_document=f"CLAIM-{pid}",
+        level=level,
+    )
+
+
+def shipped(
+    pid: str,
+    from_site: str,
+    to_site: str,
+    quantity: Quantity,
+    *,
+    level: Level = S,
+    on: date | int = 4,
+) -> PhysicalTransfer:
+    return PhysicalTransfer(
+        posting_id=pid,
+        occurred_on=_date(on),
+        from_site=from_site,
+        to_site=to_site,
+        material_quality=ASI,
+        quantity_kg=kg(quantity),
+        transport_document=f"CMR-{pid}",
+        level=level,
+    )
+
+
+def allocated(
+    pid: str,
+    site_id: str,
+    quantity: Quantity,
+    *,
+    from_level: Level = G,
+    to_level: Level = S,
+    on: date | int = 4,
+) -> LevelAllocation:
+    return LevelAllocation(
+        posting_id=pid,
+        occurred_on=_date(on),
+        site_id=site_id,
+        material_quality=ASI,
+        quantity_kg=kg(quantity),
+        from_level=from_level,
+        to_level=to_level,
+        document=f"ALLOC-{pid}",
+    )
+
+
+def moved(
+    pid: str,
+    from_holder: str,
+    to_holder: str,
+    quantity: Quantity,
+    *,
+    level: Level = G,
+    reason: CustodyReason = CustodyReason.LOT_ARRIVAL,
+    on: date | int = 5,
+) -> CustodyMove:
+    return CustodyMove(
+        posting_id=pid,
+        occurred_on=_date(on),
+        reason=reason,
+        from_holder_id=from_holder,
+        to_holder_id=to_holder,
+        material_quality=ASI,
+        quantity_kg=kg(quantity),
+        level=level,
+        document_reference=f"WRT-{pid}",
+    )
+
+
+def described(entry: BalanceUpdate) -> str:
+    """An update as the tables write it: "SITE/quality/S +100 = 600"."""
+    sign = "+" if entry.delta_kg > 0 else ""
+    return f"{entry.account.text} {sign}{shown(entry.delta_kg)} = {shown(entry.balance_kg)}"
+
+
+def balances_by_text(state: LedgerState) -> dict[str, Decimal]:
+    return {account.text: balance for account, balance in state.balances.items()}
+
+
+def account(text: str) -> AccountKey:
+    holder, rest = text.split("/", 1)
+    quality, level = rest.rsplit("/", 1)
+    return AccountKey(holder, quality, Level(level))
+
+
+def _date(on: date | int) -> date:
+    return on if isinstance(on, date) else day(on)

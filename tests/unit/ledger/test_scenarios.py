@@ -1,0 +1,403 @@
+"""The CoC notes' site-level mass-balance scenarios as tables: a sequence of postings, each
+with the balance updates it makes (account, delta, balance after) or the rejection it gets.
+
+Every rule passes in one row and fails in another; each table is run step by step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import pytest
+
+from gateway.ledger import (
+    Accepted,
+    BalanceUpdate,
+    Command,
+    LedgerState,
+    Level,
+    Period,
+    Rejected,
+    close_period,
+    post,
+)
+from gateway.rulebook.violations import Violation
+from tests.unit.ledger.builders import (
+    CLOSE,
+    GROUP_LEVEL,
+    SITE_LEVEL,
+    TAKE,
+    G,
+    S,
+    allocated,
+    balances_by_text,
+    certificate,
+    day,
+    described,
+    join,
+    kg,
+    leave,
+    moved,
+    received,
+    scrap,
+    shipped,
+    site,
+    sold,
+    uncertified,
+)
+
+
+@dataclass(frozen=True)
+class Books:
+    """Accepted, with exactly these updates; ``balances`` checks other accounts too."""
+
+    updates: tuple[str, ...]
+    balances: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rejects:
+    """Rejected with this code, the message containing ``says``; nothing else changes."""
+
+    code: str
+    says: str
+
+
+@dataclass(frozen=True)
+class Closes:
+    period: Period
+
+
+Expectation = Books | Rejects | None
+Row = tuple[str, Command | Closes, Expectation]
+
+
+def books(*updates: str, holding: dict[str, str] | None = None) -> Books:
+    return Books(updates, holding or {})
+
+
+def rejects(code: str, says: str = "") -> Rejects:
+    return Rejects(code, says)
+
+
+def closes(period: Period) -> Closes:
+    return Closes(period)
+
+
+# fmt: off
+SCENARIO_1: Sequence[Row] = [
+    # Site-level certification: each site is its own certified entity (one site each).
+    ("ALPHA's certificate, site level", certificate("1-01", "C-ALPHA", "ALPHA", SITE_LEVEL),
+     books()),
+    ("BETA's certificate, site level", certificate("1-02", "C-BETA", "BETA", SITE_LEVEL), books()),
+    ("site ALPHA-1", site("1-03", "ALPHA-1"), books()),
+    ("site BETA-1", site("1-04", "BETA-1"), books()),
+    ("a site id is unique", site("1-05", "ALPHA-1"), rejects("site_exists", "already registered")),
+    ("ALPHA-1 joins C-ALPHA", join("1-06", "ALPHA-1", "C-ALPHA"), books()),
+    ("BETA-1 joins C-BETA", join("1-07", "BETA-1", "C-BETA"), books()),
+    ("certified input creates S credits", received("1-08", "ALPHA-1", 1000),
+     books("ALPHA-1/asi_aluminium/S +1000 = 1000")),
+    ("a site-level certificate takes no G posting",
+     received("1-09", "ALPHA-1", 10, level=G, holder="ALPHA"),
+     rejects("level_outside_scope", "takes postings at S level; this one says G")),
+    ("an unknown site is rejected", received("1-10", "GAMMA-9", 10),
+     rejects("unknown_site", "GAMMA-9 is not registered")),
+    ("an unknown holder is rejected", received("1-11", "ALPHA-1", 10, holder="NOBODY"),
+     rejects("unknown_holder", "NOBODY is neither a registered site")),
+    ("certified output consumes credits", sold("1-12", "ALPHA-1", 400),
+     books("ALPHA-1/asi_aluminium/S -400 = 600")),
+    ("an output that would overdraw is rejected, naming the balance", sold("1-13", "ALPHA-1", 700),
+     rejects("overdraw", "takes 700 kg from ALPHA-1/asi_aluminium/S: available balance 600 kg")),
+    ("BETA-1 cannot sell against ALPHA-1's credits", sold("1-14", "BETA-1", 100, holder="ALPHA-1"),
+     rejects("credits_across_sites", "only with a physical transfer")),
+    ("no physical transfer between two certified entities",
+     shipped("1-15", "ALPHA-1", "BETA-1", 200),
+     rejects("transfer_across_certificates",
+             "book a certified output at ALPHA-1 and a certified input at BETA-1")),
+    ("ALPHA-1 sells 200 kg to BETA-1", sold("1-16", "ALPHA-1", 200),
+     books("ALPHA-1/asi_aluminium/S -200 = 400")),
+    ("BETA-1 receives it with the CoC document", received("1-17", "BETA-1", 200),
+     books("BETA-1/asi_aluminium/S +200 = 200")),
+    ("eligible scrap counts as certified input", scrap("1-18", "BETA-1", 50),
+     books("BETA-1/asi_aluminium/S +50 = 250")),
+    ("non-certified input is recorded and creates no credits", uncertified("1-19", "BETA-1", 300),
+     books(holding={"BETA-1/asi_aluminium/S": "250"})),
+    ("so BETA-1 cannot sell 300 kg as certified", sold("1-20", "BETA-1", 300),
+     rejects("overdraw", "available balance 250 kg")),
+    ("a posting moves a positive quantity", sold("1-21", "BETA-1", 0),
+     rejects("non_positive_quantity", "not 0 kg")),
+    ("the same posting again changes nothing", received("1-08", "ALPHA-1", 1000), books()),
+    ("a used posting id with new content is rejected", received("1-08", "ALPHA-1", 999),
+     rejects("posting_id_reused", "already used for another CertifiedInput")),
+    ("a rejected posting again gets the same rejection", sold("1-13", "ALPHA-1", 700),
+     rejects("overdraw", "available balance 600 kg")),
+    ("March is closed", closes(Period.month(2026, 3)), None),
+    ("a posting dated in a closed period is rejected", received("1-22", "ALPHA-1", 100, on=20),
+     rejects("period_closed", "dated 2026-03-20 falls in closed month 2026-03")),
+    ("April is open", received("1-23", "ALPHA-1", 100, on=day(1, month=4)),
+     books("ALPHA-1/asi_aluminium/S +100 = 500")),
+]
+
+SCENARIO_2: Sequence[Row] = [
+    # Group certification; the nominated sites run their own accounts as sub-entities.
+    ("NORDGROUP's certificate, site level", certificate("2-01", "C-NORD", "NORDGROUP", SITE_LEVEL),
+     books()),
+    ("site N1", site("2-02", "N1"), books()),
+    ("site N2", site("2-03", "N2"), books()),
+    ("site N3", site("2-04", "N3"), books()),
+    ("N1 joins", join("2-05", "N1", "C-NORD"), books()),
+    ("N2 joins", join("2-06", "N2", "C-NORD"), books()),
+    ("N3 joins", join("2-07", "N3", "C-NORD"), books()),
+    ("joining an unknown certificate is rejected", join("2-08", "N1", "C-NOPE"),
+     rejects("unknown_certificate", "C-NOPE is not registered")),
+    ("a member cannot join a second certificate", join("2-09", "N1", "C-NORD"),
+     rejects("already_member", "must leave it before joining another")),
+    ("N1 receives certified input", received("2-10", "N1", 1000),
+     books("N1/asi_aluminium/S +1000 = 1000")),
+    ("N2 cannot sell against N1's credits", sold("2-11", "N2", 100, holder="N1"),
+     rejects("credits_across_sites", "site N2 cannot book against the credits of site N1")),
+    ("nor against the group's: the group keeps no account",
+     sold("2-12", "N2", 100, holder="NORDGROUP"),
+     rejects("wrong_holder", "S-level postings at site N2 book to N2, not NORDGROUP")),
+    ("nor at G level", sold("2-13", "N2", 100, level=G, holder="NORDGROUP"),
+     rejects("level_outside_scope", "this one says G")),
+    ("credits move with a physical transfer", shipped("2-14", "N1", "N2", 300),
+     books("N1/asi_aluminium/S -300 = 700", "N2/asi_aluminium/S +300 = 300")),
+    ("a transfer cannot overdraw the sender", shipped("2-15", "N1", "N2", 800),
+     rejects("overdraw", "takes 800 kg from N1/asi_aluminium/S: available balance 700 kg")),
+    ("a transfer goes to another site", shipped("2-16", "N1", "N1", 10),
+     rejects("same_endpoints", "not from N1 to itself")),
+    ("N2 sells what it received", sold("2-17", "N2", 300), books("N2/asi_aluminium/S -300 = 0")),
+    ("N3 receives certified input", received("2-18", "N3", 50, on=5),
+     books("N3/asi_aluminium/S +50 = 50")),
+    ("a leave before the site's last posting is rejected", leave("2-19", "N3", "C-NORD", 5, CLOSE),
+     rejects("membership_order", "has postings dated up to 2026-03-05")),
+    ("N1 is sold and takes its balance along", leave("2-20", "N1", "C-NORD", 10, TAKE),
+     books(holding={"N1/asi_aluminium/S": "700"})),
+    ("N1 belongs to no certificate now", sold("2-21", "N1", 100, on=11),
+     rejects("site_not_certified", "N1 belongs to no certificate on 2026-03-11")),
+    ("a back-dated posting behind the leave is rejected", received("2-22", "N1", 5, on=9),
+     rejects("membership_order", "changed membership on 2026-03-10")),
+    ("N3 leaves and its balance is closed", leave("2-23", "N3", "C-NORD", 10, CLOSE),
+     books("N3/asi_aluminium/S -50 = 0")),
+    ("N3 cannot leave twice", leave("2-24", "N3", "C-NORD", 11, CLOSE),
+     rejects("not_a_member", "N3 is not under certificate C-NORD")),
+    ("N1 becomes its own certified entity (scenario 1)",
+     certificate("2-25", "C-N1", "N1-ENTITY", SITE_LEVEL), books()),
+    ("a join cannot be back-dated before the leave", join("2-26", "N1", "C-N1", on=9),
+     rejects("membership_order", "left certificate C-NORD effective 2026-03-10")),
+    ("N1 joins its own certificate", join("2-27", "N1", "C-N1", on=10), books()),
+    ("and uses the balance it took along", sold("2-28", "N1", 100, on=12),
+     books("N1/asi_aluminium/S -100 = 600")),
+    ("a group-level certificate", certificate("2-29", "C-GL", "GLGROUP", GROUP_LEVEL), books()),
+    ("N1 leaves, taking 600 kg", leave("2-30", "N1", "C-N1", 15, TAKE), books()),
+    ("a group-level certificate cannot take over a site balance", join("2-31", "N1", "C-GL", on=15),
+     rejects("carried_balance_not_accounted", "carries 600 kg on N1/asi_aluminium/S")),
+    ("N3, whose balance was closed, joins it", join("2-32", "N3", "C-GL", on=15), books()),
+]
+
+SCENARIO_3: Sequence[Row] = [
+    # Group certification; site-level material is a separate quality, never back to group.
+    ("a separate site quality needs site-level accounting",
+     certificate("3-01", "C-BAD", "SUDGROUP", GROUP_LEVEL, separate=True),
+     rejects("separate_quality_needs_site_level", "needs site-level accounting")),
+    ("SUDGROUP's certificate, separate site quality",
+     certificate("3-02", "C-SUD", "SUDGROUP", SITE_LEVEL, separate=True), books()),
+    ("site P", site("3-03", "P"), books()),
+    ("site Q", site("3-04", "Q"), books()),
+    ("P joins", join("3-05", "P", "C-SUD"), books()),
+    ("Q joins", join("3-06", "Q", "C-SUD"), books()),
+    ("group material received at P (G)", received("3-07", "P", 1000, level=G, holder="SUDGROUP"),
+     books("SUDGROUP/asi_aluminium/G +1000 = 1000")),
+    ("site material received at Q (S) is the site quality", received("3-08", "Q", 100),
+     books("Q/asi_aluminium/site/S +100 = 100")),
+    ("a site may use group material directly (G)",
+     sold("3-09", "Q", 200, level=G, holder="SUDGROUP"),
+     books("SUDGROUP/asi_aluminium/G -200 = 800")),
+    ("a G posting books to the group, not the site", received("3-10", "P", 10, level=G, holder="P"),
+     rejects("wrong_holder", "G-level postings at site P book to SUDGROUP, not P")),
+    ("group credits converted into Q's site quality", allocated("3-11", "Q", 300),
+     books("SUDGROUP/asi_aluminium/G -300 = 500", "Q/asi_aluminium/site/S +300 = 400")),
+    ("site quality never flows back to group",
+     allocated("3-12", "Q", 100, from_level=S, to_level=G),
+     rejects("site_material_to_group", "never flows back to group (G) level")),
+    ("site quality never appears in a G account",
+     received("3-13", "P", 10, level=G, holder="SUDGROUP", quality="asi_aluminium/site"),
+     rejects("site_material_to_group", "asi_aluminium/site is site-level material")),
+    ("an allocation only goes G -> S", allocated("3-14", "Q", 100, from_level=G, to_level=G),
+     rejects("allocation_levels", "not G->G")),
+    ("an allocation cannot overdraw the group", allocated("3-15", "Q", 600),
+     rejects("overdraw", "SUDGROUP/asi_aluminium/G: available balance 500 kg")),
+    ("an S output draws on the site quality only, never on G", sold("3-16", "Q", 450),
+     rejects("overdraw", "Q/asi_aluminium/site/S: available balance 400 kg")),
+    ("Q sells site-level material", sold("3-17", "Q", 150),
+     books("Q/asi_aluminium/site/S -150 = 250")),
+    ("site quality moves between sites with a physical transfer", shipped("3-18", "Q", "P", 100),
+     books("Q/asi_aluminium/site/S -100 = 150", "P/asi_aluminium/site/S +100 = 100")),
+    ("and not by booking against another site", sold("3-19", "P", 10, holder="Q"),
+     rejects("credits_across_sites", "site P cannot book against the credits of site Q")),
+    ("group material moves physically, its credits stay with the group",
+     shipped("3-20", "P", "Q", 500, level=G),
+     books(holding={"SUDGROUP/asi_aluminium/G": "500"})),
+    ("a scenario 2 certificate", certificate("3-21", "C-TWO", "TWOGROUP", SITE_LEVEL), books()),
+    ("site R", site("3-22", "R"), books()),
+    ("R joins it", join("3-23", "R", "C-TWO"), books()),
+    ("allocations exist in scenario 3 only", allocated("3-24", "R", 10),
+     rejects("allocation_outside_scenario_3", "keeps no separate site quality")),
+    ("Q leaves taking its site quality; the group keeps G", leave("3-25", "Q", "C-SUD", 10, TAKE),
+     books(holding={"Q/asi_aluminium/site/S": "150", "SUDGROUP/asi_aluminium/G": "500"})),
+    ("P leaves and its site quality is closed; the group keeps G",
+     leave("3-26", "P", "C-SUD", 10, CLOSE),
+     books("P/asi_aluminium/site/S -100 = 0", holding={"SUDGROUP/asi_aluminium/G": "500"})),
+    ("Q may take its site quality into a site-level certificate", join("3-27", "Q", "C-TWO", on=10),
+     books()),
+    ("and sell it there", sold("3-28", "Q", 50, quality="asi_aluminium/site", on=11),
+     books("Q/asi_aluminium/site/S -50 = 100")),
+]
+
+GROUP_LEVEL_DEFAULT: Sequence[Row] = [
+    # The default group-level mass balance, with the custody moves registry events imply.
+    ("METALCO's certificate, group level", certificate("G-01", "C-METAL", "METALCO", GROUP_LEVEL),
+     books()),
+    ("a warehouse company's certificate", certificate("G-02", "C-WH", "WAREHOUSE-CO", GROUP_LEVEL),
+     books()),
+    ("site M1", site("G-03", "M1"), books()),
+    ("site M2", site("G-04", "M2"), books()),
+    ("site WH-1", site("G-05", "WH-1"), books()),
+    ("M1 joins", join("G-06", "M1", "C-METAL"), books()),
+    ("M2 joins", join("G-07", "M2", "C-METAL"), books()),
+    ("WH-1 joins", join("G-08", "WH-1", "C-WH"), books()),
+    ("input at M1 credits the group (G)", received("G-09", "M1", 500, level=G, holder="METALCO"),
+     books("METALCO/asi_aluminium/G +500 = 500")),
+    ("a group-level certificate takes no S posting", received("G-10", "M1", 10),
+     rejects("level_outside_scope", "takes postings at G level; this one says S")),
+    ("G postings book to the group", received("G-11", "M1", 10, level=G, holder="M1"),
+     rejects("wrong_holder", "book to METALCO, not M1")),
+    ("the group's credits serve every site", sold("G-12", "M2", 200, level=G, holder="METALCO"),
+     books("METALCO/asi_aluminium/G -200 = 300")),
+    ("a transfer moves material, not credits", shipped("G-13", "M1", "M2", 100, level=G),
+     books(holding={"METALCO/asi_aluminium/G": "300"})),
+    ("a lot arrives at the warehouse", moved("G-14", "METALCO", "WAREHOUSE-CO", 250),
+     books("METALCO/asi_aluminium/G -250 = 50", "WAREHOUSE-CO/asi_aluminium/G +250 = 250")),
+    ("a move cannot overdraw its source", moved("G-15", "WAREHOUSE-CO", "METALCO", 300),
+     rejects("overdraw", "WAREHOUSE-CO/asi_aluminium/G: available balance 250 kg")),
+    ("a move to an unknown holder is rejected", moved("G-16", "WAREHOUSE-CO", "NOBODY", 10),
+     rejects("unknown_holder", "NOBODY is neither")),
+    ("inside one certificate it is a physical transfer", moved("G-17", "M1", "M2", 10),
+     rejects("use_physical_transfer", "are under certificate C-METAL")),
+    ("M1 leaves taking nothing: the credits are the group's",
+     leave("G-18", "M1", "C-METAL", 10, TAKE),
+     books(holding={"METALCO/asi_aluminium/G": "50"})),
+    ("M2 leaves with CLOSE: nothing of its own to close", leave("G-19", "M2", "C-METAL", 10, CLOSE),
+     books(holding={"METALCO/asi_aluminium/G": "50"})),
+]
+# fmt: on
+
+TABLES = {
+    "scenario 1": SCENARIO_1,
+    "scenario 2": SCENARIO_2,
+    "scenario 3": SCENARIO_3,
+    "group level": GROUP_LEVEL_DEFAULT,
+}
+STEPS = [
+    pytest.param(table, index, id=f"{name}: {table[index][0]}")
+    for name, table in TABLES.items()
+    for index in range(len(table))
+]
+
+
+def apply(state: LedgerState, step: Command | Closes) -> LedgerState:
+    if isinstance(step, Closes):
+        return close_period(state, step.period)[0]
+    return post(state, step).state
+
+
+@pytest.mark.parametrize(("table", "index"), STEPS)
+def test_step(table: Sequence[Row], index: int) -> None:
+    state = LedgerState()
+    for _, earlier, _ in table[:index]:
+        state = apply(state, earlier)
+    _, step, expected = table[index]
+    if isinstance(step, Closes):
+        assert close_period(state, step.period)[0].closed_through == step.period.end
+        return
+    outcome = post(state, step)
+    if isinstance(expected, Rejects):
+        assert isinstance(outcome, Rejected), outcome
+        assert outcome.codes == (expected.code,)
+        assert expected.says in outcome.reasons[0].message
+        assert outcome.state.balances == state.balances
+        assert outcome.state.journal == state.journal
+    else:
+        assert isinstance(expected, Books)
+        assert isinstance(outcome, Accepted), outcome
+        assert tuple(described(entry) for entry in outcome.entries) == expected.updates
+        after = balances_by_text(outcome.state)
+        for text, balance in expected.balances.items():
+            assert after[text] == kg(balance), text
+
+
+@pytest.mark.parametrize("table", TABLES.values(), ids=TABLES.keys())
+def test_every_update_says_s_or_g_and_no_balance_goes_negative(table: Sequence[Row]) -> None:
+    state, updates = LedgerState(), list[BalanceUpdate]()
+    for _, step, _ in table:
+        if isinstance(step, Closes):
+            state = apply(state, step)
+            continue
+        outcome = post(state, step)
+        state = outcome.state
+        if isinstance(outcome, Accepted):
+            updates.extend(outcome.entries)
+        assert all(balance >= 0 for balance in state.balances.values())
+    assert updates
+    for update in updates:
+        assert update.level in (Level.SITE, Level.GROUP)
+        assert update.account.text.endswith("/" + update.level.value)
+
+
+def test_a_rejected_posting_leaves_balances_registry_and_journal_as_they_were() -> None:
+    state = LedgerState()
+    for _, step, _ in SCENARIO_2[:10]:
+        state = apply(state, step)
+    outcome = post(state, sold("X-1", "N2", 100, holder="N1"))
+    assert isinstance(outcome, Rejected)
+    assert replace(outcome.state, rejections=state.rejections) == state
+    assert "X-1" in outcome.state.rejections
+
+
+def test_every_rejection_names_the_rule_it_applied() -> None:
+    reasons: list[Violation] = []
+    for table in TABLES.values():
+        state = LedgerState()
+        for _, step, _ in table:
+            if isinstance(step, Closes):
+                state = apply(state, step)
+                continue
+            outcome = post(state, step)
+            state = outcome.state
+            if isinstance(outcome, Rejected):
+                reasons.extend(outcome.reasons)
+    assert reasons
+    for reason in reasons:
+        assert reason.rule.startswith(("CoC", "ledger:")), reason
+        assert reason.field and reason.message
+
+
+def test_membership_follows_the_effective_dates() -> None:
+    state = LedgerState()
+    for _, step, _ in SCENARIO_2:
+        state = apply(state, step)
+
+    def certificate_of_n1(on: int) -> str | None:
+        certificate = state.certificate_on("N1", day(on))
+        return certificate.certificate_id if certificate else None
+
+    assert [certificate_of_n1(on) for on in (1, 9, 10, 14, 15)] == [
+        "C-NORD",
+        "C-NORD",
+        "C-N1",
+        "C-N1",
+        None,
+    ]
+    assert state.sites["N3"].certificate_id == "C-GL"
