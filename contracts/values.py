@@ -96,8 +96,8 @@ class PartyRole(StrEnum):
 class AccountingLevel(StrEnum):
     """Whether certified material flowed at site (S) or group (G) level (CoC notes)."""
 
-    SITE = "site"
-    GROUP = "group"
+    SITE = "S"
+    GROUP = "G"
 
 
 class MissingItemKind(StrEnum):
