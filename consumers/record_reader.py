@@ -64,11 +64,7 @@ async def read_records(
 ) -> list[ReadRecord]:
     """Read committed records from the given positions until ``expected`` have come back or
     the time is up; each is decoded, or carries the reason it could not be."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-    )
+    consumer = _committed_reader(bootstrap_servers)
     await consumer.start()
     records: list[ReadRecord] = []
     try:
@@ -83,6 +79,15 @@ async def read_records(
         return records
     finally:
         await consumer.stop()
+
+
+def _committed_reader(bootstrap_servers: str) -> AIOKafkaConsumer:
+    """A reader outside any group that sees only committed records."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
 
 
 def _read(batches: Mapping[TopicPartition, list[ConsumerRecord]]) -> list[ReadRecord]:
@@ -116,11 +121,7 @@ async def read_to_end(
     "End" is the last stable offset (read_committed), and reading stops by position, so
     transaction markers, which take offsets but are never delivered, do not stall it.
     """
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-    )
+    consumer = _committed_reader(bootstrap_servers)
     await consumer.start()
     records: list[ReadRecord] = []
     try:

@@ -40,6 +40,12 @@ CHANGELOG = "registry.state-changelog"
 INGEST_TOPICS: tuple[TopicSpec, ...] = tuple(
     spec for spec in CATALOGUE if PartyRole.REGISTRY not in spec.writer_roles
 )
+OUTPUT_TOPICS: tuple[str, ...] = tuple(
+    spec.name
+    for spec in CATALOGUE
+    if PartyRole.REGISTRY in spec.writer_roles and spec.name != CHANGELOG
+)
+"""The topics the registry publishes its outputs on (catalogue names, no prefix)."""
 _DECISIONS = {
     "custody.ecoa.accepted": ("ecoa", "accepted"),
     "custody.ecoa.rejected": ("ecoa", "rejected"),

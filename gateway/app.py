@@ -80,6 +80,21 @@ class GatewayApp:
             store.close()
             log.info("registry_stopped")
 
+    async def start(self, stop: asyncio.Event, *, timeout_s: float = 120) -> asyncio.Task[None]:
+        """Run in the background until ``stop``; return once every partition is restored.
+        A failure while starting is raised here."""
+        task = asyncio.create_task(self.run(stop))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not (self.worker and self.worker.ready):
+            if task.done():
+                task.result()
+            if loop.time() > deadline:
+                stop.set()
+                raise TimeoutError(f"the registry was not ready within {timeout_s:.0f} s")
+            await asyncio.sleep(0.05)
+        return task
+
     async def _readiness(self) -> Readiness:
         """Ready when the broker answers and every partition this instance holds is restored."""
         bootstrap = (self.settings.kafka_bootstrap_servers or "").split(",")[0]

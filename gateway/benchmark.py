@@ -29,7 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from consumers.group_progress import wait_until_consumed
 from consumers.record_reader import end_offsets
-from consumers.registry_worker import INGEST_TOPICS
+from consumers.registry_worker import INGEST_TOPICS, OUTPUT_TOPICS
 from contracts.base import Contract
 from contracts.envelope import encode_body, envelope_headers, new_envelope
 from contracts.topics import CATALOGUE, TopicSpec, route
@@ -45,9 +45,6 @@ PIPE_TOPICS = (
     TopicSpec(name=PIPE_IN, purpose="benchmark input", message_types=(), key="", writer_roles=()),
     TopicSpec(name=PIPE_OUT, purpose="benchmark output", message_types=(), key="", writer_roles=()),
 )
-OUTPUTS = [
-    s.name for s in CATALOGUE if s.name.startswith("registry.") and "changelog" not in s.name
-]
 
 
 @dataclass(frozen=True)
@@ -102,14 +99,8 @@ def _brand_story(brand: str) -> list[Contract]:
 
 
 async def run_benchmark(settings: Settings, kafka: LocalKafka, *, brands: int, rate: int) -> int:
-    running = kafka.status()
-    started_here = False
-    if settings.kafka_bootstrap_servers:
-        bootstrap = settings.kafka_bootstrap_servers
-    elif running is not None:
-        bootstrap = running.bootstrap_servers
-    else:
-        bootstrap, started_here = kafka.start().bootstrap_servers, True
+    broker, started_here = kafka.broker_for(settings)
+    bootstrap = broker.bootstrap_servers
     try:
         print(f"broker {bootstrap}; workload {brands} brands x 7 messages; paced at {rate}/s")
         registry = await _measure(bootstrap, brands, rate, _registry_phase)
@@ -200,7 +191,7 @@ async def _paced(
     """Send at ``rate`` per second; latency of an input = until its first output is read."""
     sent: dict[str, float] = {}
     seen: dict[str, float] = {}
-    topics = [prefix + PIPE_OUT] if pipe else [prefix + name for name in OUTPUTS]
+    topics = [prefix + PIPE_OUT] if pipe else [prefix + name for name in OUTPUT_TOPICS]
     partitions = list(await end_offsets(bootstrap, topics))
     reader = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
@@ -233,7 +224,8 @@ async def _paced(
             )
         await producer.flush()
         deadline = time.perf_counter() + 30
-        answered = {i for i in sent if _answers(i, records)}
+        topic_of = {record.event_id: record.topic for record in records}
+        answered = {i for i in sent if _answered(topic_of[i])}
         while not answered <= seen.keys() and time.perf_counter() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
     finally:
@@ -244,10 +236,9 @@ async def _paced(
     return [seen[i] - sent[i] for i in sent if i in seen]
 
 
-def _answers(event_id: str, records: list[Record]) -> bool:
+def _answered(topic: str) -> bool:
     """Inputs the registry answers with an output of their own (casts and lot arrivals only
     change state)."""
-    topic = next(r.topic for r in records if r.event_id == event_id)
     return topic not in ("producer.production-batches", "warehouse.lot-arrivals")
 
 
@@ -263,11 +254,7 @@ async def _registry_phase(
                 ops_port=0,
             )
         )
-        task = asyncio.create_task(app.run(stop))
-        while not (app.worker and app.worker.ready):
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.05)
+        task = await app.start(stop)
         ready.set()
         await task
 

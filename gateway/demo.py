@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from consumers.group_progress import wait_until_consumed
 from consumers.record_reader import end_offsets
-from consumers.registry_worker import INGEST_TOPICS
+from consumers.registry_worker import INGEST_TOPICS, OUTPUT_TOPICS
 from contracts.base import Contract
 from contracts.envelope import (
     Envelope,
@@ -35,7 +35,7 @@ from contracts.topics import CATALOGUE
 from contracts.values import PartyRole
 from gateway.app import create_app
 from gateway.demo_lines import describe_output
-from gateway.local_kafka import BrokerInfo, LocalKafka
+from gateway.local_kafka import LocalKafka
 from gateway.logging_setup import configure_json_logging
 from gateway.settings import Settings
 from gateway.topic_admin import ensure_topics
@@ -58,7 +58,7 @@ async def run_demo(settings: Settings, kafka: LocalKafka) -> int:
     configure_json_logging(logging.WARNING)
     # The client's retried warnings (a topic seconds old) are noise in a demo's output.
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
-    broker, started_here = _broker_for_demo(settings, kafka)
+    broker, started_here = kafka.broker_for(settings)
     try:
         print(f"broker: Apache Kafka {broker.version} at {broker.bootstrap_servers}")
         prefix = settings.topic_prefix or datetime.now(UTC).strftime("demo-%Y%m%d%H%M%S-")
@@ -78,26 +78,13 @@ async def run_demo(settings: Settings, kafka: LocalKafka) -> int:
             print("broker: stopped (it was started for this demo)")
 
 
-def _broker_for_demo(settings: Settings, kafka: LocalKafka) -> tuple[BrokerInfo, bool]:
-    if settings.kafka_bootstrap_servers:
-        return BrokerInfo(settings.kafka_bootstrap_servers, version="(external)"), False
-    running = kafka.status()
-    if running is not None:
-        return running, False
-    return kafka.start(), True
-
-
 async def _play(settings: Settings) -> int:
     bootstrap, prefix = settings.kafka_bootstrap_servers or "", settings.topic_prefix
     report = await ensure_topics(bootstrap, CATALOGUE, prefix)
     print(f"topics: {len(report.created)} created under the prefix {prefix!r}")
     app = create_app(settings)
     stop = asyncio.Event()
-    registry = asyncio.create_task(app.run(stop))
-    while not (app.worker and app.worker.ready):
-        if registry.done():
-            registry.result()
-        await asyncio.sleep(0.1)
+    registry = await app.start(stop)
     print(f"registry: ready; /metrics and /ready on http://127.0.0.1:{app.ops_port}\n")
     seen: Counter[str] = Counter()
     watcher = asyncio.create_task(_print_decisions(bootstrap, prefix, seen))
@@ -167,11 +154,7 @@ def _headers(body: Contract, sender: str) -> list[tuple[str, bytes]]:
 
 
 async def _print_decisions(bootstrap: str, prefix: str, seen: Counter[str]) -> None:
-    topics = [
-        prefix + spec.name
-        for spec in CATALOGUE
-        if PartyRole.REGISTRY in spec.writer_roles and spec.name != "registry.state-changelog"
-    ]
+    topics = [prefix + name for name in OUTPUT_TOPICS]
     partitions = list(await end_offsets(bootstrap, topics))
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"

@@ -131,6 +131,16 @@ class LocalKafka:
     def log_file(self) -> Path:
         return self.run_dir / "broker.log"
 
+    def broker_for(self, settings: Settings) -> tuple[BrokerInfo, bool]:
+        """The broker a command should use, and whether it was started for it: the one of
+        ``KAFKA_BOOTSTRAP_SERVERS``, else the running local one, else a new local one."""
+        if settings.kafka_bootstrap_servers:
+            return BrokerInfo(settings.kafka_bootstrap_servers, version="(external)"), False
+        running = self.status()
+        if running is not None:
+            return running, False
+        return self.start(), True
+
     def status(self) -> BrokerInfo | None:
         """The running broker of this run directory, or None (a stale pid file is removed)."""
         try:

@@ -12,23 +12,15 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 
 from consumers.group_progress import wait_until_consumed as consumed
 from consumers.record_reader import ReadRecord, end_offsets, read_records, read_to_end
-from consumers.registry_worker import INGEST_TOPICS
+from consumers.registry_worker import INGEST_TOPICS, OUTPUT_TOPICS
 from contracts.base import Contract
 from contracts.envelope import new_envelope
-from contracts.topics import CATALOGUE
-from contracts.values import PartyRole
 from gateway.app import GatewayApp, create_app
 from gateway.settings import Settings
 from producers.kafka_publisher import EnvelopePublisher
 from producers.parties import DEMO_PARTIES, sender_role_for
 from tests.conftest import TestTopics
 from tests.unit.test_registry import scenario_messages
-
-OUTPUT_TOPICS = [
-    spec.name
-    for spec in CATALOGUE
-    if PartyRole.REGISTRY in spec.writer_roles and spec.name != "registry.state-changelog"
-]
 
 
 def registry_settings(topics: TestTopics, state_dir: Path) -> Settings:
@@ -44,15 +36,7 @@ def registry_settings(topics: TestTopics, state_dir: Path) -> Settings:
 async def running_registry(settings: Settings, timeout_s: float = 60) -> AsyncIterator[GatewayApp]:
     app = create_app(settings)
     stop = asyncio.Event()
-    task = asyncio.create_task(app.run(stop))
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not (app.worker and app.worker.ready):
-        if task.done():
-            task.result()
-        if loop.time() > deadline:
-            raise TimeoutError("the registry did not become ready")
-        await asyncio.sleep(0.1)
+    task = await app.start(stop, timeout_s=timeout_s)
     try:
         yield app
     finally:
