@@ -28,23 +28,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
-from contracts.topics import CATALOGUE, TopicSpec
-from contracts.values import PartyRole
+from contracts.topics import Consumer, TopicSpec, inputs_of, outputs_of, state_topic_of
 from gateway.metrics import GatewayMetrics
 from gateway.registry import RegistryState
 from gateway.registry_entities import changed_entities, state_from_entities
 from gateway.registry_pipeline import InputRecord, PipelineSettings, Processed, process_record
 from gateway.state_store import StateStore
 
-CHANGELOG = "registry.state-changelog"
-INGEST_TOPICS: tuple[TopicSpec, ...] = tuple(
-    spec for spec in CATALOGUE if PartyRole.REGISTRY not in spec.writer_roles
-)
-OUTPUT_TOPICS: tuple[str, ...] = tuple(
-    spec.name
-    for spec in CATALOGUE
-    if PartyRole.REGISTRY in spec.writer_roles and spec.name != CHANGELOG
-)
+CHANGELOG = state_topic_of(Consumer.REGISTRY).name
+INGEST_TOPICS: tuple[TopicSpec, ...] = inputs_of(Consumer.REGISTRY)
+OUTPUT_TOPICS: tuple[str, ...] = tuple(spec.name for spec in outputs_of(Consumer.REGISTRY))
 """The topics the registry publishes its outputs on (catalogue names, no prefix)."""
 _DECISIONS = {
     "custody.ecoa.accepted": ("ecoa", "accepted"),

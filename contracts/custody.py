@@ -6,6 +6,7 @@ goes below zero (CoC notes).
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import ClassVar
 
@@ -15,47 +16,42 @@ from contracts.base import Contract, Decimal_, Kilograms
 from contracts.values import AccountingLevel, CustodyAccount, Identifier
 
 
-class MovementKind(StrEnum):
-    """What a custody movement records."""
+class CustodyMoveReason(StrEnum):
+    """The registry event a custody move follows from."""
 
-    CERTIFIED_INPUT = "certified_input"
-    ELIGIBLE_SCRAP_INPUT = "eligible_scrap_input"
-    NON_CERTIFIED_INPUT = "non_certified_input"
-    CERTIFIED_OUTPUT = "certified_output"
-    PHYSICAL_TRANSFER = "physical_transfer"
     LOT_ARRIVAL = "lot_arrival"
     WARRANT_ISSUED = "warrant_issued"
     WARRANT_CANCELLED = "warrant_cancelled"
 
 
 class CustodyMovementRecorded(Contract):
-    """Material moved into, out of, or between holders, at site or group level."""
+    """A change of holder of certified metal that one of the registry's own events implies,
+    sent by the registry to the ledger: a lot arriving at a warehouse moves it from the party
+    that delivered it to the warehouse; a warrant issued moves it from the warehouse to the
+    warrant holder; a warrant cancelled moves it back to the warehouse."""
 
     MESSAGE_TYPE: ClassVar[str] = "custody.movement.recorded"
     SCHEMA_VERSION: ClassVar[int] = 1
 
-    movement_id: Identifier = Field(description="Unique id of the movement.")
-    kind: MovementKind = Field(description="What the movement records.")
-    from_holder_id: Identifier | None = Field(
-        default=None,
-        description="Entity or site the material leaves; null for inputs from outside.",
+    posting_id: Identifier = Field(
+        description='Unique id of the move (idempotency key), e.g. "lot-arrival.LOT-1".'
     )
-    to_holder_id: Identifier | None = Field(
-        default=None,
-        description="Entity or site the material reaches; null for outputs leaving.",
+    reason: CustodyMoveReason = Field(description="The registry event the move follows from.")
+    from_holder_id: Identifier = Field(description="Site or group the metal leaves.")
+    to_holder_id: Identifier = Field(description="Site or group the metal reaches.")
+    lot_id: Identifier = Field(description="Lot the metal is.")
+    warrant_id: Identifier | None = Field(
+        default=None, description="Warrant issued or cancelled; null for a lot arrival."
     )
-    quantity_kg: Kilograms = Field(description="Quantity of material moved, kg.")
+    quantity_kg: Kilograms = Field(description="Net weight of the lot, kg.")
     material_quality: Identifier = Field(
-        description='Material quality moved ("asi_aluminium"); site-level material of '
-        "scenario 3 is a quality of its own."
+        description='Material quality claimed for the lot ("asi_aluminium").'
     )
     level: AccountingLevel = Field(
         description="Whether the material flowed at site (S) or group (G) level."
     )
-    document_reference: Identifier = Field(
-        description="Chain-of-custody document (or warrant) that records the movement."
-    )
-    occurred_at: AwareDatetime = Field(description="When the movement happened.")
+    coc_document: Identifier = Field(description="Chain-of-custody document the lot arrived with.")
+    occurred_on: date = Field(description="Date of the registry event.")
 
 
 class CustodyBalanceUpdated(Contract):
@@ -68,7 +64,8 @@ class CustodyBalanceUpdated(Contract):
     posting_id: Identifier = Field(description="Unique id of the posting (idempotency key).")
     delta_kg: Decimal_ = Field(description="Change of the balance, kg; negative for a debit.")
     balance_kg: Kilograms = Field(description="Balance after the posting, kg.")
-    as_of: AwareDatetime = Field(description="Time of the movement the posting applies.")
+    occurred_on: date = Field(description="Business date of the posting.")
+    recorded_at: AwareDatetime = Field(description="When the ledger booked the posting.")
 
     @property
     def account_key(self) -> str:

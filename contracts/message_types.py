@@ -25,6 +25,7 @@ from contracts.cbam import (
 from contracts.custody import CustodyBalanceUpdated, CustodyMovementRecorded
 from contracts.dead_letter import DeadLetterRecorded
 from contracts.ecoa import ECoAAccepted, ECoACreated, ECoARejected
+from contracts.ledger import LEDGER_COMMANDS, LEDGER_DECISIONS
 from contracts.lots import LotArrived
 from contracts.production import ProductionBatchRecorded
 from contracts.warrants import (
@@ -60,7 +61,9 @@ ALL_CONTRACTS: tuple[type[Contract], ...] = (
     WarrantPending,
     WarrantCancelled,
     WarrantStateChanged,
+    *LEDGER_COMMANDS,
     CustodyMovementRecorded,
+    *LEDGER_DECISIONS,
     CustodyBalanceUpdated,
     DeadLetterRecorded,
 )

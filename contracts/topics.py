@@ -31,6 +31,7 @@ from contracts.cbam import (
 )
 from contracts.custody import CustodyBalanceUpdated, CustodyMovementRecorded
 from contracts.dead_letter import DeadLetterRecorded
+from contracts.ledger import LEDGER_COMMANDS, LEDGER_DECISIONS
 from contracts.ecoa import ECoAAccepted, ECoACreated, ECoARejected
 from contracts.lots import LotArrived
 from contracts.production import ProductionBatchRecorded
@@ -50,6 +51,13 @@ BRAND_PARTITIONS = 6
 class CleanupPolicy(StrEnum):
     DELETE = "delete"
     COMPACT = "compact"
+
+
+class Consumer(StrEnum):
+    """The gateway's two consumers: the registry and the custody ledger."""
+
+    REGISTRY = "registry"
+    LEDGER = "ledger"
 
 
 class KeyNotFound(LookupError):
@@ -72,6 +80,13 @@ class TopicSpec:
     partitions: int = BRAND_PARTITIONS
     cleanup_policy: CleanupPolicy = CleanupPolicy.DELETE
     extra_configs: Mapping[str, str] = field(default_factory=dict)
+    consumed_by: Consumer | None = None
+    """The gateway consumer reading the topic as its input; None for topics only read by
+    parties (and by the consumer they are the state of)."""
+    published_by: tuple[Consumer, ...] = ()
+    """The gateway consumers publishing their outputs on the topic."""
+    state_of: Consumer | None = None
+    """The consumer whose system of record the topic is (a changelog or journal)."""
 
     def broker_configs(self) -> dict[str, str]:
         return {"cleanup.policy": self.cleanup_policy.value, **self.extra_configs}
@@ -87,6 +102,8 @@ _PRODUCER = (PartyRole.PRODUCER,)
 _WAREHOUSE = (PartyRole.WAREHOUSE,)
 _EXCHANGE = (PartyRole.EXCHANGE,)
 _REGISTRY = (PartyRole.REGISTRY,)
+_BY_REGISTRY = (Consumer.REGISTRY,)
+_BY_LEDGER = (Consumer.LEDGER,)
 _COMPACT_QUICKLY = {"min.cleanable.dirty.ratio": "0.1", "segment.ms": "3600000"}
 
 CATALOGUE: tuple[TopicSpec, ...] = (
@@ -96,6 +113,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(ProductionBatchRecorded,),
         key="brand",
         writer_roles=_PRODUCER,
+        consumed_by=Consumer.REGISTRY,
     ),
     TopicSpec(
         name="producer.ecoas",
@@ -103,6 +121,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(ECoACreated,),
         key="brand",
         writer_roles=_PRODUCER,
+        consumed_by=Consumer.REGISTRY,
     ),
     TopicSpec(
         name="producer.cbam-forms",
@@ -110,6 +129,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(CbamEmissionsFormSubmitted,),
         key="brand",
         writer_roles=_PRODUCER,
+        consumed_by=Consumer.REGISTRY,
     ),
     TopicSpec(
         name="warehouse.lot-arrivals",
@@ -117,6 +137,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(LotArrived,),
         key="brand",
         writer_roles=_WAREHOUSE,
+        consumed_by=Consumer.REGISTRY,
     ),
     TopicSpec(
         name="warehouse.warrant-requests",
@@ -124,6 +145,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(RequestWarrant,),
         key="brand",
         writer_roles=_WAREHOUSE,
+        consumed_by=Consumer.REGISTRY,
     ),
     TopicSpec(
         name="warehouse.ecoas",
@@ -131,6 +153,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(ECoACreated,),
         key="brand",
         writer_roles=_WAREHOUSE,
+        consumed_by=Consumer.REGISTRY,
     ),
     TopicSpec(
         name="member.ecoas",
@@ -138,6 +161,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(ECoACreated,),
         key="brand",
         writer_roles=(PartyRole.MEMBER, PartyRole.PERMITTED_PARTY),
+        consumed_by=Consumer.REGISTRY,
     ),
     TopicSpec(
         name="exchange.brand-commands",
@@ -145,6 +169,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(ListBrand, SuspendBrand, ReinstateBrand, DelistBrand),
         key="brand",
         writer_roles=_EXCHANGE,
+        consumed_by=Consumer.REGISTRY,
     ),
     TopicSpec(
         name="registry.brand-status",
@@ -154,6 +179,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         writer_roles=_REGISTRY,
         cleanup_policy=CleanupPolicy.COMPACT,
         extra_configs=_COMPACT_QUICKLY,
+        published_by=_BY_REGISTRY,
     ),
     TopicSpec(
         name="registry.ecoa-decisions",
@@ -161,6 +187,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(ECoAAccepted, ECoARejected),
         key="brand",
         writer_roles=_REGISTRY,
+        published_by=_BY_REGISTRY,
     ),
     TopicSpec(
         name="registry.cbam-form-decisions",
@@ -168,6 +195,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(CbamFormAccepted, CbamFormRejected, EmissionsAttached),
         key="brand",
         writer_roles=_REGISTRY,
+        published_by=_BY_REGISTRY,
     ),
     TopicSpec(
         name="registry.warrant-decisions",
@@ -175,6 +203,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(WarrantIssued, WarrantRejected, WarrantPending, WarrantCancelled),
         key="brand",
         writer_roles=_REGISTRY,
+        published_by=_BY_REGISTRY,
     ),
     TopicSpec(
         name="registry.warrant-state",
@@ -184,22 +213,56 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         writer_roles=_REGISTRY,
         cleanup_policy=CleanupPolicy.COMPACT,
         extra_configs=_COMPACT_QUICKLY,
+        published_by=_BY_REGISTRY,
     ),
     TopicSpec(
-        name="registry.custody-movements",
-        purpose="custody movements of certified material, posted to the mass-balance ledger",
-        message_types=(CustodyMovementRecorded,),
-        key="movement_id",
-        writer_roles=(PartyRole.PRODUCER, PartyRole.WAREHOUSE, PartyRole.REGISTRY),
+        name="ledger.commands",
+        purpose="everything the custody ledger books, in one order: certificates, sites, "
+        "membership changes and period closes (exchange), material inputs, outputs, transfers "
+        "and allocations (site operators), custody moves implied by registry events (registry)",
+        message_types=(*LEDGER_COMMANDS, CustodyMovementRecorded),
+        key="posting_id",
+        writer_roles=(
+            PartyRole.EXCHANGE,
+            PartyRole.PRODUCER,
+            PartyRole.WAREHOUSE,
+            PartyRole.REGISTRY,
+        ),
+        partitions=1,
+        consumed_by=Consumer.LEDGER,
+        published_by=_BY_REGISTRY,
+    ),
+    TopicSpec(
+        name="registry.ledger-decisions",
+        purpose="every ledger command accepted or rejected (with every rule it breaks), and "
+        "the reconciliation statements of closed periods",
+        message_types=LEDGER_DECISIONS,
+        key="posting_id",
+        writer_roles=_REGISTRY,
+        partitions=1,
+        published_by=_BY_LEDGER,
     ),
     TopicSpec(
         name="registry.custody-balances",
-        purpose="the current custody balance of every account (S or G level)",
+        purpose="the current custody balance of every account (S or G level), one update per "
+        "posting",
         message_types=(CustodyBalanceUpdated,),
         key="account_key",
         writer_roles=_REGISTRY,
         cleanup_policy=CleanupPolicy.COMPACT,
         extra_configs=_COMPACT_QUICKLY,
+        published_by=_BY_LEDGER,
+    ),
+    TopicSpec(
+        name="registry.ledger-journal",
+        purpose="the ledger's system of record: every command it decided, in the order it "
+        "decided them, kept forever; the ledger's state is rebuilt by replaying it",
+        message_types=(),
+        key="posting_id",
+        writer_roles=_REGISTRY,
+        partitions=1,
+        extra_configs={"retention.ms": "-1", "retention.bytes": "-1"},
+        state_of=Consumer.LEDGER,
     ),
     TopicSpec(
         name="registry.state-changelog",
@@ -210,6 +273,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         writer_roles=_REGISTRY,
         cleanup_policy=CleanupPolicy.COMPACT,
         extra_configs=_COMPACT_QUICKLY,
+        state_of=Consumer.REGISTRY,
     ),
     TopicSpec(
         name="registry.dead-letters",
@@ -218,10 +282,27 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         key="source_topic",
         writer_roles=_REGISTRY,
         partitions=1,
+        published_by=(Consumer.REGISTRY, Consumer.LEDGER),
     ),
 )
 
 TOPICS_BY_NAME: Mapping[str, TopicSpec] = {spec.name: spec for spec in CATALOGUE}
+
+
+def inputs_of(consumer: Consumer) -> tuple[TopicSpec, ...]:
+    """The topics ``consumer`` reads as its input."""
+    return tuple(spec for spec in CATALOGUE if spec.consumed_by is consumer)
+
+
+def outputs_of(consumer: Consumer) -> tuple[TopicSpec, ...]:
+    """The topics ``consumer`` publishes its outputs on (its state topic not included)."""
+    return tuple(spec for spec in CATALOGUE if consumer in spec.published_by)
+
+
+def state_topic_of(consumer: Consumer) -> TopicSpec:
+    """The topic ``consumer`` keeps its system of record on."""
+    (spec,) = (spec for spec in CATALOGUE if spec.state_of is consumer)
+    return spec
 
 
 def route(message_type: type[Contract], sender_role: PartyRole) -> TopicSpec:

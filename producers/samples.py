@@ -38,7 +38,27 @@ from contracts.cbam import (
     ReportingPeriod,
     Verifier,
 )
-from contracts.custody import CustodyBalanceUpdated, CustodyMovementRecorded, MovementKind
+from contracts.custody import CustodyBalanceUpdated, CustodyMovementRecorded, CustodyMoveReason
+from contracts.ledger import (
+    AccountingScope,
+    AccountStatement,
+    AllocateToSiteLevel,
+    ClosePeriod,
+    JoinCertificate,
+    LeaveCertificate,
+    LeavingBalanceRule,
+    LedgerPeriodClosed,
+    LedgerPostingAccepted,
+    LedgerPostingRejected,
+    PeriodKind,
+    RecordCertifiedInput,
+    RecordCertifiedOutput,
+    RecordEligibleScrapInput,
+    RecordNonCertifiedInput,
+    RecordPhysicalTransfer,
+    RegisterCertificate,
+    RegisterSite,
+)
 from contracts.dead_letter import (
     DeadLetterError,
     DeadLetterReason,
@@ -508,28 +528,179 @@ def _warrants() -> list[Contract]:
     ]
 
 
-def _custody() -> list[Contract]:
-    occurred_at = _at(date(2026, 3, 18), 7, 40)
+def _ledger_setup() -> list[Contract]:
+    opened = date(2026, 1, 1)
+    return [
+        RegisterCertificate.build(
+            posting_id="CERT-NORDAL-GROUP/register",
+            certificate_id="ASI-COC-NORDAL-2026",
+            holder_group_id="nordal-group",
+            accounting_scope=AccountingScope.SITE_LEVEL,
+            separate_site_quality=False,
+            effective_on=opened,
+        ),
+        RegisterSite.build(
+            posting_id=f"{SITE_ID}/register",
+            site_id=SITE_ID,
+            name="Nordal Sunndal smelter",
+            operator_party_id=PRODUCER_ID,
+            registered_on=opened,
+        ),
+        JoinCertificate.build(
+            posting_id=f"{SITE_ID}/join",
+            site_id=SITE_ID,
+            certificate_id="ASI-COC-NORDAL-2026",
+            effective_on=opened,
+            reason="Smelter certified with the group from the start of 2026.",
+        ),
+        LeaveCertificate.build(
+            posting_id="NO-NORDAL-MOSJOEN-02/leave",
+            site_id="NO-NORDAL-MOSJOEN-02",
+            certificate_id="ASI-COC-NORDAL-2026",
+            effective_on=date(2026, 7, 1),
+            balance_rule=LeavingBalanceRule.TAKE_WITH_SITE,
+            reason="Sold to Helgeland Metals AS.",
+        ),
+        ClosePeriod.build(
+            posting_id="close/2026-02", period_kind=PeriodKind.MONTH, period_start=date(2026, 2, 1)
+        ),
+    ]
+
+
+def _ledger_material() -> list[Contract]:
+    received = date(2026, 3, 2)
+    return [
+        RecordCertifiedInput.build(
+            posting_id="NORDAL-IN-2026-0311",
+            site_id=SITE_ID,
+            holder_id=SITE_ID,
+            material_quality="asi_aluminium",
+            quantity_kg=Decimal("168250.00"),
+            level=AccountingLevel.SITE,
+            coc_document="COC-ALUNORTE-2026-0288",
+            occurred_on=received,
+        ),
+        RecordEligibleScrapInput.build(
+            posting_id="NORDAL-SCRAP-2026-0042",
+            site_id=SITE_ID,
+            holder_id=SITE_ID,
+            material_quality="asi_aluminium",
+            quantity_kg=Decimal("2400.00"),
+            level=AccountingLevel.SITE,
+            scrap_declaration="ESD-HYDRO-2026-0019",
+            occurred_on=received,
+        ),
+        RecordNonCertifiedInput.build(
+            posting_id="NORDAL-IN-2026-0312",
+            site_id=SITE_ID,
+            material_quality="aluminium_scrap",
+            quantity_kg=Decimal("5100.00"),
+            document="DN-2026-55102",
+            occurred_on=received,
+        ),
+        RecordCertifiedOutput.build(
+            posting_id="NORDAL-OUT-2026-0907",
+            site_id=SITE_ID,
+            holder_id=SITE_ID,
+            material_quality="asi_aluminium",
+            quantity_kg=Decimal("22000.00"),
+            level=AccountingLevel.SITE,
+            claim_document="INV-NORDAL-2026-0907",
+            occurred_on=date(2026, 3, 9),
+        ),
+        RecordPhysicalTransfer.build(
+            posting_id="NORDAL-TR-2026-0031",
+            from_site=SITE_ID,
+            to_site="NO-NORDAL-MOSJOEN-02",
+            material_quality="asi_aluminium",
+            quantity_kg=Decimal("12500.00"),
+            level=AccountingLevel.SITE,
+            transport_document="CMR-2026-11873",
+            occurred_on=date(2026, 3, 10),
+        ),
+        AllocateToSiteLevel.build(
+            posting_id="NORDAL-AL-2026-0004",
+            site_id=SITE_ID,
+            material_quality="asi_aluminium",
+            quantity_kg=Decimal("4000.00"),
+            from_level=AccountingLevel.GROUP,
+            to_level=AccountingLevel.SITE,
+            document="ALLOC-2026-0004",
+            occurred_on=date(2026, 3, 11),
+        ),
+    ]
+
+
+def _ledger_decisions() -> list[Contract]:
+    account = CustodyAccount(
+        holder_id=SITE_ID, material_quality="asi_aluminium", level=AccountingLevel.SITE
+    )
+    decided_at = _at(date(2026, 3, 18), 7, 40)
     return [
         CustodyMovementRecorded.build(
-            movement_id="MOV-2026-77120",
-            kind=MovementKind.LOT_ARRIVAL,
+            posting_id=f"lot-arrival.{LOT_ID}",
+            reason=CustodyMoveReason.LOT_ARRIVAL,
             from_holder_id=SITE_ID,
             to_holder_id=WAREHOUSE_ID,
+            lot_id=LOT_ID,
             quantity_kg=Decimal("20000.00"),
             material_quality="asi_aluminium",
             level=AccountingLevel.SITE,
-            document_reference="COC-NORDAL-2026-0318",
-            occurred_at=occurred_at,
+            coc_document="COC-NORDAL-2026-0318",
+            occurred_on=date(2026, 3, 18),
+        ),
+        LedgerPostingAccepted.build(
+            posting_id=f"lot-arrival.{LOT_ID}",
+            command_type=CustodyMovementRecorded.MESSAGE_TYPE,
+            accounts=(
+                account,
+                CustodyAccount(
+                    holder_id=WAREHOUSE_ID,
+                    material_quality="asi_aluminium",
+                    level=AccountingLevel.SITE,
+                ),
+            ),
+            decided_at=decided_at,
+        ),
+        LedgerPostingRejected.build(
+            posting_id="NORDAL-OUT-2026-0912",
+            command_type=RecordCertifiedOutput.MESSAGE_TYPE,
+            violations=(
+                RuleViolation(
+                    code="OVERDRAW",
+                    rule="CoC mass balance: no negative balance",
+                    field="quantity_kg",
+                    observed="200000",
+                    allowed="at most 148250",
+                    message="RecordCertifiedOutput NORDAL-OUT-2026-0912 takes 200000 kg from "
+                    f"{SITE_ID}/asi_aluminium/S: available balance 148250 kg",
+                ),
+            ),
+            decided_at=decided_at,
+        ),
+        LedgerPeriodClosed.build(
+            posting_id="close/2026-02",
+            period_kind=PeriodKind.MONTH,
+            period_start=date(2026, 2, 1),
+            period_end=date(2026, 2, 28),
+            statements=(
+                AccountStatement(
+                    account=account,
+                    opening_kg=Decimal("120000.00"),
+                    in_kg=Decimal("70000.00"),
+                    out_kg=Decimal("21750.00"),
+                    closing_kg=Decimal("168250.00"),
+                ),
+            ),
+            decided_at=decided_at,
         ),
         CustodyBalanceUpdated.build(
-            account=CustodyAccount(
-                holder_id=SITE_ID, material_quality="asi_aluminium", level=AccountingLevel.SITE
-            ),
-            posting_id="MOV-2026-77120/debit",
+            account=account,
+            posting_id=f"lot-arrival.{LOT_ID}",
             delta_kg=Decimal("-20000.00"),
             balance_kg=Decimal("148250.00"),
-            as_of=occurred_at,
+            occurred_on=date(2026, 3, 18),
+            recorded_at=decided_at,
         ),
     ]
 
@@ -572,6 +743,8 @@ def sample_messages() -> list[Contract]:
         *_brands(),
         *_lots(),
         *_warrants(),
-        *_custody(),
+        *_ledger_setup(),
+        *_ledger_material(),
+        *_ledger_decisions(),
         *_dead_letters(),
     ]

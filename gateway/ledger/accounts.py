@@ -37,7 +37,7 @@ def certified_site(state: LedgerState, site_id: str, day: date, field: str) -> C
     latest membership change is refused, because that change already settled its balances."""
     if site_id not in state.sites:
         raise refused(
-            "unknown_site",
+            "UNKNOWN_SITE",
             UNIQUE_SITE_ID,
             field,
             f"site {site_id} is not registered",
@@ -46,7 +46,7 @@ def certified_site(state: LedgerState, site_id: str, day: date, field: str) -> C
     certificate = state.certificate_on(site_id, day)
     if certificate is None:
         raise refused(
-            "site_not_certified",
+            "SITE_NOT_CERTIFIED",
             MEMBERSHIP,
             field,
             f"site {site_id} belongs to no certificate on {day}",
@@ -55,7 +55,7 @@ def certified_site(state: LedgerState, site_id: str, day: date, field: str) -> C
     latest = state.latest_membership(site_id)
     if latest is not None and day < latest.last_change:
         raise refused(
-            "membership_order",
+            "MEMBERSHIP_ORDER",
             MEMBERSHIP,
             "occurred_on",
             f"site {site_id} changed membership on {latest.last_change}; a posting dated "
@@ -113,7 +113,7 @@ def holder_account(
     held = state.certificates_held_by(holder_id)
     if not held:
         raise refused(
-            "unknown_holder",
+            "UNKNOWN_HOLDER",
             REGISTERED_HOLDERS,
             field,
             f"{holder_id} is neither a registered site nor a group holding a certificate",
@@ -121,7 +121,7 @@ def holder_account(
         )
     if level is not Level.GROUP or not any(Level.GROUP in c.levels for c in held):
         raise refused(
-            "level_outside_scope",
+            "LEVEL_OUTSIDE_SCOPE",
             SAME_SCOPE,
             "level",
             f"group {holder_id} holds credits at G level under a group-level or scenario 3 "
@@ -140,7 +140,7 @@ def _check_level(certificate: Certificate, level: Level) -> None:
     if level not in certificate.levels:
         allowed = "/".join(sorted(lvl.value for lvl in certificate.levels))
         raise refused(
-            "level_outside_scope",
+            "LEVEL_OUTSIDE_SCOPE",
             SAME_SCOPE,
             "level",
             f"certificate {certificate.certificate_id} ({certificate.scope.value}) takes "
@@ -153,7 +153,7 @@ def _check_level(certificate: Certificate, level: Level) -> None:
 def _check_one_way(material_quality: str, level: Level) -> None:
     if level is Level.GROUP and is_site_quality(material_quality):
         raise refused(
-            "site_material_to_group",
+            "SITE_MATERIAL_TO_GROUP",
             SCENARIO_3,
             "material_quality",
             f"{material_quality} is site-level material and never flows back to group (G) level",
@@ -171,7 +171,7 @@ def _wrong_holder(
 ) -> Exception:
     if holder_id not in state.sites and not state.certificates_held_by(holder_id):
         return refused(
-            "unknown_holder",
+            "UNKNOWN_HOLDER",
             REGISTERED_HOLDERS,
             "holder_id",
             f"{holder_id} is neither a registered site nor a group holding a certificate",
@@ -179,7 +179,7 @@ def _wrong_holder(
         )
     if level is Level.SITE and holder_id in state.sites:
         return refused(
-            "credits_across_sites",
+            "CREDITS_ACROSS_SITES",
             PHYSICAL_TRANSFER,
             "holder_id",
             f"site {site_id} cannot book against the credits of site {holder_id}: under "
@@ -188,7 +188,7 @@ def _wrong_holder(
             allowed=expected,
         )
     return refused(
-        "wrong_holder",
+        "WRONG_HOLDER",
         SAME_SCOPE,
         "holder_id",
         f"under certificate {certificate.certificate_id} ({certificate.scope.value}) "

@@ -142,7 +142,7 @@ def _decided_before(state: LedgerState, command: Command) -> Outcome | None:
 
 def _reused_id(command: Command, earlier: Command) -> Violation:
     return Violation(
-        "posting_id_reused",
+        "POSTING_ID_REUSED",
         POSTING_IDENTITY,
         "posting_id",
         command.posting_id,
@@ -167,7 +167,7 @@ def _closed_period(state: LedgerState, command: Command) -> list[Violation]:
         where = f"is before closed {period.label}, which closed everything before it"
     return [
         Violation(
-            "period_closed",
+            "PERIOD_CLOSED",
             PERIOD_CLOSING,
             "occurred_on",
             str(day),
@@ -187,7 +187,7 @@ def _non_positive_quantity(command: Command) -> list[Violation]:
     observed = shown(quantity) if quantity.is_finite() else str(quantity)
     return [
         Violation(
-            "non_positive_quantity",
+            "NON_POSITIVE_QUANTITY",
             CREDITS_FROM_INPUTS,
             "quantity_kg",
             observed,
@@ -217,7 +217,7 @@ def _book(
 
 def _overdraw(command: Command, delta: Delta, available: Decimal) -> Violation:
     return Violation(
-        "overdraw",
+        "OVERDRAW",
         NO_NEGATIVE_BALANCE,
         "quantity_kg",
         shown(-delta.kg),

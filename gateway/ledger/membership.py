@@ -36,7 +36,7 @@ from gateway.rulebook.violations import shown
 def register_certificate(state: LedgerState, command: RegisterCertificate) -> Plan:
     if command.certificate_id in state.certificates:
         raise refused(
-            "certificate_exists",
+            "CERTIFICATE_EXISTS",
             REGISTERED_HOLDERS,
             "certificate_id",
             f"certificate {command.certificate_id} is already registered",
@@ -44,7 +44,7 @@ def register_certificate(state: LedgerState, command: RegisterCertificate) -> Pl
         )
     if command.separate_site_quality and command.scope is AccountingScope.GROUP_LEVEL:
         raise refused(
-            "separate_quality_needs_site_level",
+            "SEPARATE_QUALITY_NEEDS_SITE_LEVEL",
             SCENARIO_3,
             "separate_site_quality",
             "a separate site-level quality needs site-level accounting; a group-level "
@@ -65,7 +65,7 @@ def register_certificate(state: LedgerState, command: RegisterCertificate) -> Pl
 def register_site(state: LedgerState, command: RegisterSite) -> Plan:
     if command.site_id in state.sites:
         raise refused(
-            "site_exists",
+            "SITE_EXISTS",
             UNIQUE_SITE_ID,
             "site_id",
             f"site id {command.site_id} is already registered",
@@ -81,7 +81,7 @@ def join_certificate(state: LedgerState, command: JoinCertificate) -> Plan:
     latest = state.latest_membership(site.site_id)
     if latest is not None and latest.left_on is None:
         raise refused(
-            "already_member",
+            "ALREADY_MEMBER",
             MEMBERSHIP,
             "site_id",
             f"site {site.site_id} is under certificate {latest.certificate_id}; it must "
@@ -90,7 +90,7 @@ def join_certificate(state: LedgerState, command: JoinCertificate) -> Plan:
         )
     if latest is not None and command.effective_on < latest.last_change:
         raise refused(
-            "membership_order",
+            "MEMBERSHIP_ORDER",
             MEMBERSHIP,
             "effective_on",
             f"site {site.site_id} left certificate {latest.certificate_id} effective "
@@ -114,7 +114,7 @@ def leave_certificate(state: LedgerState, command: LeaveCertificate) -> Plan:
         or (latest.certificate_id != certificate.certificate_id)
     ):
         raise refused(
-            "not_a_member",
+            "NOT_A_MEMBER",
             MEMBERSHIP,
             "certificate_id",
             f"site {site.site_id} is not under certificate {certificate.certificate_id}",
@@ -123,7 +123,7 @@ def leave_certificate(state: LedgerState, command: LeaveCertificate) -> Plan:
         )
     if command.effective_on < latest.joined_on:
         raise refused(
-            "membership_order",
+            "MEMBERSHIP_ORDER",
             MEMBERSHIP,
             "effective_on",
             f"site {site.site_id} joined certificate {certificate.certificate_id} on "
@@ -134,7 +134,7 @@ def leave_certificate(state: LedgerState, command: LeaveCertificate) -> Plan:
     last_posted = state.last_posted_on.get(site.site_id)
     if last_posted is not None and command.effective_on <= last_posted:
         raise refused(
-            "membership_order",
+            "MEMBERSHIP_ORDER",
             MEMBERSHIP,
             "effective_on",
             f"site {site.site_id} has postings dated up to {last_posted}; it can leave only "
@@ -167,7 +167,7 @@ def _check_carried_balances(state: LedgerState, site_id: str, certificate: Certi
             for account, kg in sorted(stranded.items(), key=_by_text)
         )
         raise refused(
-            "carried_balance_not_accounted",
+            "CARRIED_BALANCE_NOT_ACCOUNTED",
             MEMBERSHIP,
             "certificate_id",
             f"site {site_id} carries {listed}, which certificate {certificate.certificate_id} "
@@ -187,7 +187,7 @@ def _known_site(state: LedgerState, site_id: str) -> Site:
     site = state.sites.get(site_id)
     if site is None:
         raise refused(
-            "unknown_site",
+            "UNKNOWN_SITE",
             UNIQUE_SITE_ID,
             "site_id",
             f"site {site_id} is not registered",
@@ -200,7 +200,7 @@ def _known_certificate(state: LedgerState, certificate_id: str) -> Certificate:
     certificate = state.certificates.get(certificate_id)
     if certificate is None:
         raise refused(
-            "unknown_certificate",
+            "UNKNOWN_CERTIFICATE",
             REGISTERED_HOLDERS,
             "certificate_id",
             f"certificate {certificate_id} is not registered",

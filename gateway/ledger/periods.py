@@ -100,7 +100,7 @@ def _check_closable(state: LedgerState, period: Period) -> None:
 def _not_closable(period: Period, message: str) -> PeriodNotClosable:
     return PeriodNotClosable(
         Violation(
-            "period_not_closable",
+            "PERIOD_NOT_CLOSABLE",
             PERIOD_CLOSING,
             "period",
             f"{period.start} to {period.end}",

@@ -56,7 +56,7 @@ def record_non_certified(state: LedgerState, command: NonCertifiedInput) -> Plan
 def book_transfer(state: LedgerState, command: PhysicalTransfer) -> Plan:
     if command.from_site == command.to_site:
         raise refused(
-            "same_endpoints",
+            "SAME_ENDPOINTS",
             PHYSICAL_TRANSFER,
             "to_site",
             f"a physical transfer goes from one site to another, not from {command.to_site} "
@@ -68,7 +68,7 @@ def book_transfer(state: LedgerState, command: PhysicalTransfer) -> Plan:
     target = certified_site(state, command.to_site, day, "to_site")
     if source.certificate_id != target.certificate_id:
         raise refused(
-            "transfer_across_certificates",
+            "TRANSFER_ACROSS_CERTIFICATES",
             CREDITS_FROM_INPUTS,
             "to_site",
             f"sites {command.from_site} ({source.certificate_id}) and {command.to_site} "
@@ -103,7 +103,7 @@ def book_allocation(state: LedgerState, command: LevelAllocation) -> Plan:
     levels = f"{command.from_level.value}->{command.to_level.value}"
     if (command.from_level, command.to_level) == (Level.SITE, Level.GROUP):
         raise refused(
-            "site_material_to_group",
+            "SITE_MATERIAL_TO_GROUP",
             SCENARIO_3,
             "to_level",
             "site-level (S) material never flows back to group (G) level: an allocation "
@@ -113,7 +113,7 @@ def book_allocation(state: LedgerState, command: LevelAllocation) -> Plan:
         )
     if (command.from_level, command.to_level) != (Level.GROUP, Level.SITE):
         raise refused(
-            "allocation_levels",
+            "ALLOCATION_LEVELS",
             SCENARIO_3,
             "to_level",
             f"an allocation converts group (G) credits into a site's quality (S), not {levels}",
@@ -124,7 +124,7 @@ def book_allocation(state: LedgerState, command: LevelAllocation) -> Plan:
     certificate = certified_site(state, command.site_id, day, "site_id")
     if not certificate.separate_site_quality:
         raise refused(
-            "allocation_outside_scenario_3",
+            "ALLOCATION_OUTSIDE_SCENARIO_3",
             SCENARIO_3,
             "site_id",
             f"certificate {certificate.certificate_id} keeps no separate site quality; "
@@ -151,7 +151,7 @@ def book_allocation(state: LedgerState, command: LevelAllocation) -> Plan:
 def book_custody_move(state: LedgerState, command: CustodyMove) -> Plan:
     if command.from_holder_id == command.to_holder_id:
         raise refused(
-            "same_endpoints",
+            "SAME_ENDPOINTS",
             CREDITS_FROM_INPUTS,
             "to_holder_id",
             f"a custody move changes the holder; {command.to_holder_id} already holds it",
@@ -174,7 +174,7 @@ def book_custody_move(state: LedgerState, command: CustodyMove) -> Plan:
     shared = source.certificate_ids & target.certificate_ids
     if shared:
         raise refused(
-            "use_physical_transfer",
+            "USE_PHYSICAL_TRANSFER",
             PHYSICAL_TRANSFER,
             "to_holder_id",
             f"{command.from_holder_id} and {command.to_holder_id} are under certificate "

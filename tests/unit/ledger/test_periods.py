@@ -141,7 +141,7 @@ def test_a_posting_dated_in_a_closed_period_is_rejected_naming_the_period() -> N
     state, _ = close_period(first_quarter(), JANUARY)
     outcome = post(state, received("late", "A", 5, on=date(2026, 1, 31)))
     assert isinstance(outcome, Rejected)
-    assert outcome.codes == ("period_closed",)
+    assert outcome.codes == ("PERIOD_CLOSED",)
     assert "falls in closed month 2026-01 (2026-01-01 to 2026-01-31)" in outcome.reasons[0].message
     assert outcome.state.balances == state.balances
 
@@ -188,7 +188,7 @@ def test_periods_close_once_and_in_sequence(
         state, _ = close_period(state, period)
     with pytest.raises(PeriodNotClosable, match=says) as refused:
         close_period(state, closing)
-    assert refused.value.violation.code == "period_not_closable"
+    assert refused.value.violation.code == "PERIOD_NOT_CLOSABLE"
 
 
 @pytest.mark.parametrize(
