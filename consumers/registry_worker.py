@@ -28,11 +28,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
+from consumers.batches import first_offsets, input_record, next_offsets
 from contracts.topics import Consumer, TopicSpec, inputs_of, outputs_of, state_topic_of
 from gateway.metrics import GatewayMetrics
 from gateway.registry import RegistryState
 from gateway.registry_entities import changed_entities, state_from_entities
-from gateway.registry_pipeline import InputRecord, PipelineSettings, Processed, process_record
+from gateway.registry_pipeline import PipelineSettings, Processed, process_record
 from gateway.state_store import StateStore
 
 CHANGELOG = state_topic_of(Consumer.REGISTRY).name
@@ -215,11 +216,13 @@ class RegistryWorker:
         state = held.state
         results: list[Processed] = []
         for record in records:
-            result = process_record(state, _input(record, prefix), now=now, settings=self._pipeline)
+            result = process_record(
+                state, input_record(record, prefix), now=now, settings=self._pipeline
+            )
             state = result.state
             results.append(result)
         changes = changed_entities(held.state, state)
-        offsets = _next_offsets(records)
+        offsets = next_offsets(records)
         producer = held.producer
         log.debug("batch_started", partition=number, records=len(records))
         try:
@@ -264,7 +267,7 @@ class RegistryWorker:
         consumer = self._consumer
         if consumer is None:
             return
-        for partition, first in _first_offsets(records).items():
+        for partition, first in first_offsets(records).items():
             consumer.seek(partition, first)
         held = self._partitions.get(number)
         if held is not None:
@@ -369,31 +372,3 @@ def _by_partition_number(
     for records in grouped.values():
         records.sort(key=lambda r: (r.timestamp, r.topic, r.offset))
     return grouped
-
-
-def _next_offsets(records: Sequence[ConsumerRecord]) -> dict[TopicPartition, int]:
-    offsets: dict[TopicPartition, int] = {}
-    for record in records:
-        partition = TopicPartition(record.topic, record.partition)
-        offsets[partition] = max(offsets.get(partition, 0), record.offset + 1)
-    return offsets
-
-
-def _first_offsets(records: Sequence[ConsumerRecord]) -> dict[TopicPartition, int]:
-    offsets: dict[TopicPartition, int] = {}
-    for record in records:
-        partition = TopicPartition(record.topic, record.partition)
-        offsets[partition] = min(offsets.get(partition, record.offset), record.offset)
-    return offsets
-
-
-def _input(record: ConsumerRecord, prefix: str) -> InputRecord:
-    return InputRecord(
-        topic=record.topic.removeprefix(prefix),
-        partition=record.partition,
-        offset=record.offset,
-        timestamp_ms=record.timestamp,
-        key=record.key,
-        value=record.value,
-        headers=list(record.headers),
-    )

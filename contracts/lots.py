@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, Field
 
 from contracts.base import Contract, Kilograms
 from contracts.values import (
+    AccountingLevel,
     Dimensions,
     Identifier,
     MetalContract,
@@ -38,6 +39,25 @@ class Bundle(ValueObject):
     dimensions: Dimensions | None = Field(default=None, description="Bundle dimensions, mm.")
     is_makeweight: bool = Field(
         default=False, description="True for the lot's one makeweight bundle, if any."
+    )
+
+
+class CustodyClaim(ValueObject):
+    """The certified (chain-of-custody) claim a lot arrives with: who delivered the metal
+    holding its certified credits, which material quality and accounting level they are of,
+    and the document that carries the claim (CoC notes)."""
+
+    delivered_by: Identifier = Field(
+        description="Certified site or group that delivered the metal and held its credits."
+    )
+    material_quality: Identifier = Field(
+        description='Material quality claimed for the lot, e.g. "asi_aluminium".'
+    )
+    level: AccountingLevel = Field(
+        description="Whether the claimed material flowed at site (S) or group (G) level."
+    )
+    coc_document: Identifier = Field(
+        description="Chain-of-custody document the lot arrived with."
     )
 
 
@@ -77,3 +97,8 @@ class LotArrived(Contract):
         "eCOA (SCR 4.3)."
     )
     arrived_at: AwareDatetime = Field(description="When the lot arrived at the warehouse.")
+    custody_claim: CustodyClaim | None = Field(
+        default=None,
+        description="The certified (chain-of-custody) claim the lot carries; null when the lot "
+        "carries no certified (chain-of-custody) claim.",
+    )

@@ -29,6 +29,7 @@ from contracts.ledger import LEDGER_COMMANDS, LEDGER_DECISIONS
 from contracts.lots import LotArrived
 from contracts.production import ProductionBatchRecorded
 from contracts.warrants import (
+    CancelWarrant,
     RequestWarrant,
     WarrantCancelled,
     WarrantIssued,
@@ -56,6 +57,7 @@ ALL_CONTRACTS: tuple[type[Contract], ...] = (
     BrandDelisted,
     LotArrived,
     RequestWarrant,
+    CancelWarrant,
     WarrantIssued,
     WarrantRejected,
     WarrantPending,

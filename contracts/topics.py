@@ -31,12 +31,13 @@ from contracts.cbam import (
 )
 from contracts.custody import CustodyBalanceUpdated, CustodyMovementRecorded
 from contracts.dead_letter import DeadLetterRecorded
-from contracts.ledger import LEDGER_COMMANDS, LEDGER_DECISIONS
 from contracts.ecoa import ECoAAccepted, ECoACreated, ECoARejected
+from contracts.ledger import LEDGER_COMMANDS, LEDGER_DECISIONS
 from contracts.lots import LotArrived
 from contracts.production import ProductionBatchRecorded
 from contracts.values import PartyRole
 from contracts.warrants import (
+    CancelWarrant,
     RequestWarrant,
     WarrantCancelled,
     WarrantIssued,
@@ -142,7 +143,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     TopicSpec(
         name="warehouse.warrant-requests",
         purpose="requests to place a lot on warrant",
-        message_types=(RequestWarrant,),
+        message_types=(RequestWarrant, CancelWarrant),
         key="brand",
         writer_roles=_WAREHOUSE,
         consumed_by=Consumer.REGISTRY,

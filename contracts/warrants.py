@@ -88,6 +88,32 @@ class RequestWarrant(Contract):
     brand: Identifier = Field(description="Brand of the lot.")
     warehouse_id: Identifier = Field(description="Party id of the requesting warehouse.")
     requested_at: AwareDatetime = Field(description="When the warehouse made the request.")
+    warrant_holder_id: Identifier | None = Field(
+        default=None,
+        description="Party the warrant is to be issued to, whose account receives the lot's "
+        "certified credits; null when none is named (then no custody moves with the warrant).",
+    )
+
+
+class CancelWarrant(Contract):
+    """A warehouse asks to cancel an issued warrant (e.g. the holder takes delivery of the
+    metal). A cancelled warrant no longer carries the lot's certified claim: the credits
+    return to the warehouse."""
+
+    MESSAGE_TYPE: ClassVar[str] = "custody.warrant.cancel"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    cancellation_id: Identifier = Field(
+        description="Unique id of this cancellation (idempotency key)."
+    )
+    warrant_id: Identifier = Field(description="Warrant to cancel.")
+    lot_id: Identifier = Field(description="Lot the warrant is for.")
+    brand: Identifier = Field(description="Brand of the lot (the partition key).")
+    warehouse_id: Identifier = Field(
+        description="Party id of the warehouse holding the lot (the sender)."
+    )
+    reason: Text = Field(description="Why the warrant is cancelled.")
+    requested_at: AwareDatetime = Field(description="When the warehouse asked to cancel.")
 
 
 class WarrantIssued(Contract):
@@ -102,6 +128,11 @@ class WarrantIssued(Contract):
     document: WarrantDocument = Field(description="What the warrant states.")
     issued_at: AwareDatetime = Field(description="When the warrant was issued.")
     rulebook_version: Identifier = Field(description="Version of the rulebook applied.")
+    warrant_holder_id: Identifier | None = Field(
+        default=None,
+        description="Party the warrant is issued to, as the request named it; null when the "
+        "request named none.",
+    )
 
     @property
     def brand(self) -> str:

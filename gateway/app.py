@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
 
+from consumers.ledger_worker import LedgerWorker, LedgerWorkerSettings
 from consumers.registry_worker import RegistryWorker, WorkerSettings
 from contracts.asyncapi import asyncapi_document
+from gateway.ledger_pipeline import LedgerSettings
 from gateway.metrics import GatewayMetrics
 from gateway.ops_http import OpsServer, Readiness
 from gateway.registry_pipeline import PipelineSettings
@@ -39,8 +41,11 @@ class GatewayApp:
     metrics: GatewayMetrics
     worker_settings: WorkerSettings
     pipeline: PipelineSettings
+    ledger_worker_settings: LedgerWorkerSettings
+    ledger_settings: LedgerSettings
     clock: Callable[[], datetime]
     worker: RegistryWorker | None = None
+    ledger: LedgerWorker | None = None
     ops_port: int | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -52,6 +57,10 @@ class GatewayApp:
             self.worker_settings, self.pipeline, store, self.metrics, self.clock
         )
         self.worker = worker
+        ledger = LedgerWorker(
+            self.ledger_worker_settings, self.ledger_settings, self.metrics, self.clock
+        )
+        self.ledger = ledger
         document = asyncapi_document(
             host=bootstrap.split(",")[0], topic_prefix=self.settings.topic_prefix
         )
@@ -63,15 +72,16 @@ class GatewayApp:
             asyncapi=lambda: document,
         )
         self.ops_port = await ops.start()
-        lag = asyncio.create_task(self._report_lag(worker, stop))
+        lag = asyncio.create_task(self._report_lag(stop))
         log.info(
             "registry_starting",
             bootstrap=bootstrap,
             group=self.worker_settings.group_id,
+            ledger_group=self.ledger_worker_settings.group_id,
             rulebook=self.rulebook.version,
         )
         try:
-            await worker.run(stop)
+            await _run_together(worker.run(stop), ledger.run(stop), stop=stop)
         finally:
             lag.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -86,7 +96,7 @@ class GatewayApp:
         task = asyncio.create_task(self.run(stop))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        while not (self.worker and self.worker.ready):
+        while not self.ready:
             if task.done():
                 task.result()
             if loop.time() > deadline:
@@ -94,6 +104,11 @@ class GatewayApp:
                 raise TimeoutError(f"the registry was not ready within {timeout_s:.0f} s")
             await asyncio.sleep(0.05)
         return task
+
+    @property
+    def ready(self) -> bool:
+        """The registry's partitions and the ledger's journal restored."""
+        return bool(self.worker and self.worker.ready and self.ledger and self.ledger.ready)
 
     async def _readiness(self) -> Readiness:
         """Ready when the broker answers and every partition this instance holds is restored."""
@@ -107,23 +122,46 @@ class GatewayApp:
             reachable = True
         except (OSError, ValueError, TimeoutError):
             reachable = False
-        worker = self.worker
-        restored = worker is not None and worker.ready
+        worker, ledger = self.worker, self.ledger
         detail = {"partitions": ",".join(map(str, worker.owned_partitions))} if worker else {}
+        if ledger is not None:
+            detail["ledger"] = "held" if ledger.holds_the_ledger else "held by another instance"
         return Readiness.of(
-            {"broker_reachable": reachable, "state_restored": restored}, detail=detail
+            {
+                "broker_reachable": reachable,
+                "state_restored": bool(worker and worker.ready),
+                "ledger_restored": bool(ledger and ledger.ready),
+            },
+            detail=detail,
         )
 
-    async def _report_lag(self, worker: RegistryWorker, stop: asyncio.Event) -> None:
+    async def _report_lag(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             await asyncio.sleep(LAG_REPORT_INTERVAL_S)
-            with contextlib.suppress(Exception):
-                await worker.report_lag()
+            for worker in (self.worker, self.ledger):
+                if worker is not None:
+                    with contextlib.suppress(Exception):
+                        await worker.report_lag()
+
+
+async def _run_together(*workers: Coroutine[None, None, None], stop: asyncio.Event) -> None:
+    """Run the workers until ``stop``; if one fails, stop the others and raise its error."""
+    tasks = [asyncio.create_task(worker) for worker in workers]
+    try:
+        done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) -> GatewayApp:
     rulebook = load_rulebook(settings.rulebook_file, cbam_notice_date=settings.cbam_notice_date)
     prefix = settings.topic_prefix
+    exchange_parties = frozenset(
+        party.strip() for party in settings.exchange_party_ids.split(",") if party.strip()
+    )
     return GatewayApp(
         settings=settings,
         rulebook=rulebook,
@@ -137,9 +175,18 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         pipeline=PipelineSettings(
             rulebook=rulebook,
             registry_party=settings.registry_party_id,
-            exchange_parties=frozenset(
-                party.strip() for party in settings.exchange_party_ids.split(",") if party.strip()
-            ),
+            exchange_parties=exchange_parties,
+            max_value_bytes=settings.max_message_bytes,
+        ),
+        ledger_worker_settings=LedgerWorkerSettings(
+            bootstrap_servers=settings.kafka_bootstrap_servers or "",
+            topic_prefix=prefix,
+            group_id=f"{prefix}{settings.ledger_group_id}",
+            transactional_id=f"{prefix}{settings.ledger_group_id}",
+        ),
+        ledger_settings=LedgerSettings(
+            registry_party=settings.registry_party_id,
+            exchange_parties=exchange_parties,
             max_value_bytes=settings.max_message_bytes,
         ),
         clock=clock,

@@ -115,6 +115,24 @@ class GatewayMetrics:
             ["partition"],
             registry=registry,
         )
+        self.ledger_commands = Counter(
+            "custody_gateway_ledger_commands_total",
+            "Ledger commands by message type and outcome (booked, rejected, already_handled, "
+            "dead_letter).",
+            ["message_type", "outcome"],
+            registry=registry,
+        )
+        self.ledger_accounts = Gauge(
+            "custody_gateway_ledger_accounts",
+            "Mass-balance accounts the ledger keeps, by level (S or G).",
+            ["level"],
+            registry=registry,
+        )
+        self.ledger_journal_commands = Gauge(
+            "custody_gateway_ledger_journal_commands",
+            "Commands on the ledger's journal (its system of record), restored or booked.",
+            registry=registry,
+        )
         for decision, outcomes in DECISION_OUTCOMES.items():
             for outcome in outcomes:
                 self.decisions.labels(decision=decision, outcome=outcome)

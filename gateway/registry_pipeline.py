@@ -7,9 +7,7 @@ none for a delivery already handled), or one dead-letter record with the reason.
 
 from __future__ import annotations
 
-import base64
 import traceback
-import uuid
 from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,11 +16,7 @@ from enum import StrEnum
 from contracts.base import Contract
 from contracts.cbam import CbamEmissionsFormSubmitted
 from contracts.dead_letter import (
-    DeadLetterError,
     DeadLetterReason,
-    DeadLetterRecorded,
-    OriginalHeader,
-    SourceRecord,
 )
 from contracts.ecoa import ECoACreated
 from contracts.envelope import (
@@ -30,13 +24,10 @@ from contracts.envelope import (
     Envelope,
     MessageDecodeError,
     decode_message,
-    encode_body,
-    envelope_headers,
-    new_envelope,
 )
-from contracts.topics import TOPICS_BY_NAME, route
-from contracts.values import PartyRole
+from contracts.topics import TOPICS_BY_NAME
 from gateway.decision_messages import ecoa_message, form_message
+from gateway.records import InputRecord, OutputRecord, dead_letter_records, published
 from gateway.registry import CommandRefused, RegistryState, handle
 from gateway.rulebook.decisions import ECoADecision, FormDecision
 from gateway.rulebook.model import Rulebook
@@ -44,31 +35,6 @@ from gateway.rulebook.violations import Violation
 from gateway.sender_identity import sender_violation
 
 REGISTRY_SOURCE = "/custody-gateway/registry"
-_OUTPUT_IDS = uuid.UUID("6f1c2b1e-4d0a-4c55-9a57-0b6c1d2e3f40")
-
-
-@dataclass(frozen=True)
-class InputRecord:
-    """A consumed record, with its topic name as the catalogue knows it (no prefix)."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp_ms: int | None
-    key: bytes | None
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes]]
-
-
-@dataclass(frozen=True)
-class OutputRecord:
-    """A record to publish: catalogue topic name (no prefix), key, value and headers."""
-
-    topic: str
-    key: bytes
-    value: bytes
-    headers: list[tuple[str, bytes]]
-    message_type: str
 
 
 class Outcome(StrEnum):
@@ -162,31 +128,7 @@ def process_record(
 def _publishable(
     bodies: Sequence[Contract], cause: Envelope, now: datetime, settings: PipelineSettings
 ) -> tuple[OutputRecord, ...]:
-    records = []
-    for index, body in enumerate(bodies):
-        spec = route(type(body), PartyRole.REGISTRY)
-        key = spec.key_of(body)
-        envelope = new_envelope(
-            body,
-            source=REGISTRY_SOURCE,
-            sender_party_id=settings.registry_party,
-            time=now,
-            subject=key.decode("utf-8"),
-            correlation_id=cause.correlation_id,
-            causation_id=cause.id,
-            # Reprocessing the same input gives the same ids: consumers can tell a replay.
-            event_id=str(uuid.uuid5(_OUTPUT_IDS, f"{cause.id}/{index}")),
-        )
-        records.append(
-            OutputRecord(
-                topic=spec.name,
-                key=key,
-                value=encode_body(body),
-                headers=envelope_headers(envelope),
-                message_type=body.MESSAGE_TYPE,
-            )
-        )
-    return tuple(records)
+    return published(bodies, cause, now, REGISTRY_SOURCE, settings.registry_party)
 
 
 def _refused_sender(
@@ -244,39 +186,13 @@ def _dead_letter(
     now: datetime,
     settings: PipelineSettings,
 ) -> Processed:
-    letter = DeadLetterRecorded.build(
-        original_value_base64=_b64(record.value),
-        original_key_base64=_b64(record.key),
-        original_headers=tuple(
-            OriginalHeader(key=name, value_base64=_b64(value)) for name, value in record.headers
-        ),
-        error=DeadLetterError(kind=reason, message=message, field=field),
-        source=SourceRecord(
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            timestamp_ms=record.timestamp_ms,
-        ),
-        dead_lettered_at=now,
-    )
-    where = f"{record.topic}/{record.partition}/{record.offset}"
-    cause = Envelope(
-        id=where,
-        source=REGISTRY_SOURCE,
-        type=letter.MESSAGE_TYPE,
-        time=now,
-        correlation_id=where,
-        sender_party_id=settings.registry_party,
-    )
     return Processed(
         state=state,
-        outputs=_publishable((letter,), cause, now, settings),
+        outputs=dead_letter_records(
+            record, reason, message, field, now, REGISTRY_SOURCE, settings.registry_party
+        ),
         decisions=(),
         outcome=Outcome.DEAD_LETTER,
         message_type=None,
         dead_letter_reason=reason,
     )
-
-
-def _b64(raw: bytes | None) -> str | None:
-    return None if raw is None else base64.b64encode(raw).decode("ascii")

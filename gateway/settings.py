@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     registry_group_id: str = Field(
         default="custody-registry", description="Consumer group of the registry instances."
     )
+    ledger_group_id: str = Field(
+        default="custody-ledger",
+        description="Consumer group (and transactional id) of the custody ledger.",
+    )
     registry_party_id: str = Field(
         default="custody-registry", description="Party id the registry sends as."
     )

@@ -39,6 +39,14 @@ from contracts.cbam import (
     Verifier,
 )
 from contracts.custody import CustodyBalanceUpdated, CustodyMovementRecorded, CustodyMoveReason
+from contracts.dead_letter import (
+    DeadLetterError,
+    DeadLetterReason,
+    DeadLetterRecorded,
+    OriginalHeader,
+    SourceRecord,
+)
+from contracts.ecoa import ECoAAccepted, ECoACreated, ECoAKind, ECoARejected
 from contracts.ledger import (
     AccountingScope,
     AccountStatement,
@@ -59,14 +67,6 @@ from contracts.ledger import (
     RegisterCertificate,
     RegisterSite,
 )
-from contracts.dead_letter import (
-    DeadLetterError,
-    DeadLetterReason,
-    DeadLetterRecorded,
-    OriginalHeader,
-    SourceRecord,
-)
-from contracts.ecoa import ECoAAccepted, ECoACreated, ECoAKind, ECoARejected
 from contracts.lots import Bundle, LotArrived
 from contracts.production import ProductionBatchRecorded
 from contracts.values import (

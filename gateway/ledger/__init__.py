@@ -7,6 +7,7 @@ month or a year with a reconciliation per account. No I/O, no clock, no Kafka.
 from gateway.ledger.commands import (
     CertifiedInput,
     CertifiedOutput,
+    ClosePeriod,
     Command,
     CustodyMove,
     EligibleScrapInput,
@@ -47,6 +48,7 @@ __all__ = [
     "Certificate",
     "CertifiedInput",
     "CertifiedOutput",
+    "ClosePeriod",
     "ClosedPeriod",
     "Command",
     "CustodyMove",

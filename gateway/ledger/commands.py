@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from gateway.ledger.model import AccountingScope, BalanceRule, CustodyReason, Level
+from gateway.ledger.model import AccountingScope, BalanceRule, CustodyReason, Level, Period
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,6 +27,8 @@ class RegisterSite:
     posting_id: str
     occurred_on: date
     site_id: str
+    operator_party_id: str | None = None
+    """The party that operates the site (the only one that may post its material)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -184,6 +186,18 @@ class CustodyMove:
     document_reference: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class ClosePeriod:
+    """Close a month or a year (``close_period``): dated the period's last day."""
+
+    posting_id: str
+    period: Period
+
+    @property
+    def occurred_on(self) -> date:
+        return self.period.end
+
+
 Registration = RegisterCertificate | RegisterSite
 MembershipChange = JoinCertificate | LeaveCertificate
 Posting = (
@@ -195,7 +209,7 @@ Posting = (
     | LevelAllocation
     | CustodyMove
 )
-Command = Registration | MembershipChange | Posting
+Command = Registration | MembershipChange | Posting | ClosePeriod
 
 POSTINGS = (
     CertifiedInput,

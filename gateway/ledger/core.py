@@ -16,6 +16,7 @@ from gateway.ledger.commands import (
     POSTINGS,
     CertifiedInput,
     CertifiedOutput,
+    ClosePeriod,
     Command,
     CustodyMove,
     EligibleScrapInput,
@@ -34,6 +35,7 @@ from gateway.ledger.membership import (
     register_site,
 )
 from gateway.ledger.model import ZERO, AccountKey, BalanceUpdate
+from gateway.ledger.periods import PeriodNotClosable, close_period
 from gateway.ledger.plan import Delta, Plan
 from gateway.ledger.postings import (
     book_allocation,
@@ -81,6 +83,8 @@ def post(state: LedgerState, command: Command) -> Outcome:
     earlier = _decided_before(state, command)
     if earlier is not None:
         return earlier
+    if isinstance(command, ClosePeriod):
+        return _close(state, command)
     reasons = [*_closed_period(state, command), *_non_positive_quantity(command)]
     try:
         plan = _plan(state, command)
@@ -124,8 +128,27 @@ def _plan(state: LedgerState, command: Command) -> Plan:
             return book_allocation(state, command)
         case CustodyMove():
             return book_custody_move(state, command)
+        case ClosePeriod():
+            raise AssertionError("a period close is not planned: see _close")
         case _:
             assert_never(command)
+
+
+def _close(state: LedgerState, command: ClosePeriod) -> Outcome:
+    """Close the period (``close_period``); its statements are the state's last closed period.
+    Unlike a posting, a close may cover days already closed by the other kind of period."""
+    try:
+        closed, _statements = close_period(state, command.period)
+    except PeriodNotClosable as refusal:
+        return _reject(state, command, (refusal.violation,))
+    return Accepted(
+        replace(
+            closed,
+            applied={**closed.applied, command.posting_id: command},
+            journal=(*closed.journal, command),
+        ),
+        (),
+    )
 
 
 def _decided_before(state: LedgerState, command: Command) -> Outcome | None:

@@ -71,7 +71,8 @@ def register_site(state: LedgerState, command: RegisterSite) -> Plan:
             f"site id {command.site_id} is already registered",
             observed=command.site_id,
         )
-    sites = {**state.sites, command.site_id: Site(command.site_id)}
+    site = Site(command.site_id, operator_party_id=command.operator_party_id)
+    sites = {**state.sites, command.site_id: site}
     return Plan(replace(state, sites=sites))
 
 

@@ -101,6 +101,7 @@ class Site:
 
     site_id: str
     certificate_id: str | None = None
+    operator_party_id: str | None = None
 
 
 @dataclass(frozen=True)

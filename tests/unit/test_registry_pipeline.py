@@ -13,8 +13,8 @@ from contracts.brands import SuspendBrand
 from contracts.envelope import decode_message, encode_body, envelope_headers, new_envelope
 from contracts.topics import route
 from gateway.registry import RegistryState
+from gateway.records import InputRecord
 from gateway.registry_pipeline import (
-    InputRecord,
     Outcome,
     PipelineSettings,
     process_record,

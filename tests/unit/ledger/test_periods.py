@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from gateway.ledger import (
     Accepted,
+    ClosePeriod,
     Command,
     LedgerState,
     Period,
@@ -250,3 +251,15 @@ def test_monthly_statements_add_up_and_chain_for_random_postings(
         previous = {r.account.text: r.closing_kg for r in statements}
     for text in (A, B):
         assert previous.get(text, Decimal(0)) == state.balance(account(text))
+
+
+def test_a_close_posted_as_a_command_is_decided_once_like_any_posting() -> None:
+    command = ClosePeriod(posting_id="close-jan", period=JANUARY)
+    first = post(LedgerState(), command)
+    assert isinstance(first, Accepted) and first.entries == ()
+    assert [closed.period for closed in first.state.closed_periods] == [JANUARY]
+    again = post(first.state, command)
+    assert isinstance(again, Accepted) and again.state is first.state
+    other = post(first.state, ClosePeriod(posting_id="close-jan-again", period=JANUARY))
+    assert isinstance(other, Rejected) and other.codes == ("PERIOD_NOT_CLOSABLE",)
+    assert other.state.closed_periods == first.state.closed_periods

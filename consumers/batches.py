@@ -1,0 +1,42 @@
+"""Small pieces both transactional workers use on a consumed batch: where to commit, where to
+rewind to, and the record as the pure pipelines take it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiokafka import ConsumerRecord, TopicPartition
+
+from gateway.records import InputRecord
+
+
+def next_offsets(records: Sequence[ConsumerRecord]) -> dict[TopicPartition, int]:
+    """The offsets to commit once ``records`` are handled: one past the last of each partition."""
+    offsets: dict[TopicPartition, int] = {}
+    for record in records:
+        partition = TopicPartition(record.topic, record.partition)
+        offsets[partition] = max(offsets.get(partition, 0), record.offset + 1)
+    return offsets
+
+
+def first_offsets(records: Sequence[ConsumerRecord]) -> dict[TopicPartition, int]:
+    """Where to seek to read ``records`` again: the first offset of each partition."""
+    offsets: dict[TopicPartition, int] = {}
+    for record in records:
+        partition = TopicPartition(record.topic, record.partition)
+        offsets[partition] = min(offsets.get(partition, record.offset), record.offset)
+    return offsets
+
+
+def input_record(record: ConsumerRecord, prefix: str, *, topic: str | None = None) -> InputRecord:
+    """The consumed record with its catalogue topic name (``topic``, or its own without the
+    prefix)."""
+    return InputRecord(
+        topic=topic if topic is not None else record.topic.removeprefix(prefix),
+        partition=record.partition,
+        offset=record.offset,
+        timestamp_ms=record.timestamp,
+        key=record.key,
+        value=record.value,
+        headers=list(record.headers),
+    )
