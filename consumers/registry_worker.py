@@ -48,6 +48,7 @@ _DECISIONS = {
     "custody.warrant.issued": ("warrant", "issued"),
     "custody.warrant.rejected": ("warrant", "rejected"),
     "custody.warrant.pending": ("warrant", "pending"),
+    "custody.warrant.cancelled": ("warrant", "cancelled"),
 }
 
 log = structlog.get_logger("custody_gateway.registry")

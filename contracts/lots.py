@@ -56,9 +56,7 @@ class CustodyClaim(ValueObject):
     level: AccountingLevel = Field(
         description="Whether the claimed material flowed at site (S) or group (G) level."
     )
-    coc_document: Identifier = Field(
-        description="Chain-of-custody document the lot arrived with."
-    )
+    coc_document: Identifier = Field(description="Chain-of-custody document the lot arrived with.")
 
 
 class LotArrived(Contract):

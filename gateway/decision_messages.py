@@ -132,9 +132,14 @@ def emissions_attached(
 
 
 def warrant_messages(
-    decision: WarrantDecision, *, rulebook_version: str, now: datetime
+    decision: WarrantDecision,
+    *,
+    rulebook_version: str,
+    now: datetime,
+    warrant_holder_id: str | None = None,
 ) -> tuple[WarrantMessage, WarrantStateChanged]:
-    """The decision event and the lot's new current state (for the compacted topic)."""
+    """The decision event and the lot's new current state (for the compacted topic); an
+    issued warrant names the holder its request named."""
     violations = tuple(rule_violation(v) for v in decision.violations)
     missing = tuple(missing_item(m) for m in decision.missing)
     event: WarrantMessage
@@ -146,6 +151,7 @@ def warrant_messages(
             document=_document(decision.terms),
             issued_at=now,
             rulebook_version=rulebook_version,
+            warrant_holder_id=warrant_holder_id,
         )
     elif decision.outcome is WarrantOutcome.PENDING:
         event = WarrantPending.build(

@@ -41,7 +41,7 @@ PROCESSING_BUCKETS_SECONDS: Final = (
 DECISION_OUTCOMES: Final[Mapping[str, tuple[str, ...]]] = {
     "ecoa": ("accepted", "rejected"),
     "cbam_form": ("accepted", "rejected"),
-    "warrant": ("issued", "rejected", "pending"),
+    "warrant": ("issued", "rejected", "pending", "cancelled"),
 }
 TRANSACTION_RESULTS: Final = ("committed", "aborted")
 

@@ -3,6 +3,12 @@ the outgoing messages out. No Kafka, no clock: ``now`` is an input.
 
 ``gateway check`` folds a file of messages through ``handle``; the Kafka pipeline runs the
 same function. The topology is the ``HANDLERS`` table at the bottom: message type -> handler.
+
+Besides its decisions, the registry emits the custody moves its own events imply
+(``gateway.custody_moves``), in the same step as the event: a lot arriving with a certified
+claim, a warrant issued to a named holder for such a lot, and that warrant cancelled. They
+travel to the ledger in the registry's transaction, so each is published exactly once. A lot
+without a claim, or a request naming no holder, moves nothing.
 """
 
 from __future__ import annotations
@@ -25,10 +31,24 @@ from contracts.brands import (
     SuspendBrand,
 )
 from contracts.cbam import CbamEmissionsFormSubmitted
+from contracts.custody import CustodyMovementRecorded
 from contracts.ecoa import ECoACreated
 from contracts.lots import LotArrived
 from contracts.production import ProductionBatchRecorded
-from contracts.warrants import RequestWarrant
+from contracts.warrants import (
+    CancelWarrant,
+    RequestWarrant,
+    WarrantCancelled,
+    WarrantState,
+    WarrantStateChanged,
+)
+from gateway.custody_moves import (
+    arrival_move,
+    arrival_posting_id,
+    cancellation_move,
+    issue_move,
+    issue_posting_id,
+)
 from gateway.decision_messages import (
     ecoa_message,
     emissions_attached,
@@ -50,6 +70,9 @@ from gateway.rulebook.state import (
 )
 from gateway.rulebook.violations import Violation
 from gateway.rulebook.warrantability import decide_warrant, form_for_production_year
+
+CUSTODY_RULE = "CoC: each custody move is booked once"
+CANCEL_RULE = "warrant cancellation: an issued warrant, by its lot's warehouse, once"
 
 
 class CommandRefused(ValueError):
@@ -73,6 +96,11 @@ class RegistryState:
     handled: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """By brand: the ids of the eCOAs, forms and commands already handled, with a digest of
     each body, so that a message delivered again changes nothing."""
+    cancellations: Mapping[str, CancelWarrant] = field(default_factory=dict)
+    """The cancellation of every cancelled warrant, by lot id (one warrant per lot)."""
+    custody_moves: Mapping[str, CustodyMovementRecorded] = field(default_factory=dict)
+    """The custody moves emitted, by posting id: each is emitted once, the issue moves on what
+    the arrival moved, and a cancellation returns what the issue moved."""
 
     def brand(self, name: str) -> BrandState:
         return self.brands.get(name) or BrandState(brand=name)
@@ -129,6 +157,8 @@ def _identity(body: Contract) -> tuple[str, str, str] | None:
         return body.brand, "form_id", f"form:{body.form_id}"
     if isinstance(body, ListBrand | SuspendBrand | ReinstateBrand | DelistBrand):
         return body.brand, "command_id", f"command:{body.command_id}"
+    if isinstance(body, CancelWarrant):
+        return body.brand, "cancellation_id", f"cancellation:{body.cancellation_id}"
     return None
 
 
@@ -303,12 +333,58 @@ def _attach_to_casts(
 
 
 def _lot_arrived(state: RegistryState, lot: LotArrived, context: _Context) -> Step:
+    """Record the lot; a lot with a certified claim moves custody from whoever delivered it to
+    the warehouse (once: the same lot again moves nothing, and a lot whose arrival moved
+    custody cannot be announced again with another claim, weight, warehouse or date); a
+    request waiting for the lot is decided again."""
+    state, moved = _arrival_custody(state, lot)
     state = replace(state, lots={**state.lots, lot.lot_id: lot})
     request = state.open_requests.get(lot.lot_id)
     if request is None:
-        return Step(state, ())
+        return Step(state, moved)
     state, outputs = _decide(state, request, context)
-    return Step(state, tuple(outputs))
+    return Step(state, (*moved, *outputs))
+
+
+def _arrival_custody(
+    state: RegistryState, lot: LotArrived
+) -> tuple[RegistryState, tuple[Contract, ...]]:
+    move = arrival_move(lot)
+    earlier = state.custody_moves.get(arrival_posting_id(lot.lot_id))
+    if earlier is None:
+        return (state, ()) if move is None else (_with_move(state, move), (move,))
+    if move == earlier:
+        return state, ()
+    field_name = _changed_arrival_field(earlier, lot)
+    raise CommandRefused(
+        field_name,
+        CUSTODY_RULE,
+        f"lot {lot.lot_id}'s arrival already moved {earlier.quantity_kg} kg of "
+        f"{earlier.material_quality} ({earlier.level.value}) from {earlier.from_holder_id} to "
+        f"{earlier.to_holder_id} on {earlier.occurred_on} (posting {earlier.posting_id}); "
+        f"announced again, its {field_name} cannot change",
+    )
+
+
+def _changed_arrival_field(earlier: CustodyMovementRecorded, lot: LotArrived) -> str:
+    """The field of a re-announced lot that contradicts the custody its arrival moved."""
+    if earlier.quantity_kg != lot.net_weight_kg:
+        return "net_weight_kg"
+    if earlier.to_holder_id != lot.warehouse_id:
+        return "warehouse_id"
+    if lot.custody_claim is None or earlier.from_holder_id != lot.custody_claim.delivered_by:
+        return "custody_claim"
+    if (earlier.material_quality, earlier.level, earlier.coc_document) != (
+        lot.custody_claim.material_quality,
+        lot.custody_claim.level,
+        lot.custody_claim.coc_document,
+    ):
+        return "custody_claim"
+    return "arrived_at"
+
+
+def _with_move(state: RegistryState, move: CustodyMovementRecorded) -> RegistryState:
+    return replace(state, custody_moves={**state.custody_moves, move.posting_id: move})
 
 
 def _request_warrant(state: RegistryState, request: RequestWarrant, context: _Context) -> Step:
@@ -316,23 +392,41 @@ def _request_warrant(state: RegistryState, request: RequestWarrant, context: _Co
     if previous is not None and previous.request_id == request.request_id:
         return Step(state, ())  # the same request again: already answered
     if previous is not None and previous.outcome is WarrantOutcome.ISSUED:
-        return Step(state, (_already_on_warrant(request, previous, context),))
+        cancelled = state.cancellations.get(request.lot_id)
+        return Step(state, (_already_on_warrant(request, previous, cancelled, context),))
     state, outputs = _decide(state, request, context, always_publish=True)
     return Step(state, tuple(outputs))
 
 
 def _already_on_warrant(
-    request: RequestWarrant, issued: WarrantDecision, context: _Context
+    request: RequestWarrant,
+    issued: WarrantDecision,
+    cancelled: CancelWarrant | None,
+    context: _Context,
 ) -> Contract:
-    violation = Violation(
-        code="LOT_ALREADY_ON_WARRANT",
-        rule="SCR 4.1",
-        field="lot_id",
-        observed=request.lot_id,
-        allowed="a lot not yet on warrant",
-        message=f"lot {request.lot_id} is already on warrant {warrant_id_for(request.lot_id)} "
-        f"(request {issued.request_id})",
-    )
+    """A lot is placed on warrant once: while its warrant stands, and after it was cancelled
+    (a warrant's id follows from its lot's, and the cancelled metal leaves the warehouse)."""
+    warrant_id = warrant_id_for(request.lot_id)
+    if cancelled is None:
+        violation = Violation(
+            code="LOT_ALREADY_ON_WARRANT",
+            rule="SCR 4.1",
+            field="lot_id",
+            observed=request.lot_id,
+            allowed="a lot not yet on warrant",
+            message=f"lot {request.lot_id} is already on warrant {warrant_id} "
+            f"(request {issued.request_id})",
+        )
+    else:
+        violation = Violation(
+            code="LOT_WARRANT_CANCELLED",
+            rule="SCR 4.1",
+            field="lot_id",
+            observed=request.lot_id,
+            allowed="a lot never placed on warrant",
+            message=f"lot {request.lot_id}'s warrant {warrant_id} was cancelled "
+            f"(cancellation {cancelled.cancellation_id}); a lot is placed on warrant once",
+        )
     rejection = WarrantDecision(
         request_id=request.request_id,
         lot_id=request.lot_id,
@@ -373,10 +467,133 @@ def _decide(
     )
     if decision == previous and not always_publish:
         return state, []
-    messages = warrant_messages(
-        decision, rulebook_version=context.rulebook.version, now=context.now
+    messages: list[Contract] = list(
+        warrant_messages(
+            decision,
+            rulebook_version=context.rulebook.version,
+            now=context.now,
+            warrant_holder_id=request.warrant_holder_id,
+        )
     )
-    return state, list(messages)
+    if decision.outcome is WarrantOutcome.ISSUED:
+        state, moved = _issue_custody(state, request, context)
+        messages.extend(moved)
+    return state, messages
+
+
+def _issue_custody(
+    state: RegistryState, request: RequestWarrant, context: _Context
+) -> tuple[RegistryState, tuple[Contract, ...]]:
+    """Whatever input issues the warrant (the request, or the lot, eCOA or form a pending
+    request waited for), the custody the lot's arrival brought to the warehouse moves on to
+    the holder the request named. Nothing moves for a lot without a claim or a request
+    without a holder."""
+    arrival = state.custody_moves.get(arrival_posting_id(request.lot_id))
+    if arrival is None:
+        return state, ()
+    warrant_id = warrant_id_for(request.lot_id)
+    move = issue_move(
+        arrival,
+        warrant_id=warrant_id,
+        holder_id=request.warrant_holder_id,
+        issued_at=context.now,
+    )
+    if move is None or move.posting_id in state.custody_moves:
+        return state, ()
+    return _with_move(state, move), (move,)
+
+
+def _cancel_warrant(state: RegistryState, cancel: CancelWarrant, context: _Context) -> Step:
+    """Cancel an issued warrant at its lot's warehouse's request: the warrant is cancelled and
+    the lot's current state says so; custody its issue moved to the holder returns to the
+    warehouse (the cancelled warrant no longer carries the claim; the warehouse books a
+    certified output when it loads the metal out). A warrant whose issue moved nothing moves
+    nothing back. Refused (``CommandRefused`` naming the field) for an unknown warrant, one
+    not issued or already cancelled, or one of another lot, brand or warehouse."""
+    issued = _warrant_to_cancel(state, cancel)
+    warrant_id = cancel.warrant_id
+    outputs: list[Contract] = [
+        WarrantCancelled.build(
+            warrant_id=warrant_id,
+            lot_id=cancel.lot_id,
+            brand=cancel.brand,
+            reason=cancel.reason,
+            cancelled_at=context.now,
+        ),
+        WarrantStateChanged.build(
+            lot_id=cancel.lot_id,
+            brand=cancel.brand,
+            warrant_id=warrant_id,
+            request_id=issued.request_id,
+            state=WarrantState.CANCELLED,
+            cancellation_reason=cancel.reason,
+            updated_at=context.now,
+        ),
+    ]
+    state = replace(state, cancellations={**state.cancellations, cancel.lot_id: cancel})
+    issue = state.custody_moves.get(issue_posting_id(warrant_id))
+    if issue is not None:
+        move = cancellation_move(issue, cancelled_at=context.now)
+        state = _with_move(state, move)
+        outputs.append(move)
+    return Step(state, tuple(outputs))
+
+
+def _warrant_to_cancel(state: RegistryState, cancel: CancelWarrant) -> WarrantDecision:
+    """The issued decision of the warrant ``cancel`` names, or ``CommandRefused`` saying which
+    field is wrong."""
+    warrant_id, lot_id = cancel.warrant_id, cancel.lot_id
+    if warrant_id_for(lot_id) != warrant_id:
+        owner = next(
+            (
+                lot
+                for lot, decision in state.warrant_decisions.items()
+                if decision.outcome is WarrantOutcome.ISSUED and warrant_id_for(lot) == warrant_id
+            ),
+            None,
+        )
+        if owner is None:
+            raise CommandRefused(
+                "warrant_id", CANCEL_RULE, f"cannot cancel warrant {warrant_id}: no such warrant"
+            )
+        raise CommandRefused(
+            "lot_id",
+            CANCEL_RULE,
+            f"cannot cancel warrant {warrant_id} for lot {lot_id}: it is the warrant of lot "
+            f"{owner}",
+        )
+    decision = state.warrant_decisions.get(lot_id)
+    if decision is None or decision.outcome is not WarrantOutcome.ISSUED:
+        where = "no request was made" if decision is None else f"it is {decision.outcome.value}"
+        raise CommandRefused(
+            "warrant_id",
+            CANCEL_RULE,
+            f"cannot cancel warrant {warrant_id}: it was not issued (lot {lot_id}: {where})",
+        )
+    earlier = state.cancellations.get(lot_id)
+    if earlier is not None:
+        raise CommandRefused(
+            "warrant_id",
+            CANCEL_RULE,
+            f"cannot cancel warrant {warrant_id}: it was already cancelled (cancellation "
+            f"{earlier.cancellation_id})",
+        )
+    if decision.brand != cancel.brand:
+        raise CommandRefused(
+            "brand",
+            CANCEL_RULE,
+            f"cannot cancel warrant {warrant_id}: it is of brand {decision.brand}, not "
+            f"{cancel.brand}",
+        )
+    lot = state.lots.get(lot_id)
+    if lot is not None and lot.warehouse_id != cancel.warehouse_id:
+        raise CommandRefused(
+            "warehouse_id",
+            CANCEL_RULE,
+            f"cannot cancel warrant {warrant_id}: lot {lot_id} is at warehouse "
+            f"{lot.warehouse_id}, not {cancel.warehouse_id}",
+        )
+    return decision
 
 
 def _decide_open_requests(
@@ -401,4 +618,5 @@ HANDLERS: Mapping[type[Contract], Handler] = {
     CbamEmissionsFormSubmitted: _decide_form,
     LotArrived: _lot_arrived,
     RequestWarrant: _request_warrant,
+    CancelWarrant: _cancel_warrant,
 }

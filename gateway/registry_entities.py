@@ -1,7 +1,8 @@
 """The registry's state as keyed entities: what the changelog topic and the local store hold.
 
 ``RegistryState`` is cut into entities a key each (a brand, a lot, an open request, a lot's
-latest warrant decision, a brand's handled ids); a step's changes are the entities whose value
+latest warrant decision, a brand's handled ids, a warrant's cancellation, a custody move
+emitted); a step's changes are the entities whose value
 changed, written as JSON. Reading every entity back gives the same ``RegistryState``.
 """
 
@@ -12,8 +13,9 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from contracts.custody import CustodyMovementRecorded
 from contracts.lots import LotArrived
-from contracts.warrants import RequestWarrant
+from contracts.warrants import CancelWarrant, RequestWarrant
 from gateway.registry import RegistryState
 from gateway.rulebook.decisions import WarrantDecision
 from gateway.rulebook.state import BrandState
@@ -23,6 +25,8 @@ _LOT = TypeAdapter(LotArrived)
 _REQUEST = TypeAdapter(RequestWarrant)
 _DECISION = TypeAdapter(WarrantDecision)
 _HANDLED: TypeAdapter[dict[str, str]] = TypeAdapter(dict[str, str])
+_CANCELLATION = TypeAdapter(CancelWarrant)
+_MOVE = TypeAdapter(CustodyMovementRecorded)
 
 # entity kind -> (the RegistryState field, how its values are written)
 _KINDS: Mapping[str, tuple[str, TypeAdapter[Any]]] = {
@@ -31,6 +35,8 @@ _KINDS: Mapping[str, tuple[str, TypeAdapter[Any]]] = {
     "request": ("open_requests", _REQUEST),
     "warrant": ("warrant_decisions", _DECISION),
     "handled": ("handled", _HANDLED),
+    "cancellation": ("cancellations", _CANCELLATION),
+    "move": ("custody_moves", _MOVE),
 }
 
 

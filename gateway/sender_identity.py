@@ -2,7 +2,7 @@
 
 A broker cannot tell a consumer who produced a record, so the registry checks what it can:
 the party named in the envelope (``ce_partyid``) must be the party the body speaks for (the
-warehouse of a lot, the creator of an eCOA), and only a brand's own producer may send that
+warehouse of a lot, a warrant request or a warrant cancellation, the creator of an eCOA), and only a brand's own producer may send that
 brand's casts, Enhanced eCOAs and CBAM forms. Broker-level authentication (one principal per
 party, ACLs per ingest topic) plugs in underneath without changing these rules.
 """
@@ -18,7 +18,7 @@ from contracts.lots import LotArrived
 from contracts.production import ProductionBatchRecorded
 from contracts.topics import TopicSpec
 from contracts.values import PartyRole
-from contracts.warrants import RequestWarrant
+from contracts.warrants import CancelWarrant, RequestWarrant
 from gateway.registry import RegistryState
 from gateway.rulebook.violations import Violation
 
@@ -80,7 +80,7 @@ def _claimed_sender(body: Contract) -> str | None:
     """The party the body itself says it comes from."""
     if isinstance(body, ECoACreated):
         return body.created_by
-    if isinstance(body, LotArrived | RequestWarrant):
+    if isinstance(body, LotArrived | RequestWarrant | CancelWarrant):
         return body.warehouse_id
     return None
 

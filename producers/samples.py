@@ -2,7 +2,9 @@
 
 NORDAL casts two A380.1 batches in March 2026, certifies them with an Enhanced eCOA, has
 reported its 2025 emissions, and a warehouse in Rotterdam takes a 20 t lot of them and
-places it on warrant. Deterministic: fixed dates, no clock, no randomness.
+places it on warrant. The lot arrives with NORDAL's chain-of-custody claim (ASI Aluminium,
+site level) and the warrant is issued to a trading member, whose account receives the credits.
+Deterministic: fixed dates, no clock, no randomness.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ from contracts.ledger import (
     RegisterCertificate,
     RegisterSite,
 )
-from contracts.lots import Bundle, LotArrived
+from contracts.lots import Bundle, CustodyClaim, LotArrived
 from contracts.production import ProductionBatchRecorded
 from contracts.values import (
     AccountingLevel,
@@ -84,6 +86,7 @@ from contracts.values import (
     Shape,
 )
 from contracts.warrants import (
+    CancelWarrant,
     CertificateOfAnalysisReference,
     RequestWarrant,
     WarrantCancelled,
@@ -100,6 +103,7 @@ BRAND = "NORDAL"
 PRODUCER_ID = "nordal-aluminium-as"
 SITE_ID = "NO-NORDAL-SUNNDAL-01"
 WAREHOUSE_ID = "wh-rotterdam-07"
+WARRANT_HOLDER_ID = "northsea-metals-trading"
 LOT_ID = "LOT-RTM-2026-000418"
 ECOA_ID = "ECOA-NORDAL-2026-0412"
 FORM_ID = "CBAM-NORDAL-2025"
@@ -429,6 +433,12 @@ def _lots() -> list[Contract]:
             piece_dimensions=INGOT,
             production_date=PRODUCED_ON[CASTS[0]],
             arrived_at=_at(date(2026, 3, 18), 7, 40),
+            custody_claim=CustodyClaim(
+                delivered_by=SITE_ID,
+                material_quality="asi_aluminium",
+                level=AccountingLevel.SITE,
+                coc_document="COC-NORDAL-2026-0318",
+            ),
         )
     ]
 
@@ -445,6 +455,7 @@ def _warrants() -> list[Contract]:
             brand=BRAND,
             warehouse_id=WAREHOUSE_ID,
             requested_at=requested_at,
+            warrant_holder_id=WARRANT_HOLDER_ID,
         ),
         WarrantIssued.build(
             warrant_id=warrant_id,
@@ -471,6 +482,7 @@ def _warrants() -> list[Contract]:
             ),
             issued_at=decided_at,
             rulebook_version=RULEBOOK_VERSION,
+            warrant_holder_id=WARRANT_HOLDER_ID,
         ),
         WarrantRejected.build(
             request_id="REQ-RTM-2026-0975",
@@ -509,6 +521,15 @@ def _warrants() -> list[Contract]:
             ),
             rulebook_version=RULEBOOK_VERSION,
             decided_at=decided_at,
+        ),
+        CancelWarrant.build(
+            cancellation_id="CXL-RTM-2026-0112",
+            warrant_id="W-AA-2026-103870",
+            lot_id="LOT-RTM-2026-000377",
+            brand=BRAND,
+            warehouse_id=WAREHOUSE_ID,
+            reason="Metal delivered out of the warehouse against the cancelled warrant.",
+            requested_at=_at(date(2026, 3, 19), 16),
         ),
         WarrantCancelled.build(
             warrant_id="W-AA-2026-103870",

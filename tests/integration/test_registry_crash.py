@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -18,55 +15,17 @@ from tests.conftest import TestTopics
 from tests.integration.registry_support import (
     OUTPUT_TOPICS,
     all_outputs,
-    http_get,
+    free_port,
     publish,
     scenario_for_brand,
+    start_registry,
+    wait_ready,
     wait_until_consumed,
 )
 
 pytestmark = pytest.mark.broker
 
-GATEWAY = Path(sys.executable).parent / "gateway"
 BRANDS = 40
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def start_registry(
-    topics: TestTopics, state_dir: Path, port: int, log: Path
-) -> subprocess.Popen[bytes]:
-    environment = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": topics.bootstrap_servers,
-        "GATEWAY_TOPIC_PREFIX": topics.prefix,
-        "GATEWAY_STATE_DIR": str(state_dir),
-        "GATEWAY_OPS_PORT": str(port),
-        "GATEWAY_LOG_LEVEL": "debug",
-    }
-    with log.open("ab") as sink:
-        return subprocess.Popen(
-            [str(GATEWAY), "run"], env=environment, stdout=sink, stderr=sink, start_new_session=True
-        )
-
-
-async def wait_ready(port: int, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while loop.time() < deadline:
-        assert process.poll() is None, "the registry exited"
-        try:
-            status, _ = await http_get(port, "/ready")
-            if status == 200:
-                return
-        except OSError:
-            pass
-        await asyncio.sleep(0.2)
-    raise TimeoutError("the registry did not become ready")
 
 
 async def committed_outputs(topics: TestTopics) -> int:
