@@ -1,10 +1,12 @@
-"""``make demo``: the registry deciding live on a real broker.
+"""``make demo``: the registry and the custody ledger deciding live on a real broker.
 
 It starts the local broker (unless one is up or ``KAFKA_BOOTSTRAP_SERVERS`` is set) and the
-registry, lets the simulated parties (``producers/simulation.py``) play a short story, and
-prints each decision as the registry publishes it: good lots issued, each kind of rejection,
-a pending lot resolved by a late eCOA, a suspended brand, and unreadable records set aside
-as dead letters. Then it stops everything it started. Every run uses topics of its own.
+gateway, lets the simulated parties (``producers/simulation.py``) play a short story, and
+prints each decision as it is published: good lots issued, each kind of rejection, a pending
+lot resolved by a late eCOA, a suspended brand, unreadable records set aside as dead letters,
+and beside them the custody moves those events imply with the balance updates they make, an
+overdrawing sale rejected and a month closed. Then it stops everything it started. Every run
+uses topics of its own.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from consumers.group_progress import wait_until_consumed
+from consumers.ledger_worker import LEDGER_INPUT, LEDGER_OUTPUTS
 from consumers.record_reader import end_offsets
 from consumers.registry_worker import INGEST_TOPICS, OUTPUT_TOPICS
 from contracts.base import Contract
@@ -50,6 +53,10 @@ EXPECTED = Counter(
         "custody.ecoa.rejected": 1,
         "custody.cbam-form.rejected": 1,
         "custody.dead-letter.recorded": 2,
+        "custody.movement.recorded": 5,
+        "custody.balance.updated": 11,
+        "custody.ledger.posting-rejected": 1,
+        "custody.ledger.period-closed": 1,
     }
 )
 
@@ -87,11 +94,15 @@ async def _play(settings: Settings) -> int:
     registry = await app.start(stop)
     print(f"registry: ready; /metrics and /ready on http://127.0.0.1:{app.ops_port}\n")
     seen: Counter[str] = Counter()
-    watcher = asyncio.create_task(_print_decisions(bootstrap, prefix, seen))
+    watcher = asyncio.create_task(
+        _print_decisions(bootstrap, prefix, settings.registry_party_id, seen)
+    )
     try:
         await _tell_the_story(bootstrap, prefix)
         ingest = [prefix + spec.name for spec in INGEST_TOPICS]
         await wait_until_consumed(bootstrap, ingest, app.worker_settings.group_id, timeout_s=60)
+        ledger_group = app.ledger_worker_settings.group_id
+        await wait_until_consumed(bootstrap, [prefix + LEDGER_INPUT], ledger_group, timeout_s=60)
         await asyncio.sleep(1.0)  # let the watcher print the last committed outputs
     finally:
         watcher.cancel()
@@ -107,13 +118,15 @@ async def _tell_the_story(bootstrap: str, prefix: str) -> None:
     await producer.start()
     try:
         publisher = EnvelopePublisher(producer, prefix)
-        for number, act in enumerate(demo_story(), start=1):
+        story = demo_story()
+        for number, act in enumerate(story, start=1):
             print(f"[{number}] {act.title}")
             for body in act.messages:
                 role = sender_role_of(body)
-                await publisher.publish(body, _envelope(body, DEMO_PARTIES[role]), role)
+                sender = act.sent_by or DEMO_PARTIES[role]
+                await publisher.publish(body, _envelope(body, sender), role)
             await asyncio.sleep(0.8)
-        print("[8] unreadable and unauthorised records arrive")
+        print(f"[{len(story) + 1}] unreadable and unauthorised records arrive")
         await _send_unreadable(producer, prefix)
         await asyncio.sleep(0.8)
     finally:
@@ -153,8 +166,12 @@ def _headers(body: Contract, sender: str) -> list[tuple[str, bytes]]:
     return envelope_headers(_envelope(body, sender))
 
 
-async def _print_decisions(bootstrap: str, prefix: str, seen: Counter[str]) -> None:
-    topics = [prefix + name for name in OUTPUT_TOPICS]
+async def _print_decisions(
+    bootstrap: str, prefix: str, registry_party: str, seen: Counter[str]
+) -> None:
+    """Print what the registry and the ledger publish (not the parties' own commands that
+    share ``ledger.commands`` with the registry's custody moves)."""
+    topics = [prefix + name for name in dict.fromkeys((*OUTPUT_TOPICS, *LEDGER_OUTPUTS))]
     partitions = list(await end_offsets(bootstrap, topics))
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
@@ -171,6 +188,8 @@ async def _print_decisions(bootstrap: str, prefix: str, seen: Counter[str]) -> N
                         decoded = decode_message(list(record.headers), record.value)
                     except MessageDecodeError as error:
                         print(f"      (unreadable output: {error})")
+                        continue
+                    if decoded.envelope.sender_party_id != registry_party:
                         continue
                     seen[decoded.envelope.type] += 1
                     line = describe_output(decoded.body)

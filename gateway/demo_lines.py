@@ -7,8 +7,10 @@ from collections.abc import Iterable
 from contracts.base import Contract
 from contracts.brands import BrandDelisted, BrandListed, BrandReinstated, BrandSuspended
 from contracts.cbam import CbamFormAccepted, CbamFormRejected, EmissionsAttached
+from contracts.custody import CustodyBalanceUpdated, CustodyMovementRecorded
 from contracts.dead_letter import DeadLetterRecorded
 from contracts.ecoa import ECoAAccepted, ECoARejected
+from contracts.ledger import LedgerPeriodClosed, LedgerPostingRejected
 from contracts.values import RuleViolation
 from contracts.warrants import WarrantIssued, WarrantPending, WarrantRejected
 from gateway.rulebook.violations import shown
@@ -61,6 +63,27 @@ def describe_output(body: Contract) -> str | None:
         case WarrantPending():
             waits = "; ".join(f"{m.message} ({m.rule})" for m in body.missing)
             return f"warrant PENDING     {body.lot_id}: {waits}"
+        case CustodyMovementRecorded():
+            return (
+                f"custody move        {body.lot_id}: {shown(body.quantity_kg)} kg "
+                f"{body.material_quality} ({body.level.value}) {body.from_holder_id} -> "
+                f"{body.to_holder_id} [{body.reason.value}]"
+            )
+        case CustodyBalanceUpdated():
+            sign = "+" if body.delta_kg >= 0 else "-"
+            return (
+                f"  balance           {body.account_key}: {sign}{shown(abs(body.delta_kg))} -> "
+                f"{shown(body.balance_kg)} kg ({body.posting_id})"
+            )
+        case LedgerPostingRejected():
+            return f"ledger REJECTED     {body.posting_id}: {_reasons(body.violations)}"
+        case LedgerPeriodClosed():
+            lines = ", ".join(
+                f"{s.account.holder_id}/{s.account.level.value} {shown(s.opening_kg)}"
+                f"+{shown(s.in_kg)}-{shown(s.out_kg)}={shown(s.closing_kg)}"
+                for s in body.statements
+            )
+            return f"period closed       {body.period_start:%Y-%m}: {lines}"
         case DeadLetterRecorded():
             origin, error = body.source, body.error
             at = f"{origin.topic}/{origin.partition}/{origin.offset}"

@@ -26,9 +26,20 @@ from contracts.cbam import (
     Verifier,
 )
 from contracts.ecoa import ECoACreated, ECoAKind
-from contracts.lots import Bundle, LotArrived
+from contracts.ledger import (
+    AccountingScope,
+    ClosePeriod,
+    JoinCertificate,
+    PeriodKind,
+    RecordCertifiedInput,
+    RecordCertifiedOutput,
+    RegisterCertificate,
+    RegisterSite,
+)
+from contracts.lots import Bundle, CustodyClaim, LotArrived
 from contracts.production import ProductionBatchRecorded
 from contracts.values import (
+    AccountingLevel,
     CastAnalysis,
     Dimensions,
     ElementLevel,
@@ -42,6 +53,9 @@ from producers.parties import DEMO_PARTIES
 PRODUCER = DEMO_PARTIES[PartyRole.PRODUCER]
 WAREHOUSE = DEMO_PARTIES[PartyRole.WAREHOUSE]
 MEMBER = DEMO_PARTIES[PartyRole.MEMBER]
+SMELTER_SITE = "NORDAL-SUNNDAL"
+WARRANT_HOLDER = "northsea-metals-ldn"
+ASI_ALUMINIUM = "asi_aluminium"
 A380_1 = {
     "Cu": "3.0", "Si": "9.0", "Mg": "0.3", "Zn": "1.0", "Fe": "0.8",
     "Mn": "0.2", "Ni": "0.1", "Sn": "0.05", "Ti": "0.1", "Pb": "0.1",
@@ -181,10 +195,16 @@ def cbam_form(brand: str, year: int = 2025, **changes: object) -> CbamEmissionsF
 
 
 def lot(
-    brand: str, lot_id: str, casts: list[str], *, bundles: int = 20, makeweight: int = 0
+    brand: str,
+    lot_id: str,
+    casts: list[str],
+    *,
+    bundles: int = 20,
+    makeweight: int = 0,
+    claim: CustodyClaim | None = None,
 ) -> LotArrived:
     """An A380.1 ingot lot: ``bundles`` bundles of 125 ingots of 8 kg (1 t each), plus a
-    makeweight bundle of ``makeweight`` ingots."""
+    makeweight bundle of ``makeweight`` ingots; with ``claim``, certified material."""
     full = [
         Bundle(
             bundle_id=f"{lot_id}-B{index + 1:02}",
@@ -224,25 +244,101 @@ def lot(
         piece_dimensions=INGOT,
         production_date=CAST_DAY,
         arrived_at=_at("2026-03-02T08:00:00"),
+        custody_claim=claim,
     )
 
 
-def request(brand: str, request_id: str, lot_id: str) -> RequestWarrant:
+def request(
+    brand: str, request_id: str, lot_id: str, *, holder: str | None = None
+) -> RequestWarrant:
     return RequestWarrant.build(
         request_id=request_id,
         lot_id=lot_id,
         brand=brand,
         warehouse_id=WAREHOUSE,
         requested_at=_at("2026-03-02T09:00:00"),
+        warrant_holder_id=holder,
+    )
+
+
+def nordal_claim(document: str) -> CustodyClaim:
+    """NORDAL's smelter delivered the lot as ASI aluminium, accounted at site level."""
+    return CustodyClaim(
+        delivered_by=SMELTER_SITE,
+        material_quality=ASI_ALUMINIUM,
+        level=AccountingLevel.SITE,
+        coc_document=document,
+    )
+
+
+def certification() -> tuple[Contract, ...]:
+    """Three site-level certificates, one site each (scenario 1): NORDAL's smelter, the
+    Rotterdam warehouse and Northsea Metals, the member that will hold the warrants."""
+    opened = date(2026, 1, 1)
+    messages: list[Contract] = []
+    for certificate, group, site, operator in (
+        ("ASI-COC-NORDAL", "nordal-group", SMELTER_SITE, PRODUCER),
+        ("ASI-COC-RTM-07", "rotterdam-07-bv", WAREHOUSE, WAREHOUSE),
+        ("ASI-COC-NORTHSEA", "northsea-metals-group", WARRANT_HOLDER, MEMBER),
+    ):
+        messages += [
+            RegisterCertificate.build(
+                posting_id=f"register-{certificate}",
+                certificate_id=certificate,
+                holder_group_id=group,
+                accounting_scope=AccountingScope.SITE_LEVEL,
+                effective_on=opened,
+            ),
+            RegisterSite.build(
+                posting_id=f"register-{site}",
+                site_id=site,
+                operator_party_id=operator,
+                registered_on=opened,
+            ),
+            JoinCertificate.build(
+                posting_id=f"join-{site}",
+                site_id=site,
+                certificate_id=certificate,
+                effective_on=opened,
+            ),
+        ]
+    return tuple(messages)
+
+
+def smelter_input(posting_id: str, kg: int, on: date) -> RecordCertifiedInput:
+    return RecordCertifiedInput.build(
+        posting_id=posting_id,
+        site_id=SMELTER_SITE,
+        holder_id=SMELTER_SITE,
+        material_quality=ASI_ALUMINIUM,
+        quantity_kg=Decimal(kg),
+        level=AccountingLevel.SITE,
+        coc_document=f"COC-{posting_id}",
+        occurred_on=on,
+    )
+
+
+def smelter_sale(posting_id: str, kg: int, on: date) -> RecordCertifiedOutput:
+    return RecordCertifiedOutput.build(
+        posting_id=posting_id,
+        site_id=SMELTER_SITE,
+        holder_id=SMELTER_SITE,
+        material_quality=ASI_ALUMINIUM,
+        quantity_kg=Decimal(kg),
+        level=AccountingLevel.SITE,
+        claim_document=f"INV-{posting_id}",
+        occurred_on=on,
     )
 
 
 @dataclass(frozen=True)
 class Act:
-    """One step of the story: what happens, and the messages the parties send for it."""
+    """One step of the story: what happens, and the messages the parties send for it
+    (``sent_by`` a given party, or each by its usual sender)."""
 
     title: str
     messages: tuple[Contract, ...]
+    sent_by: str | None = None
 
 
 def demo_story() -> list[Act]:
@@ -254,6 +350,16 @@ def demo_story() -> list[Act]:
             (list_brand(nordal), list_brand(alumo)),
         ),
         Act(
+            "the exchange records chain-of-custody certificates (site level): NORDAL's "
+            "smelter, the Rotterdam warehouse and Northsea Metals",
+            certification(),
+        ),
+        Act(
+            "NORDAL's smelter books 80 t of certified aluminium received in February (S)",
+            (smelter_input("NORDAL-IN-0220", 80_000, date(2026, 2, 20)),),
+            sent_by=PRODUCER,
+        ),
+        Act(
             "NORDAL's smelter records casts, certifies them and uploads its 2025 CBAM form",
             (
                 cast(nordal, "C26-0101"),
@@ -263,24 +369,36 @@ def demo_story() -> list[Act]:
             ),
         ),
         Act(
-            "a good 20 t lot arrives in Rotterdam and is put on warrant",
+            "a good 20 t certified lot arrives in Rotterdam and is put on warrant for "
+            "Northsea Metals",
             (
-                lot(nordal, "LOT-RTM-0001", ["C26-0101", "C26-0102"]),
-                request(nordal, "REQ-0001", "LOT-RTM-0001"),
+                lot(
+                    nordal,
+                    "LOT-RTM-0001",
+                    ["C26-0101", "C26-0102"],
+                    claim=nordal_claim("COC-NORDAL-0001"),
+                ),
+                request(nordal, "REQ-0001", "LOT-RTM-0001", holder=WARRANT_HOLDER),
             ),
         ),
         Act(
             "a 20.5 t lot of six production batches is offered",
             (
-                lot(nordal, "LOT-RTM-0002", six, makeweight=63),
-                request(nordal, "REQ-0002", "LOT-RTM-0002"),
+                lot(
+                    nordal,
+                    "LOT-RTM-0002",
+                    six,
+                    makeweight=63,
+                    claim=nordal_claim("COC-NORDAL-0002"),
+                ),
+                request(nordal, "REQ-0002", "LOT-RTM-0002", holder=WARRANT_HOLDER),
             ),
         ),
         Act(
             "a lot whose cast has no eCOA yet waits, until the producer's late eCOA arrives",
             (
-                lot(nordal, "LOT-RTM-0003", ["C26-0301"]),
-                request(nordal, "REQ-0003", "LOT-RTM-0003"),
+                lot(nordal, "LOT-RTM-0003", ["C26-0301"], claim=nordal_claim("COC-NORDAL-0003")),
+                request(nordal, "REQ-0003", "LOT-RTM-0003", holder=WARRANT_HOLDER),
                 enhanced_ecoa(nordal, "ECOA-NORDAL-03", ["C26-0301"]),
             ),
         ),
@@ -304,6 +422,21 @@ def demo_story() -> list[Act]:
                 enhanced_ecoa(alumo, "ECOA-ALUMO-01", ["A26-0001"]),
                 lot(alumo, "LOT-RTM-0004", ["A26-0001"]),
                 request(alumo, "REQ-0004", "LOT-RTM-0004"),
+            ),
+        ),
+        Act(
+            "NORDAL's smelter tries to sell 25 t more as certified than its balance holds",
+            (smelter_sale("NORDAL-OUT-0305", 25_000, date(2026, 3, 5)),),
+            sent_by=PRODUCER,
+        ),
+        Act(
+            "the exchange closes February: a statement per account",
+            (
+                ClosePeriod.build(
+                    posting_id="close-2026-02",
+                    period_kind=PeriodKind.MONTH,
+                    period_start=date(2026, 2, 1),
+                ),
             ),
         ),
     ]
