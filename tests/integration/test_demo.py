@@ -1,4 +1,5 @@
-"""``make demo``'s job, against the session broker: every kind of decision, exit 0."""
+"""``make demo``'s job, against the session broker: every kind of decision, the custody
+moves and balances beside them, exit 0."""
 
 from __future__ import annotations
 
@@ -37,6 +38,14 @@ def test_the_demo_shows_every_kind_of_decision(kafka_broker: BrokerInfo) -> None
         "warrant REJECTED    LOT-RTM-0004: BRAND_SUSPENDED",
         "dead letter         producer.production-batches",
         "dead letter         warehouse.lot-arrivals",
+        "custody move        LOT-RTM-0001: 20000 kg asi_aluminium (S) NORDAL-SUNNDAL -> "
+        "warehouse-rotterdam-07 [lot_arrival]",
+        "custody move        LOT-RTM-0003: 20000 kg asi_aluminium (S) warehouse-rotterdam-07 -> "
+        "northsea-metals-ldn [warrant_issued]",
+        "balance           northsea-metals-ldn/asi_aluminium/S: +20000 -> 40000 kg",
+        "ledger REJECTED     NORDAL-OUT-0305: OVERDRAW",
+        "at most 19496",
+        "period closed       2026-02: NORDAL-SUNNDAL/S 0+80000-0=80000",
         "every kind of decision was made",
     ):
         assert line in done.stdout, line

@@ -12,8 +12,8 @@ from contracts.base import Contract
 from contracts.brands import SuspendBrand
 from contracts.envelope import decode_message, encode_body, envelope_headers, new_envelope
 from contracts.topics import route
-from gateway.registry import RegistryState
 from gateway.records import InputRecord
+from gateway.registry import RegistryState
 from gateway.registry_pipeline import (
     Outcome,
     PipelineSettings,
