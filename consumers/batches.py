@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from gateway.records import InputRecord
 
@@ -16,6 +16,21 @@ def next_offsets(records: Sequence[ConsumerRecord]) -> dict[TopicPartition, int]
     for record in records:
         partition = TopicPartition(record.topic, record.partition)
         offsets[partition] = max(offsets.get(partition, 0), record.offset + 1)
+    return offsets
+
+
+async def offsets_to_commit(
+    consumer: AIOKafkaConsumer, records: Sequence[ConsumerRecord]
+) -> dict[TopicPartition, int]:
+    """One past the last record handed out of each partition, or the consumer's position when
+    it is further: a topic written in transactions ends with a commit marker, which is never
+    handed out but which the position has passed. Committing past it lets the group's
+    committed offset reach the topic's end (lag 0, "consumed" for whoever waits on it)."""
+    offsets = next_offsets(records)
+    held = consumer.assignment()
+    for partition, offset in offsets.items():
+        if partition in held:
+            offsets[partition] = max(offset, await consumer.position(partition))
     return offsets
 
 

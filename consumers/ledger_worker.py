@@ -27,7 +27,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 
-from consumers.batches import first_offsets, input_record, next_offsets
+from consumers.batches import first_offsets, input_record, next_offsets, offsets_to_commit
 from contracts.topics import Consumer, inputs_of, outputs_of, state_topic_of
 from gateway.ledger import LedgerState
 from gateway.ledger_pipeline import (
@@ -199,6 +199,8 @@ class LedgerWorker:
             state = result.state
             results.append(result)
         producer = held.producer
+        consumer = self._consumer
+        offsets = await offsets_to_commit(consumer, records) if consumer else next_offsets(records)
         try:
             async with producer.transaction():
                 for result in results:
@@ -218,9 +220,7 @@ class LedgerWorker:
                             headers=list(record.headers),
                             partition=0,
                         )
-                await producer.send_offsets_to_transaction(
-                    next_offsets(records), self._settings.group_id
-                )
+                await producer.send_offsets_to_transaction(offsets, self._settings.group_id)
         except Exception:
             self._metrics.transactions.labels(result="aborted").inc()
             log.exception("ledger_transaction_aborted", records=len(records))

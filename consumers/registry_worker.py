@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
-from consumers.batches import first_offsets, input_record, next_offsets
+from consumers.batches import first_offsets, input_record, next_offsets, offsets_to_commit
 from contracts.topics import Consumer, TopicSpec, inputs_of, outputs_of, state_topic_of
 from gateway.metrics import GatewayMetrics
 from gateway.registry import RegistryState
@@ -223,7 +223,8 @@ class RegistryWorker:
             state = result.state
             results.append(result)
         changes = changed_entities(held.state, state)
-        offsets = next_offsets(records)
+        consumer = self._consumer
+        offsets = await offsets_to_commit(consumer, records) if consumer else next_offsets(records)
         producer = held.producer
         log.debug("batch_started", partition=number, records=len(records))
         try:

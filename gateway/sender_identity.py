@@ -2,9 +2,10 @@
 
 A broker cannot tell a consumer who produced a record, so the registry checks what it can:
 the party named in the envelope (``ce_partyid``) must be the party the body speaks for (the
-warehouse of a lot, a warrant request or a warrant cancellation, the creator of an eCOA), and only a brand's own producer may send that
-brand's casts, Enhanced eCOAs and CBAM forms. Broker-level authentication (one principal per
-party, ACLs per ingest topic) plugs in underneath without changing these rules.
+warehouse of a lot, a warrant request or a warrant cancellation, the creator of an eCOA), and
+only a brand's own producer may send that brand's casts, Enhanced eCOAs and CBAM forms.
+Broker-level authentication (one principal per party, ACLs per ingest topic) plugs in
+underneath without changing these rules.
 """
 
 from __future__ import annotations

@@ -76,7 +76,11 @@ async def test_a_good_lot_is_issued_through_kafka(topics: TestTopics, tmp_path: 
         _, metrics = await http_get(app.ops_port, "/metrics")
         asyncapi_status, _ = await http_get(app.ops_port, "/asyncapi.json")
     assert ready_status == 200
-    assert json.loads(ready_body)["checks"] == {"broker_reachable": True, "state_restored": True}
+    assert json.loads(ready_body)["checks"] == {
+        "broker_reachable": True,
+        "state_restored": True,
+        "ledger_restored": True,
+    }
     assert 'custody_gateway_decisions_total{decision="warrant",outcome="issued"} 1.0' in metrics
     assert 'custody_gateway_transactions_total{result="committed"}' in metrics
     assert asyncapi_status == 200

@@ -10,6 +10,7 @@ from contracts.values import PartyRole
 from gateway.registry import RegistryState
 from gateway.sender_identity import sender_violation
 from tests.unit.test_registry import after, scenario_messages
+from tests.unit.test_registry_custody_moves import cancel
 
 MESSAGES = {type(m).__name__: m for m in scenario_messages()}
 LISTED, _ = after([MESSAGES["ListBrand"]])
@@ -87,4 +88,12 @@ def test_writer_roles_of_member_ecoas() -> None:
     assert TOPICS_BY_NAME["member.ecoas"].writer_roles == (
         PartyRole.MEMBER,
         PartyRole.PERMITTED_PARTY,
+    )
+
+
+def test_a_warrant_cancellation_comes_only_from_the_warehouse_it_names() -> None:
+    assert check("warehouse.warrant-requests", "warehouse-rotterdam-07", cancel()) is None
+    assert (
+        check("warehouse.warrant-requests", "warehouse-antwerp-02", cancel())
+        == "SENDER_NOT_PERMITTED warehouse_id warehouse-rotterdam-07"
     )

@@ -1,0 +1,73 @@
+"""The custody moves the registry's events imply, on the real broker: a claimed lot issued to a
+holder and then cancelled puts each of its three moves on the ledger's command topic exactly
+once, in the registry's transactions, and the ledger decides each once."""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from consumers.record_reader import read_to_end
+from contracts.custody import CustodyMovementRecorded, CustodyMoveReason
+from contracts.dead_letter import DeadLetterRecorded
+from contracts.ledger import LedgerPostingAccepted, LedgerPostingRejected
+from tests.conftest import TestTopics
+from tests.integration.ledger_support import wait_until_booked
+from tests.integration.registry_support import (
+    all_outputs,
+    publish,
+    registry_settings,
+    running_registry,
+    types_of,
+    wait_until_consumed,
+)
+from tests.integration.test_registry_on_kafka import final_warrant_states, group_of
+from tests.unit.test_registry_custody_moves import LOT, WARRANT, cancel, claimed_scenario
+
+pytestmark = pytest.mark.broker
+
+POSTINGS = {
+    f"lot-arrival.{LOT}": CustodyMoveReason.LOT_ARRIVAL,
+    f"warrant-issued.{WARRANT}": CustodyMoveReason.WARRANT_ISSUED,
+    f"warrant-cancelled.{WARRANT}": CustodyMoveReason.WARRANT_CANCELLED,
+}
+ONE_EACH = Counter(dict.fromkeys(POSTINGS, 1))
+
+
+async def test_a_claimed_lot_warranted_and_cancelled_moves_custody_once_per_event(
+    topics: TestTopics, tmp_path: Path
+) -> None:
+    async with running_registry(registry_settings(topics, tmp_path / "state")) as app:
+        await publish(topics, claimed_scenario())
+        await wait_until_consumed(topics, group_of(app))
+        await publish(topics, [cancel(), cancel()])  # the same cancellation delivered twice
+        await wait_until_consumed(topics, group_of(app))
+        # The registry writes ledger.commands in transactions: the ledger's committed offset
+        # passes their commit markers, so waiting for it to reach the end returns.
+        await wait_until_booked(topics, app.ledger_worker_settings.group_id)
+    commands = await read_to_end(topics.bootstrap_servers, [topics.prefix + "ledger.commands"])
+    moves = [r.decoded.body for r in commands]
+    assert all(isinstance(move, CustodyMovementRecorded) for move in moves)
+    assert Counter(r.key.decode() for r in commands if r.key is not None) == ONE_EACH
+    assert {
+        move.posting_id: move.reason for move in moves if isinstance(move, CustodyMovementRecorded)
+    } == POSTINGS
+
+    registry_outputs = await all_outputs(topics)
+    assert final_warrant_states(registry_outputs) == {LOT: "cancelled"}
+    assert types_of(registry_outputs).count("custody.warrant.cancelled") == 1
+    ledger_outcomes = Counter[str]()
+    for record in await read_to_end(
+        topics.bootstrap_servers,
+        [topics.prefix + "registry.ledger-decisions", topics.prefix + "registry.dead-letters"],
+    ):
+        body = record.decoded.body
+        if isinstance(body, LedgerPostingAccepted | LedgerPostingRejected):
+            ledger_outcomes[body.posting_id] += 1
+        elif isinstance(body, DeadLetterRecorded):
+            key = base64.b64decode(body.original_key_base64 or "").decode()
+            ledger_outcomes[f"dead letter from {body.source.topic}: {key}"] += 1
+    assert ledger_outcomes == ONE_EACH  # one outcome each, and no dead letter at all
