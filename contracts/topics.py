@@ -268,7 +268,8 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     TopicSpec(
         name="registry.state-changelog",
         purpose="the registry's state, one record per entity (brand, lot, open request, "
-        "warrant decision): the system of record its local stores are rebuilt from",
+        "warrant decision, cancellation, custody move): the system of record its local stores "
+        "are rebuilt from",
         message_types=(),
         key="entity",
         writer_roles=_REGISTRY,
