@@ -3,11 +3,12 @@ rewind to, and the record as the pure pipelines take it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
-from gateway.records import InputRecord
+from gateway.metrics import GatewayMetrics
+from gateway.records import InputRecord, OutputRecord
 
 
 def next_offsets(records: Sequence[ConsumerRecord]) -> dict[TopicPartition, int]:
@@ -55,3 +56,32 @@ def input_record(record: ConsumerRecord, prefix: str, *, topic: str | None = Non
         value=record.value,
         headers=list(record.headers),
     )
+
+
+async def send_outputs(
+    producer: AIOKafkaProducer, prefix: str, outputs: Iterable[OutputRecord]
+) -> None:
+    """Send the outputs (inside the caller's open transaction)."""
+    for output in outputs:
+        await producer.send(
+            prefix + output.topic, value=output.value, key=output.key, headers=output.headers
+        )
+
+
+def seek_to_first(consumer: AIOKafkaConsumer, records: Sequence[ConsumerRecord]) -> None:
+    """Read ``records`` again from the next fetch on."""
+    for partition, first in first_offsets(records).items():
+        consumer.seek(partition, first)
+
+
+async def report_lag(consumer: AIOKafkaConsumer, metrics: GatewayMetrics, prefix: str) -> None:
+    """Per assigned partition: its end minus the group's committed offset."""
+    assigned = list(consumer.assignment())
+    if not assigned:
+        return
+    ends = await consumer.end_offsets(assigned)
+    for partition in assigned:
+        committed = await consumer.committed(partition) or 0
+        metrics.consumer_lag.labels(
+            topic=partition.topic.removeprefix(prefix), partition=str(partition.partition)
+        ).set(max(ends[partition] - committed, 0))

@@ -27,7 +27,14 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 
-from consumers.batches import first_offsets, input_record, next_offsets, offsets_to_commit
+from consumers.batches import (
+    input_record,
+    next_offsets,
+    offsets_to_commit,
+    report_lag,
+    seek_to_first,
+    send_outputs,
+)
 from contracts.topics import Consumer, inputs_of, outputs_of, state_topic_of
 from gateway.ledger import LedgerState
 from gateway.ledger_pipeline import (
@@ -204,13 +211,7 @@ class LedgerWorker:
         try:
             async with producer.transaction():
                 for result in results:
-                    for output in result.outputs:
-                        await producer.send(
-                            prefix + output.topic,
-                            value=output.value,
-                            key=output.key,
-                            headers=output.headers,
-                        )
+                    await send_outputs(producer, prefix, result.outputs)
                 for record, result in zip(records, results, strict=True):
                     if result.journaled:
                         await producer.send(
@@ -236,8 +237,7 @@ class LedgerWorker:
         consumer = self._consumer
         if consumer is None:
             return
-        for partition, first in first_offsets(records).items():
-            consumer.seek(partition, first)
+        seek_to_first(consumer, records)
         if self._held is not None:
             await self._release()
             await self._acquire()
@@ -278,18 +278,8 @@ class LedgerWorker:
         self._metrics.ledger_journal_commands.set(held.journaled)
 
     async def report_lag(self) -> None:
-        consumer = self._consumer
-        if consumer is None:
-            return
-        assigned = list(consumer.assignment())
-        if not assigned:
-            return
-        ends = await consumer.end_offsets(assigned)
-        for partition in assigned:
-            committed = await consumer.committed(partition) or 0
-            self._metrics.consumer_lag.labels(
-                topic=LEDGER_INPUT, partition=str(partition.partition)
-            ).set(max(ends[partition] - committed, 0))
+        if self._consumer is not None:
+            await report_lag(self._consumer, self._metrics, self._settings.topic_prefix)
 
 
 def _log_outcome(record: ConsumerRecord, result: LedgerProcessed) -> None:

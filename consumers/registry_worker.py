@@ -28,7 +28,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
-from consumers.batches import first_offsets, input_record, next_offsets, offsets_to_commit
+from consumers.batches import (
+    input_record,
+    next_offsets,
+    offsets_to_commit,
+    report_lag,
+    seek_to_first,
+    send_outputs,
+)
 from contracts.topics import Consumer, TopicSpec, inputs_of, outputs_of, state_topic_of
 from gateway.metrics import GatewayMetrics
 from gateway.registry import RegistryState
@@ -230,13 +237,7 @@ class RegistryWorker:
         try:
             async with producer.transaction():
                 for result in results:
-                    for output in result.outputs:
-                        await producer.send(
-                            prefix + output.topic,
-                            value=output.value,
-                            key=output.key,
-                            headers=output.headers,
-                        )
+                    await send_outputs(producer, prefix, result.outputs)
                 changelog_sends = [
                     await producer.send(
                         prefix + CHANGELOG, value=value, key=key.encode("utf-8"), partition=number
@@ -269,8 +270,7 @@ class RegistryWorker:
         consumer = self._consumer
         if consumer is None:
             return
-        for partition, first in first_offsets(records).items():
-            consumer.seek(partition, first)
+        seek_to_first(consumer, records)
         held = self._partitions.get(number)
         if held is not None:
             await self._release([number])
@@ -306,19 +306,8 @@ class RegistryWorker:
         metrics.state_store_bytes.set(self._store.size_bytes())
 
     async def report_lag(self) -> None:
-        consumer = self._consumer
-        if consumer is None:
-            return
-        assigned = list(consumer.assignment())
-        if not assigned:
-            return
-        ends = await consumer.end_offsets(assigned)
-        prefix = self._settings.topic_prefix
-        for partition in assigned:
-            committed = await consumer.committed(partition) or 0
-            self._metrics.consumer_lag.labels(
-                topic=partition.topic.removeprefix(prefix), partition=str(partition.partition)
-            ).set(max(ends[partition] - committed, 0))
+        if self._consumer is not None:
+            await report_lag(self._consumer, self._metrics, self._settings.topic_prefix)
 
 
 def _log_outcome(topic: str, record: ConsumerRecord, result: Processed) -> None:

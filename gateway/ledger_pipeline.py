@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Set
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from contracts import ledger as wire
 from contracts.base import Contract
@@ -148,8 +149,26 @@ def process_ledger_record(
     )
 
 
+_SAME_SHAPE: dict[type[Contract], Any] = {
+    wire.RecordCertifiedInput: ledger.CertifiedInput,
+    wire.RecordEligibleScrapInput: ledger.EligibleScrapInput,
+    wire.RecordNonCertifiedInput: ledger.NonCertifiedInput,
+    wire.RecordCertifiedOutput: ledger.CertifiedOutput,
+    wire.RecordPhysicalTransfer: ledger.PhysicalTransfer,
+    wire.AllocateToSiteLevel: ledger.LevelAllocation,
+    wire.JoinCertificate: ledger.JoinCertificate,
+    wire.LeaveCertificate: ledger.LeaveCertificate,
+}
+"""Wire commands whose fields the core command (a dataclass) has under the same names."""
+
+
 def to_core_command(body: LedgerCommandBody) -> ledger.Command:
     """The core's command for a wire command."""
+    core_type = _SAME_SHAPE.get(type(body))
+    if core_type is not None:
+        values = {f.name: _core_value(getattr(body, f.name)) for f in fields(core_type)}
+        command: ledger.Command = core_type(**values)
+        return command
     match body:
         case wire.RegisterCertificate():
             return ledger.RegisterCertificate(
@@ -167,85 +186,6 @@ def to_core_command(body: LedgerCommandBody) -> ledger.Command:
                 site_id=body.site_id,
                 operator_party_id=body.operator_party_id,
             )
-        case wire.JoinCertificate():
-            return ledger.JoinCertificate(
-                posting_id=body.posting_id,
-                site_id=body.site_id,
-                certificate_id=body.certificate_id,
-                effective_on=body.effective_on,
-            )
-        case wire.LeaveCertificate():
-            return ledger.LeaveCertificate(
-                posting_id=body.posting_id,
-                site_id=body.site_id,
-                certificate_id=body.certificate_id,
-                effective_on=body.effective_on,
-                balance_rule=ledger.BalanceRule(body.balance_rule.value),
-            )
-        case wire.RecordCertifiedInput():
-            return ledger.CertifiedInput(
-                posting_id=body.posting_id,
-                occurred_on=body.occurred_on,
-                holder_id=body.holder_id,
-                site_id=body.site_id,
-                material_quality=body.material_quality,
-                quantity_kg=body.quantity_kg,
-                coc_document=body.coc_document,
-                level=_level(body.level),
-            )
-        case wire.RecordEligibleScrapInput():
-            return ledger.EligibleScrapInput(
-                posting_id=body.posting_id,
-                occurred_on=body.occurred_on,
-                holder_id=body.holder_id,
-                site_id=body.site_id,
-                material_quality=body.material_quality,
-                quantity_kg=body.quantity_kg,
-                scrap_declaration=body.scrap_declaration,
-                level=_level(body.level),
-            )
-        case wire.RecordNonCertifiedInput():
-            return ledger.NonCertifiedInput(
-                posting_id=body.posting_id,
-                occurred_on=body.occurred_on,
-                site_id=body.site_id,
-                material_quality=body.material_quality,
-                quantity_kg=body.quantity_kg,
-                document=body.document,
-            )
-        case wire.RecordCertifiedOutput():
-            return ledger.CertifiedOutput(
-                posting_id=body.posting_id,
-                occurred_on=body.occurred_on,
-                holder_id=body.holder_id,
-                site_id=body.site_id,
-                material_quality=body.material_quality,
-                quantity_kg=body.quantity_kg,
-                claim_document=body.claim_document,
-                level=_level(body.level),
-            )
-        case wire.RecordPhysicalTransfer():
-            return ledger.PhysicalTransfer(
-                posting_id=body.posting_id,
-                occurred_on=body.occurred_on,
-                from_site=body.from_site,
-                to_site=body.to_site,
-                material_quality=body.material_quality,
-                quantity_kg=body.quantity_kg,
-                transport_document=body.transport_document,
-                level=_level(body.level),
-            )
-        case wire.AllocateToSiteLevel():
-            return ledger.LevelAllocation(
-                posting_id=body.posting_id,
-                occurred_on=body.occurred_on,
-                site_id=body.site_id,
-                material_quality=body.material_quality,
-                quantity_kg=body.quantity_kg,
-                from_level=_level(body.from_level),
-                to_level=_level(body.to_level),
-                document=body.document,
-            )
         case wire.ClosePeriod():
             return ledger.ClosePeriod(posting_id=body.posting_id, period=_period(body))
         case CustodyMovementRecorded():
@@ -260,6 +200,16 @@ def to_core_command(body: LedgerCommandBody) -> ledger.Command:
                 level=_level(body.level),
                 document_reference=body.warrant_id or body.lot_id,
             )
+    raise TypeError(f"no core command for {type(body).__name__}")
+
+
+def _core_value(value: object) -> object:
+    """A wire value as the core holds it (its own enums for levels and balance rules)."""
+    if isinstance(value, AccountingLevel):
+        return _level(value)
+    if isinstance(value, wire.LeavingBalanceRule):
+        return ledger.BalanceRule(value.value)
+    return value
 
 
 def _level(level: AccountingLevel) -> ledger.Level:
