@@ -231,6 +231,9 @@ async def test_two_instances_in_one_group_give_the_same_results_as_one(
         owned = set(first.worker.owned_partitions) | set(second.worker.owned_partitions)
         assert owned == set(range(6))
         assert not set(first.worker.owned_partitions) & set(second.worker.owned_partitions)
+        assert first.ledger is not None and second.ledger is not None
+        holders = [app.ledger.holds_the_ledger for app in (first, second) if app.ledger]
+        assert sorted(holders) == [False, True], "exactly one instance holds the ledger"
     shared = await all_outputs(other)
 
     def decided(records: list[ReadRecord]) -> Counter[tuple[str, str]]:

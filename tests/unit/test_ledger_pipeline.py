@@ -408,3 +408,19 @@ def test_replaying_the_journal_rebuilds_the_state_exactly(
             ),
             Decimal(0),
         )
+
+
+def test_a_posting_that_does_not_say_s_or_g_is_set_aside_naming_the_field() -> None:
+    good = record(certified_input("in-1", "1"), 0, "smelter-a")
+    body = json.loads(good.value or b"{}")
+    del body["level"]
+    unlevelled = InputRecord(
+        "ledger.commands", 0, 1, None, good.key, json.dumps(body).encode(), good.headers
+    )
+    result = process_ledger_record(LedgerState(), unlevelled, now=NOW, settings=SETTINGS)
+    assert result.outcome is LedgerOutcome.DEAD_LETTER
+    assert result.dead_letter_reason is not None
+    assert result.dead_letter_reason.value == "schema_violation"
+    (letter,) = result.outputs
+    error = json.loads(letter.value)["error"]
+    assert error["field"] == "level" and "level" in error["message"]
