@@ -7,10 +7,10 @@ entries, or the same ``Rejected``); another command under a used id is rejected.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import assert_never
+from typing import TypeVar, assert_never
 
 from gateway.ledger.commands import (
     POSTINGS,
@@ -28,6 +28,7 @@ from gateway.ledger.commands import (
     RegisterCertificate,
     RegisterSite,
 )
+from gateway.ledger.growing import GrowingLog, GrowingMap
 from gateway.ledger.membership import (
     join_certificate,
     leave_certificate,
@@ -54,6 +55,9 @@ from gateway.ledger.rules import (
 )
 from gateway.ledger.state import LedgerState, RejectedPosting
 from gateway.rulebook.violations import Violation, shown
+
+_T = TypeVar("_T")
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True)
@@ -144,8 +148,8 @@ def _close(state: LedgerState, command: ClosePeriod) -> Outcome:
     return Accepted(
         replace(
             closed,
-            applied={**closed.applied, command.posting_id: command},
-            journal=(*closed.journal, command),
+            applied=_grown(closed.applied, command.posting_id, command),
+            journal=_appended(closed.journal, command),
         ),
         (),
     )
@@ -252,7 +256,7 @@ def _overdraw(command: Command, delta: Delta, available: Decimal) -> Violation:
 
 def _reject(state: LedgerState, command: Command, reasons: tuple[Violation, ...]) -> Rejected:
     remembered = RejectedPosting(command, reasons)
-    rejections = {**state.rejections, command.posting_id: remembered}
+    rejections = _grown(state.rejections, command.posting_id, remembered)
     return Rejected(replace(state, rejections=rejections), reasons)
 
 
@@ -270,8 +274,18 @@ def _accepted(
     return replace(
         state,
         balances=balances,
-        applied={**state.applied, command.posting_id: command},
-        journal=(*state.journal, command),
-        entries=(*state.entries, *entries),
+        applied=_grown(state.applied, command.posting_id, command),
+        journal=_appended(state.journal, command),
+        entries=_appended(state.entries, *entries),
         last_posted_on=last_posted_on,
     )
+
+
+def _grown(mapping: Mapping[str, _V], key: str, value: _V) -> Mapping[str, _V]:
+    grown = mapping if isinstance(mapping, GrowingMap) else GrowingMap(mapping)
+    return grown.with_item(key, value)
+
+
+def _appended(log: Sequence[_T], *items: _T) -> Sequence[_T]:
+    grown = log if isinstance(log, GrowingLog) else GrowingLog(log)
+    return grown.appended(*items)

@@ -1,13 +1,16 @@
-"""Everything the ledger knows, as one immutable value."""
+"""Everything the ledger knows, as one immutable value. Its history (applied and rejected ids,
+the journal, the balance entries) only grows, and is kept in values that share their storage
+(``gateway.ledger.growing``), so a posting costs the same however long the history is."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 from gateway.ledger.commands import Command
+from gateway.ledger.growing import GrowingLog, GrowingMap
 from gateway.ledger.model import (
     ZERO,
     AccountKey,
@@ -34,13 +37,13 @@ class LedgerState:
     memberships: Mapping[str, tuple[Membership, ...]] = field(default_factory=dict)
     """By site id, oldest first."""
     balances: Mapping[AccountKey, Decimal] = field(default_factory=dict)
-    applied: Mapping[str, Command] = field(default_factory=dict)
+    applied: Mapping[str, Command] = field(default_factory=GrowingMap)
     """The accepted commands by posting id."""
-    rejections: Mapping[str, RejectedPosting] = field(default_factory=dict)
+    rejections: Mapping[str, RejectedPosting] = field(default_factory=GrowingMap)
     """The rejected commands by posting id: a posting id is decided once."""
-    journal: tuple[Command, ...] = ()
+    journal: Sequence[Command] = field(default_factory=GrowingLog)
     """The accepted commands in the order they were accepted."""
-    entries: tuple[BalanceUpdate, ...] = ()
+    entries: Sequence[BalanceUpdate] = field(default_factory=GrowingLog)
     last_posted_on: Mapping[str, date] = field(default_factory=dict)
     """By site id, the latest date of an accepted posting involving the site."""
     closed_periods: tuple[ClosedPeriod, ...] = ()
