@@ -176,6 +176,7 @@ class LedgerWorker:
                         input_record(record, "", topic=LEDGER_INPUT),
                         now=now,
                         settings=self._pipeline,
+                        publish=False,
                     )
                     if not replayed.journaled:
                         log.error("journal_record_did_not_replay", offset=record.offset)

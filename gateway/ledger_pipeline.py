@@ -95,33 +95,42 @@ class _Unbookable(ValueError):
 
 
 def process_ledger_record(
-    state: ledger.LedgerState, record: InputRecord, *, now: datetime, settings: LedgerSettings
+    state: ledger.LedgerState,
+    record: InputRecord,
+    *,
+    now: datetime,
+    settings: LedgerSettings,
+    publish: bool = True,
 ) -> LedgerProcessed:
-    """What one record does to the ledger, and what to publish for it."""
+    """What one record does to the ledger, and what to publish for it. With ``publish`` off
+    (replaying the journal, whose outputs were published when it was written) no output is
+    built: the same state and outcome, and ``outputs`` empty."""
     try:
         decoded = decode_message(
             record.headers, record.value, max_value_bytes=settings.max_value_bytes
         )
     except MessageDecodeError as error:
         reason = DeadLetterReason(error.kind.value)
-        return _dead_letter(state, record, reason, error.message, error.field, now, settings)
+        return _dead_letter(
+            state, record, reason, error.message, error.field, now, settings, publish
+        )
     body = decoded.body
     if type(body) not in TOPICS_BY_NAME[record.topic].message_types:
         message = f"{body.MESSAGE_TYPE} does not travel on {record.topic}"
         return _dead_letter(
-            state, record, DeadLetterReason.NOT_AN_INPUT, message, "ce_type", now, settings
+            state, record, DeadLetterReason.NOT_AN_INPUT, message, "ce_type", now, settings, publish
         )
     assert isinstance(body, LedgerCommandBody)  # the topic carries nothing else
     envelope = decoded.envelope
     try:
         refusal = _sender_violation(body, envelope.sender_party_id, state, settings)
         if refusal is not None:
-            return _rejected(state, body, (refusal,), envelope, now, settings)
+            return _rejected(state, body, (refusal,), envelope, now, settings, publish)
         try:
             command = to_core_command(body)
         except _Unbookable as unbookable:
-            return _rejected(state, body, (unbookable.violation,), envelope, now, settings)
-        if _already_decided(state, command):
+            return _rejected(state, body, (unbookable.violation,), envelope, now, settings, publish)
+        if state.decided(command.posting_id) == command:  # the same command again
             return LedgerProcessed(
                 state,
                 (),
@@ -133,15 +142,25 @@ def process_ledger_record(
     except Exception as error:  # a defect must not block the ledger: set the record aside
         detail = "".join(traceback.format_exception_only(error)).strip()
         return _dead_letter(
-            state, record, DeadLetterReason.PROCESSING_ERROR, detail, None, now, settings
+            state, record, DeadLetterReason.PROCESSING_ERROR, detail, None, now, settings, publish
         )
     if isinstance(outcome, ledger.Rejected):
-        rejected = _rejected(outcome.state, body, outcome.reasons, envelope, now, settings)
+        rejected = _rejected(outcome.state, body, outcome.reasons, envelope, now, settings, publish)
         return _journaled(rejected, changed=outcome.state is not state)
-    bodies = _booked_messages(outcome, body, command, now)
+    outputs = (
+        published(
+            _booked_messages(outcome, body, command, now),
+            envelope,
+            now,
+            LEDGER_SOURCE,
+            settings.registry_party,
+        )
+        if publish
+        else ()
+    )
     return LedgerProcessed(
         outcome.state,
-        published(bodies, envelope, now, LEDGER_SOURCE, settings.registry_party),
+        outputs,
         LedgerOutcome.BOOKED,
         body.MESSAGE_TYPE,
         correlation_id=envelope.correlation_id,
@@ -269,13 +288,6 @@ def _sender_violation(
     )
 
 
-def _already_decided(state: ledger.LedgerState, command: ledger.Command) -> bool:
-    """The same command again (same id, same content): decided before, nothing to publish."""
-    rejected = state.rejections.get(command.posting_id)
-    earlier = rejected.command if rejected is not None else state.applied.get(command.posting_id)
-    return earlier == command
-
-
 def _booked_messages(
     outcome: ledger.Accepted, body: LedgerCommandBody, command: ledger.Command, now: datetime
 ) -> list[Contract]:
@@ -339,6 +351,7 @@ def _rejected(
     cause: Envelope,
     now: datetime,
     settings: LedgerSettings,
+    publish: bool,
 ) -> LedgerProcessed:
     rejection = wire.LedgerPostingRejected.build(
         posting_id=body.posting_id,
@@ -348,7 +361,9 @@ def _rejected(
     )
     return LedgerProcessed(
         state,
-        published((rejection,), cause, now, LEDGER_SOURCE, settings.registry_party),
+        published((rejection,), cause, now, LEDGER_SOURCE, settings.registry_party)
+        if publish
+        else (),
         LedgerOutcome.REJECTED,
         body.MESSAGE_TYPE,
         violations=reasons,
@@ -368,9 +383,14 @@ def _dead_letter(
     field: str | None,
     now: datetime,
     settings: LedgerSettings,
+    publish: bool,
 ) -> LedgerProcessed:
-    outputs = dead_letter_records(
-        record, reason, message, field, now, LEDGER_SOURCE, settings.registry_party
+    outputs = (
+        dead_letter_records(
+            record, reason, message, field, now, LEDGER_SOURCE, settings.registry_party
+        )
+        if publish
+        else ()
     )
     return LedgerProcessed(
         state, outputs, LedgerOutcome.DEAD_LETTER, None, dead_letter_reason=reason

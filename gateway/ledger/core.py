@@ -156,12 +156,12 @@ def _close(state: LedgerState, command: ClosePeriod) -> Outcome:
 
 
 def _decided_before(state: LedgerState, command: Command) -> Outcome | None:
-    rejected = state.rejections.get(command.posting_id)
-    earlier = rejected.command if rejected else state.applied.get(command.posting_id)
+    earlier = state.decided(command.posting_id)
     if earlier is None:
         return None
     if earlier != command:
         return Rejected(state, (_reused_id(command, earlier),))
+    rejected = state.rejections.get(command.posting_id)
     if rejected is not None:
         return Rejected(state, rejected.reasons)
     return Accepted(state, ())

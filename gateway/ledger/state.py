@@ -48,6 +48,11 @@ class LedgerState:
     """By site id, the latest date of an accepted posting involving the site."""
     closed_periods: tuple[ClosedPeriod, ...] = ()
 
+    def decided(self, posting_id: str) -> Command | None:
+        """The command decided under ``posting_id`` (accepted or rejected), if any."""
+        rejected = self.rejections.get(posting_id)
+        return rejected.command if rejected is not None else self.applied.get(posting_id)
+
     def balance(self, account: AccountKey) -> Decimal:
         return self.balances.get(account, ZERO)
 

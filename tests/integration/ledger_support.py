@@ -215,5 +215,6 @@ def replayed(records: Sequence[ConsumerRecord]) -> LedgerState:
             input_record(record, "", topic=LEDGER_INPUT),
             now=datetime.now(UTC),
             settings=LEDGER_SETTINGS,
+            publish=False,
         ).state
     return state
