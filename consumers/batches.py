@@ -7,8 +7,8 @@ from collections.abc import Iterable, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
-from gateway.metrics import GatewayMetrics
-from gateway.records import InputRecord, OutputRecord
+from consumers.metrics import GatewayMetrics
+from gateway.processors.records import InputRecord, OutputRecord
 
 
 def next_offsets(records: Sequence[ConsumerRecord]) -> dict[TopicPartition, int]:

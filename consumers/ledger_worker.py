@@ -35,15 +35,15 @@ from consumers.batches import (
     seek_to_first,
     send_outputs,
 )
+from consumers.metrics import GatewayMetrics
 from contracts.topics import Consumer, inputs_of, outputs_of, state_topic_of
 from gateway.ledger import LedgerState
-from gateway.ledger_pipeline import (
+from gateway.processors.ledger import (
     LedgerOutcome,
     LedgerProcessed,
     LedgerSettings,
     process_ledger_record,
 )
-from gateway.metrics import GatewayMetrics
 
 (LEDGER_INPUT,) = (spec.name for spec in inputs_of(Consumer.LEDGER))
 JOURNAL = state_topic_of(Consumer.LEDGER).name

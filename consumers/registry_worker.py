@@ -36,12 +36,12 @@ from consumers.batches import (
     seek_to_first,
     send_outputs,
 )
+from consumers.metrics import GatewayMetrics
+from consumers.state_store import StateStore
 from contracts.topics import Consumer, TopicSpec, inputs_of, outputs_of, state_topic_of
-from gateway.metrics import GatewayMetrics
-from gateway.registry import RegistryState
-from gateway.registry_entities import changed_entities, state_from_entities
-from gateway.registry_pipeline import PipelineSettings, Processed, process_record
-from gateway.state_store import StateStore
+from gateway.processors.registry import PipelineSettings, Processed, process_record
+from gateway.registry.core import RegistryState
+from gateway.registry.entities import changed_entities, state_from_entities
 
 CHANGELOG = state_topic_of(Consumer.REGISTRY).name
 INGEST_TOPICS: tuple[TopicSpec, ...] = inputs_of(Consumer.REGISTRY)

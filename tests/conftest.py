@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from contracts.topics import CATALOGUE, TopicSpec
-from gateway.local_kafka import BrokerInfo, LocalKafka, leftover_brokers
-from gateway.settings import Settings
-from gateway.topic_admin import ensure_topics
+from gateway.runtime.settings import Settings
+from gateway.runtime.topic_admin import ensure_topics
+from gateway.tools.local_kafka import BrokerInfo, LocalKafka, leftover_brokers
 
 _started_run_dirs: list[Path] = []
 _broker_lines: list[str] = []

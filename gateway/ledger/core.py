@@ -54,7 +54,7 @@ from gateway.ledger.rules import (
     Refused,
 )
 from gateway.ledger.state import LedgerState, RejectedPosting
-from gateway.rulebook.violations import Violation, shown
+from gateway.violations import Violation, shown
 
 _T = TypeVar("_T")
 _V = TypeVar("_V")

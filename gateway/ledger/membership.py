@@ -30,7 +30,7 @@ from gateway.ledger.rules import (
     refused,
 )
 from gateway.ledger.state import LedgerState
-from gateway.rulebook.violations import shown
+from gateway.violations import shown
 
 
 def register_certificate(state: LedgerState, command: RegisterCertificate) -> Plan:

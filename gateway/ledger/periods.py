@@ -17,7 +17,7 @@ from decimal import Decimal
 from gateway.ledger.model import ZERO, AccountKey, ClosedPeriod, Period, Reconciliation
 from gateway.ledger.rules import PERIOD_CLOSING
 from gateway.ledger.state import LedgerState
-from gateway.rulebook.violations import Violation
+from gateway.violations import Violation
 
 ONE_DAY = timedelta(days=1)
 

@@ -3,7 +3,7 @@ raised inside the core (``post`` turns it into a ``Rejected`` outcome)."""
 
 from __future__ import annotations
 
-from gateway.rulebook.violations import Violation
+from gateway.violations import Violation
 
 NO_NEGATIVE_BALANCE = "CoC mass balance: no negative balance"
 CREDITS_FROM_INPUTS = "CoC mass balance: certified inputs create credits, outputs consume them"

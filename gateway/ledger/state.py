@@ -21,7 +21,7 @@ from gateway.ledger.model import (
     Membership,
     Site,
 )
-from gateway.rulebook.violations import Violation
+from gateway.violations import Violation
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from contracts.values import MetalContract
 from gateway.rulebook.decisions import FormDecision
 from gateway.rulebook.model import CbamRules, Rulebook
 from gateway.rulebook.state import BrandState, BrandStatus, EmissionsFigures
-from gateway.rulebook.violations import Violation, shown
+from gateway.violations import Violation, shown
 
 UN_LOCODE = re.compile(r"[A-Z]{2} ?[A-Z2-9]{3}")
 CN_CODE = re.compile(r"[0-9]+")

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from gateway.rulebook.model import Specification
-from gateway.rulebook.violations import Violation, shown
+from gateway.violations import Violation, shown
 
 ALUMINIUM = "Al"
 SCR_4_5 = "SCR 4.5"

@@ -10,7 +10,8 @@ from enum import StrEnum
 from contracts.ecoa import ECoAKind
 from contracts.values import MetalContract, Shape
 from gateway.rulebook.state import CertifiedCast, EmissionsFigures
-from gateway.rulebook.violations import Missing, Violation
+from gateway.rulebook.violations import Missing
+from gateway.violations import Violation
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from gateway.rulebook.chemistry import check_chemistry
 from gateway.rulebook.decisions import ECoADecision
 from gateway.rulebook.model import ContractRules, Rulebook, Specification
 from gateway.rulebook.state import BrandState, CertifiedCast
-from gateway.rulebook.violations import Violation
+from gateway.violations import Violation
 
 BASIC_CREATORS = frozenset(
     {PartyRole.MEMBER, PartyRole.WAREHOUSE, PartyRole.PRODUCER, PartyRole.PERMITTED_PARTY}

@@ -36,7 +36,8 @@ from gateway.rulebook.state import (
     CertifiedCast,
     EmissionsFigures,
 )
-from gateway.rulebook.violations import Missing, MissingKind, Violation, shown
+from gateway.rulebook.violations import Missing, MissingKind
+from gateway.violations import Violation, shown
 
 _Value = TypeVar("_Value", bound=Hashable)
 

@@ -20,7 +20,7 @@ from contracts.custody import CustodyBalanceUpdated
 from contracts.envelope import new_envelope
 from contracts.values import AccountingLevel, PartyRole
 from gateway.ledger import LedgerState
-from gateway.ledger_pipeline import LedgerSettings, process_ledger_record
+from gateway.processors.ledger import LedgerSettings, process_ledger_record
 from producers.kafka_publisher import EnvelopePublisher
 from producers.parties import DEMO_PARTIES
 from tests.conftest import TestTopics

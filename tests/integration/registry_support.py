@@ -19,8 +19,8 @@ from consumers.record_reader import ReadRecord, end_offsets, read_records, read_
 from consumers.registry_worker import INGEST_TOPICS, OUTPUT_TOPICS
 from contracts.base import Contract
 from contracts.envelope import new_envelope
-from gateway.app import GatewayApp, create_app
-from gateway.settings import Settings
+from gateway.runtime.app import GatewayApp, create_app
+from gateway.runtime.settings import Settings
 from producers.kafka_publisher import EnvelopePublisher
 from producers.parties import DEMO_PARTIES, sender_role_for
 from tests.conftest import TestTopics

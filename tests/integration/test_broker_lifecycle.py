@@ -13,8 +13,8 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from contracts.topics import CATALOGUE
-from gateway.local_kafka import BrokerInfo, leftover_brokers
-from gateway.settings import Settings
+from gateway.runtime.settings import Settings
+from gateway.tools.local_kafka import BrokerInfo, leftover_brokers
 
 pytestmark = pytest.mark.broker
 
@@ -93,8 +93,8 @@ def test_the_broker_dies_with_a_killed_parent(tmp_path: Path) -> None:
             "-c",
             "import sys, time\n"
             "from pathlib import Path\n"
-            "from gateway.local_kafka import LocalKafka\n"
-            "from gateway.settings import Settings\n"
+            "from gateway.tools.local_kafka import LocalKafka\n"
+            "from gateway.runtime.settings import Settings\n"
             f"settings = Settings(run_dir=Path({str(run_dir)!r}))\n"
             "LocalKafka.from_settings(settings).start(die_with_parent=True, log=lambda _: None)\n"
             "print('started', flush=True)\n"

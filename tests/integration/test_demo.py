@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.local_kafka import BrokerInfo
+from gateway.tools.local_kafka import BrokerInfo
 
 pytestmark = pytest.mark.broker
 

@@ -18,8 +18,8 @@ from contracts.dead_letter import DeadLetterRecorded
 from contracts.envelope import encode_body, envelope_headers, new_envelope
 from contracts.topics import CATALOGUE
 from contracts.warrants import WarrantIssued, WarrantStateChanged
-from gateway.app import GatewayApp
-from gateway.topic_admin import ensure_topics
+from gateway.runtime.app import GatewayApp
+from gateway.runtime.topic_admin import ensure_topics
 from tests.conftest import TestTopics
 from tests.integration.registry_support import (
     all_outputs,

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from gateway.check import run_check
 from gateway.rulebook.model import load_rulebook
+from gateway.tools.check import run_check
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 GATEWAY = Path(sys.executable).parent / "gateway"

@@ -18,13 +18,13 @@ from contracts.envelope import decode_message, encode_body, envelope_headers, ne
 from contracts.lots import LotArrived
 from contracts.values import AccountingLevel
 from gateway.ledger import LedgerState
-from gateway.ledger_pipeline import (
+from gateway.processors.ledger import (
     LedgerOutcome,
     LedgerProcessed,
     LedgerSettings,
     process_ledger_record,
 )
-from gateway.records import InputRecord
+from gateway.processors.records import InputRecord
 from producers.samples import sample_messages
 
 NOW = datetime(2026, 3, 31, 18, tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-from gateway import local_kafka
+from gateway.tools import local_kafka
 
 
 def test_cluster_ids_are_16_byte_uuids_that_never_look_like_an_option() -> None:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from gateway.metrics import GatewayMetrics
-from gateway.ops_http import OpsServer, Readiness
+from consumers.metrics import GatewayMetrics
+from gateway.runtime.ops_http import OpsServer, Readiness
 
 LOOPBACK = "127.0.0.1"
 DOCUMENT = {"asyncapi": "3.0.0", "info": {"title": "Custody gateway", "version": "0.1.0"}}

@@ -23,8 +23,8 @@ from contracts.warrants import (
     WarrantState,
     WarrantStateChanged,
 )
-from gateway.registry import CommandRefused, RegistryState, handle
-from gateway.registry_entities import all_entities, changed_entities, state_from_entities
+from gateway.registry.core import CommandRefused, RegistryState, handle
+from gateway.registry.entities import all_entities, changed_entities, state_from_entities
 from tests.unit.test_registry import NOW, RULEBOOK, after, scenario_messages
 
 LOT = "LOT-RTM-0001"

@@ -12,8 +12,8 @@ from contracts.envelope import decode_message
 from contracts.topics import route
 from contracts.values import PartyRole
 from contracts.warrants import CancelWarrant
-from gateway.records import InputRecord
-from gateway.registry_pipeline import Outcome, process_record
+from gateway.processors.records import InputRecord
+from gateway.processors.registry import Outcome, process_record
 from tests.unit.test_registry_custody_moves import (
     LOT,
     WAREHOUSE,

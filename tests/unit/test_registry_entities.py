@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.registry import RegistryState, handle
-from gateway.registry_entities import (
+from gateway.registry.core import RegistryState, handle
+from gateway.registry.entities import (
     UnknownEntity,
     all_entities,
     changed_entities,

@@ -12,13 +12,13 @@ from contracts.base import Contract
 from contracts.brands import SuspendBrand
 from contracts.envelope import decode_message, encode_body, envelope_headers, new_envelope
 from contracts.topics import route
-from gateway.records import InputRecord
-from gateway.registry import RegistryState
-from gateway.registry_pipeline import (
+from gateway.processors.records import InputRecord
+from gateway.processors.registry import (
     Outcome,
     PipelineSettings,
     process_record,
 )
+from gateway.registry.core import RegistryState
 from producers.parties import sender_role_for
 from producers.samples import sample_messages
 from tests.unit.test_registry import RULEBOOK, scenario_messages

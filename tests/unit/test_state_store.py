@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.state_store import (
+from consumers.state_store import (
     InMemoryStateStore,
     SqliteStateStore,
     StateStore,

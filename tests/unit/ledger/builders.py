@@ -25,7 +25,7 @@ from gateway.ledger import (
     RegisterCertificate,
     RegisterSite,
 )
-from gateway.rulebook.violations import shown
+from gateway.violations import shown
 
 ASI = "asi_aluminium"
 S, G = Level.SITE, Level.GROUP

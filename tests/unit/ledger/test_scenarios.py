@@ -22,7 +22,7 @@ from gateway.ledger import (
     close_period,
     post,
 )
-from gateway.rulebook.violations import Violation
+from gateway.violations import Violation
 from tests.unit.ledger.builders import (
     CLOSE,
     GROUP_LEVEL,

@@ -21,6 +21,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+import gateway.ledger as ledger
 from contracts import ledger as wire
 from contracts.base import Contract
 from contracts.custody import CustodyBalanceUpdated, CustodyMovementRecorded
@@ -28,10 +29,9 @@ from contracts.dead_letter import DeadLetterReason
 from contracts.envelope import Envelope, MessageDecodeError, decode_message
 from contracts.topics import TOPICS_BY_NAME
 from contracts.values import AccountingLevel, CustodyAccount
-from gateway import ledger
-from gateway.decision_messages import rule_violation
-from gateway.records import InputRecord, OutputRecord, dead_letter_records, published
-from gateway.rulebook.violations import Violation
+from gateway.processors.records import InputRecord, OutputRecord, dead_letter_records, published
+from gateway.registry.decision_messages import rule_violation
+from gateway.violations import Violation
 
 LEDGER_SOURCE = "/custody-gateway/ledger"
 SENDER_RULE = "sender identity"

@@ -33,10 +33,10 @@ from consumers.registry_worker import INGEST_TOPICS, OUTPUT_TOPICS
 from contracts.base import Contract
 from contracts.envelope import encode_body, envelope_headers, new_envelope
 from contracts.topics import CATALOGUE, TopicSpec, route
-from gateway.app import create_app
-from gateway.local_kafka import LocalKafka
-from gateway.settings import Settings
-from gateway.topic_admin import ensure_topics
+from gateway.runtime.app import create_app
+from gateway.runtime.settings import Settings
+from gateway.runtime.topic_admin import ensure_topics
+from gateway.tools.local_kafka import LocalKafka
 from producers.parties import DEMO_PARTIES, sender_role_of
 from producers.simulation import cast, cbam_form, enhanced_ecoa, list_brand, lot, request
 

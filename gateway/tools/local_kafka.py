@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from gateway.settings import Settings
+from gateway.runtime.settings import Settings
 
 STARTED_MARKER = "Kafka Server started"
 _VERSION_LINE = re.compile(r"Kafka version: (\S+)")

@@ -25,7 +25,8 @@ from gateway.rulebook.decisions import (
     WarrantTerms,
 )
 from gateway.rulebook.state import EmissionsFigures
-from gateway.rulebook.violations import Missing, Violation
+from gateway.rulebook.violations import Missing
+from gateway.violations import Violation
 
 WarrantMessage = WarrantIssued | WarrantRejected | WarrantPending
 

@@ -36,12 +36,12 @@ from contracts.envelope import (
 )
 from contracts.topics import CATALOGUE
 from contracts.values import PartyRole
-from gateway.app import create_app
-from gateway.demo_lines import describe_output
-from gateway.local_kafka import LocalKafka
-from gateway.logging_setup import configure_json_logging
-from gateway.settings import Settings
-from gateway.topic_admin import ensure_topics
+from gateway.runtime.app import create_app
+from gateway.runtime.logging_setup import configure_json_logging
+from gateway.runtime.settings import Settings
+from gateway.runtime.topic_admin import ensure_topics
+from gateway.tools.demo_lines import describe_output
+from gateway.tools.local_kafka import LocalKafka
 from producers.kafka_publisher import EnvelopePublisher
 from producers.parties import DEMO_PARTIES, sender_role_of
 from producers.simulation import cast, demo_story, lot

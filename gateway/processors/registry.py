@@ -26,13 +26,13 @@ from contracts.envelope import (
     decode_message,
 )
 from contracts.topics import TOPICS_BY_NAME
-from gateway.decision_messages import ecoa_message, form_message
-from gateway.records import InputRecord, OutputRecord, dead_letter_records, published
-from gateway.registry import CommandRefused, RegistryState, handle
+from gateway.processors.records import InputRecord, OutputRecord, dead_letter_records, published
+from gateway.processors.sender_identity import sender_violation
+from gateway.registry.core import CommandRefused, RegistryState, handle
+from gateway.registry.decision_messages import ecoa_message, form_message
 from gateway.rulebook.decisions import ECoADecision, FormDecision
 from gateway.rulebook.model import Rulebook
-from gateway.rulebook.violations import Violation
-from gateway.sender_identity import sender_violation
+from gateway.violations import Violation
 
 REGISTRY_SOURCE = "/custody-gateway/registry"
 

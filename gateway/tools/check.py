@@ -6,7 +6,7 @@ Input is JSON Lines, one message a line, as it travels on the topics::
 
 ``envelope`` is optional; its ``time`` (RFC 3339) is the moment the message is decided at,
 otherwise ``--now``. Blank lines and lines starting with ``#`` are comments. Messages run in
-order through the same ``gateway.registry.handle`` the pipeline uses, so a file can set the
+order through the same ``gateway.registry.core.handle`` the pipeline uses, so a file can set the
 scene (list a brand, record casts, accept eCOAs and forms) before the message under test.
 
 Output is JSON Lines on stdout: every outgoing message as ``{"line", "type", "body"}``, and
@@ -26,7 +26,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from contracts.base import Contract
 from contracts.envelope import DecodeErrorKind, MessageDecodeError, decode_body
-from gateway.registry import CommandRefused, RegistryState, handle
+from gateway.registry.core import CommandRefused, RegistryState, handle
 from gateway.rulebook.model import Rulebook
 
 _AWARE_TIME: TypeAdapter[Any] = TypeAdapter(datetime)

@@ -13,7 +13,7 @@ from contracts.ecoa import ECoAAccepted, ECoARejected
 from contracts.ledger import LedgerPeriodClosed, LedgerPostingRejected
 from contracts.values import RuleViolation
 from contracts.warrants import WarrantIssued, WarrantPending, WarrantRejected
-from gateway.rulebook.violations import shown
+from gateway.violations import shown
 
 
 def describe_output(body: Contract) -> str | None:

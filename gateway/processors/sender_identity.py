@@ -20,8 +20,8 @@ from contracts.production import ProductionBatchRecorded
 from contracts.topics import TopicSpec
 from contracts.values import PartyRole
 from contracts.warrants import CancelWarrant, RequestWarrant
-from gateway.registry import RegistryState
-from gateway.rulebook.violations import Violation
+from gateway.registry.core import RegistryState
+from gateway.violations import Violation
 
 SENDER_RULE = "sender identity"
 

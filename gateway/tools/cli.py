@@ -11,19 +11,19 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import gateway.check
+import gateway.tools.check
 from contracts.asyncapi import ASYNCAPI_FILE, stale_asyncapi, write_asyncapi
 from contracts.schema_export import SCHEMA_DIRECTORY, stale_schemas, write_schemas
 from contracts.topics import CATALOGUE
-from gateway.app import GatewayApp, create_app
-from gateway.benchmark import run_benchmark
-from gateway.check import run_check
-from gateway.demo import run_demo
-from gateway.local_kafka import BrokerError, LocalKafka
-from gateway.logging_setup import configure_json_logging
 from gateway.rulebook.model import load_rulebook
-from gateway.settings import Settings
-from gateway.topic_admin import ensure_topics
+from gateway.runtime.app import GatewayApp, create_app
+from gateway.runtime.logging_setup import configure_json_logging
+from gateway.runtime.settings import Settings
+from gateway.runtime.topic_admin import ensure_topics
+from gateway.tools.benchmark import run_benchmark
+from gateway.tools.check import run_check
+from gateway.tools.demo import run_demo
+from gateway.tools.local_kafka import BrokerError, LocalKafka
 
 
 def _kafka_up(settings: Settings) -> int:
@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "check",
         help="dry-run JSON Lines messages through the rulebook and print the decisions",
-        description=gateway.check.__doc__,
+        description=gateway.tools.check.__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("file", nargs="?", default="-", help="JSON Lines file (default stdin)")

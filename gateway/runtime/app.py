@@ -15,15 +15,15 @@ from datetime import UTC, datetime
 import structlog
 
 from consumers.ledger_worker import LedgerWorker, LedgerWorkerSettings
+from consumers.metrics import GatewayMetrics
 from consumers.registry_worker import RegistryWorker, WorkerSettings
+from consumers.state_store import SqliteStateStore
 from contracts.asyncapi import asyncapi_document
-from gateway.ledger_pipeline import LedgerSettings
-from gateway.metrics import GatewayMetrics
-from gateway.ops_http import OpsServer, Readiness
-from gateway.registry_pipeline import PipelineSettings
+from gateway.processors.ledger import LedgerSettings
+from gateway.processors.registry import PipelineSettings
 from gateway.rulebook.model import Rulebook, load_rulebook
-from gateway.settings import Settings
-from gateway.state_store import SqliteStateStore
+from gateway.runtime.ops_http import OpsServer, Readiness
+from gateway.runtime.settings import Settings
 
 log = structlog.get_logger("custody_gateway.app")
 

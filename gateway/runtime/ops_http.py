@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
-from gateway.metrics import GatewayMetrics
+from consumers.metrics import GatewayMetrics
 
 logger = logging.getLogger(__name__)
 

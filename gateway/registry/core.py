@@ -5,7 +5,7 @@ the outgoing messages out. No Kafka, no clock: ``now`` is an input.
 same function. The topology is the ``HANDLERS`` table at the bottom: message type -> handler.
 
 Besides its decisions, the registry emits the custody moves its own events imply
-(``gateway.custody_moves``), in the same step as the event: a lot arriving with a certified
+(``gateway.registry.custody_moves``), in the same step as the event: a lot arriving with a certified
 claim, a warrant issued to a named holder for such a lot, and that warrant cancelled. They
 travel to the ledger in the registry's transaction, so each is published exactly once. A lot
 without a claim, or a request naming no holder, moves nothing.
@@ -42,14 +42,14 @@ from contracts.warrants import (
     WarrantState,
     WarrantStateChanged,
 )
-from gateway.custody_moves import (
+from gateway.registry.custody_moves import (
     arrival_move,
     arrival_posting_id,
     cancellation_move,
     issue_move,
     issue_posting_id,
 )
-from gateway.decision_messages import (
+from gateway.registry.decision_messages import (
     ecoa_message,
     emissions_attached,
     form_message,
@@ -68,8 +68,8 @@ from gateway.rulebook.state import (
     CertifiedCast,
     RecordedCast,
 )
-from gateway.rulebook.violations import Violation
 from gateway.rulebook.warrantability import decide_warrant, form_for_production_year
+from gateway.violations import Violation
 
 CUSTODY_RULE = "CoC: each custody move is booked once"
 CANCEL_RULE = "warrant cancellation: an issued warrant, by its lot's warehouse, once"

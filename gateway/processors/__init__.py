@@ -1,0 +1,1 @@
+"""Records through the pure steps: decoding, sender rules, decisions, outputs, dead letters."""

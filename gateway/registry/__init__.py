@@ -1,0 +1,1 @@
+"""The registry core: its state, and messages + state -> state + messages (pure)."""

@@ -1,0 +1,1 @@
+"""Running the gateway: settings, wiring (create_app), ops HTTP, logging, topic admin."""
