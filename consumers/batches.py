@@ -1,14 +1,14 @@
-"""Small pieces both transactional workers use on a consumed batch: where to commit, where to
-rewind to, and the record as the pure pipelines take it."""
+"""Small pieces the engine uses on a consumed batch: where to commit, where to rewind to, the
+record as the pure steps take it, and the lag."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from consumers.metrics import GatewayMetrics
-from gateway.processors.records import InputRecord, OutputRecord
+from gateway.processors.records import InputRecord
 
 
 def next_offsets(records: Sequence[ConsumerRecord]) -> dict[TopicPartition, int]:
@@ -17,21 +17,6 @@ def next_offsets(records: Sequence[ConsumerRecord]) -> dict[TopicPartition, int]
     for record in records:
         partition = TopicPartition(record.topic, record.partition)
         offsets[partition] = max(offsets.get(partition, 0), record.offset + 1)
-    return offsets
-
-
-async def offsets_to_commit(
-    consumer: AIOKafkaConsumer, records: Sequence[ConsumerRecord]
-) -> dict[TopicPartition, int]:
-    """One past the last record handed out of each partition, or the consumer's position when
-    it is further: a topic written in transactions ends with a commit marker, which is never
-    handed out but which the position has passed. Committing past it lets the group's
-    committed offset reach the topic's end (lag 0, "consumed" for whoever waits on it)."""
-    offsets = next_offsets(records)
-    held = consumer.assignment()
-    for partition, offset in offsets.items():
-        if partition in held:
-            offsets[partition] = max(offset, await consumer.position(partition))
     return offsets
 
 
@@ -56,22 +41,6 @@ def input_record(record: ConsumerRecord, prefix: str, *, topic: str | None = Non
         value=record.value,
         headers=list(record.headers),
     )
-
-
-async def send_outputs(
-    producer: AIOKafkaProducer, prefix: str, outputs: Iterable[OutputRecord]
-) -> None:
-    """Send the outputs (inside the caller's open transaction)."""
-    for output in outputs:
-        await producer.send(
-            prefix + output.topic, value=output.value, key=output.key, headers=output.headers
-        )
-
-
-def seek_to_first(consumer: AIOKafkaConsumer, records: Sequence[ConsumerRecord]) -> None:
-    """Read ``records`` again from the next fetch on."""
-    for partition, first in first_offsets(records).items():
-        consumer.seek(partition, first)
 
 
 async def report_lag(consumer: AIOKafkaConsumer, metrics: GatewayMetrics, prefix: str) -> None:

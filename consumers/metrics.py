@@ -133,6 +133,20 @@ class GatewayMetrics:
             "Commands on the ledger's journal (its system of record), restored or booked.",
             registry=registry,
         )
+        self.step_defects = Counter(
+            "custody_gateway_step_defects_total",
+            "Records whose step raised (a defect in the gateway's code), set aside as dead "
+            "letters, by processor.",
+            ["processor"],
+            registry=registry,
+        )
+        self.broker_reachable = Gauge(
+            "custody_gateway_broker_reachable",
+            "1 while the Kafka broker answers, 0 during an outage.",
+            registry=registry,
+        )
+        for processor in ("registry", "ledger"):
+            self.step_defects.labels(processor=processor)
         for decision, outcomes in DECISION_OUTCOMES.items():
             for outcome in outcomes:
                 self.decisions.labels(decision=decision, outcome=outcome)

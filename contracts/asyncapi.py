@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,6 @@ from contracts.envelope import (
 from contracts.message_types import ALL_CONTRACTS
 from contracts.schema_export import render_schemas, schema_file_name
 from contracts.topics import CATALOGUE, TopicSpec
-from contracts.values import PartyRole
 
 JsonObject = dict[str, Any]
 
@@ -80,6 +80,15 @@ _HEADER_NOTES: dict[str, str] = {
 _KEPT_HEADER_KEYWORDS = ("type", "minLength", "maxLength", "format")
 
 
+@dataclass(frozen=True)
+class ProcessorChannels:
+    """One processor of the gateway: the topics it receives from and sends to."""
+
+    name: str
+    receives: tuple[str, ...]
+    sends: tuple[str, ...]
+
+
 def default_version() -> str:
     """The version of the installed gateway package, used as the document's version."""
     return importlib.metadata.version("custody-gateway")
@@ -91,8 +100,12 @@ def asyncapi_document(
     *,
     host: str = DEFAULT_HOST,
     topic_prefix: str = "",
+    processors: Sequence[ProcessorChannels] = (),
 ) -> JsonObject:
     """The AsyncAPI 3.0.0 document of every catalogue topic and contract.
+
+    ``processors`` (the gateway's topology) give the receive operations: one per topic a
+    processor reads.
 
     ``version`` defaults to the gateway package's version; ``host`` is the Kafka bootstrap
     server; ``topic_prefix`` is prepended to each channel's address (channel ids stay the
@@ -114,7 +127,7 @@ def asyncapi_document(
             }
         },
         "channels": {spec.name: _channel(spec, topic_prefix) for spec in CATALOGUE},
-        "operations": _operations(CATALOGUE),
+        "operations": _operations(CATALOGUE, processors),
         "components": {
             "schemas": _component_schemas(ALL_CONTRACTS),
             "messages": _messages(ALL_CONTRACTS),
@@ -122,28 +135,28 @@ def asyncapi_document(
     }
 
 
-def render_asyncapi() -> str:
+def render_asyncapi(processors: Sequence[ProcessorChannels] = ()) -> str:
     """The default document as JSON text (sorted keys, trailing newline), as committed."""
-    return json.dumps(asyncapi_document(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    document = asyncapi_document(processors=processors)
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def stale_asyncapi(path: Path = ASYNCAPI_FILE) -> list[str]:
+def stale_asyncapi(
+    path: Path = ASYNCAPI_FILE, processors: Sequence[ProcessorChannels] = ()
+) -> list[str]:
     """``[path.name]`` when the file is missing or differs from the generated document."""
     published = path.read_text(encoding="utf-8") if path.is_file() else None
-    return [] if published == render_asyncapi() else [path.name]
+    return [] if published == render_asyncapi(processors) else [path.name]
 
 
-def write_asyncapi(path: Path = ASYNCAPI_FILE) -> list[str]:
+def write_asyncapi(
+    path: Path = ASYNCAPI_FILE, processors: Sequence[ProcessorChannels] = ()
+) -> list[str]:
     """Bring the file in line with the code; return ``[path.name]`` if it was written."""
-    stale = stale_asyncapi(path)
+    stale = stale_asyncapi(path, processors)
     if stale:
-        path.write_text(render_asyncapi(), encoding="utf-8")
+        path.write_text(render_asyncapi(processors), encoding="utf-8")
     return stale
-
-
-def ingests(spec: TopicSpec) -> bool:
-    """Whether the registry consumes the topic: a role other than the registry writes it."""
-    return any(role is not PartyRole.REGISTRY for role in spec.writer_roles)
 
 
 def _channel(spec: TopicSpec, topic_prefix: str) -> JsonObject:
@@ -168,12 +181,16 @@ def _channel(spec: TopicSpec, topic_prefix: str) -> JsonObject:
     }
 
 
-def _operations(catalogue: Iterable[TopicSpec]) -> JsonObject:
+def _operations(
+    catalogue: Iterable[TopicSpec], processors: Sequence[ProcessorChannels]
+) -> JsonObject:
+    readers = {topic: processor.name for processor in processors for topic in processor.receives}
     operations: JsonObject = {}
     for spec in catalogue:
         operations[f"{spec.name}.send"] = _send_operation(spec)
-        if ingests(spec):
-            operations[f"{spec.name}.receive"] = _receive_operation(spec)
+        reader = readers.get(spec.name)
+        if reader is not None:
+            operations[f"{spec.name}.receive"] = _receive_operation(spec, reader)
     return operations
 
 
@@ -200,15 +217,15 @@ def _send_operation(spec: TopicSpec) -> JsonObject:
     }
 
 
-def _receive_operation(spec: TopicSpec) -> JsonObject:
+def _receive_operation(spec: TopicSpec, reader: str) -> JsonObject:
     return {
         "action": "receive",
         "channel": {"$ref": f"#/channels/{spec.name}"},
-        "title": f"Registry ingests {spec.name}",
-        "summary": f"Read by the registry: {spec.purpose}.",
+        "title": f"The {reader} reads {spec.name}",
+        "summary": f"Read by the {reader}: {spec.purpose}.",
         "description": (
-            "Action receive: the registry consumes this ingest topic and checks every "
-            "message against the exchange's rulebook."
+            f"Action receive: the {reader} consumes this topic exactly once and decides "
+            "every message by the exchange's rules."
         ),
         "messages": _operation_messages(spec),
     }

@@ -54,13 +54,6 @@ class CleanupPolicy(StrEnum):
     COMPACT = "compact"
 
 
-class Consumer(StrEnum):
-    """The gateway's two consumers: the registry and the custody ledger."""
-
-    REGISTRY = "registry"
-    LEDGER = "ledger"
-
-
 class KeyNotFound(LookupError):
     """A body lacks the field its topic is keyed by."""
 
@@ -81,13 +74,6 @@ class TopicSpec:
     partitions: int = BRAND_PARTITIONS
     cleanup_policy: CleanupPolicy = CleanupPolicy.DELETE
     extra_configs: Mapping[str, str] = field(default_factory=dict)
-    consumed_by: Consumer | None = None
-    """The gateway consumer reading the topic as its input; None for topics only read by
-    parties (and by the consumer they are the state of)."""
-    published_by: tuple[Consumer, ...] = ()
-    """The gateway consumers publishing their outputs on the topic."""
-    state_of: Consumer | None = None
-    """The consumer whose system of record the topic is (a changelog or journal)."""
 
     def broker_configs(self) -> dict[str, str]:
         return {"cleanup.policy": self.cleanup_policy.value, **self.extra_configs}
@@ -103,8 +89,6 @@ _PRODUCER = (PartyRole.PRODUCER,)
 _WAREHOUSE = (PartyRole.WAREHOUSE,)
 _EXCHANGE = (PartyRole.EXCHANGE,)
 _REGISTRY = (PartyRole.REGISTRY,)
-_BY_REGISTRY = (Consumer.REGISTRY,)
-_BY_LEDGER = (Consumer.LEDGER,)
 _COMPACT_QUICKLY = {"min.cleanable.dirty.ratio": "0.1", "segment.ms": "3600000"}
 
 CATALOGUE: tuple[TopicSpec, ...] = (
@@ -114,7 +98,6 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(ProductionBatchRecorded,),
         key="brand",
         writer_roles=_PRODUCER,
-        consumed_by=Consumer.REGISTRY,
     ),
     TopicSpec(
         name="producer.ecoas",
@@ -122,7 +105,6 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(ECoACreated,),
         key="brand",
         writer_roles=_PRODUCER,
-        consumed_by=Consumer.REGISTRY,
     ),
     TopicSpec(
         name="producer.cbam-forms",
@@ -130,7 +112,6 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(CbamEmissionsFormSubmitted,),
         key="brand",
         writer_roles=_PRODUCER,
-        consumed_by=Consumer.REGISTRY,
     ),
     TopicSpec(
         name="warehouse.lot-arrivals",
@@ -138,7 +119,6 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(LotArrived,),
         key="brand",
         writer_roles=_WAREHOUSE,
-        consumed_by=Consumer.REGISTRY,
     ),
     TopicSpec(
         name="warehouse.warrant-requests",
@@ -146,7 +126,6 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(RequestWarrant, CancelWarrant),
         key="brand",
         writer_roles=_WAREHOUSE,
-        consumed_by=Consumer.REGISTRY,
     ),
     TopicSpec(
         name="warehouse.ecoas",
@@ -154,7 +133,6 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(ECoACreated,),
         key="brand",
         writer_roles=_WAREHOUSE,
-        consumed_by=Consumer.REGISTRY,
     ),
     TopicSpec(
         name="member.ecoas",
@@ -162,7 +140,6 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(ECoACreated,),
         key="brand",
         writer_roles=(PartyRole.MEMBER, PartyRole.PERMITTED_PARTY),
-        consumed_by=Consumer.REGISTRY,
     ),
     TopicSpec(
         name="exchange.brand-commands",
@@ -170,7 +147,6 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(ListBrand, SuspendBrand, ReinstateBrand, DelistBrand),
         key="brand",
         writer_roles=_EXCHANGE,
-        consumed_by=Consumer.REGISTRY,
     ),
     TopicSpec(
         name="registry.brand-status",
@@ -180,7 +156,6 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         writer_roles=_REGISTRY,
         cleanup_policy=CleanupPolicy.COMPACT,
         extra_configs=_COMPACT_QUICKLY,
-        published_by=_BY_REGISTRY,
     ),
     TopicSpec(
         name="registry.ecoa-decisions",
@@ -188,7 +163,6 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(ECoAAccepted, ECoARejected),
         key="brand",
         writer_roles=_REGISTRY,
-        published_by=_BY_REGISTRY,
     ),
     TopicSpec(
         name="registry.cbam-form-decisions",
@@ -196,7 +170,6 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(CbamFormAccepted, CbamFormRejected, EmissionsAttached),
         key="brand",
         writer_roles=_REGISTRY,
-        published_by=_BY_REGISTRY,
     ),
     TopicSpec(
         name="registry.warrant-decisions",
@@ -204,7 +177,6 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(WarrantIssued, WarrantRejected, WarrantPending, WarrantCancelled),
         key="brand",
         writer_roles=_REGISTRY,
-        published_by=_BY_REGISTRY,
     ),
     TopicSpec(
         name="registry.warrant-state",
@@ -214,7 +186,6 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         writer_roles=_REGISTRY,
         cleanup_policy=CleanupPolicy.COMPACT,
         extra_configs=_COMPACT_QUICKLY,
-        published_by=_BY_REGISTRY,
     ),
     TopicSpec(
         name="ledger.commands",
@@ -230,8 +201,6 @@ CATALOGUE: tuple[TopicSpec, ...] = (
             PartyRole.REGISTRY,
         ),
         partitions=1,
-        consumed_by=Consumer.LEDGER,
-        published_by=_BY_REGISTRY,
     ),
     TopicSpec(
         name="registry.ledger-decisions",
@@ -241,7 +210,6 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         key="posting_id",
         writer_roles=_REGISTRY,
         partitions=1,
-        published_by=_BY_LEDGER,
     ),
     TopicSpec(
         name="registry.custody-balances",
@@ -252,7 +220,6 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         writer_roles=_REGISTRY,
         cleanup_policy=CleanupPolicy.COMPACT,
         extra_configs=_COMPACT_QUICKLY,
-        published_by=_BY_LEDGER,
     ),
     TopicSpec(
         name="registry.ledger-journal",
@@ -263,7 +230,6 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         writer_roles=_REGISTRY,
         partitions=1,
         extra_configs={"retention.ms": "-1", "retention.bytes": "-1"},
-        state_of=Consumer.LEDGER,
     ),
     TopicSpec(
         name="registry.state-changelog",
@@ -275,7 +241,6 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         writer_roles=_REGISTRY,
         cleanup_policy=CleanupPolicy.COMPACT,
         extra_configs=_COMPACT_QUICKLY,
-        state_of=Consumer.REGISTRY,
     ),
     TopicSpec(
         name="registry.dead-letters",
@@ -284,27 +249,10 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         key="source_topic",
         writer_roles=_REGISTRY,
         partitions=1,
-        published_by=(Consumer.REGISTRY, Consumer.LEDGER),
     ),
 )
 
 TOPICS_BY_NAME: Mapping[str, TopicSpec] = {spec.name: spec for spec in CATALOGUE}
-
-
-def inputs_of(consumer: Consumer) -> tuple[TopicSpec, ...]:
-    """The topics ``consumer`` reads as its input."""
-    return tuple(spec for spec in CATALOGUE if spec.consumed_by is consumer)
-
-
-def outputs_of(consumer: Consumer) -> tuple[TopicSpec, ...]:
-    """The topics ``consumer`` publishes its outputs on (its state topic not included)."""
-    return tuple(spec for spec in CATALOGUE if consumer in spec.published_by)
-
-
-def state_topic_of(consumer: Consumer) -> TopicSpec:
-    """The topic ``consumer`` keeps its system of record on."""
-    (spec,) = (spec for spec in CATALOGUE if spec.state_of is consumer)
-    return spec
 
 
 def route(message_type: type[Contract], sender_role: PartyRole) -> TopicSpec:

@@ -7,9 +7,9 @@ update per account it changed; a period close answers with its reconciliation st
 rejected (every rule it breaks), already handled (the same command again: nothing), or a
 dead letter with the reason when it cannot be read.
 
-A record whose outcome changed the ledger's state is ``journaled``: the ledger's state is the
-fold of its journal, so replaying the journaled records through ``process_ledger_record``
-rebuilds it exactly.
+A record whose outcome changed the ledger's state (``changed_state``) is journaled: the
+ledger's state is the fold of its journal, so replaying the journaled records through
+``process_ledger_record`` rebuilds it exactly.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import traceback
 from collections.abc import Set
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 
 import gateway.ledger as ledger
@@ -29,7 +28,8 @@ from contracts.dead_letter import DeadLetterReason
 from contracts.envelope import Envelope, MessageDecodeError, decode_message
 from contracts.topics import TOPICS_BY_NAME
 from contracts.values import AccountingLevel, CustodyAccount
-from gateway.processors.records import InputRecord, OutputRecord, dead_letter_records, published
+from gateway.processors.records import InputRecord, dead_letter_records, published
+from gateway.processors.step import Outcome, Processed
 from gateway.registry.decision_messages import rule_violation
 from gateway.violations import Violation
 
@@ -58,13 +58,6 @@ _FROM_THE_EXCHANGE = (
 )
 
 
-class LedgerOutcome(StrEnum):
-    BOOKED = "booked"
-    REJECTED = "rejected"
-    ALREADY_HANDLED = "already_handled"
-    DEAD_LETTER = "dead_letter"
-
-
 @dataclass(frozen=True)
 class LedgerSettings:
     registry_party: str
@@ -73,17 +66,7 @@ class LedgerSettings:
     max_value_bytes: int
 
 
-@dataclass(frozen=True)
-class LedgerProcessed:
-    state: ledger.LedgerState
-    outputs: tuple[OutputRecord, ...]
-    outcome: LedgerOutcome
-    message_type: str | None
-    violations: tuple[Violation, ...] = ()
-    dead_letter_reason: DeadLetterReason | None = None
-    correlation_id: str | None = None
-    journaled: bool = False
-    """The record changed the state: it goes on the journal the state is rebuilt from."""
+LedgerProcessed = Processed[ledger.LedgerState]
 
 
 class _Unbookable(ValueError):
@@ -131,10 +114,10 @@ def process_ledger_record(
         except _Unbookable as unbookable:
             return _rejected(state, body, (unbookable.violation,), envelope, now, settings, publish)
         if state.decided(command.posting_id) == command:  # the same command again
-            return LedgerProcessed(
+            return Processed(
                 state,
                 (),
-                LedgerOutcome.ALREADY_HANDLED,
+                Outcome.ALREADY_HANDLED,
                 body.MESSAGE_TYPE,
                 correlation_id=envelope.correlation_id,
             )
@@ -158,13 +141,13 @@ def process_ledger_record(
         if publish
         else ()
     )
-    return LedgerProcessed(
+    return Processed(
         outcome.state,
         outputs,
-        LedgerOutcome.BOOKED,
+        Outcome.BOOKED,
         body.MESSAGE_TYPE,
         correlation_id=envelope.correlation_id,
-        journaled=True,
+        changed_state=True,
     )
 
 
@@ -359,12 +342,12 @@ def _rejected(
         violations=tuple(rule_violation(reason) for reason in reasons),
         decided_at=now,
     )
-    return LedgerProcessed(
+    return Processed(
         state,
         published((rejection,), cause, now, LEDGER_SOURCE, settings.registry_party)
         if publish
         else (),
-        LedgerOutcome.REJECTED,
+        Outcome.REJECTED,
         body.MESSAGE_TYPE,
         violations=reasons,
         correlation_id=cause.correlation_id,
@@ -372,7 +355,20 @@ def _rejected(
 
 
 def _journaled(processed: LedgerProcessed, *, changed: bool) -> LedgerProcessed:
-    return replace(processed, journaled=True) if changed else processed
+    return replace(processed, changed_state=True) if changed else processed
+
+
+def set_aside(
+    state: ledger.LedgerState,
+    record: InputRecord,
+    reason: DeadLetterReason,
+    message: str,
+    now: datetime,
+    *,
+    settings: LedgerSettings,
+) -> LedgerProcessed:
+    """The dead letter for a record the engine could not use the step's outcome of."""
+    return _dead_letter(state, record, reason, message, None, now, settings, True)
 
 
 def _dead_letter(
@@ -392,6 +388,4 @@ def _dead_letter(
         if publish
         else ()
     )
-    return LedgerProcessed(
-        state, outputs, LedgerOutcome.DEAD_LETTER, None, dead_letter_reason=reason
-    )
+    return Processed(state, outputs, Outcome.DEAD_LETTER, None, dead_letter_reason=reason)

@@ -11,7 +11,6 @@ import traceback
 from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from contracts.base import Contract
 from contracts.cbam import CbamEmissionsFormSubmitted
@@ -28,6 +27,7 @@ from contracts.envelope import (
 from contracts.topics import TOPICS_BY_NAME
 from gateway.processors.records import InputRecord, OutputRecord, dead_letter_records, published
 from gateway.processors.sender_identity import sender_violation
+from gateway.processors.step import Outcome, Processed
 from gateway.registry.core import CommandRefused, RegistryState, handle
 from gateway.registry.decision_messages import ecoa_message, form_message
 from gateway.rulebook.decisions import ECoADecision, FormDecision
@@ -35,25 +35,6 @@ from gateway.rulebook.model import Rulebook
 from gateway.violations import Violation
 
 REGISTRY_SOURCE = "/custody-gateway/registry"
-
-
-class Outcome(StrEnum):
-    DECIDED = "decided"
-    ALREADY_HANDLED = "already_handled"
-    DEAD_LETTER = "dead_letter"
-
-
-@dataclass(frozen=True)
-class Processed:
-    state: RegistryState
-    outputs: tuple[OutputRecord, ...]
-    decisions: tuple[Contract, ...]
-    outcome: Outcome
-    message_type: str | None
-    dead_letter_reason: DeadLetterReason | None = None
-    correlation_id: str | None = None
-    """The input's correlation id (None when its envelope could not be read)."""
-    event_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,9 +45,12 @@ class PipelineSettings:
     max_value_bytes: int
 
 
+RegistryProcessed = Processed[RegistryState]
+
+
 def process_record(
     state: RegistryState, record: InputRecord, *, now: datetime, settings: PipelineSettings
-) -> Processed:
+) -> RegistryProcessed:
     """What one record does to the state, and what to publish for it."""
     try:
         decoded = decode_message(
@@ -113,9 +97,11 @@ def process_record(
         return _dead_letter(
             state, record, DeadLetterReason.PROCESSING_ERROR, detail, None, now, settings
         )
-    outcome = Outcome.DECIDED if step.outputs or step.state != state else Outcome.ALREADY_HANDLED
+    changed = step.state != state
+    outcome = Outcome.DECIDED if step.outputs or changed else Outcome.ALREADY_HANDLED
     return Processed(
         state=step.state,
+        changed_state=changed,
         outputs=_publishable(step.outputs, decoded.envelope, now, settings),
         decisions=step.outputs,
         outcome=outcome,
@@ -138,7 +124,7 @@ def _refused_sender(
     refusal: Violation,
     now: datetime,
     settings: PipelineSettings,
-) -> Processed:
+) -> RegistryProcessed:
     """A sender may not send this: an eCOA or a form is rejected with the reason (the sender
     reads those decisions); anything else is set aside as a dead letter."""
     body = decoded.body
@@ -177,6 +163,19 @@ def _refused_sender(
     )
 
 
+def set_aside(
+    state: RegistryState,
+    record: InputRecord,
+    reason: DeadLetterReason,
+    message: str,
+    now: datetime,
+    *,
+    settings: PipelineSettings,
+) -> RegistryProcessed:
+    """The dead letter for a record the engine could not use the step's outcome of."""
+    return _dead_letter(state, record, reason, message, None, now, settings)
+
+
 def _dead_letter(
     state: RegistryState,
     record: InputRecord,
@@ -185,7 +184,7 @@ def _dead_letter(
     field: str | None,
     now: datetime,
     settings: PipelineSettings,
-) -> Processed:
+) -> RegistryProcessed:
     return Processed(
         state=state,
         outputs=dead_letter_records(

@@ -1,29 +1,40 @@
 """Wiring: everything the gateway runs, built in one place from the settings.
 
 Nothing connects at import or in ``create_app``; ``GatewayApp.run`` connects and runs until
-asked to stop.
+asked to stop. Both processors run on the one exactly-once engine (``consumers.engine``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import hashlib
+import socket
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 
-from consumers.ledger_worker import LedgerWorker, LedgerWorkerSettings
+from consumers.counting import LedgerCounting, RegistryCounting
+from consumers.engine import EngineSettings, ExactlyOnceEngine, ProcessorRun
 from consumers.metrics import GatewayMetrics
-from consumers.registry_worker import RegistryWorker, WorkerSettings
+from consumers.state_logs import LedgerJournal, RegistryChangelog
 from consumers.state_store import SqliteStateStore
 from contracts.asyncapi import asyncapi_document
+from gateway.ledger import LedgerState
+from gateway.processors import ledger as ledger_processor
+from gateway.processors import registry as registry_processor
 from gateway.processors.ledger import LedgerSettings
 from gateway.processors.registry import PipelineSettings
+from gateway.registry.core import RegistryState
 from gateway.rulebook.model import Rulebook, load_rulebook
+from gateway.runtime.broker_watch import BrokerWatch
 from gateway.runtime.ops_http import OpsServer, Readiness
 from gateway.runtime.settings import Settings
+from gateway.topology import Processor, asyncapi_channels, spec_of
 
 log = structlog.get_logger("custody_gateway.app")
 
@@ -39,30 +50,40 @@ class GatewayApp:
     settings: Settings
     rulebook: Rulebook
     metrics: GatewayMetrics
-    worker_settings: WorkerSettings
+    registry_engine: EngineSettings
+    ledger_engine: EngineSettings
     pipeline: PipelineSettings
-    ledger_worker_settings: LedgerWorkerSettings
     ledger_settings: LedgerSettings
     clock: Callable[[], datetime]
-    worker: RegistryWorker | None = None
-    ledger: LedgerWorker | None = None
+    registry: ExactlyOnceEngine[RegistryState] | None = None
+    ledger: ExactlyOnceEngine[LedgerState] | None = None
     ops_port: int | None = None
+    broker: BrokerWatch | None = field(default=None)
+
+    @property
+    def registry_group_id(self) -> str:
+        return self.registry_engine.group_id
+
+    @property
+    def ledger_group_id(self) -> str:
+        return self.ledger_engine.group_id
 
     async def run(self, stop: asyncio.Event) -> None:
         bootstrap = self.settings.kafka_bootstrap_servers
         if not bootstrap:
             raise RuntimeError("KAFKA_BOOTSTRAP_SERVERS is not set: the registry needs a broker")
         store = SqliteStateStore(self.settings.state_dir / "registry.sqlite3")
-        worker = RegistryWorker(
-            self.worker_settings, self.pipeline, store, self.metrics, self.clock
+        self.registry = ExactlyOnceEngine(
+            self._registry_run(store), self.registry_engine, self.metrics, self.clock
         )
-        self.worker = worker
-        ledger = LedgerWorker(
-            self.ledger_worker_settings, self.ledger_settings, self.metrics, self.clock
+        self.ledger = ExactlyOnceEngine(
+            self._ledger_run(), self.ledger_engine, self.metrics, self.clock
         )
-        self.ledger = ledger
+        self.broker = BrokerWatch(bootstrap, self.metrics)
         document = asyncapi_document(
-            host=bootstrap.split(",")[0], topic_prefix=self.settings.topic_prefix
+            host=bootstrap.split(",")[0],
+            topic_prefix=self.settings.topic_prefix,
+            processors=asyncapi_channels(),
         )
         ops = OpsServer(
             self.settings.ops_host,
@@ -72,23 +93,65 @@ class GatewayApp:
             asyncapi=lambda: document,
         )
         self.ops_port = await ops.start()
-        lag = asyncio.create_task(self._report_lag(stop))
+        background = [
+            asyncio.create_task(self._report_lag(stop)),
+            asyncio.create_task(self.broker.watch(stop)),
+        ]
         log.info(
-            "registry_starting",
+            "gateway_starting",
             bootstrap=bootstrap,
-            group=self.worker_settings.group_id,
-            ledger_group=self.ledger_worker_settings.group_id,
+            registry_group=self.registry_engine.group_id,
+            ledger_group=self.ledger_engine.group_id,
+            instance_id=self.registry_engine.instance_id,
             rulebook=self.rulebook.version,
         )
         try:
-            await _run_together(worker.run(stop), ledger.run(stop), stop=stop)
+            await _run_together(self.registry.run(stop), self.ledger.run(stop), stop=stop)
         finally:
-            lag.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await lag
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await ops.stop()
             store.close()
-            log.info("registry_stopped")
+            log.info("gateway_stopped")
+
+    def _registry_run(self, store: SqliteStateStore) -> ProcessorRun[RegistryState]:
+        spec = spec_of(Processor.REGISTRY)
+        pipeline = self.pipeline
+        return ProcessorRun(
+            name=spec.processor.value,
+            input_topics=spec.input_topics,
+            step=lambda state, record, now: registry_processor.process_record(
+                state, record, now=now, settings=pipeline
+            ),
+            set_aside=functools.partial(registry_processor.set_aside, settings=pipeline),
+            state_log=RegistryChangelog(spec.state_log, store, self.metrics),
+            count=RegistryCounting(self.metrics),
+        )
+
+    def _ledger_run(self) -> ProcessorRun[LedgerState]:
+        spec = spec_of(Processor.LEDGER)
+        settings = self.ledger_settings
+        journal = LedgerJournal(
+            topic=spec.state_log,
+            input_topic=spec.input_topics[0],
+            replay=lambda state, record, now: ledger_processor.process_ledger_record(
+                state, record, now=now, settings=settings, publish=False
+            ),
+            clock=self.clock,
+        )
+        return ProcessorRun(
+            name=spec.processor.value,
+            input_topics=spec.input_topics,
+            step=lambda state, record, now: ledger_processor.process_ledger_record(
+                state, record, now=now, settings=settings
+            ),
+            set_aside=functools.partial(ledger_processor.set_aside, settings=settings),
+            state_log=journal,
+            count=LedgerCounting(self.metrics, journal),
+        )
 
     async def start(self, stop: asyncio.Event, *, timeout_s: float = 120) -> asyncio.Task[None]:
         """Run in the background until ``stop``; return once every partition is restored.
@@ -101,35 +164,27 @@ class GatewayApp:
                 task.result()
             if loop.time() > deadline:
                 stop.set()
-                raise TimeoutError(f"the registry was not ready within {timeout_s:.0f} s")
+                raise TimeoutError(f"the gateway was not ready within {timeout_s:.0f} s")
             await asyncio.sleep(0.05)
         return task
 
     @property
     def ready(self) -> bool:
         """The registry's partitions and the ledger's journal restored."""
-        return bool(self.worker and self.worker.ready and self.ledger and self.ledger.ready)
+        return bool(self.registry and self.registry.ready and self.ledger and self.ledger.ready)
 
     async def _readiness(self) -> Readiness:
         """Ready when the broker answers and every partition this instance holds is restored."""
-        bootstrap = (self.settings.kafka_bootstrap_servers or "").split(",")[0]
-        host, _, port = bootstrap.rpartition(":")
-        try:
-            _reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(host, int(port)), timeout=2
-            )
-            writer.close()
-            reachable = True
-        except (OSError, ValueError, TimeoutError):
-            reachable = False
-        worker, ledger = self.worker, self.ledger
-        detail = {"partitions": ",".join(map(str, worker.owned_partitions))} if worker else {}
+        registry, ledger, broker = self.registry, self.ledger, self.broker
+        detail: dict[str, str] = {}
+        if registry is not None:
+            detail["partitions"] = ",".join(map(str, registry.owned_partitions))
         if ledger is not None:
-            detail["ledger"] = "held" if ledger.holds_the_ledger else "held by another instance"
+            detail["ledger"] = "held" if ledger.owned_partitions else "held by another instance"
         return Readiness.of(
             {
-                "broker_reachable": reachable,
-                "state_restored": bool(worker and worker.ready),
+                "broker_reachable": bool(broker and await broker.reachable_now()),
+                "state_restored": bool(registry and registry.ready),
                 "ledger_restored": bool(ledger and ledger.ready),
             },
             detail=detail,
@@ -138,15 +193,15 @@ class GatewayApp:
     async def _report_lag(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             await asyncio.sleep(LAG_REPORT_INTERVAL_S)
-            for worker in (self.worker, self.ledger):
-                if worker is not None:
+            for engine in (self.registry, self.ledger):
+                if engine is not None:
                     with contextlib.suppress(Exception):
-                        await worker.report_lag()
+                        await engine.report_lag()
 
 
-async def _run_together(*workers: Coroutine[None, None, None], stop: asyncio.Event) -> None:
-    """Run the workers until ``stop``; if one fails, stop the others and raise its error."""
-    tasks = [asyncio.create_task(worker) for worker in workers]
+async def _run_together(*engines: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:
+    """Run the engines until ``stop``; if one fails, stop the others and raise its error."""
+    tasks = [asyncio.create_task(engine) for engine in engines]
     try:
         done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
@@ -156,33 +211,42 @@ async def _run_together(*workers: Coroutine[None, None, None], stop: asyncio.Eve
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def default_instance_id(settings: Settings) -> str:
+    """A name that stays the same when this instance restarts: host and state directory."""
+    where = str(settings.state_dir.resolve())
+    return f"{socket.gethostname()}-{hashlib.sha256(where.encode()).hexdigest()[:10]}"
+
+
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) -> GatewayApp:
     rulebook = load_rulebook(settings.rulebook_file, cbam_notice_date=settings.cbam_notice_date)
     prefix = settings.topic_prefix
     exchange_parties = frozenset(
         party.strip() for party in settings.exchange_party_ids.split(",") if party.strip()
     )
+    instance_id = settings.instance_id or default_instance_id(settings)
+
+    def engine(group: str) -> EngineSettings:
+        return EngineSettings(
+            bootstrap_servers=settings.kafka_bootstrap_servers or "",
+            topic_prefix=prefix,
+            group_id=f"{prefix}{group}",
+            transactional_id_prefix=f"{prefix}{group}",
+            instance_id=instance_id,
+            max_record_bytes=settings.max_record_bytes,
+            session_timeout_ms=settings.session_timeout_ms,
+        )
+
     return GatewayApp(
         settings=settings,
         rulebook=rulebook,
         metrics=GatewayMetrics(),
-        worker_settings=WorkerSettings(
-            bootstrap_servers=settings.kafka_bootstrap_servers or "",
-            topic_prefix=prefix,
-            group_id=f"{prefix}{settings.registry_group_id}",
-            transactional_id_prefix=f"{prefix}{settings.registry_group_id}",
-        ),
+        registry_engine=engine(settings.registry_group_id),
+        ledger_engine=engine(settings.ledger_group_id),
         pipeline=PipelineSettings(
             rulebook=rulebook,
             registry_party=settings.registry_party_id,
             exchange_parties=exchange_parties,
             max_value_bytes=settings.max_message_bytes,
-        ),
-        ledger_worker_settings=LedgerWorkerSettings(
-            bootstrap_servers=settings.kafka_bootstrap_servers or "",
-            topic_prefix=prefix,
-            group_id=f"{prefix}{settings.ledger_group_id}",
-            transactional_id=f"{prefix}{settings.ledger_group_id}",
         ),
         ledger_settings=LedgerSettings(
             registry_party=settings.registry_party_id,

@@ -7,9 +7,15 @@ import sys
 
 import structlog
 
+CHATTY_LIBRARIES = ("aiokafka",)
+"""Libraries that log every retry of every connection during a broker outage; above debug
+level the gateway says once what changed instead (``broker_unreachable``, ...)."""
+
 
 def configure_json_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(message)s")
+    for library in CHATTY_LIBRARIES:
+        logging.getLogger(library).setLevel(logging.WARNING if level <= logging.DEBUG else 100)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

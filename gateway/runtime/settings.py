@@ -57,6 +57,23 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(
         default=1_000_000, gt=0, description="Larger record values go to the dead letters."
     )
+    max_record_bytes: int = Field(
+        default=1_048_576,
+        ge=65_536,
+        description="The largest record the gateway writes (producers' max request size; "
+        "topics are created to accept it); a larger output sets its input aside.",
+    )
+    instance_id: str | None = Field(
+        default=None,
+        description="This instance's stable name for static group membership: restarted "
+        "with the same name, it gets its partitions back at once. Default: derived from the "
+        "host name and the state directory.",
+    )
+    session_timeout_ms: int = Field(
+        default=10_000,
+        ge=6_000,
+        description="How long the group waits for a silent member before its partitions move.",
+    )
     log_level: str = Field(default="info", description="debug, info, warning or error.")
     ops_host: str = Field(default="127.0.0.1", description="Address of /health, /metrics.")
     ops_port: int = Field(default=8080, ge=0, description="Port of /health, /metrics (0: any).")

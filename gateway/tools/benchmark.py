@@ -29,7 +29,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from consumers.group_progress import wait_until_consumed
 from consumers.record_reader import end_offsets
-from consumers.registry_worker import INGEST_TOPICS, OUTPUT_TOPICS
 from contracts.base import Contract
 from contracts.envelope import encode_body, envelope_headers, new_envelope
 from contracts.topics import CATALOGUE, TopicSpec, route
@@ -37,6 +36,7 @@ from gateway.runtime.app import create_app
 from gateway.runtime.settings import Settings
 from gateway.runtime.topic_admin import ensure_topics
 from gateway.tools.local_kafka import LocalKafka
+from gateway.topology import REGISTRY_INPUTS, REGISTRY_OUTPUTS
 from producers.parties import DEMO_PARTIES, sender_role_of
 from producers.simulation import cast, cbam_form, enhanced_ecoa, list_brand, lot, request
 
@@ -176,7 +176,7 @@ async def _send_all(
 
 async def _until_drained(bootstrap: str, prefix: str, pipe: bool) -> None:
     group = prefix + ("bench-pipe" if pipe else "custody-registry")
-    topics = [prefix + PIPE_IN] if pipe else [prefix + spec.name for spec in INGEST_TOPICS]
+    topics = [prefix + PIPE_IN] if pipe else [prefix + name for name in REGISTRY_INPUTS]
     await wait_until_consumed(bootstrap, topics, group, timeout_s=600)
 
 
@@ -191,7 +191,7 @@ async def _paced(
     """Send at ``rate`` per second; latency of an input = until its first output is read."""
     sent: dict[str, float] = {}
     seen: dict[str, float] = {}
-    topics = [prefix + PIPE_OUT] if pipe else [prefix + name for name in OUTPUT_TOPICS]
+    topics = [prefix + PIPE_OUT] if pipe else [prefix + name for name in REGISTRY_OUTPUTS]
     partitions = list(await end_offsets(bootstrap, topics))
     reader = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"

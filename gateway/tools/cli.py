@@ -24,6 +24,8 @@ from gateway.tools.benchmark import run_benchmark
 from gateway.tools.check import run_check
 from gateway.tools.demo import run_demo
 from gateway.tools.local_kafka import BrokerError, LocalKafka
+from gateway.topology import asyncapi_channels
+from gateway.topology import render as render_topology
 
 
 def _kafka_up(settings: Settings) -> int:
@@ -71,13 +73,13 @@ def _topics(settings: Settings) -> int:
 
 def _schemas(check: bool) -> int:
     if check:
-        stale = stale_schemas(SCHEMA_DIRECTORY) + stale_asyncapi(ASYNCAPI_FILE)
+        stale = stale_schemas(SCHEMA_DIRECTORY) + stale_asyncapi(ASYNCAPI_FILE, asyncapi_channels())
         if stale:
             print("stale JSON Schemas (run `make schemas`): " + ", ".join(stale))
             return 1
         print(f"JSON Schemas in {SCHEMA_DIRECTORY} are up to date")
         return 0
-    changed = write_schemas(SCHEMA_DIRECTORY) + write_asyncapi(ASYNCAPI_FILE)
+    changed = write_schemas(SCHEMA_DIRECTORY) + write_asyncapi(ASYNCAPI_FILE, asyncapi_channels())
     print(f"{len(changed)} JSON Schema / AsyncAPI files changed: {', '.join(changed) or '-'}")
     return 0
 
@@ -126,11 +128,17 @@ def _run(settings: Settings) -> int:
 
 
 async def _serve(app: GatewayApp) -> int:
+    """Run until SIGTERM or SIGINT, then stop cleanly (exit 0), even during an outage."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signal_number, stop.set)
     await app.run(stop)
+    return 0
+
+
+def _topology() -> int:
+    print(render_topology(), end="")
     return 0
 
 
@@ -165,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     kafka.add_argument("action", choices=["up", "down", "status"])
 
     commands.add_parser("topics", help="list the topic catalogue")
+    commands.add_parser(
+        "topology", help="print the flow: each processor's topics, contracts, handlers, outputs"
+    )
 
     schemas = commands.add_parser("schemas", help="write the contracts' JSON Schemas")
     schemas.add_argument("--check", action="store_true", help="only report stale schemas")
@@ -203,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return action[arguments.action](settings)
         if arguments.command == "topics":
             return _topics(settings)
+        if arguments.command == "topology":
+            return _topology()
         if arguments.command == "schemas":
             return _schemas(arguments.check)
         if arguments.command == "check":

@@ -22,9 +22,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from consumers.group_progress import wait_until_consumed
-from consumers.ledger_worker import LEDGER_INPUT, LEDGER_OUTPUTS
 from consumers.record_reader import end_offsets
-from consumers.registry_worker import INGEST_TOPICS, OUTPUT_TOPICS
 from contracts.base import Contract
 from contracts.envelope import (
     Envelope,
@@ -42,6 +40,7 @@ from gateway.runtime.settings import Settings
 from gateway.runtime.topic_admin import ensure_topics
 from gateway.tools.demo_lines import describe_output
 from gateway.tools.local_kafka import LocalKafka
+from gateway.topology import LEDGER_INPUT, LEDGER_OUTPUTS, REGISTRY_INPUTS, REGISTRY_OUTPUTS
 from producers.kafka_publisher import EnvelopePublisher
 from producers.parties import DEMO_PARTIES, sender_role_of
 from producers.simulation import cast, demo_story, lot
@@ -99,9 +98,9 @@ async def _play(settings: Settings) -> int:
     )
     try:
         await _tell_the_story(bootstrap, prefix)
-        ingest = [prefix + spec.name for spec in INGEST_TOPICS]
-        await wait_until_consumed(bootstrap, ingest, app.worker_settings.group_id, timeout_s=60)
-        ledger_group = app.ledger_worker_settings.group_id
+        ingest = [prefix + name for name in REGISTRY_INPUTS]
+        await wait_until_consumed(bootstrap, ingest, app.registry_group_id, timeout_s=60)
+        ledger_group = app.ledger_group_id
         await wait_until_consumed(bootstrap, [prefix + LEDGER_INPUT], ledger_group, timeout_s=60)
         await asyncio.sleep(1.0)  # let the watcher print the last committed outputs
     finally:
@@ -171,7 +170,7 @@ async def _print_decisions(
 ) -> None:
     """Print what the registry and the ledger publish (not the parties' own commands that
     share ``ledger.commands`` with the registry's custody moves)."""
-    topics = [prefix + name for name in dict.fromkeys((*OUTPUT_TOPICS, *LEDGER_OUTPUTS))]
+    topics = [prefix + name for name in dict.fromkeys((*REGISTRY_OUTPUTS, *LEDGER_OUTPUTS))]
     partitions = list(await end_offsets(bootstrap, topics))
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"

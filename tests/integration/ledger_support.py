@@ -12,7 +12,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 
 from consumers.batches import input_record
 from consumers.group_progress import wait_until_consumed
-from consumers.ledger_worker import LEDGER_INPUT
 from consumers.record_reader import ReadRecord, read_to_end
 from contracts import ledger as wire
 from contracts.base import Contract
@@ -21,6 +20,7 @@ from contracts.envelope import new_envelope
 from contracts.values import AccountingLevel, PartyRole
 from gateway.ledger import LedgerState
 from gateway.processors.ledger import LedgerSettings, process_ledger_record
+from gateway.topology import LEDGER_INPUT
 from producers.kafka_publisher import EnvelopePublisher
 from producers.parties import DEMO_PARTIES
 from tests.conftest import TestTopics

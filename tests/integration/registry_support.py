@@ -16,11 +16,11 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 
 from consumers.group_progress import wait_until_consumed as consumed
 from consumers.record_reader import ReadRecord, end_offsets, read_records, read_to_end
-from consumers.registry_worker import INGEST_TOPICS, OUTPUT_TOPICS
 from contracts.base import Contract
 from contracts.envelope import new_envelope
 from gateway.runtime.app import GatewayApp, create_app
 from gateway.runtime.settings import Settings
+from gateway.topology import REGISTRY_INPUTS, REGISTRY_OUTPUTS
 from producers.kafka_publisher import EnvelopePublisher
 from producers.parties import DEMO_PARTIES, sender_role_for
 from tests.conftest import TestTopics
@@ -70,7 +70,7 @@ async def publish(topics: TestTopics, messages: Iterable[Contract]) -> list[str]
 async def outputs_from_start(
     topics: TestTopics, *, expected: int, timeout_s: float = 30
 ) -> list[ReadRecord]:
-    names = [topics.prefix + name for name in OUTPUT_TOPICS]
+    names = [topics.prefix + name for name in REGISTRY_OUTPUTS]
     start: dict[TopicPartition, int] = dict.fromkeys(
         await end_offsets(topics.bootstrap_servers, names), 0
     )
@@ -83,7 +83,7 @@ def types_of(records: Iterable[ReadRecord]) -> list[str]:
     return [record.decoded.envelope.type for record in records]
 
 
-INGEST_TOPIC_NAMES = [spec.name for spec in INGEST_TOPICS]
+INGEST_TOPIC_NAMES = list(REGISTRY_INPUTS)
 
 
 async def wait_until_consumed(topics: TestTopics, group_id: str, timeout_s: float = 60) -> None:
@@ -97,7 +97,9 @@ async def wait_until_consumed(topics: TestTopics, group_id: str, timeout_s: floa
 
 async def all_outputs(topics: TestTopics) -> list[ReadRecord]:
     """Every committed record on the registry's output topics, read to their end."""
-    return await read_to_end(topics.bootstrap_servers, [topics.prefix + n for n in OUTPUT_TOPICS])
+    return await read_to_end(
+        topics.bootstrap_servers, [topics.prefix + n for n in REGISTRY_OUTPUTS]
+    )
 
 
 def scenario_for_brand(number: int) -> list[Contract]:

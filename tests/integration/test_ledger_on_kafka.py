@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from consumers.ledger_worker import LEDGER_INPUT
 from contracts import ledger as wire
 from contracts.custody import CustodyBalanceUpdated
 from gateway.ledger import LedgerState
+from gateway.topology import LEDGER_INPUT
 from tests.conftest import TestTopics
 from tests.integration.ledger_support import (
     SITE_OPERATOR,
@@ -49,12 +49,12 @@ async def test_every_command_is_decided_once_and_the_balances_topic_matches_the_
     stream = material_stream(120, seed=5)
     settings = registry_settings(topics, tmp_path / "state")
     async with running_registry(settings) as app:
-        group = app.ledger_worker_settings.group_id
+        group = app.ledger_group_id
         await send(topics, [*certification(), *stream])
         await send(topics, stream[:10])  # a redelivery of the first ten: already handled
         await wait_until_booked(topics, group)
         assert app.ledger is not None
-        state = app.ledger.state
+        state = app.ledger.state_of(0)
     decisions = [record.decoded.body for record in await read(topics, DECISIONS)]
     posting_ids = [body.posting_id for body in decisions]  # type: ignore[attr-defined]
     assert Counter(posting_ids) == Counter(
@@ -78,7 +78,7 @@ async def test_every_command_is_decided_once_and_the_balances_topic_matches_the_
     # Rebuilt from Kafka alone: a new instance (no local files) replays the journal.
     async with running_registry(registry_settings(topics, tmp_path / "elsewhere")) as again:
         assert again.ledger is not None
-        assert again.ledger.state == state
+        assert again.ledger.state_of(0) == state
 
 
 async def test_replaying_the_input_topic_from_the_beginning_reproduces_every_balance(
@@ -87,7 +87,7 @@ async def test_replaying_the_input_topic_from_the_beginning_reproduces_every_bal
     settings = registry_settings(topics, tmp_path / "state")
     async with running_registry(settings) as app:
         await send(topics, [*certification(), *material_stream(80, seed=11)])
-        await wait_until_booked(topics, app.ledger_worker_settings.group_id)
+        await wait_until_booked(topics, app.ledger_group_id)
     inputs = await raw_records(topics, LEDGER_INPUT)
     published = latest_balances(await read(topics, BALANCES))
     assert state_balances(replayed(inputs)) == published
@@ -102,9 +102,9 @@ async def test_a_posting_from_someone_other_than_the_sites_operator_is_rejected_
     )
     async with running_registry(registry_settings(topics, tmp_path / "state")) as app:
         await send(topics, [*certification(), (first_input, "smelter-intruder")])
-        await wait_until_booked(topics, app.ledger_worker_settings.group_id)
+        await wait_until_booked(topics, app.ledger_group_id)
         assert app.ledger is not None
-        assert app.ledger.state.balances == {}
+        assert app.ledger.state_of(0).balances == {}
     rejection = (await read(topics, DECISIONS))[-1].decoded.body
     assert isinstance(rejection, wire.LedgerPostingRejected)
     assert rejection.violations[0].code == "SENDER_NOT_PERMITTED"

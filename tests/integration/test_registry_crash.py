@@ -13,7 +13,7 @@ import pytest
 from consumers.record_reader import read_to_end
 from tests.conftest import TestTopics
 from tests.integration.registry_support import (
-    OUTPUT_TOPICS,
+    REGISTRY_OUTPUTS,
     all_outputs,
     free_port,
     publish,
@@ -29,7 +29,7 @@ BRANDS = 40
 
 
 async def committed_outputs(topics: TestTopics) -> int:
-    names = [topics.prefix + name for name in OUTPUT_TOPICS]
+    names = [topics.prefix + name for name in REGISTRY_OUTPUTS]
     return len(await read_to_end(topics.bootstrap_servers, names))
 
 

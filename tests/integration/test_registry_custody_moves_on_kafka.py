@@ -47,7 +47,7 @@ async def test_a_claimed_lot_warranted_and_cancelled_moves_custody_once_per_even
         await wait_until_consumed(topics, group_of(app))
         # The registry writes ledger.commands in transactions: the ledger's committed offset
         # passes their commit markers, so waiting for it to reach the end returns.
-        await wait_until_booked(topics, app.ledger_worker_settings.group_id)
+        await wait_until_booked(topics, app.ledger_group_id)
     commands = await read_to_end(topics.bootstrap_servers, [topics.prefix + "ledger.commands"])
     moves = [r.decoded.body for r in commands]
     assert all(isinstance(move, CustodyMovementRecorded) for move in moves)

@@ -37,7 +37,7 @@ pytestmark = pytest.mark.broker
 
 
 def group_of(app: GatewayApp) -> str:
-    return app.worker_settings.group_id
+    return app.registry_group_id
 
 
 def final_warrant_states(records: list[ReadRecord]) -> dict[str, str]:
@@ -54,12 +54,12 @@ async def wait_for_split(first: GatewayApp, second: GatewayApp, timeout_s: float
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:
-        assert first.worker is not None and second.worker is not None
+        assert first.registry is not None and second.registry is not None
         if (
-            first.worker.ready
-            and second.worker.ready
-            and first.worker.owned_partitions
-            and (second.worker.owned_partitions)
+            first.registry.ready
+            and second.registry.ready
+            and first.registry.owned_partitions
+            and (second.registry.owned_partitions)
         ):
             return
         if loop.time() > deadline:
@@ -185,18 +185,18 @@ async def test_a_deleted_state_store_is_rebuilt_from_kafka_with_identical_decisi
     async with running_registry(registry_settings(topics, state_dir)) as app:
         await publish(topics, before_request)
         await wait_until_consumed(topics, group_of(app))
-        assert app.worker is not None
-        states = {n: app.worker.state_of(n) for n in app.worker.owned_partitions}
+        assert app.registry is not None
+        states = {n: app.registry.state_of(n) for n in app.registry.owned_partitions}
     shutil.rmtree(state_dir)
     async with running_registry(registry_settings(topics, state_dir)) as app:
-        assert app.worker is not None
-        rebuilt = {n: app.worker.state_of(n) for n in app.worker.owned_partitions}
+        assert app.registry is not None
+        rebuilt = {n: app.registry.state_of(n) for n in app.registry.owned_partitions}
         assert rebuilt == states
         await publish(topics, [request])
         await wait_until_consumed(topics, group_of(app))
     async with running_registry(registry_settings(topics, state_dir)) as app:
-        assert app.worker is not None  # restored from the store this time, plus the tail
-        again = {n: app.worker.state_of(n) for n in app.worker.owned_partitions}
+        assert app.registry is not None  # restored from the store this time, plus the tail
+        again = {n: app.registry.state_of(n) for n in app.registry.owned_partitions}
         assert again != states  # the request was decided meanwhile
     records = await all_outputs(topics)
     assert final_warrant_states(records) == {"LOT-RTM-0001": "issued"}
@@ -227,12 +227,12 @@ async def test_two_instances_in_one_group_give_the_same_results_as_one(
         await wait_until_consumed(other, group_of(first))
         await publish(other, rest)
         await wait_until_consumed(other, group_of(first))
-        assert first.worker is not None and second.worker is not None
-        owned = set(first.worker.owned_partitions) | set(second.worker.owned_partitions)
+        assert first.registry is not None and second.registry is not None
+        owned = set(first.registry.owned_partitions) | set(second.registry.owned_partitions)
         assert owned == set(range(6))
-        assert not set(first.worker.owned_partitions) & set(second.worker.owned_partitions)
+        assert not set(first.registry.owned_partitions) & set(second.registry.owned_partitions)
         assert first.ledger is not None and second.ledger is not None
-        holders = [app.ledger.holds_the_ledger for app in (first, second) if app.ledger]
+        holders = [bool(app.ledger.owned_partitions) for app in (first, second) if app.ledger]
         assert sorted(holders) == [False, True], "exactly one instance holds the ledger"
     shared = await all_outputs(other)
 

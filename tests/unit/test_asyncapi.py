@@ -13,7 +13,6 @@ import pytest
 from contracts.asyncapi import (
     ASYNCAPI_FILE,
     asyncapi_document,
-    ingests,
     render_asyncapi,
     stale_asyncapi,
     write_asyncapi,
@@ -22,9 +21,9 @@ from contracts.base import Contract
 from contracts.envelope import REQUIRED_HEADERS
 from contracts.schema_export import render_schemas, schema_file_name
 from contracts.topics import CATALOGUE, TopicSpec
-from contracts.values import PartyRole
+from gateway.topology import asyncapi_channels, readers_of
 
-DOCUMENT = asyncapi_document()
+DOCUMENT = asyncapi_document(processors=asyncapi_channels())
 PUBLISHED_SCHEMAS = render_schemas()
 CATALOGUE_CONTRACTS = sorted(
     {contract for spec in CATALOGUE for contract in spec.message_types},
@@ -189,7 +188,7 @@ def test_every_reference_resolves_inside_the_document() -> None:
         _resolve(DOCUMENT, reference)
 
 
-def test_writers_send_and_the_registry_receives_its_ingest_topics() -> None:
+def test_writers_send_and_each_processor_receives_its_input_topics() -> None:
     operations = DOCUMENT["operations"]
     sends = {
         _resolve(DOCUMENT, op["channel"]["$ref"])["address"]
@@ -202,17 +201,25 @@ def test_writers_send_and_the_registry_receives_its_ingest_topics() -> None:
         if op["action"] == "receive"
     }
     assert sends == {spec.name for spec in CATALOGUE}
-    assert receives == {spec.name for spec in CATALOGUE if ingests(spec)}
+    assert receives == {spec.name for spec in CATALOGUE if readers_of(spec.name)}
     assert "producer.production-batches" in receives
     assert "registry.warrant-decisions" not in receives
+    assert "registry.ledger-journal" not in receives
     assert all(
         op["description"].startswith(f"Action {op['action']}:") for op in operations.values()
     )
 
 
-def test_ingest_means_written_by_a_party_other_than_the_registry() -> None:
-    for spec in CATALOGUE:
-        assert ingests(spec) == (set(spec.writer_roles) != {PartyRole.REGISTRY}), spec.name
+def test_the_ledger_not_the_registry_receives_ledger_commands() -> None:
+    receive = DOCUMENT["operations"]["ledger.commands.receive"]
+    assert receive["title"] == "The ledger reads ledger.commands"
+    registry_reads = [
+        op["title"]
+        for op in DOCUMENT["operations"].values()
+        if op["title"].startswith("The registry")
+    ]
+    assert "The registry reads ledger.commands" not in registry_reads
+    assert "The registry reads producer.ecoas" in registry_reads
 
 
 def test_operation_messages_are_messages_of_their_channel() -> None:
@@ -223,13 +230,13 @@ def test_operation_messages_are_messages_of_their_channel() -> None:
 
 
 def test_the_rendering_is_deterministic_sorted_json() -> None:
-    text = render_asyncapi()
-    assert text == render_asyncapi()
+    text = render_asyncapi(asyncapi_channels())
+    assert text == render_asyncapi(asyncapi_channels())
     assert text == json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def test_the_committed_asyncapi_document_is_fresh() -> None:
-    assert not stale_asyncapi(ASYNCAPI_FILE), (
+    assert not stale_asyncapi(ASYNCAPI_FILE, asyncapi_channels()), (
         f"{ASYNCAPI_FILE.name} is out of date with the contracts and topics: run `make schemas`"
     )
 

@@ -19,12 +19,12 @@ from contracts.lots import LotArrived
 from contracts.values import AccountingLevel
 from gateway.ledger import LedgerState
 from gateway.processors.ledger import (
-    LedgerOutcome,
     LedgerProcessed,
     LedgerSettings,
     process_ledger_record,
 )
 from gateway.processors.records import InputRecord
+from gateway.processors.step import Outcome
 from producers.samples import sample_messages
 
 NOW = datetime(2026, 3, 31, 18, tzinfo=UTC)
@@ -159,7 +159,7 @@ def balances(state: LedgerState) -> dict[str, Decimal]:
 def test_a_booked_input_answers_with_an_acceptance_and_one_balance_update_per_account() -> None:
     state, results, _ = run([*setup(), (certified_input("in-1", "1000"), "smelter-a")])
     last = results[-1]
-    assert last.outcome is LedgerOutcome.BOOKED and last.journaled
+    assert last.outcome is Outcome.BOOKED and last.changed_state
     accepted, update = bodies_of(last)
     assert isinstance(accepted, wire.LedgerPostingAccepted)
     assert [a.holder_id for a in accepted.accounts] == ["A1"]
@@ -185,13 +185,13 @@ def test_an_overdrawing_output_is_rejected_with_the_available_balance() -> None:
     ]
     state, results, _ = run(bodies)
     last = results[-1]
-    assert last.outcome is LedgerOutcome.REJECTED
+    assert last.outcome is Outcome.REJECTED
     (rejection,) = bodies_of(last)
     assert isinstance(rejection, wire.LedgerPostingRejected)
     (violation,) = rejection.violations
     assert violation.code == "OVERDRAW" and violation.field == "quantity_kg"
     assert "available balance 1000 kg" in violation.message
-    assert last.journaled  # the ledger remembers the refused id
+    assert last.changed_state  # the ledger remembers the refused id
     assert balances(state) == {"A1/asi_aluminium/S": Decimal(1000)}
 
 
@@ -199,8 +199,8 @@ def test_the_same_command_again_is_already_handled_and_publishes_nothing() -> No
     bodies = [*setup(), (certified_input("in-1", "1000"), "smelter-a")]
     state, _, _ = run(bodies)
     again, results, _ = run([(certified_input("in-1", "1000"), "smelter-a")], state)
-    assert results[0].outcome is LedgerOutcome.ALREADY_HANDLED
-    assert results[0].outputs == () and not results[0].journaled
+    assert results[0].outcome is Outcome.ALREADY_HANDLED
+    assert results[0].outputs == () and not results[0].changed_state
     assert again is state
 
 
@@ -210,7 +210,7 @@ def test_a_used_posting_id_with_other_content_is_rejected_and_changes_nothing() 
     (rejection,) = bodies_of(results[0])
     assert isinstance(rejection, wire.LedgerPostingRejected)
     assert rejection.violations[0].code == "POSTING_ID_REUSED"
-    assert not results[0].journaled and after is state
+    assert not results[0].changed_state and after is state
 
 
 def test_only_a_sites_operator_posts_its_material() -> None:
@@ -224,7 +224,7 @@ def test_only_a_sites_operator_posts_its_material() -> None:
         "warehouse-1",
     )
     assert "only site A1's operator" in violation.message
-    assert balances(state) == {} and not results[-1].journaled
+    assert balances(state) == {} and not results[-1].changed_state
 
 
 def test_certification_comes_from_the_exchange_and_custody_moves_from_the_registry() -> None:
@@ -236,7 +236,7 @@ def test_certification_comes_from_the_exchange_and_custody_moves_from_the_regist
     codes = [bodies_of(r)[0].violations[0].code for r in results]  # type: ignore[attr-defined]
     assert codes == ["SENDER_NOT_PERMITTED", "SENDER_NOT_PERMITTED"]
     _, results, _ = run([(register, EXCHANGE)])
-    assert results[0].outcome is LedgerOutcome.BOOKED
+    assert results[0].outcome is Outcome.BOOKED
 
 
 def lot_arrival_move(lot_id: str, kg: str) -> CustodyMovementRecorded:
@@ -262,13 +262,13 @@ def test_a_registry_custody_move_takes_credits_from_the_deliverer_to_the_warehou
         (lot_arrival_move("LOT-2", "600"), REGISTRY),
     ]
     state, results, _ = run(bodies)
-    assert results[-2].outcome is LedgerOutcome.BOOKED
+    assert results[-2].outcome is Outcome.BOOKED
     updates = [b for b in bodies_of(results[-2]) if isinstance(b, CustodyBalanceUpdated)]
     assert [(u.account.holder_id, u.delta_kg) for u in updates] == [
         ("A1", Decimal(-600)),
         ("WH1", Decimal(600)),
     ]
-    assert results[-1].outcome is LedgerOutcome.REJECTED  # only 400 kg left at A1
+    assert results[-1].outcome is Outcome.REJECTED  # only 400 kg left at A1
     assert balances(state) == {
         "A1/asi_aluminium/S": Decimal(400),
         "WH1/asi_aluminium/S": Decimal(600),
@@ -323,7 +323,7 @@ def test_unreadable_records_and_strangers_on_the_topic_become_dead_letters() -> 
     stranger = record(lot, 2, "warehouse-1")
     for rec, reason in ((broken, "undecodable"), (stranger, "not_an_input")):
         result = process_ledger_record(LedgerState(), rec, now=NOW, settings=SETTINGS)
-        assert result.outcome is LedgerOutcome.DEAD_LETTER
+        assert result.outcome is Outcome.DEAD_LETTER
         assert result.dead_letter_reason is not None and result.dead_letter_reason.value == reason
         (letter,) = result.outputs
         assert letter.topic == "registry.dead-letters"
@@ -339,7 +339,7 @@ def test_every_sample_ledger_command_is_taken_by_the_pipeline() -> None:
         result = process_ledger_record(
             LedgerState(), record(body, offset, EXCHANGE), now=NOW, settings=SETTINGS
         )
-        assert result.outcome in (LedgerOutcome.BOOKED, LedgerOutcome.REJECTED)
+        assert result.outcome in (Outcome.BOOKED, Outcome.REJECTED)
 
 
 @st.composite
@@ -384,11 +384,11 @@ def test_replaying_the_journal_rebuilds_the_state_exactly(
     stream: list[tuple[Contract, str]],
 ) -> None:
     state, results, records = run([*setup(), *stream])
-    journal = [rec for rec, result in zip(records, results, strict=True) if result.journaled]
+    journal = [rec for rec, result in zip(records, results, strict=True) if result.changed_state]
     rebuilt = LedgerState()
     for rec in journal:
         replayed = process_ledger_record(rebuilt, rec, now=NOW, settings=SETTINGS, publish=False)
-        assert replayed.journaled
+        assert replayed.changed_state
         rebuilt = replayed.state
     assert rebuilt == state
     assert all(kg >= 0 for kg in state.balances.values())
@@ -418,7 +418,7 @@ def test_a_posting_that_does_not_say_s_or_g_is_set_aside_naming_the_field() -> N
         "ledger.commands", 0, 1, None, good.key, json.dumps(body).encode(), good.headers
     )
     result = process_ledger_record(LedgerState(), unlevelled, now=NOW, settings=SETTINGS)
-    assert result.outcome is LedgerOutcome.DEAD_LETTER
+    assert result.outcome is Outcome.DEAD_LETTER
     assert result.dead_letter_reason is not None
     assert result.dead_letter_reason.value == "schema_violation"
     (letter,) = result.outputs

@@ -13,7 +13,8 @@ from contracts.topics import route
 from contracts.values import PartyRole
 from contracts.warrants import CancelWarrant
 from gateway.processors.records import InputRecord
-from gateway.processors.registry import Outcome, process_record
+from gateway.processors.registry import process_record
+from gateway.processors.step import Outcome
 from tests.unit.test_registry_custody_moves import (
     LOT,
     WAREHOUSE,

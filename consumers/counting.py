@@ -1,0 +1,63 @@
+"""What each processor adds to the engine's metrics after a committed batch."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from consumers.metrics import GatewayMetrics
+from consumers.state_logs import LedgerJournal
+from gateway.ledger import LedgerState
+from gateway.processors.ledger import LedgerProcessed
+from gateway.processors.records import InputRecord
+from gateway.processors.registry import RegistryProcessed
+from gateway.registry.core import RegistryState
+
+REGISTRY_DECISIONS = {
+    "custody.ecoa.accepted": ("ecoa", "accepted"),
+    "custody.ecoa.rejected": ("ecoa", "rejected"),
+    "custody.cbam-form.accepted": ("cbam_form", "accepted"),
+    "custody.cbam-form.rejected": ("cbam_form", "rejected"),
+    "custody.warrant.issued": ("warrant", "issued"),
+    "custody.warrant.rejected": ("warrant", "rejected"),
+    "custody.warrant.pending": ("warrant", "pending"),
+    "custody.warrant.cancelled": ("warrant", "cancelled"),
+}
+"""Output message type -> (decision, outcome) of ``custody_gateway_decisions_total``."""
+
+
+class RegistryCounting:
+    def __init__(self, metrics: GatewayMetrics) -> None:
+        self._metrics = metrics
+
+    def __call__(
+        self, consumed: Sequence[tuple[InputRecord, RegistryProcessed]], state: RegistryState
+    ) -> None:
+        metrics = self._metrics
+        for _record, result in consumed:
+            for output in result.outputs:
+                decision = REGISTRY_DECISIONS.get(output.message_type)
+                if decision is not None:
+                    metrics.decisions.labels(decision=decision[0], outcome=decision[1]).inc()
+            for body in result.decisions:
+                for violation in getattr(body, "violations", ()):
+                    metrics.rule_violations.labels(code=violation.code, rule=violation.rule).inc()
+
+
+class LedgerCounting:
+    def __init__(self, metrics: GatewayMetrics, journal: LedgerJournal) -> None:
+        self._metrics = metrics
+        self._journal = journal
+
+    def __call__(
+        self, consumed: Sequence[tuple[InputRecord, LedgerProcessed]], state: LedgerState
+    ) -> None:
+        metrics = self._metrics
+        for _record, result in consumed:
+            metrics.ledger_commands.labels(
+                message_type=result.message_type or "unreadable", outcome=result.outcome.value
+            ).inc()
+        levels = Counter(account.level.value for account in state.balances)
+        for level in ("S", "G"):
+            metrics.ledger_accounts.labels(level=level).set(levels[level])
+        metrics.ledger_journal_commands.set(self._journal.journaled)

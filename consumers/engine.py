@@ -1,0 +1,744 @@
+"""The exactly-once engine: the one place in the gateway that drives Kafka transactions.
+
+Every processor (the registry, the ledger) is a pure step, a state log and an ownership rule;
+this engine runs it:
+
+    poll -> fold the step over the batch -> one transaction (outputs, state records, consumed
+    offsets) -> swap in the new state.
+
+Ownership: the group uses the range assignor, so partition ``p`` of every input topic goes
+to one instance, which holds ``p``'s state and a transactional producer with the id
+``<transactional id prefix>-<p>``. Starting that producer fences any older owner and aborts
+its open transaction, so the state log read next is complete. Readers use read_committed.
+
+Nothing a record holds can stop a partition:
+- the step is guarded: a record whose step raises is set aside as a dead letter (a defect is
+  counted and logged with the record's coordinates), and the batch goes on;
+- every output and state record is checked against the record size limit before the
+  transaction; a record whose outputs do not fit is set aside the same way;
+- if a transaction still fails for a reason tied to its content, the batch is cut in halves
+  until the one record at fault is found, which is set aside; the rest commits;
+- any other failure (the broker gone, a fenced or timed-out producer) drops the producer
+  and the state; the partition is acquired again (new producer, state restored from its
+  log) with backoff, and its records are read again from the committed position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    UnsupportedForMessageFormatError,
+)
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
+
+from consumers.batches import first_offsets, input_record, next_offsets, report_lag
+from consumers.metrics import GatewayMetrics
+from contracts.dead_letter import DeadLetterReason
+from gateway.processors.records import InputRecord, OutputRecord
+from gateway.processors.step import Processed, SetAside, Step
+
+StateT = TypeVar("StateT")
+
+log = structlog.get_logger("custody_gateway.engine")
+
+CONTENT_ERRORS: tuple[type[BaseException], ...] = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    CorruptRecordException,
+    UnsupportedForMessageFormatError,
+    InvalidTopicError,
+)
+"""Failures caused by what a transaction carries: retrying the same records cannot help."""
+
+SAME_BATCH_ATTEMPTS = 3
+
+RECORD_OVERHEAD_BYTES = 128
+"""Room kept under the limit for the record batch around a record."""
+
+
+@dataclass(frozen=True)
+class StateRecord:
+    """One record of a state log: key and value (None deletes the key in a compacted log)."""
+
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+class StateLog(Protocol[StateT]):
+    """How a processor keeps its state on Kafka, and rebuilds it."""
+
+    topic: str
+    """The catalogue name of the log topic (partition p holds p's state)."""
+
+    async def restore(self, number: int, log_partition: LogPartition) -> StateT: ...
+
+    def records(
+        self,
+        before: StateT,
+        after: StateT,
+        consumed: Sequence[tuple[InputRecord, Processed[StateT]]],
+    ) -> list[StateRecord]: ...
+
+    def committed(
+        self, number: int, records: Sequence[StateRecord], offsets: Sequence[int]
+    ) -> None: ...
+
+
+class Counting(Protocol[StateT]):
+    def __call__(
+        self, consumed: Sequence[tuple[InputRecord, Processed[StateT]]], state: StateT
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class ProcessorRun(Generic[StateT]):
+    """Everything the engine needs of one processor."""
+
+    name: str
+    input_topics: tuple[str, ...]
+    step: Step[StateT]
+    set_aside: SetAside[StateT]
+    state_log: StateLog[StateT]
+    count: Counting[StateT]
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    bootstrap_servers: str
+    topic_prefix: str
+    group_id: str
+    transactional_id_prefix: str
+    instance_id: str | None = None
+    """Static group membership: a restarted instance with the same id gets its partitions
+    back at once, without waiting for the old member's session to expire."""
+    max_batch: int | None = None
+    """Records handed out per poll; None hands out whole fetches, so records of different
+    topics fetched together are decided in timestamp order."""
+    max_record_bytes: int = 1_048_576
+    session_timeout_ms: int = 10_000
+    retry_backoff_ms: int = 10
+    """The transactional producers' backoff: right after a commit the next offsets call is
+    often refused once ("concurrent transactions"); 100 ms (aiokafka's default) doubles p50."""
+    request_timeout_ms: int = 15_000
+    backoff_s: tuple[float, float] = (0.2, 5.0)
+    """First and longest wait between attempts to acquire a partition again."""
+
+
+class LogPartition:
+    """One partition of a state log, read to its end at the moment of opening (read_committed)."""
+
+    def __init__(self, bootstrap_servers: str, partition: TopicPartition) -> None:
+        self._bootstrap_servers = bootstrap_servers
+        self.partition = partition
+        self.end_offset = 0
+
+    async def read(self, start: int) -> list[ConsumerRecord]:
+        """Every record from ``start`` to the end offset (also set on ``end_offset``)."""
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap_servers,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+        )
+        await reader.start()
+        records: list[ConsumerRecord] = []
+        try:
+            reader.assign([self.partition])
+            self.end_offset = (await reader.end_offsets([self.partition]))[self.partition]
+            if start >= self.end_offset:
+                return records
+            reader.seek(self.partition, start)
+            while await reader.position(self.partition) < self.end_offset:
+                batch = await reader.getmany(self.partition, timeout_ms=500)
+                records.extend(batch.get(self.partition, []))
+        finally:
+            await reader.stop()
+        return records
+
+
+@dataclass
+class _Held(Generic[StateT]):
+    """What this instance holds for one partition number."""
+
+    number: int
+    producer: AIOKafkaProducer | None = None
+    state: StateT | None = None
+    failures: int = 0
+    retry_at: float = 0.0
+    failing_batch: tuple[tuple[str, int, int], ...] = ()
+    failing_batch_attempts: int = 0
+    """How often the same batch failed right after the partition was acquired: past
+    ``SAME_BATCH_ATTEMPTS`` the failure is taken to be the records' own."""
+
+
+@dataclass
+class _Plan(Generic[StateT]):
+    """A batch folded through the step: what one transaction will carry."""
+
+    consumed: list[tuple[InputRecord, Processed[StateT]]] = field(default_factory=list)
+    state_records: list[StateRecord] = field(default_factory=list)
+    after: StateT | None = None
+
+
+class ExactlyOnceEngine(Generic[StateT]):
+    def __init__(
+        self,
+        processor: ProcessorRun[StateT],
+        settings: EngineSettings,
+        metrics: GatewayMetrics,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._processor = processor
+        self._settings = settings
+        self._metrics = metrics
+        self._clock = clock
+        self._held: dict[int, _Held[StateT]] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._assigned = False
+        self._log = log.bind(processor=processor.name)
+
+    # ---- what others may ask ---------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._processor.name
+
+    @property
+    def group_id(self) -> str:
+        return self._settings.group_id
+
+    @property
+    def ready(self) -> bool:
+        """Joined the group, and every assigned partition's state restored."""
+        return self._assigned and all(held.state is not None for held in self._held.values())
+
+    @property
+    def owned_partitions(self) -> tuple[int, ...]:
+        return tuple(sorted(self._held))
+
+    def state_of(self, number: int) -> StateT:
+        held = self._held.get(number)
+        if held is None or held.state is None:
+            raise LookupError(f"{self.name}: this instance does not hold partition {number}")
+        return held.state
+
+    async def report_lag(self) -> None:
+        if self._consumer is not None:
+            await report_lag(self._consumer, self._metrics, self._settings.topic_prefix)
+
+    # ---- running ---------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop``; an unreachable broker is waited for, never fatal."""
+        attempt = 0
+        while not stop.is_set():
+            try:
+                await self._consume(stop)
+                attempt = 0
+            except Exception as error:  # the broker is gone or refused us: wait, then again
+                attempt += 1
+                logger = self._log.warning if attempt == 1 else self._log.debug
+                logger("consumer_waiting_for_broker", error=_describe(error), attempt=attempt)
+                await _wait(stop, self._backoff(attempt))
+
+    async def _consume(self, stop: asyncio.Event) -> None:
+        settings = self._settings
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.bootstrap_servers,
+            group_id=settings.group_id,
+            group_instance_id=settings.instance_id,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+            partition_assignment_strategy=(RangePartitionAssignor,),
+            max_poll_records=settings.max_batch,
+            session_timeout_ms=settings.session_timeout_ms,
+            heartbeat_interval_ms=max(settings.session_timeout_ms // 5, 100),
+            max_partition_fetch_bytes=max(1_048_576, settings.max_record_bytes * 2),
+            fetch_max_bytes=max(52_428_800, settings.max_record_bytes * 4),
+        )
+        try:
+            await consumer.start()
+            self._log.info("consumer_started", group=settings.group_id)
+            self._consumer = consumer
+            consumer.subscribe(
+                topics=[settings.topic_prefix + topic for topic in self._processor.input_topics],
+                listener=_Rebalance(self),
+            )
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=200)
+                # Partition numbers share nothing (own state, own producer): their
+                # transactions run side by side.
+                await asyncio.gather(
+                    *(
+                        self._process(number, records)
+                        for number, records in _by_partition_number(batches).items()
+                    )
+                )
+        finally:
+            self._consumer = None
+            self._assigned = False
+            await _quietly(consumer.stop(), timeout_s=10)
+            await self._release(list(self._held))
+
+    # ---- partitions coming and going -------------------------------------------------------
+
+    async def _assign(self, numbers: set[int]) -> None:
+        await self._release([number for number in self._held if number not in numbers])
+        for number in numbers:
+            self._held.setdefault(number, _Held(number))
+        # Partitions restore side by side; one that fails is retried when its records come.
+        await asyncio.gather(*(self._acquire(self._held[number]) for number in sorted(numbers)))
+        self._assigned = True
+
+    async def _acquire(self, held: _Held[StateT]) -> bool:
+        """A producer and the restored state for ``held``; False (and a later retry) if the
+        broker refused."""
+        if held.producer is not None and held.state is not None:
+            return True
+        settings = self._settings
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.bootstrap_servers,
+            transactional_id=f"{settings.transactional_id_prefix}-{held.number}",
+            enable_idempotence=True,
+            retry_backoff_ms=settings.retry_backoff_ms,
+            request_timeout_ms=settings.request_timeout_ms,
+            max_request_size=settings.max_record_bytes,
+        )
+        began = time.perf_counter()
+        try:
+            await producer.start()
+            log_partition = LogPartition(
+                settings.bootstrap_servers,
+                TopicPartition(
+                    settings.topic_prefix + self._processor.state_log.topic, held.number
+                ),
+            )
+            state = await self._processor.state_log.restore(held.number, log_partition)
+        except Exception as error:
+            await _quietly(producer.stop(), timeout_s=5)
+            self._failed(held, "acquire_failed", error)
+            return False
+        held.producer, held.state, held.failures = producer, state, 0
+        self._log.info(
+            "partition_acquired",
+            partition=held.number,
+            restore_seconds=round(time.perf_counter() - began, 3),
+        )
+        return True
+
+    async def _release(self, numbers: Iterable[int]) -> None:
+        for number in list(numbers):
+            held = self._held.pop(number, None)
+            if held is not None and held.producer is not None:
+                await _quietly(held.producer.stop(), timeout_s=10)
+                self._log.info("partition_released", partition=number)
+
+    async def _drop(self, held: _Held[StateT]) -> None:
+        """Forget the producer and the state: the next records acquire them again."""
+        producer, held.producer, held.state = held.producer, None, None
+        if producer is not None:
+            await _quietly(producer.stop(), timeout_s=5)
+
+    def _failed(self, held: _Held[StateT], event: str, error: BaseException) -> None:
+        held.failures += 1
+        held.retry_at = time.monotonic() + self._backoff(held.failures)
+        logger = self._log.warning if held.failures == 1 else self._log.debug
+        logger(event, partition=held.number, error=_describe(error), attempt=held.failures)
+
+    def _backoff(self, attempt: int) -> float:
+        first, longest = self._settings.backoff_s
+        return float(min(longest, first * 2 ** max(attempt - 1, 0)))
+
+    # ---- one batch -------------------------------------------------------------------------
+
+    async def _process(self, number: int, records: Sequence[ConsumerRecord]) -> None:
+        held = self._held.get(number)
+        if held is None:
+            # Not assigned here (any more): never drop records; read them again if it comes.
+            self._rewind(records)
+            await asyncio.sleep(0.1)
+            return
+        if held.producer is None or held.state is None:
+            wait = held.retry_at - time.monotonic()
+            if wait > 0 or not await self._acquire(held):
+                self._rewind(records)
+                await asyncio.sleep(min(max(wait, 0.05), 0.2))
+                return
+            # The records were fetched before the state was restored: the committed position
+            # is where to go on from.
+            await self._rewind_to_committed(records)
+            return
+        consumer = self._consumer
+        final_offsets = await _offsets_to_commit(consumer, records)
+        await self._commit(held, list(records), final_offsets, time.perf_counter())
+
+    async def _commit(
+        self,
+        held: _Held[StateT],
+        records: list[ConsumerRecord],
+        offsets: Mapping[TopicPartition, int],
+        began: float,
+    ) -> bool:
+        """Fold and commit ``records`` (cut in halves if their content makes it fail); False
+        if the partition had to be dropped (its records are read again)."""
+        plan = self._fold(held, records)
+        if self._oversized_state(plan) and len(records) > 1:
+            return await self._commit_in_halves(held, records, offsets, began)
+        if self._oversized_state(plan):
+            plan = self._set_aside_all(held, records, "its state change does not fit a record")
+        try:
+            written = await self._transact(held, plan, offsets)
+        except CONTENT_ERRORS as error:
+            self._metrics.transactions.labels(result="aborted").inc()
+            if len(records) > 1:
+                self._log.warning(
+                    "batch_refused_bisecting",
+                    partition=held.number,
+                    records=len(records),
+                    error=_describe(error),
+                )
+                return await self._commit_in_halves(held, records, offsets, began)
+            plan = self._set_aside_all(held, records, f"the broker refused it: {_describe(error)}")
+            try:
+                written = await self._transact(held, plan, offsets)
+            except Exception as again:
+                return await self._abandon(held, records, again)
+        except Exception as error:
+            if self._same_batch_keeps_failing(held, records):
+                self._log.warning(
+                    "batch_keeps_failing_bisecting",
+                    partition=held.number,
+                    records=len(records),
+                    error=_describe(error),
+                )
+                self._metrics.transactions.labels(result="aborted").inc()
+                await self._drop(held)
+                if not await self._acquire(held):
+                    self._rewind(records)
+                    return False
+                if len(records) > 1:
+                    return await self._commit_in_halves(held, records, offsets, began)
+                plan = self._set_aside_all(held, records, f"it keeps failing: {_describe(error)}")
+                try:
+                    written = await self._transact(held, plan, offsets)
+                except Exception as again:
+                    return await self._abandon(held, records, again)
+            else:
+                return await self._abandon(held, records, error)
+        assert plan.after is not None
+        held.state = plan.after
+        held.failures = 0
+        self._processor.state_log.committed(held.number, plan.state_records, written)
+        self._count(plan, began)
+        return True
+
+    def _same_batch_keeps_failing(
+        self, held: _Held[StateT], records: Sequence[ConsumerRecord]
+    ) -> bool:
+        batch = tuple((r.topic, r.partition, r.offset) for r in (records[0], records[-1]))
+        if batch != held.failing_batch:
+            held.failing_batch, held.failing_batch_attempts = batch, 0
+        held.failing_batch_attempts += 1
+        return held.failing_batch_attempts >= SAME_BATCH_ATTEMPTS
+
+    async def _commit_in_halves(
+        self,
+        held: _Held[StateT],
+        records: list[ConsumerRecord],
+        offsets: Mapping[TopicPartition, int],
+        began: float,
+    ) -> bool:
+        middle = len(records) // 2
+        first, second = records[:middle], records[middle:]
+        if not await self._commit(held, first, next_offsets(first), began):
+            return False
+        return await self._commit(held, second, offsets, began)
+
+    async def _abandon(
+        self, held: _Held[StateT], records: Sequence[ConsumerRecord], error: BaseException
+    ) -> bool:
+        """A failure not tied to the records: drop the producer and the state, read again."""
+        self._metrics.transactions.labels(result="aborted").inc()
+        self._failed(held, "transaction_failed", error)
+        await self._drop(held)
+        self._rewind(records)
+        return False
+
+    def _fold(self, held: _Held[StateT], records: Sequence[ConsumerRecord]) -> _Plan[StateT]:
+        assert held.state is not None
+        before = state = held.state
+        now = self._clock()
+        prefix = self._settings.topic_prefix
+        plan: _Plan[StateT] = _Plan()
+        for consumed in records:
+            record = input_record(consumed, prefix)
+            result = self._guarded_step(state, record, now)
+            plan.consumed.append((record, result))
+            state = result.state
+        plan.after = state
+        plan.state_records = self._processor.state_log.records(before, state, plan.consumed)
+        return plan
+
+    def _guarded_step(self, state: StateT, record: InputRecord, now: datetime) -> Processed[StateT]:
+        processor = self._processor
+        try:
+            result = processor.step(state, record, now)
+        except Exception as error:  # a defect in rule code must not stop the partition
+            self._metrics.step_defects.labels(processor=processor.name).inc()
+            self._log.error(
+                "step_defect",
+                source=_where(record),
+                error=_describe(error),
+                exc_info=True,
+            )
+            return processor.set_aside(
+                state, record, DeadLetterReason.PROCESSING_ERROR, _describe(error), now
+            )
+        too_large = [out for out in result.outputs if not self._fits(out)]
+        if not too_large:
+            return result
+        sizes = ", ".join(f"{out.message_type} {_size(out)} bytes" for out in too_large)
+        message = (
+            f"an output does not fit the record limit of {self._settings.max_record_bytes} "
+            f"bytes: {sizes}"
+        )
+        self._log.warning("output_too_large", source=_where(record), outputs=sizes)
+        return processor.set_aside(state, record, DeadLetterReason.PROCESSING_ERROR, message, now)
+
+    def _set_aside_all(
+        self, held: _Held[StateT], records: Sequence[ConsumerRecord], why: str
+    ) -> _Plan[StateT]:
+        """The plan setting every record aside (used for a batch of one that cannot commit)."""
+        assert held.state is not None
+        state = held.state
+        now = self._clock()
+        plan: _Plan[StateT] = _Plan(after=state)
+        for consumed in records:
+            record = input_record(consumed, self._settings.topic_prefix)
+            self._log.warning("record_set_aside", source=_where(record), why=why)
+            result = self._processor.set_aside(
+                state, record, DeadLetterReason.PROCESSING_ERROR, why, now
+            )
+            plan.consumed.append((record, result))
+        return plan
+
+    def _fits(self, output: OutputRecord) -> bool:
+        return _size(output) + RECORD_OVERHEAD_BYTES <= self._settings.max_record_bytes
+
+    def _oversized_state(self, plan: _Plan[StateT]) -> bool:
+        limit = self._settings.max_record_bytes - RECORD_OVERHEAD_BYTES
+        return any(
+            DefaultRecordBatchBuilder.estimate_size_in_bytes(
+                record.key, record.value, list(record.headers)
+            )
+            > limit
+            for record in plan.state_records
+        )
+
+    async def _transact(
+        self, held: _Held[StateT], plan: _Plan[StateT], offsets: Mapping[TopicPartition, int]
+    ) -> list[int]:
+        """One transaction: the outputs, the state records and the offsets. Returns the
+        offsets the state records were written at."""
+        producer = held.producer
+        assert producer is not None
+        prefix = self._settings.topic_prefix
+        log_topic = prefix + self._processor.state_log.topic
+        async with producer.transaction():
+            for _record, result in plan.consumed:
+                for output in result.outputs:
+                    await producer.send(
+                        prefix + output.topic,
+                        value=output.value,
+                        key=output.key,
+                        headers=output.headers,
+                    )
+            state_sends = [
+                await producer.send(
+                    log_topic,
+                    value=record.value,
+                    key=record.key,
+                    headers=list(record.headers),
+                    partition=held.number,
+                )
+                for record in plan.state_records
+            ]
+            await producer.send_offsets_to_transaction(dict(offsets), self._settings.group_id)
+        return [future.result().offset for future in state_sends]
+
+    # ---- reading again ---------------------------------------------------------------------
+
+    def _rewind(self, records: Sequence[ConsumerRecord]) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        assigned = consumer.assignment()
+        for partition, first in first_offsets(records).items():
+            if partition in assigned:
+                consumer.seek(partition, first)
+
+    async def _rewind_to_committed(self, records: Sequence[ConsumerRecord]) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        try:
+            for partition in first_offsets(records):
+                committed = await consumer.committed(partition)
+                if partition in consumer.assignment():
+                    consumer.seek(partition, committed if committed is not None else 0)
+        except Exception:
+            self._rewind(records)
+
+    # ---- counting --------------------------------------------------------------------------
+
+    def _count(self, plan: _Plan[StateT], began: float) -> None:
+        metrics = self._metrics
+        metrics.transactions.labels(result="committed").inc()
+        elapsed = time.perf_counter() - began
+        for record, result in plan.consumed:
+            message_type = result.message_type or "unreadable"
+            metrics.messages_in.labels(topic=record.topic, message_type=message_type).inc()
+            metrics.processing_seconds.labels(message_type=message_type).observe(elapsed)
+            if result.dead_letter_reason is not None:
+                metrics.dead_letters.labels(
+                    source_topic=record.topic, reason=result.dead_letter_reason.value
+                ).inc()
+            for output in result.outputs:
+                metrics.messages_out.labels(
+                    topic=output.topic, message_type=output.message_type
+                ).inc()
+            for violation in result.violations:
+                metrics.rule_violations.labels(code=violation.code, rule=violation.rule).inc()
+            _log_outcome(self._log, record, result)
+        assert plan.after is not None
+        self._processor.count(plan.consumed, plan.after)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, engine: ExactlyOnceEngine[StateT]) -> None:
+        self._engine = engine
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        self._engine._assigned = False
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        """Restore the new partitions before any of their records is handed out: the fetcher
+        runs while this listener does, so the partitions stay paused until then."""
+        partitions = list(assigned)
+        engine = self._engine
+        consumer = engine._consumer
+        if consumer is not None and partitions:
+            consumer.pause(*partitions)
+        try:
+            await engine._assign({partition.partition for partition in partitions})
+        finally:
+            if consumer is not None and partitions:
+                consumer.resume(*partitions)
+
+
+def _log_outcome(
+    logger: structlog.typing.FilteringBoundLogger, record: InputRecord, result: Processed[Any]
+) -> None:
+    if result.dead_letter_reason is not None:
+        logger.warning(
+            "dead_letter",
+            source=_where(record),
+            reason=result.dead_letter_reason.value,
+            correlation_id=result.correlation_id,
+        )
+        return
+    logger.debug(
+        "record_decided",
+        source=_where(record),
+        message_type=result.message_type,
+        outcome=result.outcome.value,
+        event_id=result.event_id,
+        correlation_id=result.correlation_id,
+        outputs=[output.message_type for output in result.outputs],
+    )
+
+
+def _where(record: InputRecord) -> str:
+    return f"{record.topic}/{record.partition}/{record.offset}"
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).strip()
+    name = type(error).__name__
+    return f"{name}: {text[:500]}" if text else name
+
+
+def _size(output: OutputRecord) -> int:
+    size: int = DefaultRecordBatchBuilder.estimate_size_in_bytes(
+        output.key, output.value, output.headers
+    )
+    return size
+
+
+async def _offsets_to_commit(
+    consumer: AIOKafkaConsumer | None, records: Sequence[ConsumerRecord]
+) -> dict[TopicPartition, int]:
+    """One past the last record handed out of each partition, or the consumer's position when
+    it is further: a topic written in transactions ends with a commit marker, which is never
+    handed out but which the position has passed. Committing past it lets the committed
+    offset reach the topic's end (lag 0, "consumed" for whoever waits on it)."""
+    offsets = next_offsets(records)
+    if consumer is None:
+        return offsets
+    held = consumer.assignment()
+    for partition, offset in offsets.items():
+        if partition in held:
+            with contextlib.suppress(Exception):
+                offsets[partition] = max(offset, await consumer.position(partition))
+    return offsets
+
+
+def _by_partition_number(
+    batches: Mapping[TopicPartition, list[ConsumerRecord]],
+) -> dict[int, list[ConsumerRecord]]:
+    grouped: dict[int, list[ConsumerRecord]] = defaultdict(list)
+    for partition, records in batches.items():
+        grouped[partition.partition].extend(records)
+    for records in grouped.values():
+        records.sort(key=lambda r: (r.timestamp, r.topic, r.offset))
+    return grouped
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+async def _quietly(closing: object, *, timeout_s: float) -> None:
+    """Close a client without letting its failure (or a hang, during an outage) stop us."""
+    assert asyncio.iscoroutine(closing)
+    task = asyncio.ensure_future(closing)
+    try:
+        await asyncio.wait_for(asyncio.shield(task), timeout=timeout_s)
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+    except Exception:
+        log.debug("close_failed", exc_info=True)
+    if not task.done():
+        task.cancel()

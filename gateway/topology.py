@@ -1,0 +1,206 @@
+"""The whole flow in one table: for each processor, the topics it reads, the contracts it takes
+on each and the handler that decides them, what it emits and where, the state log it keeps
+and how its partitions are owned.
+
+The topic catalogue (``contracts.topics``) says what a topic is (key, partitions, policy,
+writers); this table says who reads and writes it. The engine's subscriptions, the metric
+labels, ``gateway topology`` and the AsyncAPI document's operations are derived from here; a
+test keeps the catalogue and this table consistent.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from contracts.asyncapi import ProcessorChannels
+from contracts.base import Contract
+from contracts.custody import CustodyMovementRecorded
+from contracts.dead_letter import DeadLetterRecorded
+from contracts.ledger import LEDGER_COMMANDS, LEDGER_DECISIONS
+from contracts.topics import TOPICS_BY_NAME, TopicSpec, route
+from contracts.values import PartyRole
+from gateway.ledger import post as ledger_post
+from gateway.registry.core import HANDLERS
+
+DEAD_LETTERS = "registry.dead-letters"
+
+
+class Processor(StrEnum):
+    """The gateway's processors, each a pure step run by the exactly-once engine."""
+
+    REGISTRY = "registry"
+    LEDGER = "ledger"
+
+
+class Ownership(StrEnum):
+    CO_PARTITIONED = "co-partitioned"
+    """Partition p of every input topic goes to one instance (range assignor), which holds
+    p's state and a transactional producer with the id ``<group>-<p>``."""
+    SINGLE_PARTITION = "single partition"
+    """One input partition, so one owner at a time: one order for every command."""
+
+
+@dataclass(frozen=True)
+class Input:
+    topic: str
+    takes: tuple[type[Contract], ...]
+    handler: str
+    """Where the step decides these contracts (module and function)."""
+
+
+@dataclass(frozen=True)
+class ProcessorSpec:
+    processor: Processor
+    inputs: tuple[Input, ...]
+    emits: tuple[type[Contract], ...]
+    """What it publishes; each goes to the topic the catalogue routes it to from the registry
+    role, and every processor may set a record aside on the dead-letter topic."""
+    state_log: str
+    state_log_kind: str
+    ownership: Ownership
+
+    @property
+    def input_topics(self) -> tuple[str, ...]:
+        return tuple(flow.topic for flow in self.inputs)
+
+    @property
+    def output_topics(self) -> tuple[str, ...]:
+        """Every topic it publishes on (its state log apart), in catalogue order."""
+        routed = {route(contract, PartyRole.REGISTRY).name for contract in self.emits}
+        return tuple(name for name in TOPICS_BY_NAME if name in routed or name == DEAD_LETTERS)
+
+    def emitted_on(self, topic: str) -> tuple[type[Contract], ...]:
+        return tuple(c for c in self.emits if route(c, PartyRole.REGISTRY).name == topic)
+
+
+def _registry_handler(contract: type[Contract]) -> str:
+    handler: Callable[..., object] = HANDLERS[contract]
+    return handler.__name__
+
+
+def _registry_input(topic: str) -> Input:
+    takes = TOPICS_BY_NAME[topic].message_types
+    handlers = ", ".join(dict.fromkeys(map(_registry_handler, takes)))
+    return Input(topic, takes, f"gateway.registry.core: {handlers}")
+
+
+_REGISTRY_INGEST = (
+    "producer.production-batches",
+    "producer.ecoas",
+    "producer.cbam-forms",
+    "warehouse.lot-arrivals",
+    "warehouse.warrant-requests",
+    "warehouse.ecoas",
+    "member.ecoas",
+    "exchange.brand-commands",
+)
+
+_REGISTRY_EMITS: tuple[type[Contract], ...] = (
+    *TOPICS_BY_NAME["registry.brand-status"].message_types,
+    *TOPICS_BY_NAME["registry.ecoa-decisions"].message_types,
+    *TOPICS_BY_NAME["registry.cbam-form-decisions"].message_types,
+    *TOPICS_BY_NAME["registry.warrant-decisions"].message_types,
+    *TOPICS_BY_NAME["registry.warrant-state"].message_types,
+    CustodyMovementRecorded,
+    DeadLetterRecorded,
+)
+
+TOPOLOGY: tuple[ProcessorSpec, ...] = (
+    ProcessorSpec(
+        processor=Processor.REGISTRY,
+        inputs=tuple(_registry_input(topic) for topic in _REGISTRY_INGEST),
+        emits=_REGISTRY_EMITS,
+        state_log="registry.state-changelog",
+        state_log_kind="compacted, one record per changed entity; local SQLite copy",
+        ownership=Ownership.CO_PARTITIONED,
+    ),
+    ProcessorSpec(
+        processor=Processor.LEDGER,
+        inputs=(
+            Input(
+                "ledger.commands",
+                (*LEDGER_COMMANDS, CustodyMovementRecorded),
+                f"gateway.ledger: {ledger_post.__name__}",
+            ),
+        ),
+        emits=(
+            *LEDGER_DECISIONS,
+            *TOPICS_BY_NAME["registry.custody-balances"].message_types,
+            DeadLetterRecorded,
+        ),
+        state_log="registry.ledger-journal",
+        state_log_kind="every command that changed the state, replayed on start",
+        ownership=Ownership.SINGLE_PARTITION,
+    ),
+)
+
+SPECS: Mapping[Processor, ProcessorSpec] = {spec.processor: spec for spec in TOPOLOGY}
+
+
+def spec_of(processor: Processor) -> ProcessorSpec:
+    return SPECS[processor]
+
+
+def input_specs(processor: Processor) -> tuple[TopicSpec, ...]:
+    return tuple(TOPICS_BY_NAME[topic] for topic in SPECS[processor].input_topics)
+
+
+def readers_of(topic: str) -> tuple[Processor, ...]:
+    return tuple(spec.processor for spec in TOPOLOGY if topic in spec.input_topics)
+
+
+def writers_of(topic: str) -> tuple[Processor, ...]:
+    return tuple(
+        spec.processor
+        for spec in TOPOLOGY
+        if topic in spec.output_topics or topic == spec.state_log
+    )
+
+
+def asyncapi_channels() -> tuple[ProcessorChannels, ...]:
+    """What each processor receives and sends, as the AsyncAPI document states it."""
+    return tuple(
+        ProcessorChannels(
+            name=spec.processor.value,
+            receives=spec.input_topics,
+            sends=(*spec.output_topics, spec.state_log),
+        )
+        for spec in TOPOLOGY
+    )
+
+
+def render(width: int = 100) -> str:
+    """The flow on one screen, as ``gateway topology`` prints it."""
+    lines: list[str] = []
+
+    def listed(head: str, names: Iterable[str]) -> None:
+        lines.extend(
+            textwrap.wrap(
+                ", ".join(names),
+                width=width,
+                initial_indent=f"    {head:<28} ",
+                subsequent_indent=" " * 33,
+            )
+        )
+
+    for spec in TOPOLOGY:
+        lines.append(f"{spec.processor.value}  ({spec.ownership.value}; state: {spec.state_log})")
+        lines.append("  reads")
+        for flow in spec.inputs:
+            listed(flow.topic, (contract.MESSAGE_TYPE for contract in flow.takes))
+            listed("", [f"-> {flow.handler}"])
+        lines.append("  emits")
+        for topic in spec.output_topics:
+            listed(topic, (c.MESSAGE_TYPE for c in spec.emitted_on(topic)))
+        lines.append(f"  state log  {spec.state_log}: {spec.state_log_kind}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+REGISTRY_INPUTS = SPECS[Processor.REGISTRY].input_topics
+REGISTRY_OUTPUTS = SPECS[Processor.REGISTRY].output_topics
+(LEDGER_INPUT,) = SPECS[Processor.LEDGER].input_topics
+LEDGER_OUTPUTS = SPECS[Processor.LEDGER].output_topics
