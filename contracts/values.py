@@ -20,7 +20,8 @@ Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=100, pattern=_NO_EDGE_WHITESPACE)
 ]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_NO_EDGE_WHITESPACE)]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+TEXT_MAX_CHARACTERS = 4000
+Text = Annotated[str, StringConstraints(min_length=1, max_length=TEXT_MAX_CHARACTERS)]
 Designation = Annotated[
     str, StringConstraints(min_length=1, max_length=32, pattern=_NO_EDGE_WHITESPACE)
 ]

@@ -9,7 +9,6 @@ Deterministic: fixed dates, no clock, no randomness.
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -45,8 +44,9 @@ from contracts.dead_letter import (
     DeadLetterError,
     DeadLetterReason,
     DeadLetterRecorded,
-    OriginalHeader,
     SourceRecord,
+    kept_bytes,
+    original_header,
 )
 from contracts.ecoa import ECoAAccepted, ECoACreated, ECoAKind, ECoARejected
 from contracts.ledger import (
@@ -730,15 +730,13 @@ def _dead_letters() -> list[Contract]:
     truncated_body = b'{"lot_id": "LOT-RTM-2026-000419", "brand": "NORD'
     return [
         DeadLetterRecorded.build(
-            original_value_base64=base64.b64encode(truncated_body).decode("ascii"),
-            original_key_base64=base64.b64encode(b"LOT-RTM-2026-000419").decode("ascii"),
+            original_value=kept_bytes(truncated_body, 32),
+            original_key=kept_bytes(b"LOT-RTM-2026-000419", 4096),
             original_headers=(
-                OriginalHeader(
-                    key="ce_type",
-                    value_base64=base64.b64encode(b"custody.lot.arrived").decode("ascii"),
-                ),
-                OriginalHeader(key="trace", value_base64=None),
+                original_header("ce_type", b"custody.lot.arrived", 1024),
+                original_header("trace", None, 1024),
             ),
+            original_header_count=2,
             error=DeadLetterError(
                 kind=DeadLetterReason.UNDECODABLE,
                 message="value is not valid JSON: EOF while parsing a string at column 49",

@@ -4,7 +4,7 @@ a dead letter setting an input aside). Pure: nothing here touches the network.""
 
 from __future__ import annotations
 
-import base64
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,17 +12,34 @@ from datetime import datetime
 
 from contracts.base import Contract
 from contracts.dead_letter import (
-    DeadLetterError,
+    FIELD_PATH_MAX_CHARACTERS,
+    HEADER_KEY_MAX_CHARACTERS,
     DeadLetterReason,
     DeadLetterRecorded,
     OriginalHeader,
     SourceRecord,
+    dead_letter_error,
+    kept_bytes,
+    original_header,
 )
 from contracts.envelope import Envelope, encode_body, envelope_headers, new_envelope
 from contracts.topics import route
-from contracts.values import PartyRole
+from contracts.values import TEXT_MAX_CHARACTERS, PartyRole
 
 _OUTPUT_IDS = uuid.UUID("6f1c2b1e-4d0a-4c55-9a57-0b6c1d2e3f40")
+
+# What a dead letter copies of the record it sets aside (the rest stays at the source).
+DEFAULT_KEPT_VALUE_BYTES = 64 * 1024
+KEPT_KEY_BYTES = 4 * 1024
+LISTED_HEADERS = 64
+KEPT_HEADER_VALUE_BYTES = 1024
+KEPT_HEADER_VALUE_BYTES_IN_ALL = 16 * 1024
+
+# How the broker counts a record (record batch format v2), as aiokafka estimates it before a
+# send: the batch header, then per record at most 21 bytes (length, attributes, timestamp and
+# offset deltas) and each key, value, header key and header value after its varint length.
+RECORD_BATCH_HEADER_BYTES = 61
+RECORD_OVERHEAD_BYTES = 21
 
 
 @dataclass(frozen=True)
@@ -89,16 +106,30 @@ def dead_letter_records(
     now: datetime,
     source: str,
     sender_party_id: str,
+    *,
+    max_kept_value_bytes: int = DEFAULT_KEPT_VALUE_BYTES,
 ) -> tuple[OutputRecord, ...]:
-    """The dead letter setting ``record`` aside: the original bytes, where it came from, and
-    the reason naming the offending field or header."""
+    """The dead letter setting ``record`` aside: where it came from, the reason naming the
+    offending field or header, and its original bytes up to caps, each part with its full size
+    and SHA-256 (the whole record stays at its source topic/partition/offset).
+
+    The letter keeps the first ``max_kept_value_bytes`` of the value, ``KEPT_KEY_BYTES`` of
+    the key, the first ``LISTED_HEADERS`` headers with keys up to ``HEADER_KEY_MAX_CHARACTERS``
+    characters and values up to ``KEPT_HEADER_VALUE_BYTES`` each and
+    ``KEPT_HEADER_VALUE_BYTES_IN_ALL`` together; the message and field path are cut to what
+    the contract allows. So, whatever the input, the letter's ``record_size`` is at most
+    ``dead_letter_size_bound(max_kept_value_bytes)``: under 256 KiB with the default 64 KiB
+    cap, a quarter of the producer's 1 MiB default. Building it never fails on the content of
+    the record, the message or the field.
+    """
     letter = DeadLetterRecorded.build(
-        original_value_base64=_b64(record.value),
-        original_key_base64=_b64(record.key),
-        original_headers=tuple(
-            OriginalHeader(key=name, value_base64=_b64(value)) for name, value in record.headers
-        ),
-        error=DeadLetterError(kind=reason, message=message, field=field),
+        original_value=None
+        if record.value is None
+        else kept_bytes(record.value, max_kept_value_bytes),
+        original_key=None if record.key is None else kept_bytes(record.key, KEPT_KEY_BYTES),
+        original_headers=_kept_headers(record.headers),
+        original_header_count=len(record.headers),
+        error=dead_letter_error(reason, message, field),
         source=SourceRecord(
             topic=record.topic,
             partition=record.partition,
@@ -119,5 +150,73 @@ def dead_letter_records(
     return published((letter,), cause, now, source, sender_party_id)
 
 
-def _b64(raw: bytes | None) -> str | None:
-    return None if raw is None else base64.b64encode(raw).decode("ascii")
+def _kept_headers(headers: Sequence[tuple[str, bytes | None]]) -> tuple[OriginalHeader, ...]:
+    left = KEPT_HEADER_VALUE_BYTES_IN_ALL
+    kept = []
+    for key, value in headers[:LISTED_HEADERS]:
+        value_cap = min(KEPT_HEADER_VALUE_BYTES, left)
+        kept.append(original_header(key, value, value_cap))
+        left -= 0 if value is None else min(len(value), value_cap)
+    return tuple(kept)
+
+
+# The most bytes one character of a string takes in JSON: a control character is \u00XX.
+_JSON_BYTES_PER_CHARACTER = 6
+# Allowance for what comes with each kept part: its field names, size, SHA-256, flags and
+# base64 padding.
+_ALLOWANCE_PER_KEPT_PART = 256
+# Allowance for the rest of the letter (schema version, reason, source with a topic of at
+# most 249 characters, time, JSON punctuation) and of its record (key: the source topic;
+# the CloudEvents headers, at most 500 characters each; the record and batch overhead).
+_ALLOWANCE_FOR_THE_REST = 8 * 1024
+
+
+def dead_letter_size_bound(max_kept_value_bytes: int = DEFAULT_KEPT_VALUE_BYTES) -> int:
+    """The largest ``record_size`` a dead letter keeping up to ``max_kept_value_bytes`` of the
+    value can have, whatever the record it sets aside: base64 of the kept value and key, the
+    listed headers with their longest keys (every character at its JSON worst) and all their
+    kept value bytes, the longest message and field path, and generous allowances for the
+    rest."""
+    characters_at_most = HEADER_KEY_MAX_CHARACTERS * LISTED_HEADERS + (
+        TEXT_MAX_CHARACTERS + FIELD_PATH_MAX_CHARACTERS
+    )
+    return (
+        _base64_length(max(max_kept_value_bytes, 0))
+        + _base64_length(KEPT_KEY_BYTES)
+        + _base64_length(KEPT_HEADER_VALUE_BYTES_IN_ALL)
+        + _JSON_BYTES_PER_CHARACTER * characters_at_most
+        + _ALLOWANCE_PER_KEPT_PART * (2 + LISTED_HEADERS)
+        + _ALLOWANCE_FOR_THE_REST
+    )
+
+
+def _base64_length(size: int) -> int:
+    return 4 * math.ceil(size / 3)
+
+
+def record_size(record: OutputRecord) -> int:
+    """Bytes ``record`` takes against the producer's ``max_request_size``, the broker's
+    ``message.max.bytes`` and a topic's ``max.message.bytes``, counted as aiokafka counts it
+    before a send (an upper bound of the uncompressed record batch v2 holding it alone): the
+    61-byte batch header, at most 21 bytes of record overhead, and the key, value, header
+    keys (UTF-8) and header values, each after its varint length, plus the header count."""
+    size = RECORD_BATCH_HEADER_BYTES + RECORD_OVERHEAD_BYTES
+    size += _length_prefixed(record.key) + _length_prefixed(record.value)
+    size += _varint_length(len(record.headers))
+    for key, value in record.headers:
+        size += _length_prefixed(key.encode("utf-8")) + _length_prefixed(value)
+    return size
+
+
+def _length_prefixed(raw: bytes | None) -> int:
+    return 1 if raw is None else _varint_length(len(raw)) + len(raw)
+
+
+def _varint_length(value: int) -> int:
+    """Bytes of ``value`` as a Kafka varint (zigzag-encoded, 7 bits a byte)."""
+    zigzag = (value << 1) ^ (value >> 63)
+    length = 1
+    while zigzag > 0x7F:
+        zigzag >>= 7
+        length += 1
+    return length

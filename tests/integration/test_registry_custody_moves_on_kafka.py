@@ -68,6 +68,7 @@ async def test_a_claimed_lot_warranted_and_cancelled_moves_custody_once_per_even
         if isinstance(body, LedgerPostingAccepted | LedgerPostingRejected):
             ledger_outcomes[body.posting_id] += 1
         elif isinstance(body, DeadLetterRecorded):
-            key = base64.b64decode(body.original_key_base64 or "").decode()
+            kept_key = body.original_key.kept_base64 if body.original_key else ""
+            key = base64.b64decode(kept_key).decode()
             ledger_outcomes[f"dead letter from {body.source.topic}: {key}"] += 1
     assert ledger_outcomes == ONE_EACH  # one outcome each, and no dead letter at all

@@ -172,7 +172,8 @@ async def test_poison_records_go_to_the_dead_letters_and_good_ones_behind_them_a
     assert Counter(letter.error.kind.value for letter in letters) == Counter(poison.keys())
     for letter in letters:
         assert letter.source.topic == "producer.production-batches"
-        original = base64.b64decode(letter.original_value_base64 or "")
+        assert letter.original_value is not None and not letter.original_value.truncated
+        original = base64.b64decode(letter.original_value.kept_base64)
         assert original in {value for _, value in poison.values()}
     assert "custody.ecoa.accepted" in types_of(records)
 

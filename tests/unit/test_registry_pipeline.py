@@ -141,7 +141,12 @@ def test_a_poison_record_becomes_one_dead_letter_with_its_bytes_and_origin(kind:
         "offset": 7,
         "timestamp_ms": 1_700_000_000_000,
     }
-    assert base64.b64decode(body["original_value_base64"]) == record.value
+    assert record.value is not None
+    kept = base64.b64decode(body["original_value"]["kept_base64"])
+    assert record.value.startswith(kept)
+    assert body["original_value"]["size_bytes"] == len(record.value)
+    # Only the oversized value (70,000 bytes) is longer than the 64 KiB a letter keeps.
+    assert body["original_value"]["truncated"] is (kind == "oversized")
     assert [h["key"] for h in body["original_headers"]] == [k for k, _ in record.headers]
 
 
