@@ -36,10 +36,11 @@ test: install ## run every test (unit and real-broker integration)
 test-unit: install ## run only the pure tests (no broker)
 	$(BIN)/pytest -m "not broker"
 
-lint: install ## ruff and mypy (strict)
+lint: install ## ruff, mypy (strict) and the layers (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: install ## apply ruff's formatting and fixes
 	$(BIN)/ruff format .

@@ -51,7 +51,7 @@ from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from consumers.batches import first_offsets, input_record, next_offsets, report_lag
 from consumers.metrics import GatewayMetrics
 from contracts.dead_letter import DeadLetterReason
-from gateway.processors.records import InputRecord, OutputRecord
+from gateway.processors.records import InputRecord, OutputRecord, record_size
 from gateway.processors.step import Processed, SetAside, Step
 
 StateT = TypeVar("StateT")
@@ -688,10 +688,7 @@ def _describe(error: BaseException) -> str:
 
 
 def _size(output: OutputRecord) -> int:
-    size: int = DefaultRecordBatchBuilder.estimate_size_in_bytes(
-        output.key, output.value, output.headers
-    )
-    return size
+    return record_size(output)
 
 
 async def _offsets_to_commit(

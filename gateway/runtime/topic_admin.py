@@ -30,8 +30,11 @@ async def ensure_topics(
     prefix: str = "",
     *,
     replication_factor: int = 1,
+    max_record_bytes: int | None = None,
 ) -> TopicSetupReport:
-    """Create every catalogue topic (name prefixed) that is missing; verify the others."""
+    """Create every catalogue topic (name prefixed) that is missing; verify the others.
+    ``max_record_bytes`` raises the topics' ``max.message.bytes`` so that records of that
+    size (the gateway's ``GATEWAY_MAX_RECORD_BYTES``) are accepted."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=30_000)
     await admin.start()
     try:
@@ -46,7 +49,7 @@ async def ensure_topics(
                         name,
                         num_partitions=wanted[name].partitions,
                         replication_factor=replication_factor,
-                        topic_configs=wanted[name].broker_configs(),
+                        topic_configs=_configs(wanted[name], max_record_bytes),
                     )
                     for name in missing
                 ],
@@ -64,6 +67,18 @@ async def ensure_topics(
         return TopicSetupReport(created=tuple(created), already_present=tuple(present))
     finally:
         await admin.close()
+
+
+BROKER_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
+RECORD_BATCH_ROOM_BYTES = 1024
+
+
+def _configs(spec: TopicSpec, max_record_bytes: int | None) -> dict[str, str]:
+    configs = spec.broker_configs()
+    if max_record_bytes is not None:
+        limit = max(BROKER_DEFAULT_MAX_MESSAGE_BYTES, max_record_bytes + RECORD_BATCH_ROOM_BYTES)
+        configs["max.message.bytes"] = str(limit)
+    return configs
 
 
 async def _wait_until_led(

@@ -36,7 +36,14 @@ def _kafka_up(settings: Settings) -> int:
         info = LocalKafka.from_settings(settings).start(log=_progress)
         bootstrap = info.bootstrap_servers
         print(info.describe())
-    report = asyncio.run(ensure_topics(bootstrap, CATALOGUE, settings.topic_prefix))
+    report = asyncio.run(
+        ensure_topics(
+            bootstrap,
+            CATALOGUE,
+            settings.topic_prefix,
+            max_record_bytes=settings.max_record_bytes,
+        )
+    )
     print(f"topics: {len(report.created)} created, {len(report.already_present)} already present")
     print(f"KAFKA_BOOTSTRAP_SERVERS={bootstrap}")
     return 0

@@ -86,7 +86,9 @@ async def run_demo(settings: Settings, kafka: LocalKafka) -> int:
 
 async def _play(settings: Settings) -> int:
     bootstrap, prefix = settings.kafka_bootstrap_servers or "", settings.topic_prefix
-    report = await ensure_topics(bootstrap, CATALOGUE, prefix)
+    report = await ensure_topics(
+        bootstrap, CATALOGUE, prefix, max_record_bytes=settings.max_record_bytes
+    )
     print(f"topics: {len(report.created)} created under the prefix {prefix!r}")
     app = create_app(settings)
     stop = asyncio.Event()
