@@ -185,8 +185,8 @@ class _Held(Generic[StateT]):
     retry_at: float = 0.0
     failing_batch: tuple[tuple[str, int, int], ...] = ()
     failing_batch_attempts: int = 0
-    """How often the same batch failed right after the partition was acquired: past
-    ``SAME_BATCH_ATTEMPTS`` the failure is taken to be the records' own."""
+    """How often batches starting at the same record failed in a row: from
+    ``SAME_BATCH_ATTEMPTS`` on, the failure is taken to be the records' own."""
 
 
 @dataclass
@@ -205,8 +205,13 @@ class ExactlyOnceEngine(Generic[StateT]):
         settings: EngineSettings,
         metrics: GatewayMetrics,
         clock: Callable[[], datetime],
+        *,
+        producer_factory: Callable[[str], AIOKafkaProducer] | None = None,
     ) -> None:
+        """``producer_factory`` (transactional id -> an unstarted producer) replaces the
+        transactional producers, for tests of the engine's own logic."""
         self._processor = processor
+        self._producer_factory = producer_factory or self._transactional_producer
         self._settings = settings
         self._metrics = metrics
         self._clock = clock
@@ -315,14 +320,7 @@ class ExactlyOnceEngine(Generic[StateT]):
         if held.producer is not None and held.state is not None:
             return True
         settings = self._settings
-        producer = AIOKafkaProducer(
-            bootstrap_servers=settings.bootstrap_servers,
-            transactional_id=f"{settings.transactional_id_prefix}-{held.number}",
-            enable_idempotence=True,
-            retry_backoff_ms=settings.retry_backoff_ms,
-            request_timeout_ms=settings.request_timeout_ms,
-            max_request_size=settings.max_record_bytes,
-        )
+        producer = self._producer_factory(f"{settings.transactional_id_prefix}-{held.number}")
         began = time.perf_counter()
         try:
             await producer.start()
@@ -344,6 +342,17 @@ class ExactlyOnceEngine(Generic[StateT]):
             restore_seconds=round(time.perf_counter() - began, 3),
         )
         return True
+
+    def _transactional_producer(self, transactional_id: str) -> AIOKafkaProducer:
+        settings = self._settings
+        return AIOKafkaProducer(
+            bootstrap_servers=settings.bootstrap_servers,
+            transactional_id=transactional_id,
+            enable_idempotence=True,
+            retry_backoff_ms=settings.retry_backoff_ms,
+            request_timeout_ms=settings.request_timeout_ms,
+            max_request_size=settings.max_record_bytes,
+        )
 
     async def _release(self, numbers: Iterable[int]) -> None:
         for number in list(numbers):
@@ -454,7 +463,9 @@ class ExactlyOnceEngine(Generic[StateT]):
     def _same_batch_keeps_failing(
         self, held: _Held[StateT], records: Sequence[ConsumerRecord]
     ) -> bool:
-        batch = tuple((r.topic, r.partition, r.offset) for r in (records[0], records[-1]))
+        """Count failures of batches starting at the same record (its halves included)."""
+        first = records[0]
+        batch = ((first.topic, first.partition, first.offset),)
         if batch != held.failing_batch:
             held.failing_batch, held.failing_batch_attempts = batch, 0
         held.failing_batch_attempts += 1
