@@ -14,12 +14,14 @@ from datetime import date
 
 from gateway.ledger.model import AccountKey, Certificate, Level, is_site_quality
 from gateway.ledger.rules import (
-    MEMBERSHIP,
-    PHYSICAL_TRANSFER,
-    REGISTERED_HOLDERS,
-    SAME_SCOPE,
-    SCENARIO_3,
-    UNIQUE_SITE_ID,
+    CREDITS_ACROSS_SITES,
+    LEVEL_OUTSIDE_SCOPE,
+    MEMBERSHIP_ORDER,
+    SITE_MATERIAL_TO_GROUP,
+    SITE_NOT_CERTIFIED,
+    UNKNOWN_HOLDER,
+    UNKNOWN_SITE,
+    WRONG_HOLDER,
     refused,
 )
 from gateway.ledger.state import LedgerState
@@ -37,8 +39,7 @@ def certified_site(state: LedgerState, site_id: str, day: date, field: str) -> C
     latest membership change is refused, because that change already settled its balances."""
     if site_id not in state.sites:
         raise refused(
-            "UNKNOWN_SITE",
-            UNIQUE_SITE_ID,
+            UNKNOWN_SITE,
             field,
             f"site {site_id} is not registered",
             observed=site_id,
@@ -46,8 +47,7 @@ def certified_site(state: LedgerState, site_id: str, day: date, field: str) -> C
     certificate = state.certificate_on(site_id, day)
     if certificate is None:
         raise refused(
-            "SITE_NOT_CERTIFIED",
-            MEMBERSHIP,
+            SITE_NOT_CERTIFIED,
             field,
             f"site {site_id} belongs to no certificate on {day}",
             observed=str(day),
@@ -55,8 +55,7 @@ def certified_site(state: LedgerState, site_id: str, day: date, field: str) -> C
     latest = state.latest_membership(site_id)
     if latest is not None and day < latest.last_change:
         raise refused(
-            "MEMBERSHIP_ORDER",
-            MEMBERSHIP,
+            MEMBERSHIP_ORDER,
             "occurred_on",
             f"site {site_id} changed membership on {latest.last_change}; a posting dated "
             f"{day} must be booked before that change",
@@ -113,16 +112,14 @@ def holder_account(
     held = state.certificates_held_by(holder_id)
     if not held:
         raise refused(
-            "UNKNOWN_HOLDER",
-            REGISTERED_HOLDERS,
+            UNKNOWN_HOLDER,
             field,
             f"{holder_id} is neither a registered site nor a group holding a certificate",
             observed=holder_id,
         )
     if level is not Level.GROUP or not any(Level.GROUP in c.levels for c in held):
         raise refused(
-            "LEVEL_OUTSIDE_SCOPE",
-            SAME_SCOPE,
+            LEVEL_OUTSIDE_SCOPE,
             "level",
             f"group {holder_id} holds credits at G level under a group-level or scenario 3 "
             f"certificate only; this move says {level.value}",
@@ -140,8 +137,7 @@ def _check_level(certificate: Certificate, level: Level) -> None:
     if level not in certificate.levels:
         allowed = "/".join(sorted(lvl.value for lvl in certificate.levels))
         raise refused(
-            "LEVEL_OUTSIDE_SCOPE",
-            SAME_SCOPE,
+            LEVEL_OUTSIDE_SCOPE,
             "level",
             f"certificate {certificate.certificate_id} ({certificate.scope.value}) takes "
             f"postings at {allowed} level; this one says {level.value}",
@@ -153,8 +149,7 @@ def _check_level(certificate: Certificate, level: Level) -> None:
 def _check_one_way(material_quality: str, level: Level) -> None:
     if level is Level.GROUP and is_site_quality(material_quality):
         raise refused(
-            "SITE_MATERIAL_TO_GROUP",
-            SCENARIO_3,
+            SITE_MATERIAL_TO_GROUP,
             "material_quality",
             f"{material_quality} is site-level material and never flows back to group (G) level",
             observed=material_quality,
@@ -171,16 +166,14 @@ def _wrong_holder(
 ) -> Exception:
     if holder_id not in state.sites and not state.certificates_held_by(holder_id):
         return refused(
-            "UNKNOWN_HOLDER",
-            REGISTERED_HOLDERS,
+            UNKNOWN_HOLDER,
             "holder_id",
             f"{holder_id} is neither a registered site nor a group holding a certificate",
             observed=holder_id,
         )
     if level is Level.SITE and holder_id in state.sites:
         return refused(
-            "CREDITS_ACROSS_SITES",
-            PHYSICAL_TRANSFER,
+            CREDITS_ACROSS_SITES,
             "holder_id",
             f"site {site_id} cannot book against the credits of site {holder_id}: under "
             "site-level accounting credits move between sites only with a physical transfer",
@@ -188,8 +181,7 @@ def _wrong_holder(
             allowed=expected,
         )
     return refused(
-        "WRONG_HOLDER",
-        SAME_SCOPE,
+        WRONG_HOLDER,
         "holder_id",
         f"under certificate {certificate.certificate_id} ({certificate.scope.value}) "
         f"{level.value}-level postings at site {site_id} book to {expected}, not {holder_id}",

@@ -47,10 +47,10 @@ from gateway.ledger.postings import (
     record_non_certified,
 )
 from gateway.ledger.rules import (
-    CREDITS_FROM_INPUTS,
-    NO_NEGATIVE_BALANCE,
-    PERIOD_CLOSING,
-    POSTING_IDENTITY,
+    NON_POSITIVE_QUANTITY,
+    OVERDRAW,
+    PERIOD_CLOSED,
+    POSTING_ID_REUSED,
     Refused,
 )
 from gateway.ledger.state import LedgerState, RejectedPosting
@@ -168,14 +168,11 @@ def _decided_before(state: LedgerState, command: Command) -> Outcome | None:
 
 
 def _reused_id(command: Command, earlier: Command) -> Violation:
-    return Violation(
-        "POSTING_ID_REUSED",
-        POSTING_IDENTITY,
+    return POSTING_ID_REUSED.violation(
         "posting_id",
-        command.posting_id,
-        None,
         f"posting id {command.posting_id} was already used for another "
         f"{type(earlier).__name__}; send new content under a new posting id",
+        observed=command.posting_id,
     )
 
 
@@ -193,14 +190,12 @@ def _closed_period(state: LedgerState, command: Command) -> list[Violation]:
         period = min(periods, key=lambda p: p.start)
         where = f"is before closed {period.label}, which closed everything before it"
     return [
-        Violation(
-            "PERIOD_CLOSED",
-            PERIOD_CLOSING,
+        PERIOD_CLOSED.violation(
             "occurred_on",
-            str(day),
-            f"after {through}",
             f"{type(command).__name__} {command.posting_id} dated {day} {where}; "
             f"the ledger is closed through {through}",
+            observed=str(day),
+            allowed=f"after {through}",
         )
     ]
 
@@ -213,13 +208,11 @@ def _non_positive_quantity(command: Command) -> list[Violation]:
         return []
     observed = shown(quantity) if quantity.is_finite() else str(quantity)
     return [
-        Violation(
-            "NON_POSITIVE_QUANTITY",
-            CREDITS_FROM_INPUTS,
+        NON_POSITIVE_QUANTITY.violation(
             "quantity_kg",
-            observed,
-            "> 0",
             f"a posting moves a positive quantity of material, not {observed} kg",
+            observed=observed,
+            allowed="> 0",
         )
     ]
 
@@ -243,14 +236,12 @@ def _book(
 
 
 def _overdraw(command: Command, delta: Delta, available: Decimal) -> Violation:
-    return Violation(
-        "OVERDRAW",
-        NO_NEGATIVE_BALANCE,
+    return OVERDRAW.violation(
         "quantity_kg",
-        shown(-delta.kg),
-        f"at most {shown(available)}",
         f"{type(command).__name__} {command.posting_id} takes {shown(-delta.kg)} kg from "
         f"{delta.account.text}: available balance {shown(available)} kg",
+        observed=shown(-delta.kg),
+        allowed=f"at most {shown(available)}",
     )
 
 

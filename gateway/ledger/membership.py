@@ -23,10 +23,15 @@ from gateway.ledger.model import (
 )
 from gateway.ledger.plan import Delta, Plan
 from gateway.ledger.rules import (
-    MEMBERSHIP,
-    REGISTERED_HOLDERS,
-    SCENARIO_3,
-    UNIQUE_SITE_ID,
+    ALREADY_MEMBER,
+    CARRIED_BALANCE_NOT_ACCOUNTED,
+    CERTIFICATE_EXISTS,
+    MEMBERSHIP_ORDER,
+    NOT_A_MEMBER,
+    SEPARATE_QUALITY_NEEDS_SITE_LEVEL,
+    SITE_EXISTS,
+    UNKNOWN_CERTIFICATE,
+    UNKNOWN_SITE,
     refused,
 )
 from gateway.ledger.state import LedgerState
@@ -36,16 +41,14 @@ from gateway.violations import shown
 def register_certificate(state: LedgerState, command: RegisterCertificate) -> Plan:
     if command.certificate_id in state.certificates:
         raise refused(
-            "CERTIFICATE_EXISTS",
-            REGISTERED_HOLDERS,
+            CERTIFICATE_EXISTS,
             "certificate_id",
             f"certificate {command.certificate_id} is already registered",
             observed=command.certificate_id,
         )
     if command.separate_site_quality and command.scope is AccountingScope.GROUP_LEVEL:
         raise refused(
-            "SEPARATE_QUALITY_NEEDS_SITE_LEVEL",
-            SCENARIO_3,
+            SEPARATE_QUALITY_NEEDS_SITE_LEVEL,
             "separate_site_quality",
             "a separate site-level quality needs site-level accounting; a group-level "
             "certificate keeps no site accounts",
@@ -65,8 +68,7 @@ def register_certificate(state: LedgerState, command: RegisterCertificate) -> Pl
 def register_site(state: LedgerState, command: RegisterSite) -> Plan:
     if command.site_id in state.sites:
         raise refused(
-            "SITE_EXISTS",
-            UNIQUE_SITE_ID,
+            SITE_EXISTS,
             "site_id",
             f"site id {command.site_id} is already registered",
             observed=command.site_id,
@@ -82,8 +84,7 @@ def join_certificate(state: LedgerState, command: JoinCertificate) -> Plan:
     latest = state.latest_membership(site.site_id)
     if latest is not None and latest.left_on is None:
         raise refused(
-            "ALREADY_MEMBER",
-            MEMBERSHIP,
+            ALREADY_MEMBER,
             "site_id",
             f"site {site.site_id} is under certificate {latest.certificate_id}; it must "
             "leave it before joining another",
@@ -91,8 +92,7 @@ def join_certificate(state: LedgerState, command: JoinCertificate) -> Plan:
         )
     if latest is not None and command.effective_on < latest.last_change:
         raise refused(
-            "MEMBERSHIP_ORDER",
-            MEMBERSHIP,
+            MEMBERSHIP_ORDER,
             "effective_on",
             f"site {site.site_id} left certificate {latest.certificate_id} effective "
             f"{latest.last_change}; it can join another from that day on",
@@ -115,8 +115,7 @@ def leave_certificate(state: LedgerState, command: LeaveCertificate) -> Plan:
         or (latest.certificate_id != certificate.certificate_id)
     ):
         raise refused(
-            "NOT_A_MEMBER",
-            MEMBERSHIP,
+            NOT_A_MEMBER,
             "certificate_id",
             f"site {site.site_id} is not under certificate {certificate.certificate_id}",
             observed=certificate.certificate_id,
@@ -124,8 +123,7 @@ def leave_certificate(state: LedgerState, command: LeaveCertificate) -> Plan:
         )
     if command.effective_on < latest.joined_on:
         raise refused(
-            "MEMBERSHIP_ORDER",
-            MEMBERSHIP,
+            MEMBERSHIP_ORDER,
             "effective_on",
             f"site {site.site_id} joined certificate {certificate.certificate_id} on "
             f"{latest.joined_on}; it cannot leave before",
@@ -135,8 +133,7 @@ def leave_certificate(state: LedgerState, command: LeaveCertificate) -> Plan:
     last_posted = state.last_posted_on.get(site.site_id)
     if last_posted is not None and command.effective_on <= last_posted:
         raise refused(
-            "MEMBERSHIP_ORDER",
-            MEMBERSHIP,
+            MEMBERSHIP_ORDER,
             "effective_on",
             f"site {site.site_id} has postings dated up to {last_posted}; it can leave only "
             "after them",
@@ -168,8 +165,7 @@ def _check_carried_balances(state: LedgerState, site_id: str, certificate: Certi
             for account, kg in sorted(stranded.items(), key=_by_text)
         )
         raise refused(
-            "CARRIED_BALANCE_NOT_ACCOUNTED",
-            MEMBERSHIP,
+            CARRIED_BALANCE_NOT_ACCOUNTED,
             "certificate_id",
             f"site {site_id} carries {listed}, which certificate {certificate.certificate_id} "
             f"({certificate.scope.value}) does not account; use or close it under a "
@@ -188,8 +184,7 @@ def _known_site(state: LedgerState, site_id: str) -> Site:
     site = state.sites.get(site_id)
     if site is None:
         raise refused(
-            "UNKNOWN_SITE",
-            UNIQUE_SITE_ID,
+            UNKNOWN_SITE,
             "site_id",
             f"site {site_id} is not registered",
             observed=site_id,
@@ -201,8 +196,7 @@ def _known_certificate(state: LedgerState, certificate_id: str) -> Certificate:
     certificate = state.certificates.get(certificate_id)
     if certificate is None:
         raise refused(
-            "UNKNOWN_CERTIFICATE",
-            REGISTERED_HOLDERS,
+            UNKNOWN_CERTIFICATE,
             "certificate_id",
             f"certificate {certificate_id} is not registered",
             observed=certificate_id,

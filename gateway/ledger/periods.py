@@ -15,7 +15,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from gateway.ledger.model import ZERO, AccountKey, ClosedPeriod, Period, Reconciliation
-from gateway.ledger.rules import PERIOD_CLOSING
+from gateway.ledger.rules import PERIOD_NOT_CLOSABLE
 from gateway.ledger.state import LedgerState
 from gateway.violations import Violation
 
@@ -99,12 +99,5 @@ def _check_closable(state: LedgerState, period: Period) -> None:
 
 def _not_closable(period: Period, message: str) -> PeriodNotClosable:
     return PeriodNotClosable(
-        Violation(
-            "PERIOD_NOT_CLOSABLE",
-            PERIOD_CLOSING,
-            "period",
-            f"{period.start} to {period.end}",
-            None,
-            message,
-        )
+        PERIOD_NOT_CLOSABLE.violation("period", message, observed=f"{period.start} to {period.end}")
     )

@@ -16,9 +16,13 @@ from gateway.ledger.commands import (
 from gateway.ledger.model import Level
 from gateway.ledger.plan import Delta, Plan
 from gateway.ledger.rules import (
-    CREDITS_FROM_INPUTS,
-    PHYSICAL_TRANSFER,
-    SCENARIO_3,
+    ALLOCATION_LEVELS,
+    ALLOCATION_OUTSIDE_SCENARIO_3,
+    MOVE_TO_SAME_HOLDER,
+    SITE_MATERIAL_TO_GROUP,
+    TRANSFER_ACROSS_CERTIFICATES,
+    TRANSFER_TO_ITSELF,
+    USE_PHYSICAL_TRANSFER,
     refused,
 )
 from gateway.ledger.state import LedgerState
@@ -56,8 +60,7 @@ def record_non_certified(state: LedgerState, command: NonCertifiedInput) -> Plan
 def book_transfer(state: LedgerState, command: PhysicalTransfer) -> Plan:
     if command.from_site == command.to_site:
         raise refused(
-            "SAME_ENDPOINTS",
-            PHYSICAL_TRANSFER,
+            TRANSFER_TO_ITSELF,
             "to_site",
             f"a physical transfer goes from one site to another, not from {command.to_site} "
             "to itself",
@@ -68,8 +71,7 @@ def book_transfer(state: LedgerState, command: PhysicalTransfer) -> Plan:
     target = certified_site(state, command.to_site, day, "to_site")
     if source.certificate_id != target.certificate_id:
         raise refused(
-            "TRANSFER_ACROSS_CERTIFICATES",
-            CREDITS_FROM_INPUTS,
+            TRANSFER_ACROSS_CERTIFICATES,
             "to_site",
             f"sites {command.from_site} ({source.certificate_id}) and {command.to_site} "
             f"({target.certificate_id}) are under different certificates: book a certified "
@@ -103,8 +105,7 @@ def book_allocation(state: LedgerState, command: LevelAllocation) -> Plan:
     levels = f"{command.from_level.value}->{command.to_level.value}"
     if (command.from_level, command.to_level) == (Level.SITE, Level.GROUP):
         raise refused(
-            "SITE_MATERIAL_TO_GROUP",
-            SCENARIO_3,
+            SITE_MATERIAL_TO_GROUP,
             "to_level",
             "site-level (S) material never flows back to group (G) level: an allocation "
             "goes from G to S only",
@@ -113,8 +114,7 @@ def book_allocation(state: LedgerState, command: LevelAllocation) -> Plan:
         )
     if (command.from_level, command.to_level) != (Level.GROUP, Level.SITE):
         raise refused(
-            "ALLOCATION_LEVELS",
-            SCENARIO_3,
+            ALLOCATION_LEVELS,
             "to_level",
             f"an allocation converts group (G) credits into a site's quality (S), not {levels}",
             observed=levels,
@@ -124,8 +124,7 @@ def book_allocation(state: LedgerState, command: LevelAllocation) -> Plan:
     certificate = certified_site(state, command.site_id, day, "site_id")
     if not certificate.separate_site_quality:
         raise refused(
-            "ALLOCATION_OUTSIDE_SCENARIO_3",
-            SCENARIO_3,
+            ALLOCATION_OUTSIDE_SCENARIO_3,
             "site_id",
             f"certificate {certificate.certificate_id} keeps no separate site quality; "
             "allocations from group to site exist in scenario 3 only",
@@ -151,8 +150,7 @@ def book_allocation(state: LedgerState, command: LevelAllocation) -> Plan:
 def book_custody_move(state: LedgerState, command: CustodyMove) -> Plan:
     if command.from_holder_id == command.to_holder_id:
         raise refused(
-            "SAME_ENDPOINTS",
-            CREDITS_FROM_INPUTS,
+            MOVE_TO_SAME_HOLDER,
             "to_holder_id",
             f"a custody move changes the holder; {command.to_holder_id} already holds it",
             observed=command.to_holder_id,
@@ -174,8 +172,7 @@ def book_custody_move(state: LedgerState, command: CustodyMove) -> Plan:
     shared = source.certificate_ids & target.certificate_ids
     if shared:
         raise refused(
-            "USE_PHYSICAL_TRANSFER",
-            PHYSICAL_TRANSFER,
+            USE_PHYSICAL_TRANSFER,
             "to_holder_id",
             f"{command.from_holder_id} and {command.to_holder_id} are under certificate "
             f"{min(shared)}: material moving inside one certificate is a physical transfer",

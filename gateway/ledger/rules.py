@@ -1,20 +1,114 @@
-"""The rules a posting can fail, named as the CoC notes state them, and how a failure is
-raised inside the core (``post`` turns it into a ``Rejected`` outcome)."""
+"""The rules a posting can fail, named as the CoC notes state them; every rejection the
+ledger answers with (a stable code and the rule it names); and how a failure is raised
+inside the core (``post`` turns it into a ``Rejected`` outcome).
+
+A rule text travels on the wire as a rule reference (``contracts.values.RuleReference``): at
+most 64 characters. ``REJECTIONS`` lists every code the ledger can answer with.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from gateway.violations import Violation
 
 NO_NEGATIVE_BALANCE = "CoC mass balance: no negative balance"
-CREDITS_FROM_INPUTS = "CoC mass balance: certified inputs create credits, outputs consume them"
+CREDITS_FROM_INPUTS = "CoC: certified inputs create credits, outputs consume them"
 PHYSICAL_TRANSFER = "CoC notes: site-level transfers need a physical transfer"
 SAME_SCOPE = "CoC notes: all sites under one certificate use the same scope"
-SCENARIO_3 = "CoC notes scenario 3: site-level material never flows back to group level"
+SCENARIO_3 = "CoC scenario 3: site-level material never flows back to group"
 UNIQUE_SITE_ID = "CoC notes: every site has a unique site id"
 MEMBERSHIP = "CoC notes: sites move in and out of group certificates"
 REGISTERED_HOLDERS = "ledger: postings name registered sites, groups and certificates"
 POSTING_IDENTITY = "ledger: one decision per posting id"
 PERIOD_CLOSING = "CoC mass balance: monthly and yearly period closing"
+SENDER_IDENTITY = "sender identity"
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One reason the ledger refuses a command: a stable code and the rule it names."""
+
+    code: str
+    rule: str
+
+    def violation(
+        self,
+        field: str,
+        message: str,
+        *,
+        observed: str | None = None,
+        allowed: str | None = None,
+    ) -> Violation:
+        return Violation(self.code, self.rule, field, observed, allowed, message)
+
+
+# Registrations and membership changes.
+CERTIFICATE_EXISTS = Rejection("CERTIFICATE_EXISTS", REGISTERED_HOLDERS)
+SEPARATE_QUALITY_NEEDS_SITE_LEVEL = Rejection("SEPARATE_QUALITY_NEEDS_SITE_LEVEL", SCENARIO_3)
+SITE_EXISTS = Rejection("SITE_EXISTS", UNIQUE_SITE_ID)
+UNKNOWN_SITE = Rejection("UNKNOWN_SITE", UNIQUE_SITE_ID)
+UNKNOWN_CERTIFICATE = Rejection("UNKNOWN_CERTIFICATE", REGISTERED_HOLDERS)
+ALREADY_MEMBER = Rejection("ALREADY_MEMBER", MEMBERSHIP)
+NOT_A_MEMBER = Rejection("NOT_A_MEMBER", MEMBERSHIP)
+MEMBERSHIP_ORDER = Rejection("MEMBERSHIP_ORDER", MEMBERSHIP)
+CARRIED_BALANCE_NOT_ACCOUNTED = Rejection("CARRIED_BALANCE_NOT_ACCOUNTED", MEMBERSHIP)
+# The account a posting books to.
+SITE_NOT_CERTIFIED = Rejection("SITE_NOT_CERTIFIED", MEMBERSHIP)
+LEVEL_OUTSIDE_SCOPE = Rejection("LEVEL_OUTSIDE_SCOPE", SAME_SCOPE)
+WRONG_HOLDER = Rejection("WRONG_HOLDER", SAME_SCOPE)
+UNKNOWN_HOLDER = Rejection("UNKNOWN_HOLDER", REGISTERED_HOLDERS)
+CREDITS_ACROSS_SITES = Rejection("CREDITS_ACROSS_SITES", PHYSICAL_TRANSFER)
+SITE_MATERIAL_TO_GROUP = Rejection("SITE_MATERIAL_TO_GROUP", SCENARIO_3)
+# What a posting moves.
+NON_POSITIVE_QUANTITY = Rejection("NON_POSITIVE_QUANTITY", CREDITS_FROM_INPUTS)
+OVERDRAW = Rejection("OVERDRAW", NO_NEGATIVE_BALANCE)
+TRANSFER_TO_ITSELF = Rejection("SAME_ENDPOINTS", PHYSICAL_TRANSFER)
+TRANSFER_ACROSS_CERTIFICATES = Rejection("TRANSFER_ACROSS_CERTIFICATES", CREDITS_FROM_INPUTS)
+ALLOCATION_LEVELS = Rejection("ALLOCATION_LEVELS", SCENARIO_3)
+ALLOCATION_OUTSIDE_SCENARIO_3 = Rejection("ALLOCATION_OUTSIDE_SCENARIO_3", SCENARIO_3)
+MOVE_TO_SAME_HOLDER = Rejection("SAME_ENDPOINTS", CREDITS_FROM_INPUTS)
+USE_PHYSICAL_TRANSFER = Rejection("USE_PHYSICAL_TRANSFER", PHYSICAL_TRANSFER)
+# Posting ids and periods.
+POSTING_ID_REUSED = Rejection("POSTING_ID_REUSED", POSTING_IDENTITY)
+PERIOD_CLOSED = Rejection("PERIOD_CLOSED", PERIOD_CLOSING)
+PERIOD_NOT_CLOSABLE = Rejection("PERIOD_NOT_CLOSABLE", PERIOD_CLOSING)
+# Decided by the pipeline (gateway/processors/ledger.py) before a command reaches the core.
+SENDER_NOT_PERMITTED = Rejection("SENDER_NOT_PERMITTED", SENDER_IDENTITY)
+PERIOD_START = Rejection("PERIOD_START", PERIOD_CLOSING)
+
+REJECTIONS: tuple[Rejection, ...] = (
+    CERTIFICATE_EXISTS,
+    SEPARATE_QUALITY_NEEDS_SITE_LEVEL,
+    SITE_EXISTS,
+    UNKNOWN_SITE,
+    UNKNOWN_CERTIFICATE,
+    ALREADY_MEMBER,
+    NOT_A_MEMBER,
+    MEMBERSHIP_ORDER,
+    CARRIED_BALANCE_NOT_ACCOUNTED,
+    SITE_NOT_CERTIFIED,
+    LEVEL_OUTSIDE_SCOPE,
+    WRONG_HOLDER,
+    UNKNOWN_HOLDER,
+    CREDITS_ACROSS_SITES,
+    SITE_MATERIAL_TO_GROUP,
+    NON_POSITIVE_QUANTITY,
+    OVERDRAW,
+    TRANSFER_TO_ITSELF,
+    TRANSFER_ACROSS_CERTIFICATES,
+    ALLOCATION_LEVELS,
+    ALLOCATION_OUTSIDE_SCENARIO_3,
+    MOVE_TO_SAME_HOLDER,
+    USE_PHYSICAL_TRANSFER,
+    POSTING_ID_REUSED,
+    PERIOD_CLOSED,
+    PERIOD_NOT_CLOSABLE,
+    SENDER_NOT_PERMITTED,
+    PERIOD_START,
+)
+"""Every rejection the ledger answers with. ``SAME_ENDPOINTS`` is one code under two rules:
+a transfer from a site to itself, a custody move to the holder it comes from."""
 
 
 class Refused(Exception):
@@ -26,12 +120,11 @@ class Refused(Exception):
 
 
 def refused(
-    code: str,
-    rule: str,
+    rejection: Rejection,
     field: str,
     message: str,
     *,
     observed: str | None = None,
     allowed: str | None = None,
 ) -> Refused:
-    return Refused(Violation(code, rule, field, observed, allowed, message))
+    return Refused(rejection.violation(field, message, observed=observed, allowed=allowed))

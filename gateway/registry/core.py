@@ -72,7 +72,7 @@ from gateway.rulebook.warrantability import decide_warrant, form_for_production_
 from gateway.violations import Violation
 
 CUSTODY_RULE = "CoC: each custody move is booked once"
-CANCEL_RULE = "warrant cancellation: an issued warrant, by its lot's warehouse, once"
+CANCEL_RULE = "warrant cancellation: an issued warrant, by its warehouse, once"
 
 
 class CommandRefused(ValueError):
