@@ -25,12 +25,12 @@ from gateway.ledger import Command, LedgerState
 from gateway.ledger.rules import REJECTIONS, Rejection
 from gateway.processors.ledger import (
     LedgerCommandBody,
-    LedgerOutcome,
     LedgerProcessed,
     process_ledger_record,
     to_core_command,
 )
 from gateway.processors.records import InputRecord
+from gateway.processors.step import Outcome
 from tests.unit.ledger.builders import (
     S,
     allocated,
@@ -67,7 +67,7 @@ def posting_id(body: Contract) -> str:
 
 def assert_rejected_with(result: LedgerProcessed, rejection: Rejection, command: Contract) -> None:
     """One record on the decisions topic: a rejection of ``command`` naming only ``rejection``."""
-    assert result.outcome is LedgerOutcome.REJECTED, result
+    assert result.outcome is Outcome.REJECTED, result
     (output,) = result.outputs
     assert output.topic == "registry.ledger-decisions"
     decision = decode_message(output.headers, output.value).body
@@ -77,7 +77,7 @@ def assert_rejected_with(result: LedgerProcessed, rejection: Rejection, command:
 
 
 def assert_all_booked(results: list[LedgerProcessed]) -> None:
-    assert [r.outcome for r in results] == [LedgerOutcome.BOOKED] * len(results), [
+    assert [r.outcome for r in results] == [Outcome.BOOKED] * len(results), [
         (r.message_type, [v.code for v in r.violations]) for r in results
     ]
 
@@ -193,7 +193,7 @@ def test_a_negative_quantity_cannot_be_read_and_is_a_dead_letter_naming_the_fiel
         "ledger.commands", 0, 1, None, good.key, json.dumps(body).encode(), good.headers
     )
     result = process_ledger_record(LedgerState(), negative, now=NOW, settings=SETTINGS)
-    assert result.outcome is LedgerOutcome.DEAD_LETTER
+    assert result.outcome is Outcome.DEAD_LETTER
     assert result.dead_letter_reason is not None
     assert result.dead_letter_reason.value == "schema_violation"
     (letter,) = result.outputs
