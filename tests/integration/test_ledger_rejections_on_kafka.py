@@ -55,10 +55,10 @@ async def test_every_rejection_is_published_once_with_its_code_and_the_gateway_b
 
     async with running_registry(registry_settings(topics, tmp_path / "state")) as app:
         await send(topics, stream)
-        await wait_until_booked(topics, app.ledger_worker_settings.group_id)
+        await wait_until_booked(topics, app.ledger_group_id)
         assert app.ready, "the gateway stopped"
         assert app.ledger is not None
-        balances = state_balances(app.ledger.state)
+        balances = state_balances(app.ledger.state_of(0))
 
     decisions = [decision(record.decoded.body) for record in await read(topics, DECISIONS)]
     assert decisions == expected
