@@ -183,6 +183,8 @@ def render(width: int = 100) -> str:
                 width=width,
                 initial_indent=f"    {head:<28} ",
                 subsequent_indent=" " * 33,
+                break_on_hyphens=False,
+                break_long_words=False,
             )
         )
 
