@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -281,7 +281,8 @@ class ExactlyOnceEngine(Generic[StateT]):
             fetch_max_bytes=max(52_428_800, settings.max_record_bytes * 4),
         )
         try:
-            await consumer.start()
+            if not await _unless_stopped(consumer.start(), stop):
+                return
             self._log.info("consumer_started", group=settings.group_id)
             self._consumer = consumer
             consumer.subscribe(
@@ -355,11 +356,10 @@ class ExactlyOnceEngine(Generic[StateT]):
         )
 
     async def _release(self, numbers: Iterable[int]) -> None:
-        for number in list(numbers):
-            held = self._held.pop(number, None)
-            if held is not None and held.producer is not None:
-                await _quietly(held.producer.stop(), timeout_s=10)
-                self._log.info("partition_released", partition=number)
+        released = [self._held.pop(number) for number in list(numbers) if number in self._held]
+        await asyncio.gather(*(self._drop(held) for held in released))
+        for held in released:
+            self._log.info("partition_released", partition=held.number)
 
     async def _drop(self, held: _Held[StateT]) -> None:
         """Forget the producer and the state: the next records acquire them again."""
@@ -729,6 +729,23 @@ def _by_partition_number(
     for records in grouped.values():
         records.sort(key=lambda r: (r.timestamp, r.topic, r.offset))
     return grouped
+
+
+async def _unless_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+    """Run ``work`` unless ``stop`` comes first (then cancel it); True if it finished."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if task.done():
+        task.result()
+        return True
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    return False
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -26,6 +27,9 @@ from gateway.tools.demo import run_demo
 from gateway.tools.local_kafka import BrokerError, LocalKafka
 from gateway.topology import asyncapi_channels
 from gateway.topology import render as render_topology
+
+STOP_TIMEOUT_S = 30.0
+"""How long a stop waits for open transactions and clients to close (e.g. during an outage)."""
 
 
 def _kafka_up(settings: Settings) -> int:
@@ -140,7 +144,22 @@ async def _serve(app: GatewayApp) -> int:
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signal_number, stop.set)
-    await app.run(stop)
+    running = asyncio.create_task(app.run(stop))
+    signalled = asyncio.create_task(stop.wait())
+    await asyncio.wait({running, signalled}, return_when=asyncio.FIRST_COMPLETED)
+    signalled.cancel()
+    if running.done():
+        running.result()  # it ended before any signal: a fault in start-up is raised
+        return 0
+    try:
+        await asyncio.wait_for(asyncio.shield(running), timeout=STOP_TIMEOUT_S)
+    except TimeoutError:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        print(
+            f"gateway: stopped after {STOP_TIMEOUT_S:.0f} s of waiting for Kafka", file=sys.stderr
+        )
     return 0
 
 
