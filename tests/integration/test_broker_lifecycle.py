@@ -23,6 +23,7 @@ from aiokafka.errors import KafkaError
 from contracts.topics import CATALOGUE
 from gateway.runtime.settings import Settings
 from gateway.tools import local_kafka
+from gateway.tools.cli import NO_LOCAL_BROKER
 from gateway.tools.local_kafka import BrokerInfo, LocalKafka, leftover_brokers
 from tests.socket_states import TIME_WAIT, tcp_states_on_local_port
 
@@ -83,7 +84,7 @@ def test_up_down_and_up_again_is_clean(tmp_path: Path) -> None:
     assert down.returncode == 0
     assert "local broker stopped" in down.stdout
     assert leftover_brokers(run_dir) == []
-    assert _gateway(run_dir, "kafka", "status").returncode == 3
+    assert _gateway(run_dir, "kafka", "status").returncode == NO_LOCAL_BROKER
 
     again = _gateway(run_dir, "kafka", "up")
     assert again.returncode == 0, again.stderr
@@ -208,7 +209,6 @@ class _Traffic:
 
     acknowledged: list[int] = field(default_factory=list)
     received: set[int] = field(default_factory=set)
-    send_failures: int = 0
 
     def acknowledged_since(self, count: int) -> list[int]:
         return self.acknowledged[count:]
@@ -222,7 +222,7 @@ async def _send_in_a_loop(
         try:
             await producer.send_and_wait(TOPIC, str(number).encode())
         except KafkaError:
-            traffic.send_failures += 1
+            pass  # the broker is away: this number is not acknowledged, nor expected back
         else:
             traffic.acknowledged.append(number)
         number += 1
@@ -348,16 +348,17 @@ async def test_a_broker_killed_with_sigkill_comes_back_at_the_same_address_with_
             assert leftover_brokers(run_dir) == [running.pid]
             os.kill(running.pid, signal.SIGKILL)  # and start() at once: it is still exiting
 
-            began = time.monotonic()
             again = await asyncio.to_thread(_start_from_a_thread_that_ends, own_broker)
-            assert again.bootstrap_servers == bootstrap, f"after {time.monotonic() - began} s"
+            assert again.bootstrap_servers == bootstrap
             assert again.pid != running.pid
             assert await _read_from_the_beginning(bootstrap) == written
             written += await _send_numbered(producer, len(written), 10)  # it reconnected
             running = again
 
+        assert running.pid is not None
         assert own_broker.kill()
-        assert leftover_brokers(run_dir) == [], "kill() returns once the JVM is gone"
+        assert not local_kafka._is_alive(running.pid), "kill() returns once the JVM is gone"
+        assert local_kafka._port_is_free(_port_of(bootstrap))
         assert own_broker.ports_file.exists()
         assert (run_dir / "data" / "meta.properties").exists()
         assert own_broker.status() is None
