@@ -43,6 +43,19 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerInf
         broker.stop()
 
 
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[LocalKafka]:
+    """A local broker of the test's own, in a fresh run directory, not started yet (for tests
+    that stop, kill or restart it). It is stopped at teardown, which fails if its JVM
+    survives, and the session end checks it too."""
+    run_dir = tmp_path / "own-broker"
+    broker = LocalKafka.from_settings(Settings().model_copy(update={"run_dir": run_dir}))
+    _started_run_dirs.append(run_dir)
+    yield broker
+    broker.stop()
+    assert leftover_brokers(run_dir) == []
+
+
 @dataclass(frozen=True)
 class TestTopics:
     """The catalogue's topics under one test's unique prefix."""

@@ -61,11 +61,15 @@ def _kafka_down(settings: Settings) -> int:
     return 0
 
 
+# What `gateway kafka status` exits with when no local broker runs (scripts test for it).
+NO_LOCAL_BROKER = 3
+
+
 def _kafka_status(settings: Settings) -> int:
     info = LocalKafka.from_settings(settings).status()
     if info is None:
         print(f"no local broker is running (run directory {settings.run_dir})")
-        return 3
+        return NO_LOCAL_BROKER
     print(info.describe())
     return 0
 
@@ -195,7 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    kafka = commands.add_parser("kafka", help="the local Apache Kafka broker (no Docker)")
+    kafka = commands.add_parser(
+        "kafka",
+        help="the local Apache Kafka broker (no Docker)",
+        epilog=f"`status` exits {NO_LOCAL_BROKER} when no local broker is running.",
+    )
     kafka.add_argument("action", choices=["up", "down", "status"])
 
     commands.add_parser("topics", help="list the topic catalogue")

@@ -1,9 +1,13 @@
 """A real Apache Kafka broker on loopback, without Docker.
 
 The broker's jars come from Maven Central through Maven into a cache outside the work tree;
-a single combined KRaft node (broker and controller) is formatted and started on free
-loopback ports. Everything the node writes (properties, data, log, pid file) lives in one
-run directory, so ``status`` and ``stop`` work from any later process.
+a single combined KRaft node (broker and controller) is formatted and started on loopback.
+Everything the node writes (properties, data, log, pid file, ``ports.json``) lives in one
+run directory, so ``status``, ``stop`` and ``kill`` work from any later process.
+
+A broker keeps its address: the ports chosen at its first start are saved in ``ports.json``
+and reused by every later start, after ``stop`` as after a SIGKILL, together with the data
+directory. Clients that kept the bootstrap address find the broker again by themselves.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import ctypes
+import enum
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -21,8 +27,10 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from gateway.runtime.settings import Settings
 
@@ -34,9 +42,36 @@ PROCESS_TAG = "-Dcustody.gateway.broker="
 _SLF4J_RELOAD4J = ("org.slf4j", "slf4j-reload4j", "1.7.36")
 _LOG4J2_VERSION = "2.24.3"
 
+# New ports are drawn from here up to the start of the kernel's ephemeral range.
+_NEW_PORTS_FROM = 20000
+_NEW_PORT_ATTEMPTS = 200
+# How long a SIGKILLed broker may take to disappear before kill() gives up.
+_KILL_WAIT_S = 10.0
+
+# Linux sends the parent-death signal when the *thread* that forked the child ends, not when
+# the process does. Every broker is therefore forked from this one thread, which lives as long
+# as the Python process: ``die_with_parent`` then means "dies with this process", whichever
+# thread called start() (asyncio.to_thread workers, for one, end with their event loop).
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-kafka-spawner")
+
 
 class BrokerError(RuntimeError):
     """The local broker could not be fetched, started or stopped; the text says why."""
+
+
+class SavedPortTakenError(BrokerError):
+    """A port saved in ``ports.json`` is held by another live socket, so the broker cannot
+    come back at its old address."""
+
+    def __init__(self, role: str, port: int, ports_file: Path) -> None:
+        super().__init__(
+            f"the broker's {role} port {port} (saved in {ports_file}) is held by another "
+            f"process, so the broker cannot come back at its old address. See who holds it "
+            f"with `ss -tanp 'sport = :{port}'` and end that process, or delete {ports_file} "
+            "to start on new ports (clients must then be given the new bootstrap address)."
+        )
+        self.role = role
+        self.port = port
 
 
 @dataclass(frozen=True)
@@ -131,6 +166,11 @@ class LocalKafka:
     def log_file(self) -> Path:
         return self.run_dir / "broker.log"
 
+    @property
+    def ports_file(self) -> Path:
+        """The client and controller ports of this run directory, kept for every start."""
+        return self.run_dir / "ports.json"
+
     def broker_for(self, settings: Settings) -> tuple[BrokerInfo, bool]:
         """The broker a command should use, and whether it was started for it: the one of
         ``KAFKA_BOOTSTRAP_SERVERS``, else the running local one, else a new local one."""
@@ -143,22 +183,43 @@ class LocalKafka:
 
     def status(self) -> BrokerInfo | None:
         """The running broker of this run directory, or None (a stale pid file is removed)."""
-        try:
-            info = BrokerInfo(**json.loads(self._state_file.read_text(encoding="utf-8")))
-        except (FileNotFoundError, ValueError, TypeError):
+        info = self._recorded()
+        if info is None:
             return None
         if info.pid is not None and _is_our_broker(info.pid, self.run_dir):
             return info
         self._state_file.unlink(missing_ok=True)
         return None
 
+    def _recorded(self) -> BrokerInfo | None:
+        """What the pid file says, whether or not that broker still runs."""
+        try:
+            return BrokerInfo(**json.loads(self._state_file.read_text(encoding="utf-8")))
+        except (FileNotFoundError, ValueError, TypeError):
+            return None
+
     def start(
         self, *, die_with_parent: bool = False, log: Callable[[str], None] = print
     ) -> BrokerInfo:
-        """Start the broker (or return the one already running) and wait until it serves."""
+        """Start the broker (or return the one already running) and wait until it serves.
+
+        A broker that ran here before comes back on its saved ports with its data, whether
+        it was stopped or killed; a JVM killed a moment ago by someone else is waited for
+        until it has released its ports (tens of ms). If a saved port is held by
+        another live socket, this raises :class:`SavedPortTakenError` rather than moving to
+        new ports: clients that kept the old address would never find a moved broker, so a
+        start that looks successful would be worse than a clear error.
+
+        With ``die_with_parent``, Linux SIGKILLs the JVM when this Python process ends, even
+        by SIGKILL; the JVM is forked from a thread that lives as long as the process, so the
+        calling thread may end first.
+        """
+        recorded = self._recorded()
         running = self.status()
         if running is not None:
             return running
+        if recorded is not None and recorded.pid is not None:
+            _wait_while_dying(recorded.pid)
         began = time.monotonic()
         libs = self.ensure_jars(log)
         java = _require_tool("java", "Java 17")
@@ -176,7 +237,7 @@ class LocalKafka:
         log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         log_handle = self.log_file.open("ab")
         try:
-            process = subprocess.Popen(
+            process = _spawn(
                 [
                     java,
                     *self.heap.split(),
@@ -188,11 +249,8 @@ class LocalKafka:
                     "kafka.Kafka",
                     str(properties),
                 ],
-                stdin=subprocess.DEVNULL,
-                stdout=log_handle,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent if die_with_parent else None,
+                log_handle,
+                die_with_parent=die_with_parent,
             )
         finally:
             log_handle.close()
@@ -213,7 +271,8 @@ class LocalKafka:
         return info
 
     def stop(self, timeout_s: float = 30.0) -> bool:
-        """Stop the broker cleanly (SIGTERM, then SIGKILL); True if one was running."""
+        """Stop the broker cleanly (SIGTERM, then SIGKILL after ``timeout_s``); True if one
+        was running. Its data and ``ports.json`` stay for the next start."""
         info = self.status()
         if info is None or info.pid is None:
             return False
@@ -221,22 +280,54 @@ class LocalKafka:
         self._state_file.unlink(missing_ok=True)
         return True
 
+    def kill(self) -> bool:
+        """SIGKILL the broker's process group and wait until the JVM is gone (threads ended,
+        sockets closed), as a crash would leave it: the data, ``ports.json`` and the stale
+        pid file stay, and the next :meth:`start` recovers the log and comes back at the same
+        address. That start takes ~15 s here rather than ~3 s: the controller refuses the new
+        incarnation until the killed one's session (broker.session.timeout.ms, 9 s) expires.
+        True if a broker was running."""
+        info = self.status()
+        if info is None or info.pid is None:
+            return False
+        _kill_and_wait(info.pid)
+        return True
+
+    def restart(
+        self,
+        *,
+        die_with_parent: bool = False,
+        stop_timeout_s: float = 30.0,
+        log: Callable[[str], None] = print,
+    ) -> BrokerInfo:
+        """Stop the broker (if one runs) and start it again at the same address with the
+        same data; raises like :meth:`start` if a saved port was taken meanwhile."""
+        self.stop(timeout_s=stop_timeout_s)
+        return self.start(die_with_parent=die_with_parent, log=log)
+
     # ---- internals --------------------------------------------------------------------
 
     def _ports(self) -> tuple[int, int]:
-        """Reuse the ports of the last start (the KRaft voter address is stored with the
-        data), unless they have been taken meanwhile."""
-        ports_file = self.run_dir / "ports.json"
-        with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
-            saved = json.loads(ports_file.read_text(encoding="utf-8"))
-            client, controller = int(saved["client"]), int(saved["controller"])
-            if _port_is_free(client) and _port_is_free(controller):
-                return client, controller
-        client, controller = _free_port(), _free_port()
-        while controller == client:
-            controller = _free_port()
-        ports_file.write_text(json.dumps({"client": client, "controller": controller}))
-        return client, controller
+        """The client and controller ports: those saved by an earlier start, else two new
+        ones, saved. Raises :class:`SavedPortTakenError` if a saved port is held by another
+        live socket (TIME_WAIT leftovers of the last run do not count)."""
+        saved = self._saved_ports()
+        if saved is None:
+            client = _new_port()
+            controller = _new_port(excluding=client)
+            self.ports_file.write_text(json.dumps({"client": client, "controller": controller}))
+            return client, controller
+        for role, port in zip(("client", "controller"), saved, strict=True):
+            if not _port_is_free(port):
+                raise SavedPortTakenError(role, port, self.ports_file)
+        return saved
+
+    def _saved_ports(self) -> tuple[int, int] | None:
+        try:
+            saved = json.loads(self.ports_file.read_text(encoding="utf-8"))
+            return int(saved["client"]), int(saved["controller"])
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return None
 
     def _write_logging_config(self, run_dir: Path) -> str:
         if _major(self.version) >= 4:
@@ -418,7 +509,32 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
-def _free_port() -> int:
+def _new_port(excluding: int | None = None) -> int:
+    """A port for a broker that has none yet: one with no socket at all on it (not even in
+    TIME_WAIT, so a port another broker just left is not taken over), drawn below the
+    kernel's ephemeral range so that no outgoing connection can be given it as its local
+    port while the broker is down. Falls back to a port the kernel picks."""
+    first_ephemeral, _ = _ephemeral_port_range()
+    candidates = range(_NEW_PORTS_FROM, first_ephemeral)
+    for port in random.sample(candidates, min(len(candidates), _NEW_PORT_ATTEMPTS)):
+        if port != excluding and _port_is_unused(port):
+            return port
+    port = _kernel_chosen_port()
+    while port == excluding:
+        port = _kernel_chosen_port()
+    return port
+
+
+def _ephemeral_port_range() -> tuple[int, int]:
+    """The ports Linux hands to outgoing connections (ip_local_port_range)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _kernel_chosen_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
@@ -426,7 +542,23 @@ def _free_port() -> int:
 
 
 def _port_is_free(port: int) -> bool:
+    """Whether the broker can listen on ``127.0.0.1:port`` now. The probe binds with
+    SO_REUSEADDR, as the JVM's server sockets do: connections of a stopped broker left in
+    TIME_WAIT do not block it; a live listener, or any other socket bound there without
+    SO_REUSEADDR (a client connection given that port, for one), does."""
+    return _can_bind(port, reuse_address=True)
+
+
+def _port_is_unused(port: int) -> bool:
+    """Whether no socket at all is on ``127.0.0.1:port``, TIME_WAIT included (the probe
+    binds without SO_REUSEADDR)."""
+    return _can_bind(port, reuse_address=False)
+
+
+def _can_bind(port: int, *, reuse_address: bool) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        if reuse_address:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
@@ -442,38 +574,112 @@ def _accepts_connections(port: int) -> bool:
         return False
 
 
-def _is_alive(pid: int) -> bool:
+class _Life(enum.Enum):
+    """Where a process is between running and gone, as /proc shows it."""
+
+    RUNNING = "running"
+    # SIGKILL pending or exit begun. Measured here: a SIGKILLed broker JVM's main thread is a
+    # zombie within ~10 ms, while its other threads and its listening socket last up to
+    # ~50 ms more; its command line reads empty from the start of the exit.
+    DYING = "dying"
+    # No such process, or only its zombie is left: every thread ended, every socket closed.
+    GONE = "gone"
+
+
+_PF_EXITING = 0x4  # /proc/<pid>/stat flags: the task has begun to exit
+_SIGKILL_MASK = 1 << (signal.SIGKILL - 1)
+
+
+def _life_of(pid: int) -> _Life:
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        status = dict(
+            line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        )
+        state, flags, threads = stat[0], int(stat[6]), int(status["Threads"])
+        pending = int(status["SigPnd"], 16) | int(status["ShdPnd"], 16)
+    except (OSError, IndexError, KeyError, ValueError):
+        return _Life.GONE
+    zombie = state in ("Z", "X")
+    if zombie and threads <= 1:
+        return _Life.GONE
+    if zombie or flags & _PF_EXITING or pending & _SIGKILL_MASK:
+        return _Life.DYING
+    return _Life.RUNNING
+
+
+def _is_alive(pid: int) -> bool:
+    """Whether the process still holds anything (threads, sockets): running or dying."""
+    return _life_of(pid) is not _Life.GONE
 
 
 def _is_our_broker(pid: int, run_dir: Path) -> bool:
+    """Whether ``pid`` is a running (not dying) broker JVM of this run directory."""
     try:
         arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
     tag = f"{PROCESS_TAG}{run_dir.resolve()}".encode()
-    return tag in arguments and _is_alive(pid)
+    return tag in arguments and _life_of(pid) is _Life.RUNNING
+
+
+def _wait_while_dying(pid: int) -> None:
+    """Wait until a broker killed by someone else has released its ports."""
+    deadline = time.monotonic() + _KILL_WAIT_S
+    while _life_of(pid) is _Life.DYING:
+        if time.monotonic() > deadline:
+            raise BrokerError(
+                f"the killed broker (pid {pid}) is still exiting after {_KILL_WAIT_S} s"
+            )
+        _reap(pid)
+        time.sleep(0.01)
+
+
+def _spawn(
+    command: list[str], log_handle: BinaryIO, *, die_with_parent: bool
+) -> subprocess.Popen[bytes]:
+    """Start the broker JVM in its own session (its pid is its process group), output to
+    ``log_handle``, forked from the long-lived spawner thread."""
+
+    def popen() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log_handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if die_with_parent else None,
+        )
+
+    return _SPAWNER.submit(popen).result()
 
 
 def _terminate(pid: int, run_dir: Path, timeout_s: float) -> None:
+    """SIGTERM the broker's process group; SIGKILL it if it is still alive after
+    ``timeout_s``."""
     if not _is_our_broker(pid, run_dir):
         return
+    if not _signal_group_and_wait(pid, signal.SIGTERM, timeout_s):
+        _kill_and_wait(pid)
+
+
+def _kill_and_wait(pid: int) -> None:
+    if not _signal_group_and_wait(pid, signal.SIGKILL, _KILL_WAIT_S):
+        raise BrokerError(f"the broker (pid {pid}) is still alive {_KILL_WAIT_S} s after SIGKILL")
+
+
+def _signal_group_and_wait(pid: int, signal_number: int, timeout_s: float) -> bool:
+    """Send a signal to the process group led by ``pid``; True once ``pid`` is gone (reaped
+    if it is our child), False if it is still alive after ``timeout_s``."""
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
+        os.killpg(pid, signal_number)
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    while True:
         _reap(pid)
         if not _is_alive(pid):
-            return
-        time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
-    while _is_alive(pid):
-        _reap(pid)
+            return True
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.05)
 
 
@@ -483,8 +689,11 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
+_PR_SET_PDEATHSIG = 1
+# Loaded before any fork: the child should not have to open a library between fork and exec.
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
 def _die_with_parent() -> None:
-    """In the child, before exec: ask Linux to SIGKILL it when its parent dies."""
-    pr_set_pdeathsig = 1
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    """In the child, before exec: ask Linux to SIGKILL it when its parent thread ends."""
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)

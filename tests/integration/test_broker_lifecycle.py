@@ -1,20 +1,31 @@
-"""The local broker as a project command: up, down, up again; and no JVM left behind."""
+"""The local broker as a project command: up, down, up again; and no JVM left behind.
+Restarts under running clients, clean and by SIGKILL: the same address, the data kept."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
 
 from contracts.topics import CATALOGUE
 from gateway.runtime.settings import Settings
-from gateway.tools.local_kafka import BrokerInfo, leftover_brokers
+from gateway.tools import local_kafka
+from gateway.tools.cli import NO_LOCAL_BROKER
+from gateway.tools.local_kafka import BrokerInfo, LocalKafka, leftover_brokers
+from tests.socket_states import TIME_WAIT, tcp_states_on_local_port
 
 pytestmark = pytest.mark.broker
 
@@ -73,7 +84,7 @@ def test_up_down_and_up_again_is_clean(tmp_path: Path) -> None:
     assert down.returncode == 0
     assert "local broker stopped" in down.stdout
     assert leftover_brokers(run_dir) == []
-    assert _gateway(run_dir, "kafka", "status").returncode == 3
+    assert _gateway(run_dir, "kafka", "status").returncode == NO_LOCAL_BROKER
 
     again = _gateway(run_dir, "kafka", "up")
     assert again.returncode == 0, again.stderr
@@ -140,3 +151,220 @@ def test_an_existing_broker_is_used_when_kafka_bootstrap_servers_is_set(
     )
     assert leftover_brokers(run_dir) == []
     assert not run_dir.exists()
+
+
+# ---- restarts: the same address, the same data -------------------------------------------
+
+TOPIC = "restarts"
+
+
+def _quiet(_: str) -> None:
+    """Swallows the broker's progress lines."""
+
+
+def _port_of(bootstrap: str) -> int:
+    return int(bootstrap.rsplit(":", 1)[1])
+
+
+async def _until(condition: Callable[[], object], what: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout_s:.0f} s: {what}")
+        await asyncio.sleep(0.05)
+
+
+async def _create_topic(bootstrap: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(TOPIC, num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
+
+
+async def _read_from_the_beginning(bootstrap: str) -> list[int]:
+    """Every record value in the topic, read by a new consumer up to the end offset."""
+    partition = TopicPartition(TOPIC, 0)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign([partition])
+        await consumer.seek_to_beginning(partition)
+        end = (await consumer.end_offsets([partition]))[partition]
+        values: list[int] = []
+        async with asyncio.timeout(30):
+            while await consumer.position(partition) < end:
+                batches = await consumer.getmany(partition, timeout_ms=1000)
+                values += [int(record.value or b"") for record in batches.get(partition, [])]
+        return values
+    finally:
+        await consumer.stop()
+
+
+@dataclass
+class _Traffic:
+    """What a producer sending numbered records in a loop had acknowledged, and what a
+    consumer reading them the whole time received."""
+
+    acknowledged: list[int] = field(default_factory=list)
+    received: set[int] = field(default_factory=set)
+
+    def acknowledged_since(self, count: int) -> list[int]:
+        return self.acknowledged[count:]
+
+
+async def _send_in_a_loop(
+    producer: AIOKafkaProducer, traffic: _Traffic, stop: asyncio.Event
+) -> None:
+    number = 0
+    while not stop.is_set():
+        try:
+            await producer.send_and_wait(TOPIC, str(number).encode())
+        except KafkaError:
+            pass  # the broker is away: this number is not acknowledged, nor expected back
+        else:
+            traffic.acknowledged.append(number)
+        number += 1
+        await asyncio.sleep(0.01)
+
+
+async def _receive_in_a_loop(
+    consumer: AIOKafkaConsumer, traffic: _Traffic, stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        batches = await consumer.getmany(timeout_ms=200)
+        traffic.received.update(int(r.value or b"") for rs in batches.values() for r in rs)
+
+
+async def _stop_consumer(consumer: AIOKafkaConsumer) -> None:
+    """aiokafka 0.14's fetcher re-raises the CancelledError of a fetch it cancels while that
+    fetch waits to retry (the broker being down): it would hide a test's own failure."""
+    with contextlib.suppress(asyncio.CancelledError):
+        await consumer.stop()
+
+
+@contextlib.asynccontextmanager
+async def _traffic_to(bootstrap: str) -> AsyncIterator[_Traffic]:
+    """A producer and a consumer connected to ``bootstrap``, sending and receiving until the
+    block ends; the failure of either loop fails the block."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    traffic, stop = _Traffic(), asyncio.Event()
+    async with contextlib.AsyncExitStack() as clients:
+        await producer.start()
+        clients.push_async_callback(producer.stop)
+        await consumer.start()
+        clients.push_async_callback(_stop_consumer, consumer)
+        consumer.assign([TopicPartition(TOPIC, 0)])
+        await consumer.seek_to_beginning()
+        loops = [
+            asyncio.create_task(_send_in_a_loop(producer, traffic, stop)),
+            asyncio.create_task(_receive_in_a_loop(consumer, traffic, stop)),
+        ]
+        try:
+            yield traffic
+        finally:
+            stop.set()
+            await asyncio.gather(*loops)
+
+
+async def _flows_again(traffic: _Traffic, what: str) -> None:
+    """Wait until 20 more records are acknowledged and every acknowledged one received."""
+    count = len(traffic.acknowledged)
+    await _until(
+        lambda: (
+            len(traffic.acknowledged_since(count)) >= 20
+            and traffic.received >= set(traffic.acknowledged)
+        ),
+        f"records acknowledged and received {what}",
+    )
+
+
+async def test_running_clients_find_a_stopped_and_started_broker_at_the_same_address(
+    own_broker: LocalKafka,
+) -> None:
+    first = await asyncio.to_thread(own_broker.start, die_with_parent=True, log=_quiet)
+    bootstrap, client_port = first.bootstrap_servers, _port_of(first.bootstrap_servers)
+    await _create_topic(bootstrap)
+
+    async with _traffic_to(bootstrap) as traffic:
+        await _flows_again(traffic, "before any restart")
+        written_before_restarts = list(traffic.acknowledged)
+
+        await asyncio.to_thread(own_broker.stop)
+        await _until(
+            lambda: TIME_WAIT in tcp_states_on_local_port(client_port),
+            "the stopped broker's connections in TIME_WAIT on its port",
+            timeout_s=10,
+        )
+        assert not local_kafka._port_is_unused(client_port), "a plain bind would be refused"
+        began = time.monotonic()
+        second = await asyncio.to_thread(own_broker.start, die_with_parent=True, log=_quiet)
+        assert second.bootstrap_servers == bootstrap
+        assert second.pid != first.pid
+        await _flows_again(traffic, f"{time.monotonic() - began:.1f} s after start()")
+
+        began = time.monotonic()
+        third = await asyncio.to_thread(own_broker.restart, die_with_parent=True, log=_quiet)
+        assert third.bootstrap_servers == bootstrap
+        assert third.pid != second.pid
+        await _flows_again(traffic, f"{time.monotonic() - began:.1f} s after restart()")
+
+    assert traffic.received >= set(traffic.acknowledged)
+    on_disk = set(await _read_from_the_beginning(bootstrap))
+    assert on_disk >= set(written_before_restarts)
+    assert on_disk >= set(traffic.acknowledged)
+
+
+def _start_from_a_thread_that_ends(broker: LocalKafka) -> BrokerInfo:
+    """Start the broker with ``die_with_parent`` from a thread that has ended when this
+    returns (as asyncio.to_thread's workers end with their loop): the JVM must outlive it."""
+    with ThreadPoolExecutor(max_workers=1) as one_thread:
+        started = one_thread.submit(broker.start, die_with_parent=True, log=_quiet)
+    return started.result()
+
+
+async def _send_numbered(producer: AIOKafkaProducer, first: int, count: int) -> list[int]:
+    numbers = list(range(first, first + count))
+    for number in numbers:
+        await producer.send_and_wait(TOPIC, str(number).encode())
+    return numbers
+
+
+async def test_a_broker_killed_with_sigkill_comes_back_at_the_same_address_with_its_data(
+    own_broker: LocalKafka,
+) -> None:
+    first = await asyncio.to_thread(own_broker.start, die_with_parent=True, log=_quiet)
+    bootstrap, run_dir = first.bootstrap_servers, own_broker.run_dir
+    await _create_topic(bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        written = await _send_numbered(producer, 0, 10)
+        running = first
+        for _ in range(3):
+            assert running.pid is not None
+            assert leftover_brokers(run_dir) == [running.pid]
+            os.kill(running.pid, signal.SIGKILL)  # and start() at once: it is still exiting
+
+            again = await asyncio.to_thread(_start_from_a_thread_that_ends, own_broker)
+            assert again.bootstrap_servers == bootstrap
+            assert again.pid != running.pid
+            assert await _read_from_the_beginning(bootstrap) == written
+            written += await _send_numbered(producer, len(written), 10)  # it reconnected
+            running = again
+
+        assert running.pid is not None
+        assert own_broker.kill()
+        assert not local_kafka._is_alive(running.pid), "kill() returns once the JVM is gone"
+        assert local_kafka._port_is_free(_port_of(bootstrap))
+        assert own_broker.ports_file.exists()
+        assert (run_dir / "data" / "meta.properties").exists()
+        assert own_broker.status() is None
+        after_kill = await asyncio.to_thread(own_broker.start, die_with_parent=True, log=_quiet)
+        assert after_kill.bootstrap_servers == bootstrap
+        written += await _send_numbered(producer, len(written), 10)
+        assert await _read_from_the_beginning(bootstrap) == written
+    finally:
+        await producer.stop()
