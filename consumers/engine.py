@@ -69,8 +69,16 @@ CONTENT_ERRORS: tuple[type[BaseException], ...] = (
 """Failures caused by what a transaction carries: retrying the same records cannot help."""
 
 SAME_BATCH_ATTEMPTS = 3
+ABORT_DEADLINE_S = 5.0
 
 RECORD_OVERHEAD_BYTES = 128
+
+
+class TransactionTimedOut(TimeoutError):
+    """A transaction call did not answer in time: fatal for that producer (KIP-890 is not
+    implemented by aiokafka, so it cannot tell whether the broker still has it open)."""
+
+
 """Room kept under the limit for the record batch around a record."""
 
 
@@ -139,6 +147,8 @@ class EngineSettings:
     """The transactional producers' backoff: right after a commit the next offsets call is
     often refused once ("concurrent transactions"); 100 ms (aiokafka's default) doubles p50."""
     request_timeout_ms: int = 15_000
+    transaction_deadline_s: float = 20.0
+    """Longest a batch's transaction may take before its producer is given up."""
     backoff_s: tuple[float, float] = (0.2, 5.0)
     """First and longest wait between attempts to acquire a partition again."""
 
@@ -258,6 +268,14 @@ class ExactlyOnceEngine(Generic[StateT]):
             try:
                 await self._consume(stop)
                 attempt = 0
+            except asyncio.CancelledError as error:
+                if _being_cancelled():
+                    raise
+                # aiokafka lets a cancellation of its own escape when the broker is gone
+                attempt += 1
+                logger = self._log.warning if attempt == 1 else self._log.debug
+                logger("consumer_waiting_for_broker", error=_describe(error), attempt=attempt)
+                await _wait(stop, self._backoff(attempt))
             except Exception as error:  # the broker is gone or refused us: wait, then again
                 attempt += 1
                 logger = self._log.warning if attempt == 1 else self._log.debug
@@ -568,32 +586,65 @@ class ExactlyOnceEngine(Generic[StateT]):
     async def _transact(
         self, held: _Held[StateT], plan: _Plan[StateT], offsets: Mapping[TopicPartition, int]
     ) -> list[int]:
-        """One transaction: the outputs, the state records and the offsets. Returns the
-        offsets the state records were written at."""
+        """One transaction: the outputs, the state records and the offsets, within
+        ``transaction_deadline_s``. Returns the offsets the state records were written at.
+
+        A failed or timed-out transaction is not aborted here: during an outage the abort
+        would wait as long as the commit. The caller drops the producer, and the next one
+        (same transactional id) fences it and aborts its open transaction."""
         producer = held.producer
         assert producer is not None
+        work = asyncio.ensure_future(self._send_and_commit(producer, held.number, plan, offsets))
+        done, _ = await asyncio.wait({work}, timeout=self._settings.transaction_deadline_s)
+        if not done:
+            work.cancel()
+            raise TransactionTimedOut(
+                f"the transaction did not end within {self._settings.transaction_deadline_s} s"
+            )
+        try:
+            return work.result()
+        except CONTENT_ERRORS as refused:
+            # The broker is there and refused the content: end this transaction so that the
+            # same producer can carry the smaller ones.
+            try:
+                await asyncio.wait_for(producer.abort_transaction(), timeout=ABORT_DEADLINE_S)
+            except Exception as error:
+                raise TransactionTimedOut(f"could not abort after {_describe(refused)}") from error
+            raise
+
+    async def _send_and_commit(
+        self,
+        producer: AIOKafkaProducer,
+        number: int,
+        plan: _Plan[StateT],
+        offsets: Mapping[TopicPartition, int],
+    ) -> list[int]:
         prefix = self._settings.topic_prefix
         log_topic = prefix + self._processor.state_log.topic
-        async with producer.transaction():
-            for _record, result in plan.consumed:
-                for output in result.outputs:
-                    await producer.send(
-                        prefix + output.topic,
-                        value=output.value,
-                        key=output.key,
-                        headers=output.headers,
-                    )
-            state_sends = [
-                await producer.send(
-                    log_topic,
-                    value=record.value,
-                    key=record.key,
-                    headers=list(record.headers),
-                    partition=held.number,
+        await producer.begin_transaction()
+        for _record, result in plan.consumed:
+            for output in result.outputs:
+                sent = await producer.send(
+                    prefix + output.topic,
+                    value=output.value,
+                    key=output.key,
+                    headers=output.headers,
                 )
-                for record in plan.state_records
-            ]
-            await producer.send_offsets_to_transaction(dict(offsets), self._settings.group_id)
+                sent.add_done_callback(_retrieve)
+        state_sends = [
+            await producer.send(
+                log_topic,
+                value=record.value,
+                key=record.key,
+                headers=list(record.headers),
+                partition=number,
+            )
+            for record in plan.state_records
+        ]
+        for sent in state_sends:
+            sent.add_done_callback(_retrieve)
+        await producer.send_offsets_to_transaction(dict(offsets), self._settings.group_id)
+        await producer.commit_transaction()
         return [future.result().offset for future in state_sends]
 
     # ---- reading again ---------------------------------------------------------------------
@@ -686,6 +737,18 @@ def _log_outcome(
         correlation_id=result.correlation_id,
         outputs=[output.message_type for output in result.outputs],
     )
+
+
+def _retrieve(sent: asyncio.Future[Any]) -> None:
+    """A send's failure is the transaction's (its commit raises it): mark it seen, so that
+    asyncio does not report it again as never retrieved."""
+    if not sent.cancelled():
+        sent.exception()
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _where(record: InputRecord) -> str:

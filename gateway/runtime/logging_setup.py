@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
+import traceback
+from typing import Any
 
 import structlog
 
@@ -28,3 +31,27 @@ def configure_json_logging(level: int = logging.INFO) -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
+
+
+def log_loop_exceptions(loop: asyncio.AbstractEventLoop) -> None:
+    """Unhandled errors of futures and callbacks as one JSON line each. Those of aiokafka's
+    own futures (a producer given up during an outage leaves a few behind) go at debug level:
+    the gateway has already said what happened (``broker_unreachable``, ``transaction_failed``)."""
+    logger = structlog.get_logger("custody_gateway.loop")
+
+    def handle(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        error = context.get("exception")
+        where = " ".join(repr(context.get(part, "")) for part in ("future", "task", "handle"))
+        frames = traceback.extract_tb(error.__traceback__) if error is not None else []
+        from_kafka_client = "aiokafka" in where or any(
+            "aiokafka" in frame.filename for frame in frames
+        )
+        emit = logger.debug if from_kafka_client else logger.error
+        emit(
+            "unhandled_async_error",
+            message=context.get("message"),
+            error=f"{type(error).__name__}: {error}" if error is not None else None,
+            origin="aiokafka" if from_kafka_client else None,
+        )
+
+    loop.set_exception_handler(handle)

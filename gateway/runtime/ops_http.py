@@ -160,12 +160,17 @@ class OpsServer:
                 await _linger(reader, writer)
         except ConnectionError:
             pass  # the client went away; there is no one left to answer
+        except asyncio.CancelledError:
+            # Stopping ends open connections. Ending the handler here, rather than raising,
+            # keeps asyncio's stream callback from printing the cancellation as an error.
+            writer.close()
+            return
         finally:
             if task is not None:
                 self._connections.discard(task)
-            writer.close()
-            with suppress(ConnectionError):
-                await writer.wait_closed()
+        writer.close()
+        with suppress(ConnectionError, asyncio.CancelledError):
+            await writer.wait_closed()
 
     async def _response_to(self, reader: asyncio.StreamReader) -> _Response | None:
         try:

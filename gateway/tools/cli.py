@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
@@ -18,7 +17,7 @@ from contracts.schema_export import SCHEMA_DIRECTORY, stale_schemas, write_schem
 from contracts.topics import CATALOGUE
 from gateway.rulebook.model import load_rulebook
 from gateway.runtime.app import GatewayApp, create_app
-from gateway.runtime.logging_setup import configure_json_logging
+from gateway.runtime.logging_setup import configure_json_logging, log_loop_exceptions
 from gateway.runtime.settings import Settings
 from gateway.runtime.topic_admin import ensure_topics
 from gateway.tools.benchmark import run_benchmark
@@ -146,6 +145,7 @@ async def _serve(app: GatewayApp) -> int:
     """Run until SIGTERM or SIGINT, then stop cleanly (exit 0), even during an outage."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    log_loop_exceptions(loop)
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signal_number, stop.set)
     running = asyncio.create_task(app.run(stop))
@@ -159,8 +159,7 @@ async def _serve(app: GatewayApp) -> int:
         await asyncio.wait_for(asyncio.shield(running), timeout=STOP_TIMEOUT_S)
     except TimeoutError:
         running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
+        await asyncio.wait({running}, timeout=5)
         print(
             f"gateway: stopped after {STOP_TIMEOUT_S:.0f} s of waiting for Kafka", file=sys.stderr
         )

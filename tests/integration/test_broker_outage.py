@@ -15,13 +15,12 @@ import subprocess
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from contracts.topics import CATALOGUE
-from gateway.runtime.settings import Settings
 from gateway.runtime.topic_admin import ensure_topics
 from gateway.tools.local_kafka import LocalKafka
 from tests.conftest import TestTopics
@@ -41,20 +40,8 @@ BRANDS = 16
 
 
 @pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[LocalKafka]:
-    settings = Settings().model_copy(update={"run_dir": tmp_path / "kafka"})
-    broker = LocalKafka.from_settings(settings)
-    broker.start(die_with_parent=True)
-    try:
-        yield broker
-    finally:
-        broker.stop()
-
-
-@pytest.fixture
 async def own_topics(own_broker: LocalKafka) -> AsyncIterator[TestTopics]:
-    info = own_broker.status()
-    assert info is not None
+    info = own_broker.start(die_with_parent=True)
     prefix = f"o{uuid.uuid4().hex[:10]}-"
     await ensure_topics(info.bootstrap_servers, CATALOGUE, prefix)
     yield TestTopics(prefix=prefix, bootstrap_servers=info.bootstrap_servers)
@@ -145,6 +132,9 @@ async def test_the_gateway_waits_for_its_broker_and_rides_out_a_restart_under_lo
 
         stories = [scenario_for_brand(n) for n in range(1, BRANDS + 1)]
         await publish(own_topics, [story[0] for story in stories])
+        # listed before they trade (across topics Kafka gives no order, and a rewind after a
+        # failed transaction reads each topic again on its own)
+        await wait_until_consumed(own_topics, f"{own_topics.prefix}custody-registry", 120)
         half = [m for story in stories[: BRANDS // 2] for m in story[1:]]
         await publish(own_topics, half)
 
@@ -173,6 +163,7 @@ async def test_sigterm_during_an_outage_exits_0_and_the_next_run_catches_up(
     try:
         await _wait_for_ready(port, 200)
         await publish(own_topics, [story[0] for story in stories])
+        await wait_until_consumed(own_topics, f"{own_topics.prefix}custody-registry", 120)
         await publish(own_topics, [m for story in stories for m in story[1:]])
         own_broker.kill()
         await _wait_for_ready(port, 503, timeout_s=30)

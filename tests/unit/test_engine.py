@@ -84,6 +84,9 @@ class _Future:
     def result(self) -> Any:
         return type("Metadata", (), {"offset": self._offset})()
 
+    def add_done_callback(self, callback: object) -> None:
+        pass
+
 
 @dataclass
 class FakeProducer:
@@ -94,6 +97,8 @@ class FakeProducer:
     fail_values_with: bytes | None = None
     """A commit holding one of these values fails with an error of no known kind."""
     fail_next_commits: int = 0
+    hang_next_commits: int = 0
+    """A commit that never answers (the broker gone mid-transaction)."""
     committed: list[list[_Sent]] = field(default_factory=list)
     offsets: list[dict[TopicPartition, int]] = field(default_factory=list)
     stopped: bool = False
@@ -106,22 +111,24 @@ class FakeProducer:
     async def stop(self) -> None:
         self.stopped = True
 
-    def transaction(self) -> FakeProducer:
-        return self
-
-    async def __aenter__(self) -> None:
+    async def begin_transaction(self) -> None:
         self._open, self._open_offsets = [], {}
 
-    async def __aexit__(self, kind: object, error: object, trace: object) -> None:
-        if error is None:
-            if self.fail_next_commits:
-                self.fail_next_commits -= 1
-                raise KafkaConnectionError("the broker went away")
-            cursed = self.fail_values_with
-            if cursed and any(s.value and s.value.startswith(cursed) for s in self._open):
-                raise RuntimeError("the transaction failed for no known reason")
-            self.committed.append(self._open)
-            self.offsets.append(self._open_offsets)
+    async def abort_transaction(self) -> None:
+        self._open, self._open_offsets = [], {}
+
+    async def commit_transaction(self) -> None:
+        if self.hang_next_commits:
+            self.hang_next_commits -= 1
+            await asyncio.Event().wait()
+        if self.fail_next_commits:
+            self.fail_next_commits -= 1
+            raise KafkaConnectionError("the broker went away")
+        cursed = self.fail_values_with
+        if cursed and any(s.value and s.value.startswith(cursed) for s in self._open):
+            raise RuntimeError("the transaction failed for no known reason")
+        self.committed.append(self._open)
+        self.offsets.append(self._open_offsets)
 
     async def send(self, topic: str, *, value: bytes | None, **_: object) -> _Future:
         if self.refuse_values_with and value and value.startswith(self.refuse_values_with):
@@ -207,6 +214,7 @@ async def _rig(**producer_options: Any) -> Rig:
         transactional_id_prefix="g",
         max_record_bytes=1_048_576,
         backoff_s=(0.0, 0.0),
+        transaction_deadline_s=0.2,
     )
     engine = ExactlyOnceEngine(
         run, settings, metrics, clock=lambda: NOW, producer_factory=new_producer
@@ -290,6 +298,20 @@ async def test_a_record_whose_transaction_keeps_failing_is_found_and_set_aside()
     (letter,) = rig.committed_values("dead")
     assert letter is not None and letter.startswith(b"1:it keeps failing: RuntimeError")
     assert rig.engine.state_of(0) == (b"a", b"c", b"d")
+
+
+async def test_a_commit_that_never_answers_gives_up_the_producer_and_reads_again() -> None:
+    rig = await _rig()
+    first = rig.producer
+    first.hang_next_commits = 1
+    batch = _records(b"a", b"b", start=5)
+    await rig.engine._process(0, batch)  # bounded by transaction_deadline_s, not forever
+    assert first.stopped and first.committed == []
+    assert rig.consumer.seeks[-1] == (TopicPartition(TOPIC, 0), 5)
+    await rig.engine._process(0, batch)  # a new producer (it fences the old one)
+    await rig.engine._process(0, batch)
+    assert len(rig.producers) == 2
+    assert rig.committed_values("out") == [b"a", b"b"]
 
 
 def test_the_backoff_grows_and_is_capped() -> None:
