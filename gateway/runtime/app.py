@@ -234,6 +234,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
             instance_id=instance_id,
             max_record_bytes=settings.max_record_bytes,
             session_timeout_ms=settings.session_timeout_ms,
+            retry_backoff_ms=settings.producer_retry_backoff_ms,
         )
 
     return GatewayApp(

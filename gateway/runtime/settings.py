@@ -74,6 +74,12 @@ class Settings(BaseSettings):
         ge=6_000,
         description="How long the group waits for a silent member before its partitions move.",
     )
+    producer_retry_backoff_ms: int = Field(
+        default=10,
+        ge=0,
+        description="Retry backoff of the transactional producers (aiokafka's default is "
+        "100 ms, paid after nearly every commit).",
+    )
     log_level: str = Field(default="info", description="debug, info, warning or error.")
     ops_host: str = Field(default="127.0.0.1", description="Address of /health, /metrics.")
     ops_port: int = Field(default=8080, ge=0, description="Port of /health, /metrics (0: any).")
