@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import time
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
@@ -786,12 +787,16 @@ async def _offsets_to_commit(
 def _by_partition_number(
     batches: Mapping[TopicPartition, list[ConsumerRecord]],
 ) -> dict[int, list[ConsumerRecord]]:
-    grouped: dict[int, list[ConsumerRecord]] = defaultdict(list)
-    for partition, records in batches.items():
-        grouped[partition.partition].extend(records)
-    for records in grouped.values():
-        records.sort(key=lambda r: (r.timestamp, r.topic, r.offset))
-    return grouped
+    """The fetched records by partition number, the co-partitioned topics' records merged in
+    timestamp order. Each topic partition keeps its own (offset) order, whatever its
+    timestamps say: producers set a record's timestamp, and it need not grow."""
+    grouped: dict[int, list[list[ConsumerRecord]]] = defaultdict(list)
+    for partition in sorted(batches, key=lambda tp: (tp.topic, tp.partition)):
+        grouped[partition.partition].append(batches[partition])
+    return {
+        number: list(heapq.merge(*runs, key=lambda record: record.timestamp))
+        for number, runs in grouped.items()
+    }
 
 
 async def _unless_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:

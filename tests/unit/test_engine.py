@@ -21,6 +21,7 @@ from consumers.engine import (
     LogPartition,
     ProcessorRun,
     StateRecord,
+    _by_partition_number,
 )
 from consumers.metrics import GatewayMetrics
 from contracts.dead_letter import DeadLetterReason
@@ -312,6 +313,26 @@ async def test_a_commit_that_never_answers_gives_up_the_producer_and_reads_again
     await rig.engine._process(0, batch)
     assert len(rig.producers) == 2
     assert rig.committed_values("out") == [b"a", b"b"]
+
+
+def test_a_partition_keeps_its_order_whatever_its_timestamps_and_topics_merge_by_time() -> None:
+    def record(topic: str, offset: int, timestamp: int) -> ConsumerRecord:
+        return ConsumerRecord(topic, 2, offset, timestamp, 0, b"k", b"v", None, 0, 0, [])
+
+    lots = [record("lots", 0, 500), record("lots", 1, 100), record("lots", 2, 600)]
+    ecoas = [record("ecoas", 7, 50), record("ecoas", 8, 550)]
+    merged = _by_partition_number(
+        {TopicPartition("lots", 2): lots, TopicPartition("ecoas", 2): ecoas}
+    )[2]
+    assert [r.offset for r in merged if r.topic == "lots"] == [0, 1, 2]
+    assert [r.offset for r in merged if r.topic == "ecoas"] == [7, 8]
+    assert [(r.topic, r.offset) for r in merged] == [
+        ("ecoas", 7),
+        ("lots", 0),
+        ("lots", 1),
+        ("ecoas", 8),
+        ("lots", 2),
+    ]
 
 
 def test_the_backoff_grows_and_is_capped() -> None:
