@@ -24,7 +24,7 @@ from gateway.tools.benchmark import run_benchmark
 from gateway.tools.check import run_check
 from gateway.tools.demo import run_demo
 from gateway.tools.local_kafka import BrokerError, LocalKafka
-from gateway.topology import asyncapi_channels
+from gateway.topology import asyncapi_channels, readers_of
 from gateway.topology import render as render_topology
 
 STOP_TIMEOUT_S = 30.0
@@ -79,10 +79,16 @@ def _topics(settings: Settings) -> int:
             f"{settings.topic_prefix}{spec.name:<36} {spec.partitions:>2} partitions  "
             f"{spec.cleanup_policy.value:<8} key={spec.key:<14} "
             f"writers={','.join(role.value for role in spec.writer_roles)}"
+            f"{_read_by(spec.name)}"
         )
         for message_type in spec.message_types:
             print(f"    {message_type.MESSAGE_TYPE}")
     return 0
+
+
+def _read_by(topic: str) -> str:
+    readers = readers_of(topic)
+    return f" read by {','.join(reader.value for reader in readers)}" if readers else ""
 
 
 def _schemas(check: bool) -> int:
