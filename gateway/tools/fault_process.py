@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 RESTART_PAUSE_S = 1.0
-MAX_UNEXPECTED_EXITS = 50
-"""A gateway that keeps dying is restarted this many times, then left dead."""
 
 
 @dataclass
@@ -126,10 +124,9 @@ class GatewayProcess:
             if incarnation is not None and code is not None and incarnation.killed_at is None:
                 if incarnation.exit_code is None:
                     self._note_unexpected_exit(incarnation, code)
-                if len(self.unexpected_exits) < MAX_UNEXPECTED_EXITS:
-                    await asyncio.sleep(RESTART_PAUSE_S)
-                    if not stop.is_set() and self.current is incarnation:
-                        self.spawn()
+                await asyncio.sleep(RESTART_PAUSE_S)
+                if not stop.is_set() and self.current is incarnation:
+                    self.spawn()
             await asyncio.sleep(0.1)
 
     def _note_unexpected_exit(self, incarnation: Incarnation, code: int) -> None:
