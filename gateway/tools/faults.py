@@ -212,7 +212,6 @@ class FaultRun:
     watch: OutputWatch | None = None
     sender: Sender | None = None
     sending_took_s: float = 0.0
-    drained: bool = False
     not_consumed: list[PartitionProgress] = field(default_factory=list)
     stopped: str = "not stopped"
 
@@ -402,7 +401,6 @@ class FaultRun:
             progress = await self.progress()
             self.not_consumed = [entry for entry in progress if entry.behind]
             if not self.not_consumed:
-                self.drained = True
                 return
             if time.monotonic() > deadline:
                 _say("not consumed in time: " + "; ".join(lag_lines(progress)[:8]))
@@ -455,13 +453,14 @@ async def _run_faults(options: FaultOptions, settings: Settings) -> FaultReport:
         first = gateway.spawn()
         if await gateway.wait_ready(first, options.recovery_timeout_s) is None:
             run.fault_errors.append("the gateway was not ready at the start")
-        tasks.append(asyncio.create_task(gateway.supervise(stop_supervisor)))
+        supervising = asyncio.create_task(gateway.supervise(stop_supervisor))
+        tasks.append(supervising)
         await run.send_with_faults(records, plan)
         await run.sender.close()
         _say("sent everything; waiting until the gateway has consumed it")
         await run.drain()
         stop_supervisor.set()
-        await asyncio.sleep(0.2)
+        await supervising  # no restart may race the stop
         run.stopped = await gateway.stop()
         return await _report(run, records, plan)
     finally:
