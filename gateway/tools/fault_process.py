@@ -189,19 +189,31 @@ _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\
 
 
 def log_summary(paths: list[Path]) -> list[tuple[str, int, str]]:
-    """(level event, count, an example) of every warning and error the gateway logged."""
+    """(what, count, an example) of every warning and error the gateway logged as JSON, and of
+    the plain-text lines its libraries printed (tracebacks left out), most frequent first."""
     counts: Counter[str] = Counter()
     examples: dict[str, str] = {}
     for path in paths:
         with contextlib.suppress(FileNotFoundError):
             for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-                entry = _json(line)
-                if entry is None or entry.get("level") not in ("warning", "error", "critical"):
-                    continue
-                label = f"{entry.get('level')} {entry.get('event')}"
-                counts[label] += 1
-                examples.setdefault(label, _short(entry))
+                noted = _noteworthy(line)
+                if noted is not None:
+                    label, example = noted
+                    counts[label] += 1
+                    examples.setdefault(label, example)
     return [(label, count, examples[label]) for label, count in counts.most_common()]
+
+
+def _noteworthy(line: str) -> tuple[str, str] | None:
+    entry = _json(line)
+    if entry is not None:
+        if entry.get("level") not in ("warning", "error", "critical"):
+            return None
+        return f"{entry.get('level')} {entry.get('event')}", _short(entry)
+    text = line.strip()
+    if len(text) < 12 or line[0].isspace() or text.startswith(("Traceback", "File ", "^")):
+        return None
+    return f"text: {text[:160]}", text[:400]
 
 
 def _json(line: str) -> dict[str, object] | None:

@@ -33,4 +33,5 @@ async def test_a_short_fault_run_keeps_every_promise(tmp_path: Path) -> None:
     options = replace(SHORT_RUN, run_dir=tmp_path)
     report = await run_faults(options, Settings())
     print(report.text())
-    assert report.passed, "\n".join(report.failure_lines())
+    if not report.passed:
+        pytest.fail("\n".join(report.failure_lines()), pytrace=False)
