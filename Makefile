@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install toolchain demo bench test test-unit lint format schemas kafka-up kafka-down kafka-status topics
+.PHONY: help install toolchain demo bench faults test test-unit lint format schemas kafka-up kafka-down kafka-status topics
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ demo: install ## run the demo end to end against a real broker (started if none 
 
 bench: install ## benchmark the registry against a bare aiokafka pipe (prints figures)
 	$(BIN)/gateway bench
+
+faults: install ## the fault test: 20,000 events, 10 kill -9, 2 broker restarts (about 10 min)
+	$(BIN)/gateway faults $(FAULTS_ARGS)
 
 test: install ## run every test (unit and real-broker integration)
 	$(BIN)/pytest

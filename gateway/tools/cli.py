@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import gateway.tools.check
+import gateway.tools.faults
 from contracts.asyncapi import ASYNCAPI_FILE, stale_asyncapi, write_asyncapi
 from contracts.schema_export import SCHEMA_DIRECTORY, stale_schemas, write_schemas
 from contracts.topics import CATALOGUE
@@ -23,6 +24,7 @@ from gateway.runtime.topic_admin import ensure_topics
 from gateway.tools.benchmark import run_benchmark
 from gateway.tools.check import run_check
 from gateway.tools.demo import run_demo
+from gateway.tools.faults import FaultOptions, print_report, run_faults
 from gateway.tools.local_kafka import BrokerError, LocalKafka
 from gateway.topology import asyncapi_channels, readers_of
 from gateway.topology import render as render_topology
@@ -190,6 +192,25 @@ def _bench(settings: Settings, arguments: argparse.Namespace) -> int:
     )
 
 
+def _faults(settings: Settings, arguments: argparse.Namespace) -> int:
+    configure_json_logging(logging.WARNING)
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    options = FaultOptions(
+        events=arguments.events,
+        kills=arguments.kills,
+        broker_restarts=arguments.broker_restarts,
+        seed=arguments.seed,
+        duration_s=arguments.duration,
+        drain_timeout_s=arguments.drain_timeout,
+        recovery_timeout_s=arguments.recovery_timeout,
+        run_dir=arguments.run_dir,
+        own_broker=not settings.kafka_bootstrap_servers,
+    )
+    report = asyncio.run(run_faults(options, settings))
+    print_report(report)
+    return 0 if report.passed else 1
+
+
 def _demo(settings: Settings) -> int:
     return asyncio.run(run_demo(settings, LocalKafka.from_settings(settings)))
 
@@ -241,6 +262,30 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--rate", type=int, default=200, help="paced messages per second")
 
     commands.add_parser("demo", help="run the demo flow end to end through the broker")
+
+    faults = commands.add_parser(
+        "faults",
+        help="the fault test: a workload with poison records while `gateway run` is killed "
+        "with SIGKILL and the broker restarted; checks every input's outcome",
+        description=gateway.tools.faults.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    faults.add_argument("--events", type=int, default=20_000, help="records sent (20000)")
+    faults.add_argument("--kills", type=int, default=10, help="kill -9 of the gateway (10)")
+    faults.add_argument(
+        "--broker-restarts", type=int, default=2, help="broker restarts under the gateway (2)"
+    )
+    faults.add_argument("--seed", type=int, default=1, help="workload and fault moments (1)")
+    faults.add_argument(
+        "--duration", type=float, help="seconds of sending (default 30 per fault, at least 60)"
+    )
+    faults.add_argument(
+        "--drain-timeout", type=float, default=300.0, help="seconds to wait for the end (300)"
+    )
+    faults.add_argument(
+        "--recovery-timeout", type=float, default=90.0, help="seconds to wait after a fault (90)"
+    )
+    faults.add_argument("--run-dir", type=Path, help="where logs and the report go")
     return parser
 
 
@@ -263,6 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(settings)
         if arguments.command == "bench":
             return _bench(settings, arguments)
+        if arguments.command == "faults":
+            return _faults(settings, arguments)
         return _demo(settings)
     except BrokerError as error:
         print(f"gateway: {error}", file=sys.stderr)
