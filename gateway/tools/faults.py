@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from contracts.topics import CATALOGUE, Consumer, inputs_of, outputs_of
+from contracts.topics import CATALOGUE
 from gateway.processors.ledger import LedgerSettings
 from gateway.runtime.settings import Settings
 from gateway.runtime.topic_admin import ensure_topics
@@ -79,6 +79,7 @@ from gateway.tools.fault_workload import (
     build_workload,
 )
 from gateway.tools.local_kafka import BrokerInfo, LocalKafka
+from gateway.topology import LEDGER_OUTPUTS, REGISTRY_INPUTS, REGISTRY_OUTPUTS
 
 INSTANCE_ID = "faults-1"
 REGISTRY_GROUP = "custody-registry"
@@ -86,10 +87,7 @@ LEDGER_GROUP = "custody-ledger"
 REGISTRY_PARTY = "custody-registry"
 MAX_MESSAGE_BYTES = 1_000_000
 SECONDS_PER_FAULT = 30.0
-REGISTRY_INPUTS = tuple(spec.name for spec in inputs_of(Consumer.REGISTRY))
-OUTPUT_TOPICS = tuple(
-    dict.fromkeys(spec.name for consumer in Consumer for spec in outputs_of(consumer))
-)
+OUTPUT_TOPICS = tuple(dict.fromkeys((*REGISTRY_OUTPUTS, *LEDGER_OUTPUTS)))
 
 
 class FaultKind(StrEnum):
@@ -279,7 +277,9 @@ class FaultRun:
         first.waited_for_ready = False
         restoring = gateway.spawn()
         await gateway.wait_first_log_line(restoring, timeout_s=5)
-        await asyncio.sleep(self.chooser.uniform(0.1, 0.9))
+        # The first line is "gateway_starting"; joining the groups and restoring the state
+        # follow within about a second (partitions restore side by side).
+        await asyncio.sleep(self.chooser.uniform(0.0, 0.2))
         ready = await is_ready(gateway.ops_port)
         second = await self._kill_running(
             gateway, "during restore, " + ("ready already" if ready else "not ready yet")
@@ -324,8 +324,7 @@ class FaultRun:
         record = BrokerRestartRecord(stopped_at=time.time(), address_before=self.harness_address)
         self.broker_restarts.append(record)
         await asyncio.to_thread(kafka.stop)
-        # LocalKafka.stop() + start(): the data is kept; the ports are reused only when free.
-        # (Replace with LocalKafka.restart() once it keeps the ports.)
+        # LocalKafka.stop() + start() (what restart() does, timed apart): data and ports kept.
         try:
             info = kafka.start(die_with_parent=True, log=_say)
         except Exception as error:
@@ -339,8 +338,10 @@ class FaultRun:
                 "the harness follows it, the gateway keeps its address"
             )
             self.harness_address = info.bootstrap_servers
+        # An output created after the broker is back (one created before can still be read
+        # after it, by the watch reconnecting).
         seen = await self._watch().wait_for_output_after(
-            record.stopped_at, self.options.recovery_timeout_s
+            record.up_at, self.options.recovery_timeout_s
         )
         record.recovery_s = None if seen is None else seen - record.up_at
         _say(f"  outage {_seconds(record.outage_s)}, recovered {_seconds(record.recovery_s)} after")
