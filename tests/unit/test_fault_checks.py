@@ -97,9 +97,10 @@ def listed(brand: str) -> BrandListed:
 
 def dead_letter(source: SeenRecord, reason: DeadLetterReason, event_id: str) -> Output:
     letter = DeadLetterRecorded.build(
-        original_value_base64=None,
-        original_key_base64=None,
+        original_value=None,
+        original_key=None,
         original_headers=(),
+        original_header_count=0,
         error=DeadLetterError(kind=reason, message="refused"),
         source=SourceRecord(
             topic=source.topic, partition=source.partition, offset=source.offset, timestamp_ms=0
