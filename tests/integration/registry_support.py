@@ -8,7 +8,8 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterable
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -165,3 +166,21 @@ async def wait_ready(port: int, process: subprocess.Popen[bytes], timeout_s: flo
             pass
         await asyncio.sleep(0.2)
     raise TimeoutError("the registry did not become ready")
+
+
+def assert_each_brand_decided_once(records: Sequence[ReadRecord], brands: int) -> None:
+    """No output twice, and each of ``scenario_for_brand(1..brands)``'s decisions once."""
+    ids = [record.decoded.envelope.id for record in records]
+    assert len(ids) == len(set(ids)), "an output was published twice"
+    per_kind = Counter(
+        (record.decoded.envelope.type, record.decoded.envelope.subject) for record in records
+    )
+    for number in range(1, brands + 1):
+        brand = f"BRAND{number:02}"
+        for kind in (
+            "custody.brand.listed",
+            "custody.ecoa.accepted",
+            "custody.cbam-form.accepted",
+            "custody.warrant.issued",
+        ):
+            assert per_kind[(kind, brand)] == 1, (kind, brand)

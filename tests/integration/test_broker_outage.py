@@ -14,7 +14,6 @@ import signal
 import subprocess
 import time
 import uuid
-from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from tests.conftest import TestTopics
 from tests.integration.registry_support import (
     GATEWAY,
     all_outputs,
+    assert_each_brand_decided_once,
     free_port,
     http_get,
     publish,
@@ -98,24 +98,6 @@ def _stop(process: subprocess.Popen[bytes], tmp_path: Path) -> None:
     assert "Traceback" not in log, log[-3000:]
 
 
-def _assert_one_outcome_each(records: list[object], brands: int) -> None:
-    ids = [r.decoded.envelope.id for r in records]  # type: ignore[attr-defined]
-    assert len(ids) == len(set(ids)), "an output was published twice"
-    per_kind = Counter(
-        (r.decoded.envelope.type, r.decoded.envelope.subject)  # type: ignore[attr-defined]
-        for r in records
-    )
-    for number in range(1, brands + 1):
-        brand = f"BRAND{number:02}"
-        for kind in (
-            "custody.brand.listed",
-            "custody.ecoa.accepted",
-            "custody.cbam-form.accepted",
-            "custody.warrant.issued",
-        ):
-            assert per_kind[(kind, brand)] == 1, (kind, brand)
-
-
 async def test_the_gateway_waits_for_its_broker_and_rides_out_a_restart_under_load(
     own_broker: LocalKafka, own_topics: TestTopics, tmp_path: Path
 ) -> None:
@@ -147,7 +129,7 @@ async def test_the_gateway_waits_for_its_broker_and_rides_out_a_restart_under_lo
         assert await _ready_status(port) == 200
     finally:
         _stop(gateway, tmp_path)
-    _assert_one_outcome_each(await all_outputs(own_topics), BRANDS)
+    assert_each_brand_decided_once(await all_outputs(own_topics), BRANDS)
     events = _log_events(tmp_path)
     assert not [e for e in events if e.startswith("(not JSON)")], events
     assert events.count("broker_unreachable") <= 3  # once per outage, not once per retry
@@ -178,4 +160,4 @@ async def test_sigterm_during_an_outage_exits_0_and_the_next_run_catches_up(
         await wait_until_consumed(own_topics, f"{own_topics.prefix}custody-registry", 120)
     finally:
         _stop(again, tmp_path)
-    _assert_one_outcome_each(await all_outputs(own_topics), 4)
+    assert_each_brand_decided_once(await all_outputs(own_topics), 4)
