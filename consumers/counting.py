@@ -11,7 +11,7 @@ from gateway.ledger import LedgerState
 from gateway.processors.ledger import LedgerProcessed
 from gateway.processors.records import InputRecord
 from gateway.processors.registry import RegistryProcessed
-from gateway.registry.core import RegistryState
+from gateway.registry.state import RegistryState
 
 REGISTRY_DECISIONS = {
     "custody.ecoa.accepted": ("ecoa", "accepted"),

@@ -23,8 +23,8 @@ from gateway.ledger import LedgerState
 from gateway.processors.ledger import LedgerProcessed
 from gateway.processors.records import InputRecord
 from gateway.processors.registry import RegistryProcessed
-from gateway.registry.core import RegistryState
 from gateway.registry.entities import changed_entities, state_from_entities
+from gateway.registry.state import RegistryState
 
 log = structlog.get_logger("custody_gateway.state_logs")
 

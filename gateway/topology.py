@@ -78,13 +78,12 @@ class ProcessorSpec:
 
 def _registry_handler(contract: type[Contract]) -> str:
     handler: Callable[..., object] = HANDLERS[contract]
-    return handler.__name__
+    return f"{handler.__module__}.{handler.__name__}"
 
 
 def _registry_input(topic: str) -> Input:
     takes = TOPICS_BY_NAME[topic].message_types
-    handlers = ", ".join(dict.fromkeys(map(_registry_handler, takes)))
-    return Input(topic, takes, f"gateway.registry.core: {handlers}")
+    return Input(topic, takes, ", ".join(dict.fromkeys(map(_registry_handler, takes))))
 
 
 _REGISTRY_INGEST = (
@@ -123,7 +122,7 @@ TOPOLOGY: tuple[ProcessorSpec, ...] = (
             Input(
                 "ledger.commands",
                 (*LEDGER_COMMANDS, CustodyMovementRecorded),
-                f"gateway.ledger: {ledger_post.__name__}",
+                f"gateway.ledger.{ledger_post.__name__}",
             ),
         ),
         emits=(

@@ -28,8 +28,9 @@ from contracts.topics import TOPICS_BY_NAME
 from gateway.processors.records import InputRecord, OutputRecord, dead_letter_records, published
 from gateway.processors.sender_identity import sender_violation
 from gateway.processors.step import Outcome, Processed
-from gateway.registry.core import CommandRefused, RegistryState, handle
+from gateway.registry.core import handle
 from gateway.registry.decision_messages import ecoa_message, form_message
+from gateway.registry.state import CommandRefused, RegistryState
 from gateway.rulebook.decisions import ECoADecision, FormDecision
 from gateway.rulebook.model import Rulebook
 from gateway.violations import Violation

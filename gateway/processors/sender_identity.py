@@ -20,7 +20,7 @@ from contracts.production import ProductionBatchRecorded
 from contracts.topics import TopicSpec
 from contracts.values import PartyRole
 from contracts.warrants import CancelWarrant, RequestWarrant
-from gateway.registry.core import RegistryState
+from gateway.registry.state import RegistryState
 from gateway.violations import Violation
 
 SENDER_RULE = "sender identity"

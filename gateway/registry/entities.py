@@ -16,7 +16,7 @@ from pydantic import TypeAdapter
 from contracts.custody import CustodyMovementRecorded
 from contracts.lots import LotArrived
 from contracts.warrants import CancelWarrant, RequestWarrant
-from gateway.registry.core import RegistryState
+from gateway.registry.state import RegistryState
 from gateway.rulebook.decisions import WarrantDecision
 from gateway.rulebook.state import BrandState
 

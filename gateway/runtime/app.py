@@ -29,7 +29,7 @@ from gateway.processors import ledger as ledger_processor
 from gateway.processors import registry as registry_processor
 from gateway.processors.ledger import LedgerSettings
 from gateway.processors.registry import PipelineSettings
-from gateway.registry.core import RegistryState
+from gateway.registry.state import RegistryState
 from gateway.rulebook.model import Rulebook, load_rulebook
 from gateway.runtime.broker_watch import BrokerWatch
 from gateway.runtime.ops_http import OpsServer, Readiness

@@ -26,7 +26,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from contracts.base import Contract
 from contracts.envelope import DecodeErrorKind, MessageDecodeError, decode_body
-from gateway.registry.core import CommandRefused, RegistryState, handle
+from gateway.registry.core import handle
+from gateway.registry.state import CommandRefused, RegistryState
 from gateway.rulebook.model import Rulebook
 
 _AWARE_TIME: TypeAdapter[Any] = TypeAdapter(datetime)

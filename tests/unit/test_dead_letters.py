@@ -35,7 +35,7 @@ from gateway.processors.records import (
     record_size,
 )
 from gateway.processors.registry import process_record
-from gateway.registry.core import RegistryState
+from gateway.registry.state import RegistryState
 from tests.unit.test_registry_pipeline import SETTINGS, poison
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)

@@ -12,7 +12,8 @@ from contracts.base import Contract
 from contracts.brands import DelistBrand, ReinstateBrand, SuspendBrand
 from contracts.envelope import decode_body
 from contracts.warrants import RequestWarrant, WarrantIssued, WarrantRejected
-from gateway.registry.core import CommandRefused, RegistryState, handle
+from gateway.registry.core import handle
+from gateway.registry.state import CommandRefused, RegistryState
 from gateway.rulebook.model import load_rulebook
 from gateway.rulebook.state import BrandStatus
 

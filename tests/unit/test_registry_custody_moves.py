@@ -23,8 +23,9 @@ from contracts.warrants import (
     WarrantState,
     WarrantStateChanged,
 )
-from gateway.registry.core import CommandRefused, RegistryState, handle
+from gateway.registry.core import handle
 from gateway.registry.entities import all_entities, changed_entities, state_from_entities
+from gateway.registry.state import CommandRefused, RegistryState
 from tests.unit.test_registry import NOW, RULEBOOK, after, scenario_messages
 
 LOT = "LOT-RTM-0001"

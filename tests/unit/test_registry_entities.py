@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.registry.core import RegistryState, handle
+from gateway.registry.core import handle
 from gateway.registry.entities import (
     UnknownEntity,
     all_entities,
     changed_entities,
     state_from_entities,
 )
+from gateway.registry.state import RegistryState
 from tests.unit.test_registry import NOW, RULEBOOK, scenario_messages
 
 

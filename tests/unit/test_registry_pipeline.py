@@ -18,7 +18,7 @@ from gateway.processors.registry import (
     PipelineSettings,
     process_record,
 )
-from gateway.registry.core import RegistryState
+from gateway.registry.state import RegistryState
 from producers.parties import sender_role_for
 from producers.samples import sample_messages
 from tests.unit.test_registry import RULEBOOK, scenario_messages

@@ -20,8 +20,8 @@ from pydantic import ValidationError
 import gateway.ledger.rules as ledger_rules
 from gateway.ledger.rules import REJECTIONS, Rejection
 from gateway.processors.ledger import SENDER_RULE
-from gateway.registry.core import CANCEL_RULE, CUSTODY_RULE
 from gateway.registry.decision_messages import rule_violation
+from gateway.registry.warrants import CANCEL_RULE, CUSTODY_RULE
 from gateway.rulebook.model import load_rulebook
 from gateway.violations import Violation
 

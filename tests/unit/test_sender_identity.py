@@ -8,7 +8,7 @@ from contracts.base import Contract
 from contracts.topics import TOPICS_BY_NAME
 from contracts.values import PartyRole
 from gateway.processors.sender_identity import sender_violation
-from gateway.registry.core import RegistryState
+from gateway.registry.state import RegistryState
 from tests.unit.test_registry import after, scenario_messages
 from tests.unit.test_registry_custody_moves import cancel
 

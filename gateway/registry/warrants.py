@@ -1,0 +1,310 @@
+"""Lots arriving, warrant requests decided (again when what they wait for arrives), warrants
+cancelled, and the custody moves these imply."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from contracts.base import Contract
+from contracts.custody import CustodyMovementRecorded
+from contracts.lots import LotArrived
+from contracts.warrants import (
+    CancelWarrant,
+    RequestWarrant,
+    WarrantCancelled,
+    WarrantState,
+    WarrantStateChanged,
+)
+from gateway.registry.custody_moves import (
+    arrival_move,
+    arrival_posting_id,
+    cancellation_move,
+    issue_move,
+    issue_posting_id,
+)
+from gateway.registry.decision_messages import (
+    warrant_id_for,
+    warrant_messages,
+)
+from gateway.registry.state import CommandRefused, Context, RegistryState, Step
+from gateway.rulebook.decisions import WarrantDecision, WarrantOutcome
+from gateway.rulebook.warrantability import decide_warrant
+from gateway.violations import Violation
+
+CUSTODY_RULE = "CoC: each custody move is booked once"
+
+CANCEL_RULE = "warrant cancellation: an issued warrant, by its warehouse, once"
+
+
+def lot_arrived(state: RegistryState, lot: LotArrived, context: Context) -> Step:
+    """Record the lot; a lot with a certified claim moves custody from whoever delivered it to
+    the warehouse (once: the same lot again moves nothing, and a lot whose arrival moved
+    custody cannot be announced again with another claim, weight, warehouse or date); a
+    request waiting for the lot is decided again."""
+    state, moved = _arrival_custody(state, lot)
+    state = replace(state, lots={**state.lots, lot.lot_id: lot})
+    request = state.open_requests.get(lot.lot_id)
+    if request is None:
+        return Step(state, moved)
+    state, outputs = _decide(state, request, context)
+    return Step(state, (*moved, *outputs))
+
+
+def _arrival_custody(
+    state: RegistryState, lot: LotArrived
+) -> tuple[RegistryState, tuple[Contract, ...]]:
+    move = arrival_move(lot)
+    earlier = state.custody_moves.get(arrival_posting_id(lot.lot_id))
+    if earlier is None:
+        return (state, ()) if move is None else (_with_move(state, move), (move,))
+    if move == earlier:
+        return state, ()
+    field_name = _changed_arrival_field(earlier, lot)
+    raise CommandRefused(
+        field_name,
+        CUSTODY_RULE,
+        f"lot {lot.lot_id}'s arrival already moved {earlier.quantity_kg} kg of "
+        f"{earlier.material_quality} ({earlier.level.value}) from {earlier.from_holder_id} to "
+        f"{earlier.to_holder_id} on {earlier.occurred_on} (posting {earlier.posting_id}); "
+        f"announced again, its {field_name} cannot change",
+    )
+
+
+def _changed_arrival_field(earlier: CustodyMovementRecorded, lot: LotArrived) -> str:
+    """The field of a re-announced lot that contradicts the custody its arrival moved."""
+    if earlier.quantity_kg != lot.net_weight_kg:
+        return "net_weight_kg"
+    if earlier.to_holder_id != lot.warehouse_id:
+        return "warehouse_id"
+    if lot.custody_claim is None or earlier.from_holder_id != lot.custody_claim.delivered_by:
+        return "custody_claim"
+    if (earlier.material_quality, earlier.level, earlier.coc_document) != (
+        lot.custody_claim.material_quality,
+        lot.custody_claim.level,
+        lot.custody_claim.coc_document,
+    ):
+        return "custody_claim"
+    return "arrived_at"
+
+
+def _with_move(state: RegistryState, move: CustodyMovementRecorded) -> RegistryState:
+    return replace(state, custody_moves={**state.custody_moves, move.posting_id: move})
+
+
+def request_warrant(state: RegistryState, request: RequestWarrant, context: Context) -> Step:
+    previous = state.warrant_decisions.get(request.lot_id)
+    if previous is not None and previous.request_id == request.request_id:
+        return Step(state, ())  # the same request again: already answered
+    if previous is not None and previous.outcome is WarrantOutcome.ISSUED:
+        cancelled = state.cancellations.get(request.lot_id)
+        return Step(state, (_already_on_warrant(request, previous, cancelled, context),))
+    state, outputs = _decide(state, request, context, always_publish=True)
+    return Step(state, tuple(outputs))
+
+
+def _already_on_warrant(
+    request: RequestWarrant,
+    issued: WarrantDecision,
+    cancelled: CancelWarrant | None,
+    context: Context,
+) -> Contract:
+    """A lot is placed on warrant once: while its warrant stands, and after it was cancelled
+    (a warrant's id follows from its lot's, and the cancelled metal leaves the warehouse)."""
+    warrant_id = warrant_id_for(request.lot_id)
+    if cancelled is None:
+        violation = Violation(
+            code="LOT_ALREADY_ON_WARRANT",
+            rule="SCR 4.1",
+            field="lot_id",
+            observed=request.lot_id,
+            allowed="a lot not yet on warrant",
+            message=f"lot {request.lot_id} is already on warrant {warrant_id} "
+            f"(request {issued.request_id})",
+        )
+    else:
+        violation = Violation(
+            code="LOT_WARRANT_CANCELLED",
+            rule="SCR 4.1",
+            field="lot_id",
+            observed=request.lot_id,
+            allowed="a lot never placed on warrant",
+            message=f"lot {request.lot_id}'s warrant {warrant_id} was cancelled "
+            f"(cancellation {cancelled.cancellation_id}); a lot is placed on warrant once",
+        )
+    rejection = WarrantDecision(
+        request_id=request.request_id,
+        lot_id=request.lot_id,
+        brand=request.brand,
+        outcome=WarrantOutcome.REJECTED,
+        violations=(violation,),
+    )
+    event, _state_unchanged = warrant_messages(
+        rejection, rulebook_version=context.rulebook.version, now=context.now
+    )
+    return event
+
+
+def _decide(
+    state: RegistryState,
+    request: RequestWarrant,
+    context: Context,
+    *,
+    always_publish: bool = False,
+) -> tuple[RegistryState, list[Contract]]:
+    decision = decide_warrant(
+        request,
+        state.lots.get(request.lot_id),
+        state.brand(request.brand),
+        context.rulebook,
+        today=context.now.date(),
+    )
+    previous = state.warrant_decisions.get(request.lot_id)
+    open_requests = dict(state.open_requests)
+    if decision.outcome is WarrantOutcome.PENDING:
+        open_requests[request.lot_id] = request
+    else:
+        open_requests.pop(request.lot_id, None)
+    state = replace(
+        state,
+        open_requests=open_requests,
+        warrant_decisions={**state.warrant_decisions, request.lot_id: decision},
+    )
+    if decision == previous and not always_publish:
+        return state, []
+    messages: list[Contract] = list(
+        warrant_messages(
+            decision,
+            rulebook_version=context.rulebook.version,
+            now=context.now,
+            warrant_holder_id=request.warrant_holder_id,
+        )
+    )
+    if decision.outcome is WarrantOutcome.ISSUED:
+        state, moved = _issue_custody(state, request, context)
+        messages.extend(moved)
+    return state, messages
+
+
+def _issue_custody(
+    state: RegistryState, request: RequestWarrant, context: Context
+) -> tuple[RegistryState, tuple[Contract, ...]]:
+    """Whatever input issues the warrant (the request, or the lot, eCOA or form a pending
+    request waited for), the custody the lot's arrival brought to the warehouse moves on to
+    the holder the request named. Nothing moves for a lot without a claim or a request
+    without a holder."""
+    arrival = state.custody_moves.get(arrival_posting_id(request.lot_id))
+    if arrival is None:
+        return state, ()
+    warrant_id = warrant_id_for(request.lot_id)
+    move = issue_move(
+        arrival,
+        warrant_id=warrant_id,
+        holder_id=request.warrant_holder_id,
+        issued_at=context.now,
+    )
+    if move is None or move.posting_id in state.custody_moves:
+        return state, ()
+    return _with_move(state, move), (move,)
+
+
+def cancel_warrant(state: RegistryState, cancel: CancelWarrant, context: Context) -> Step:
+    """Cancel an issued warrant at its lot's warehouse's request: the warrant is cancelled and
+    the lot's current state says so; custody its issue moved to the holder returns to the
+    warehouse (the cancelled warrant no longer carries the claim; the warehouse books a
+    certified output when it loads the metal out). A warrant whose issue moved nothing moves
+    nothing back. Refused (``CommandRefused`` naming the field) for an unknown warrant, one
+    not issued or already cancelled, or one of another lot, brand or warehouse."""
+    issued = _warrant_to_cancel(state, cancel)
+    warrant_id = cancel.warrant_id
+    outputs: list[Contract] = [
+        WarrantCancelled.build(
+            warrant_id=warrant_id,
+            lot_id=cancel.lot_id,
+            brand=cancel.brand,
+            reason=cancel.reason,
+            cancelled_at=context.now,
+        ),
+        WarrantStateChanged.build(
+            lot_id=cancel.lot_id,
+            brand=cancel.brand,
+            warrant_id=warrant_id,
+            request_id=issued.request_id,
+            state=WarrantState.CANCELLED,
+            cancellation_reason=cancel.reason,
+            updated_at=context.now,
+        ),
+    ]
+    state = replace(state, cancellations={**state.cancellations, cancel.lot_id: cancel})
+    issue = state.custody_moves.get(issue_posting_id(warrant_id))
+    if issue is not None:
+        move = cancellation_move(issue, cancelled_at=context.now)
+        state = _with_move(state, move)
+        outputs.append(move)
+    return Step(state, tuple(outputs))
+
+
+def _warrant_to_cancel(state: RegistryState, cancel: CancelWarrant) -> WarrantDecision:
+    """The issued decision of the warrant ``cancel`` names, or ``CommandRefused`` saying which
+    field is wrong."""
+    warrant_id, lot_id = cancel.warrant_id, cancel.lot_id
+    if warrant_id_for(lot_id) != warrant_id:
+        owner = next(
+            (
+                lot
+                for lot, decision in state.warrant_decisions.items()
+                if decision.outcome is WarrantOutcome.ISSUED and warrant_id_for(lot) == warrant_id
+            ),
+            None,
+        )
+        if owner is None:
+            raise CommandRefused(
+                "warrant_id", CANCEL_RULE, f"cannot cancel warrant {warrant_id}: no such warrant"
+            )
+        raise CommandRefused(
+            "lot_id",
+            CANCEL_RULE,
+            f"cannot cancel warrant {warrant_id} for lot {lot_id}: it is the warrant of lot "
+            f"{owner}",
+        )
+    decision = state.warrant_decisions.get(lot_id)
+    if decision is None or decision.outcome is not WarrantOutcome.ISSUED:
+        where = "no request was made" if decision is None else f"it is {decision.outcome.value}"
+        raise CommandRefused(
+            "warrant_id",
+            CANCEL_RULE,
+            f"cannot cancel warrant {warrant_id}: it was not issued (lot {lot_id}: {where})",
+        )
+    earlier = state.cancellations.get(lot_id)
+    if earlier is not None:
+        raise CommandRefused(
+            "warrant_id",
+            CANCEL_RULE,
+            f"cannot cancel warrant {warrant_id}: it was already cancelled (cancellation "
+            f"{earlier.cancellation_id})",
+        )
+    if decision.brand != cancel.brand:
+        raise CommandRefused(
+            "brand",
+            CANCEL_RULE,
+            f"cannot cancel warrant {warrant_id}: it is of brand {decision.brand}, not "
+            f"{cancel.brand}",
+        )
+    lot = state.lots.get(lot_id)
+    if lot is not None and lot.warehouse_id != cancel.warehouse_id:
+        raise CommandRefused(
+            "warehouse_id",
+            CANCEL_RULE,
+            f"cannot cancel warrant {warrant_id}: lot {lot_id} is at warehouse "
+            f"{lot.warehouse_id}, not {cancel.warehouse_id}",
+        )
+    return decision
+
+
+def decide_open_requests(
+    state: RegistryState, brand: str, context: Context
+) -> tuple[RegistryState, list[Contract]]:
+    outputs: list[Contract] = []
+    for request in [r for r in state.open_requests.values() if r.brand == brand]:
+        state, decided = _decide(state, request, context)
+        outputs.extend(decided)
+    return state, outputs
