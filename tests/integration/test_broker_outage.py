@@ -92,7 +92,12 @@ def _log_events(tmp_path: Path) -> list[str]:
 
 def _stop(process: subprocess.Popen[bytes], tmp_path: Path) -> None:
     process.send_signal(signal.SIGTERM)
-    status = process.wait(timeout=45)
+    try:
+        status = process.wait(timeout=45)
+    except subprocess.TimeoutExpired:
+        process.kill()  # never leave a gateway behind, even when the test fails
+        process.wait()
+        raise
     log = (tmp_path / "gateway.log").read_text(errors="replace")
     assert status == 0, log[-3000:]
     assert "Traceback" not in log, log[-3000:]
