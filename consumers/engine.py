@@ -47,12 +47,12 @@ from aiokafka.errors import (
     RecordTooLargeError,
     UnsupportedForMessageFormatError,
 )
-from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from consumers.batches import first_offsets, input_record, next_offsets, report_lag
 from consumers.metrics import GatewayMetrics
+from consumers.record_reader import committed_records
 from contracts.dead_letter import DeadLetterReason
-from gateway.processors.records import InputRecord, OutputRecord, record_size
+from gateway.processors.records import InputRecord, OutputRecord, record_bytes, record_size
 from gateway.processors.step import Processed, SetAside, Step
 
 StateT = TypeVar("StateT")
@@ -155,34 +155,26 @@ class EngineSettings:
 
 
 class LogPartition:
-    """One partition of a state log, read to its end at the moment of opening (read_committed)."""
+    """One partition of a state log, read to its end at the moment of reading (read_committed)."""
 
-    def __init__(self, bootstrap_servers: str, partition: TopicPartition) -> None:
+    def __init__(
+        self, bootstrap_servers: str, partition: TopicPartition, max_record_bytes: int
+    ) -> None:
         self._bootstrap_servers = bootstrap_servers
+        self._max_record_bytes = max_record_bytes
         self.partition = partition
         self.end_offset = 0
 
     async def read(self, start: int) -> list[ConsumerRecord]:
         """Every record from ``start`` to the end offset (also set on ``end_offset``)."""
-        reader = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap_servers,
-            enable_auto_commit=False,
-            isolation_level="read_committed",
+        read = await committed_records(
+            self._bootstrap_servers,
+            {self.partition: start},
+            timeout_s=None,
+            max_record_bytes=self._max_record_bytes,
         )
-        await reader.start()
-        records: list[ConsumerRecord] = []
-        try:
-            reader.assign([self.partition])
-            self.end_offset = (await reader.end_offsets([self.partition]))[self.partition]
-            if start >= self.end_offset:
-                return records
-            reader.seek(self.partition, start)
-            while await reader.position(self.partition) < self.end_offset:
-                batch = await reader.getmany(self.partition, timeout_ms=500)
-                records.extend(batch.get(self.partition, []))
-        finally:
-            await reader.stop()
-        return records
+        self.end_offset = read.ends[self.partition]
+        return read.records
 
 
 @dataclass
@@ -194,8 +186,9 @@ class _Held(Generic[StateT]):
     state: StateT | None = None
     failures: int = 0
     retry_at: float = 0.0
-    failing_batch: tuple[tuple[str, int, int], ...] = ()
-    failing_batch_attempts: int = 0
+    failing_from: tuple[str, int, int] | None = None
+    """The first record (topic, partition, offset) of the batches that failed in a row."""
+    failing_attempts: int = 0
     """How often batches starting at the same record failed in a row: from
     ``SAME_BATCH_ATTEMPTS`` on, the failure is taken to be the records' own."""
 
@@ -349,6 +342,7 @@ class ExactlyOnceEngine(Generic[StateT]):
                 TopicPartition(
                     settings.topic_prefix + self._processor.state_log.topic, held.number
                 ),
+                settings.max_record_bytes,
             )
             state = await self._processor.state_log.restore(held.number, log_partition)
         except Exception as error:
@@ -429,66 +423,89 @@ class ExactlyOnceEngine(Generic[StateT]):
         """Fold and commit ``records`` (cut in halves if their content makes it fail); False
         if the partition had to be dropped (its records are read again)."""
         plan = self._fold(held, records)
-        if self._oversized_state(plan) and len(records) > 1:
-            return await self._commit_in_halves(held, records, offsets, began)
         if self._oversized_state(plan):
+            if len(records) > 1:
+                return await self._commit_in_halves(held, records, offsets, began)
             plan = self._set_aside_all(held, records, "its state change does not fit a record")
         try:
             written = await self._transact(held, plan, offsets)
         except CONTENT_ERRORS as error:
             self._metrics.transactions.labels(result="aborted").inc()
-            if len(records) > 1:
-                self._log.warning(
-                    "batch_refused_bisecting",
-                    partition=held.number,
-                    records=len(records),
-                    error=_describe(error),
-                )
-                return await self._commit_in_halves(held, records, offsets, began)
-            plan = self._set_aside_all(held, records, f"the broker refused it: {_describe(error)}")
-            try:
-                written = await self._transact(held, plan, offsets)
-            except Exception as again:
-                return await self._abandon(held, records, again)
+            return await self._commit_smaller(
+                held,
+                records,
+                offsets,
+                began,
+                "batch_refused_bisecting",
+                error,
+                why=f"the broker refused it: {_describe(error)}",
+            )
         except Exception as error:
-            if self._same_batch_keeps_failing(held, records):
-                self._log.warning(
-                    "batch_keeps_failing_bisecting",
-                    partition=held.number,
-                    records=len(records),
-                    error=_describe(error),
-                )
-                self._metrics.transactions.labels(result="aborted").inc()
-                await self._drop(held)
-                if not await self._acquire(held):
-                    self._rewind(records)
-                    return False
-                if len(records) > 1:
-                    return await self._commit_in_halves(held, records, offsets, began)
-                plan = self._set_aside_all(held, records, f"it keeps failing: {_describe(error)}")
-                try:
-                    written = await self._transact(held, plan, offsets)
-                except Exception as again:
-                    return await self._abandon(held, records, again)
-            else:
+            if not self._same_batch_keeps_failing(held, records):
                 return await self._abandon(held, records, error)
+            self._metrics.transactions.labels(result="aborted").inc()
+            await self._drop(held)
+            if not await self._acquire(held):
+                self._rewind(records)
+                return False
+            return await self._commit_smaller(
+                held,
+                records,
+                offsets,
+                began,
+                "batch_keeps_failing_bisecting",
+                error,
+                why=f"it keeps failing: {_describe(error)}",
+            )
+        self._committed(held, plan, written, began)
+        return True
+
+    async def _commit_smaller(
+        self,
+        held: _Held[StateT],
+        records: list[ConsumerRecord],
+        offsets: Mapping[TopicPartition, int],
+        began: float,
+        event: str,
+        error: BaseException,
+        *,
+        why: str,
+    ) -> bool:
+        """After a failure taken to be the records' own: a batch of several is cut in halves,
+        a single record is set aside (``why``) and its dead letter committed."""
+        self._log.warning(
+            event, partition=held.number, records=len(records), error=_describe(error)
+        )
+        if len(records) > 1:
+            return await self._commit_in_halves(held, records, offsets, began)
+        plan = self._set_aside_all(held, records, why)
+        try:
+            written = await self._transact(held, plan, offsets)
+        except Exception as again:
+            return await self._abandon(held, records, again)
+        self._committed(held, plan, written, began)
+        return True
+
+    def _committed(
+        self, held: _Held[StateT], plan: _Plan[StateT], written: Sequence[int], began: float
+    ) -> None:
+        """Swap in the state the transaction committed, and say so."""
         assert plan.after is not None
         held.state = plan.after
         held.failures = 0
         self._processor.state_log.committed(held.number, plan.state_records, written)
         self._count(plan, began)
-        return True
 
     def _same_batch_keeps_failing(
         self, held: _Held[StateT], records: Sequence[ConsumerRecord]
     ) -> bool:
         """Count failures of batches starting at the same record (its halves included)."""
         first = records[0]
-        batch = ((first.topic, first.partition, first.offset),)
-        if batch != held.failing_batch:
-            held.failing_batch, held.failing_batch_attempts = batch, 0
-        held.failing_batch_attempts += 1
-        return held.failing_batch_attempts >= SAME_BATCH_ATTEMPTS
+        start = (first.topic, first.partition, first.offset)
+        if start != held.failing_from:
+            held.failing_from, held.failing_attempts = start, 0
+        held.failing_attempts += 1
+        return held.failing_attempts >= SAME_BATCH_ATTEMPTS
 
     async def _commit_in_halves(
         self,
@@ -546,7 +563,7 @@ class ExactlyOnceEngine(Generic[StateT]):
         too_large = [out for out in result.outputs if not self._fits(out)]
         if not too_large:
             return result
-        sizes = ", ".join(f"{out.message_type} {_size(out)} bytes" for out in too_large)
+        sizes = ", ".join(f"{out.message_type} {record_size(out)} bytes" for out in too_large)
         message = (
             f"an output does not fit the record limit of {self._settings.max_record_bytes} "
             f"bytes: {sizes}"
@@ -572,15 +589,12 @@ class ExactlyOnceEngine(Generic[StateT]):
         return plan
 
     def _fits(self, output: OutputRecord) -> bool:
-        return _size(output) + RECORD_OVERHEAD_BYTES <= self._settings.max_record_bytes
+        return record_size(output) + RECORD_OVERHEAD_BYTES <= self._settings.max_record_bytes
 
     def _oversized_state(self, plan: _Plan[StateT]) -> bool:
         limit = self._settings.max_record_bytes - RECORD_OVERHEAD_BYTES
         return any(
-            DefaultRecordBatchBuilder.estimate_size_in_bytes(
-                record.key, record.value, list(record.headers)
-            )
-            > limit
+            record_bytes(record.key, record.value, record.headers) > limit
             for record in plan.state_records
         )
 
@@ -760,10 +774,6 @@ def _describe(error: BaseException) -> str:
     text = str(error).strip()
     name = type(error).__name__
     return f"{name}: {text[:500]}" if text else name
-
-
-def _size(output: OutputRecord) -> int:
-    return record_size(output)
 
 
 async def _offsets_to_commit(

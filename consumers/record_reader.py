@@ -1,8 +1,6 @@
-"""Reads records back from topics and decodes them, keeping the failures beside the successes.
-
-This is the plain, group-less reader the demo and the tests use to see what is on a topic;
-the registry's own consumers (with offsets committed in transactions) come later.
-"""
+"""Reads committed records back from topics, outside any group: raw (the engine restoring a
+state log, the fault harness), or decoded with the failures kept beside the successes (the
+demo and the tests)."""
 
 from __future__ import annotations
 
@@ -31,19 +29,24 @@ class ReadRecord:
         return self.outcome
 
 
-async def end_offsets(bootstrap_servers: str, topics: Iterable[str]) -> dict[TopicPartition, int]:
-    """The next offset of every partition of ``topics``: where new records will land."""
+async def partitions_of(bootstrap_servers: str, topics: Iterable[str]) -> list[TopicPartition]:
+    """Every partition of ``topics``, as the broker describes them."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
         descriptions = await admin.describe_topics(list(topics))
     finally:
         await admin.close()
-    partitions = [
+    return [
         TopicPartition(description["topic"], partition["partition"])
         for description in descriptions
         for partition in description["partitions"]
     ]
+
+
+async def end_offsets(bootstrap_servers: str, topics: Iterable[str]) -> dict[TopicPartition, int]:
+    """The next offset of every partition of ``topics``: where new records will land."""
+    partitions = await partitions_of(bootstrap_servers, topics)
     if not partitions:
         return {}
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
@@ -51,6 +54,49 @@ async def end_offsets(bootstrap_servers: str, topics: Iterable[str]) -> dict[Top
     try:
         offsets: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
         return offsets
+    finally:
+        await consumer.stop()
+
+
+@dataclass(frozen=True)
+class CommittedRead:
+    records: list[ConsumerRecord]
+    """In offset order per partition."""
+    ends: dict[TopicPartition, int]
+    """Each partition's last stable offset when the reading began: where it stopped."""
+
+
+async def committed_records(
+    bootstrap_servers: str,
+    start: Mapping[TopicPartition, int],
+    *,
+    timeout_s: float | None = 30.0,
+    max_record_bytes: int = 1_048_576,
+) -> CommittedRead:
+    """Every committed record from each partition's ``start`` offset to its last stable
+    offset. Reading stops by position, so transaction markers, which take offsets but are
+    never delivered, do not stall it. ``timeout_s`` None reads for as long as it takes."""
+    consumer = _committed_reader(bootstrap_servers, max_record_bytes)
+    await consumer.start()
+    records: list[ConsumerRecord] = []
+    try:
+        partitions = list(start)
+        consumer.assign(partitions)
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        remaining = {p for p in partitions if ends[p] > start[p]}
+        for partition in remaining:
+            consumer.seek(partition, start[partition])
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout_s is None else loop.time() + timeout_s
+        while remaining:
+            if deadline is not None and loop.time() > deadline:
+                raise TimeoutError(f"could not read to the end of {sorted(map(str, remaining))}")
+            for batch in (await consumer.getmany(*remaining, timeout_ms=200)).values():
+                records.extend(batch)
+            for partition in list(remaining):
+                if await consumer.position(partition) >= ends[partition]:
+                    remaining.discard(partition)
+        return CommittedRead(records, ends)
     finally:
         await consumer.stop()
 
@@ -81,27 +127,30 @@ async def read_records(
         await consumer.stop()
 
 
-def _committed_reader(bootstrap_servers: str) -> AIOKafkaConsumer:
+def _committed_reader(
+    bootstrap_servers: str, max_record_bytes: int = 1_048_576
+) -> AIOKafkaConsumer:
     """A reader outside any group that sees only committed records."""
     return AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers,
         enable_auto_commit=False,
         isolation_level="read_committed",
+        max_partition_fetch_bytes=max(1_048_576, max_record_bytes),
     )
 
 
 def _read(batches: Mapping[TopicPartition, list[ConsumerRecord]]) -> list[ReadRecord]:
-    return [
-        ReadRecord(
-            topic=partition.topic,
-            partition=partition.partition,
-            offset=record.offset,
-            key=record.key,
-            outcome=_decode(record.headers, record.value),
-        )
-        for partition, batch in batches.items()
-        for record in batch
-    ]
+    return [_read_one(record) for batch in batches.values() for record in batch]
+
+
+def _read_one(record: ConsumerRecord) -> ReadRecord:
+    return ReadRecord(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        outcome=_decode(record.headers, record.value),
+    )
 
 
 def _decode(
@@ -116,35 +165,10 @@ def _decode(
 async def read_to_end(
     bootstrap_servers: str, topics: Iterable[str], *, timeout_s: float = 30.0
 ) -> list[ReadRecord]:
-    """Every committed record of ``topics`` from the beginning to their current end.
-
-    "End" is the last stable offset (read_committed), and reading stops by position, so
-    transaction markers, which take offsets but are never delivered, do not stall it.
-    """
-    consumer = _committed_reader(bootstrap_servers)
-    await consumer.start()
-    records: list[ReadRecord] = []
-    try:
-        partitions = [
-            TopicPartition(topic, number)
-            for topic in topics
-            for number in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        if not partitions:
-            partitions = list((await end_offsets(bootstrap_servers, topics)).keys())
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        remaining = {p for p in partitions if ends[p] > 0}
-        while remaining:
-            if loop.time() > deadline:
-                raise TimeoutError(f"could not read to the end of {sorted(map(str, remaining))}")
-            records.extend(_read(await consumer.getmany(*remaining, timeout_ms=200)))
-            for partition in list(remaining):
-                if await consumer.position(partition) >= ends[partition]:
-                    remaining.discard(partition)
-        return records
-    finally:
-        await consumer.stop()
+    """Every committed record of ``topics`` from the beginning to their current end (the
+    last stable offset), each decoded or with the reason it could not be."""
+    partitions = await partitions_of(bootstrap_servers, topics)
+    read = await committed_records(
+        bootstrap_servers, dict.fromkeys(partitions, 0), timeout_s=timeout_s
+    )
+    return [_read_one(record) for record in read.records]

@@ -20,7 +20,7 @@ from contracts.base import Contract
 from contracts.custody import CustodyMovementRecorded
 from contracts.dead_letter import DeadLetterRecorded
 from contracts.ledger import LEDGER_COMMANDS, LEDGER_DECISIONS
-from contracts.topics import TOPICS_BY_NAME, TopicSpec, route
+from contracts.topics import TOPICS_BY_NAME, route
 from contracts.values import PartyRole
 from gateway.ledger import post as ledger_post
 from gateway.registry.core import HANDLERS
@@ -141,10 +141,6 @@ SPECS: Mapping[Processor, ProcessorSpec] = {spec.processor: spec for spec in TOP
 
 def spec_of(processor: Processor) -> ProcessorSpec:
     return SPECS[processor]
-
-
-def input_specs(processor: Processor) -> tuple[TopicSpec, ...]:
-    return tuple(TOPICS_BY_NAME[topic] for topic in SPECS[processor].input_topics)
 
 
 def readers_of(topic: str) -> tuple[Processor, ...]:

@@ -200,11 +200,18 @@ def record_size(record: OutputRecord) -> int:
     before a send (an upper bound of the uncompressed record batch v2 holding it alone): the
     61-byte batch header, at most 21 bytes of record overhead, and the key, value, header
     keys (UTF-8) and header values, each after its varint length, plus the header count."""
+    return record_bytes(record.key, record.value, record.headers)
+
+
+def record_bytes(
+    key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]]
+) -> int:
+    """``record_size`` of any record (an output, a state-log record) by its parts."""
     size = RECORD_BATCH_HEADER_BYTES + RECORD_OVERHEAD_BYTES
-    size += _length_prefixed(record.key) + _length_prefixed(record.value)
-    size += _varint_length(len(record.headers))
-    for key, value in record.headers:
-        size += _length_prefixed(key.encode("utf-8")) + _length_prefixed(value)
+    size += _length_prefixed(key) + _length_prefixed(value)
+    size += _varint_length(len(headers))
+    for header, header_value in headers:
+        size += _length_prefixed(header.encode("utf-8")) + _length_prefixed(header_value)
     return size
 
 

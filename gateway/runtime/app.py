@@ -174,7 +174,8 @@ class GatewayApp:
         return bool(self.registry and self.registry.ready and self.ledger and self.ledger.ready)
 
     async def _readiness(self) -> Readiness:
-        """Ready when the broker answers and every partition this instance holds is restored."""
+        """Ready when the broker answered the watch's last check (once a second) and every
+        partition this instance holds is restored."""
         registry, ledger, broker = self.registry, self.ledger, self.broker
         detail: dict[str, str] = {}
         if registry is not None:
@@ -183,7 +184,7 @@ class GatewayApp:
             detail["ledger"] = "held" if ledger.owned_partitions else "held by another instance"
         return Readiness.of(
             {
-                "broker_reachable": bool(broker and await broker.reachable_now()),
+                "broker_reachable": bool(broker and broker.reachable),
                 "state_restored": bool(registry and registry.ready),
                 "ledger_restored": bool(ledger and ledger.ready),
             },

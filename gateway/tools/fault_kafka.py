@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from consumers.record_reader import committed_records, partitions_of
 from gateway.tools.fault_outcomes import SeenRecord
 from gateway.tools.fault_workload import CASE_HEADER, PlannedRecord
 
@@ -40,59 +41,30 @@ def _reader(bootstrap: str) -> AIOKafkaConsumer:
     )
 
 
-async def partitions_of(bootstrap: str, topics: Sequence[str]) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        descriptions = await admin.describe_topics(list(topics))
-    finally:
-        await admin.close()
-    return [
-        TopicPartition(description["topic"], partition["partition"])
-        for description in descriptions
-        for partition in description["partitions"]
-    ]
-
-
 async def read_committed(
     bootstrap: str, prefix: str, topics: Sequence[str], *, timeout_s: float = 120
 ) -> list[SeenRecord]:
     """Every committed record of ``topics`` (catalogue names), from the beginning to the last
-    stable offset, in offset order per partition. Reading stops by position, so transaction
-    markers (offsets never handed out) do not stall it."""
+    stable offset, in offset order per partition."""
     partitions = await partitions_of(bootstrap, [prefix + name for name in topics])
-    consumer = _reader(bootstrap)
-    await consumer.start()
-    records: list[SeenRecord] = []
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        remaining = {partition for partition in partitions if ends[partition] > 0}
-        deadline = time.monotonic() + timeout_s
-        while remaining:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"could not read to the end of {sorted(map(str, remaining))}")
-            batches = await consumer.getmany(*remaining, timeout_ms=500)
-            for partition, batch in batches.items():
-                records.extend(
-                    SeenRecord(
-                        topic=partition.topic.removeprefix(prefix),
-                        partition=partition.partition,
-                        offset=record.offset,
-                        timestamp_ms=record.timestamp,
-                        key=record.key,
-                        value=record.value,
-                        headers=tuple(record.headers),
-                    )
-                    for record in batch
-                )
-            for partition in list(remaining):
-                if await consumer.position(partition) >= ends[partition]:
-                    remaining.discard(partition)
-    finally:
-        await consumer.stop()
-    return records
+    read = await committed_records(
+        bootstrap,
+        dict.fromkeys(partitions, 0),
+        timeout_s=timeout_s,
+        max_record_bytes=MAX_RECORD_BYTES,
+    )
+    return [
+        SeenRecord(
+            topic=record.topic.removeprefix(prefix),
+            partition=record.partition,
+            offset=record.offset,
+            timestamp_ms=record.timestamp,
+            key=record.key,
+            value=record.value,
+            headers=tuple(record.headers),
+        )
+        for record in read.records
+    ]
 
 
 @dataclass(frozen=True)
