@@ -108,8 +108,12 @@ class StateLog(Protocol[StateT]):
     ) -> list[StateRecord]: ...
 
     def committed(
-        self, number: int, records: Sequence[StateRecord], offsets: Sequence[int]
-    ) -> None: ...
+        self, number: int, after: StateT, records: Sequence[StateRecord], offsets: Sequence[int]
+    ) -> StateT:
+        """The batch that led to ``after`` committed, its state records at ``offsets``:
+        returns the state to hold from now on (``after``, or an equal one rebased on what
+        the log's local copy now holds)."""
+        ...
 
 
 class Counting(Protocol[StateT]):
@@ -491,9 +495,10 @@ class ExactlyOnceEngine(Generic[StateT]):
     ) -> None:
         """Swap in the state the transaction committed, and say so."""
         assert plan.after is not None
-        held.state = plan.after
+        held.state = self._processor.state_log.committed(
+            held.number, plan.after, plan.state_records, written
+        )
         held.failures = 0
-        self._processor.state_log.committed(held.number, plan.state_records, written)
         self._count(plan, began)
 
     def _same_batch_keeps_failing(

@@ -73,13 +73,18 @@ class RegistryChangelog:
         ]
 
     def committed(
-        self, number: int, records: Sequence[StateRecord], offsets: Sequence[int]
-    ) -> None:
+        self,
+        number: int,
+        after: RegistryState,
+        records: Sequence[StateRecord],
+        offsets: Sequence[int],
+    ) -> RegistryState:
         if not records:
-            return
+            return after
         changes = {(record.key or b"").decode("utf-8"): record.value for record in records}
         self._store.apply(number, changes, max(offsets) + 1)
         self._metrics.state_store_bytes.set(self._store.size_bytes())
+        return after
 
 
 @dataclass
@@ -119,6 +124,11 @@ class LedgerJournal:
         ]
 
     def committed(
-        self, number: int, records: Sequence[StateRecord], offsets: Sequence[int]
-    ) -> None:
+        self,
+        number: int,
+        after: LedgerState,
+        records: Sequence[StateRecord],
+        offsets: Sequence[int],
+    ) -> LedgerState:
         self.journaled += len(records)
+        return after

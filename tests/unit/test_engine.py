@@ -67,9 +67,10 @@ class _Journal:
         return [StateRecord(r.key, r.value) for r, result in consumed if result.changed_state]
 
     def committed(
-        self, number: int, records: Sequence[StateRecord], offsets: Sequence[int]
-    ) -> None:
+        self, number: int, after: State, records: Sequence[StateRecord], offsets: Sequence[int]
+    ) -> State:
         self.kept.extend(record.value or b"" for record in records)
+        return after
 
 
 @dataclass
