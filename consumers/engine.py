@@ -30,7 +30,7 @@ import contextlib
 import heapq
 import time
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -50,7 +50,7 @@ from aiokafka.errors import (
 
 from consumers.batches import first_offsets, input_record, next_offsets, report_lag
 from consumers.metrics import GatewayMetrics
-from consumers.record_reader import committed_records
+from consumers.record_reader import committed_chunks, committed_records
 from contracts.dead_letter import DeadLetterReason
 from gateway.processors.records import InputRecord, OutputRecord, record_bytes, record_size
 from gateway.processors.step import Processed, SetAside, Step
@@ -179,6 +179,21 @@ class LogPartition:
         )
         self.end_offset = read.ends[self.partition]
         return read.records
+
+    async def chunks(self, start: int) -> AsyncIterator[list[ConsumerRecord]]:
+        """``read`` as fetched, a run of records at a time; ``end_offset`` is set before the
+        first run."""
+        ends: dict[TopicPartition, int] = {}
+        async for chunk in committed_chunks(
+            self._bootstrap_servers,
+            {self.partition: start},
+            ends=ends,
+            timeout_s=None,
+            max_record_bytes=self._max_record_bytes,
+        ):
+            self.end_offset = ends[self.partition]
+            yield chunk
+        self.end_offset = ends[self.partition]
 
 
 @dataclass

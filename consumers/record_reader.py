@@ -5,7 +5,7 @@ demo and the tests)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -76,13 +76,36 @@ async def committed_records(
     """Every committed record from each partition's ``start`` offset to its last stable
     offset. Reading stops by position, so transaction markers, which take offsets but are
     never delivered, do not stall it. ``timeout_s`` None reads for as long as it takes."""
+    ends: dict[TopicPartition, int] = {}
+    records: list[ConsumerRecord] = []
+    async for chunk in committed_chunks(
+        bootstrap_servers,
+        start,
+        ends=ends,
+        timeout_s=timeout_s,
+        max_record_bytes=max_record_bytes,
+    ):
+        records.extend(chunk)
+    return CommittedRead(records, ends)
+
+
+async def committed_chunks(
+    bootstrap_servers: str,
+    start: Mapping[TopicPartition, int],
+    *,
+    ends: dict[TopicPartition, int],
+    timeout_s: float | None = 30.0,
+    max_record_bytes: int = 1_048_576,
+) -> AsyncIterator[list[ConsumerRecord]]:
+    """``committed_records`` as it is fetched, one partition's run of records at a time, so
+    that a reader of millions holds one fetch at once. ``ends`` is filled in (each
+    partition's last stable offset) before the first chunk."""
     consumer = _committed_reader(bootstrap_servers, max_record_bytes)
     await consumer.start()
-    records: list[ConsumerRecord] = []
     try:
         partitions = list(start)
         consumer.assign(partitions)
-        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        ends.update(await consumer.end_offsets(partitions))
         remaining = {p for p in partitions if ends[p] > start[p]}
         for partition in remaining:
             consumer.seek(partition, start[partition])
@@ -92,11 +115,11 @@ async def committed_records(
             if deadline is not None and loop.time() > deadline:
                 raise TimeoutError(f"could not read to the end of {sorted(map(str, remaining))}")
             for batch in (await consumer.getmany(*remaining, timeout_ms=200)).values():
-                records.extend(batch)
+                if batch:
+                    yield batch
             for partition in list(remaining):
                 if await consumer.position(partition) >= ends[partition]:
                     remaining.discard(partition)
-        return CommittedRead(records, ends)
     finally:
         await consumer.stop()
 

@@ -1,17 +1,20 @@
 """The two kinds of state log the processors keep on Kafka, and how each rebuilds its state.
 
-- The registry's **changelog** (compacted): one record per entity a batch changed. A local
-  store (SQLite) is a copy checkpointed at a changelog offset, so a restart reads only the
-  changelog's tail; a lost store is rebuilt from the changelog alone.
+- The registry's **changelog** (compacted): one record per entity a batch changed. The
+  working store (SQLite) is a copy checkpointed at a changelog offset, read on demand through
+  a bounded cache; a restart reads only the changelog's tail, and a lost store is rebuilt
+  from the changelog alone by copying bytes.
 - The ledger's **journal** (kept forever): every consumed command that changed the state, in
   order. The state is the fold of the journal through the same pure step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import structlog
 
@@ -23,43 +26,155 @@ from gateway.ledger import LedgerState
 from gateway.processors.ledger import LedgerProcessed
 from gateway.processors.records import InputRecord
 from gateway.processors.registry import RegistryProcessed
-from gateway.registry.entities import changed_entities, state_from_entities
-from gateway.registry.state import RegistryState
+from gateway.registry import codec
+from gateway.registry.state import RegistryState, entity_key, key_kind
+from gateway.rulebook.state import OpenRequest
 
 log = structlog.get_logger("custody_gateway.state_logs")
 
 
-class RegistryChangelog:
-    """Partition p's entities on the compacted changelog, and the local copy of them."""
+class CachedEntities:
+    """Partition p's committed entities: the store's bytes, decoded on demand and kept in a
+    bounded least-recently-used cache (misses too), so that memory stays bounded however
+    many entities the store holds."""
 
-    def __init__(self, topic: str, store: StateStore, metrics: GatewayMetrics) -> None:
+    def __init__(self, store: StateStore, number: int, capacity: int) -> None:
+        self._store = store
+        self._number = number
+        self._capacity = max(capacity, 1)
+        self._cache: OrderedDict[str, Any | None] = OrderedDict()
+
+    def get(self, key: str) -> Any | None:
+        cache = self._cache
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+        data = self._store.get(self._number, key)
+        value = None if data is None else codec.decode(key, data)
+        self._remember(key, value)
+        return value
+
+    def keys_with_prefix(self, prefix: str) -> list[str]:
+        return self._store.keys_with_prefix(self._number, prefix)
+
+    def committed(self, changes: Mapping[str, Any | None]) -> None:
+        """The store now holds ``changes`` (decoded values)."""
+        for key, value in changes.items():
+            self._remember(key, value)
+
+    def _remember(self, key: str, value: Any | None) -> None:
+        cache = self._cache
+        cache[key] = value
+        cache.move_to_end(key)
+        while len(cache) > self._capacity:
+            cache.popitem(last=False)
+
+
+class RegistryChangelog:
+    """Partition p's entities on the compacted changelog, and the working store holding them.
+
+    Restoring copies the changelog's bytes from the store's checkpoint into the store,
+    decoding nothing (a kept store reads only the tail; a lost one reads the whole log). A
+    version-0 record (written before the state had its own types) is turned into today's
+    entities on the way, and those are written to the changelog with the partition's next
+    transaction, so that compaction, which keeps the last record of a key, cannot drop them.
+    """
+
+    def __init__(
+        self,
+        topic: str,
+        store: StateStore,
+        metrics: GatewayMetrics,
+        *,
+        cache_entries: int = 20_000,
+    ) -> None:
         self.topic = topic
         self._store = store
         self._metrics = metrics
+        self._cache_entries = cache_entries
+        self._readers: dict[int, CachedEntities] = {}
+        self._unlogged: dict[int, dict[str, bytes | None]] = {}
+        """Per partition: entities restored from version-0 records, not yet on the log."""
 
     async def restore(self, number: int, log_partition: LogPartition) -> RegistryState:
-        """The local copy, then the changelog from its checkpoint."""
-        stored = self._store.load(number)
-        entities = dict(stored.entities)
-        start = stored.next_changelog_offset
-        records = await log_partition.read(start)
-        end = log_partition.end_offset
-        if start > end:  # the changelog was recreated: the local copy is not of it
+        self._unlogged[number] = {}
+        start = self._store.checkpoint(number)
+        restored = await self._copy(number, log_partition, start)
+        if start > log_partition.end_offset:
+            # the changelog was recreated: the local copy is not of it
             log.warning("local_store_ahead_of_changelog", partition=number, stored=start)
             self._store.forget(number)
-            entities, start = {}, 0
-            records = await log_partition.read(0)
-        read: dict[str, bytes | None] = {}
-        for record in records:
-            read[record.key.decode("utf-8")] = record.value
-        for key, value in read.items():
-            if value is None:
-                entities.pop(key, None)
-            else:
-                entities[key] = value
-        self._store.apply(number, read, max(end, start))
-        self._metrics.restored_entities.labels(partition=str(number)).set(len(entities))
-        return state_from_entities(entities)
+            self._unlogged[number] = {}
+            restored = await self._copy(number, log_partition, 0)
+            start = 0
+        self._store.apply(number, {}, max(log_partition.end_offset, start))
+        self._metrics.restored_entities.labels(partition=str(number)).set(restored)
+        reader = CachedEntities(self._store, number, self._cache_entries)
+        self._readers[number] = reader
+        return RegistryState(reader)
+
+    async def _copy(self, number: int, log_partition: LogPartition, start: int) -> int:
+        copied = 0
+        unlogged = self._unlogged.setdefault(number, {})
+        async for chunk in log_partition.chunks(start):
+            changes: dict[str, bytes | None] = {}
+            for record in chunk:
+                key = record.key.decode("utf-8")
+                value = record.value
+                if value is not None and codec.is_legacy(value):
+                    self._translate(number, changes, unlogged, key, value)
+                    continue
+                if value is None and key_kind(key) == "request":
+                    self._drop_pending_index(number, changes, unlogged, key)
+                changes[key] = value
+                unlogged.pop(key, None)
+            self._store.apply(number, changes, chunk[-1].offset + 1)
+            copied += len(chunk)
+        return copied
+
+    def _translate(
+        self,
+        number: int,
+        changes: dict[str, bytes | None],
+        unlogged: dict[str, bytes | None],
+        key: str,
+        value: bytes,
+    ) -> None:
+        """A version-0 record as today's entities; the migration logs them and removes the
+        version-0 key where no entity has it any more."""
+
+        def restored(wanted: str) -> Any | None:
+            data = changes[wanted] if wanted in changes else self._store.get(number, wanted)
+            return None if data is None else codec.decode(wanted, data)
+
+        translated = {
+            new_key: None if entity is None else codec.encode(new_key, entity)
+            for new_key, entity in codec.legacy_entities(key, value, restored).items()
+        }
+        changes.update(translated)
+        unlogged.update(translated)
+        if key not in translated:
+            unlogged[key] = None
+
+    def _drop_pending_index(
+        self,
+        number: int,
+        changes: dict[str, bytes | None],
+        unlogged: dict[str, bytes | None],
+        request_key: str,
+    ) -> None:
+        """A request's tombstone: a version-0 registry wrote no tombstone for the brand's
+        index of open requests, so drop the index entry with it."""
+        data = (
+            changes[request_key] if request_key in changes else self._store.get(number, request_key)
+        )
+        if data is None:
+            return
+        request: OpenRequest = codec.decode(request_key, data)
+        pending = entity_key("pending", request.brand, request.lot_id)
+        changes[pending] = None
+        if pending in unlogged:
+            unlogged[pending] = None
 
     def records(
         self,
@@ -67,10 +182,16 @@ class RegistryChangelog:
         after: RegistryState,
         consumed: Sequence[tuple[InputRecord, RegistryProcessed]],
     ) -> list[StateRecord]:
-        return [
+        unlogged = self._unlogged.get(consumed[0][0].partition, {}) if consumed else {}
+        records = [
             StateRecord(key.encode("utf-8"), value)
-            for key, value in changed_entities(before, after).items()
+            for key, value in unlogged.items()
+            if key not in after.changes
         ]
+        for key, value in after.changed_since(before).items():
+            encoded = None if value is None else codec.encode(key, value)
+            records.append(StateRecord(key.encode("utf-8"), encoded))
+        return records
 
     def committed(
         self,
@@ -79,12 +200,15 @@ class RegistryChangelog:
         records: Sequence[StateRecord],
         offsets: Sequence[int],
     ) -> RegistryState:
-        if not records:
+        self._unlogged.pop(number, None)
+        reader = self._readers.get(number)
+        if not records or reader is None:
             return after
         changes = {(record.key or b"").decode("utf-8"): record.value for record in records}
         self._store.apply(number, changes, max(offsets) + 1)
+        reader.committed(after.changes)
         self._metrics.state_store_bytes.set(self._store.size_bytes())
-        return after
+        return after.rebased(reader)
 
 
 @dataclass

@@ -1,23 +1,30 @@
-"""The registry's local copy of its state, per input partition.
+"""The registry's working store of its state, per input partition: entity key -> bytes.
 
-Kafka's compacted changelog topic is the system of record; a store only spares a restart the
-full re-read. ``load`` gives a partition's entities and the changelog offset to resume
-reading at; ``apply`` writes one change set and its checkpoint together, or nothing.
+Kafka's compacted changelog topic is the system of record; the store is the copy the registry
+reads from on demand (through a bounded cache), so memory stays bounded however large the
+state grows, and a restart reads only the changelog's tail. ``checkpoint`` is the changelog
+offset to resume reading at; ``apply`` writes one change set and its checkpoint together, or
+nothing. Values are opaque bytes: restoring copies the changelog's bytes, decoding nothing.
 
-Two implementations keep the same contract: ``SqliteStateStore`` (one file on disk) and
-``InMemoryStateStore`` (dicts, for unit tests of callers).
+Two implementations keep the same contract (one test suite runs over both, and a
+RocksDB-class store would implement the same five calls): ``SqliteStateStore`` (one file on
+disk) and ``InMemoryStateStore`` (dicts, for unit tests of callers).
 """
 
 from __future__ import annotations
 
+import bisect
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-SCHEMA_VERSION = 1
+import structlog
+
+log = structlog.get_logger("custody_gateway.state_store")
+
+SCHEMA_VERSION = 2
 
 _SCHEMA = (
     """CREATE TABLE entities (
@@ -25,7 +32,7 @@ _SCHEMA = (
         key TEXT NOT NULL,
         value BLOB NOT NULL,
         PRIMARY KEY (partition, key)
-    )""",
+    ) WITHOUT ROWID""",
     """CREATE TABLE checkpoints (
         partition INTEGER PRIMARY KEY,
         next_offset INTEGER NOT NULL
@@ -41,15 +48,16 @@ class StateStoreError(Exception):
     """
 
 
-@dataclass(frozen=True)
-class StoredPartition:
-    entities: Mapping[str, bytes]
-    next_changelog_offset: int
-    """The changelog offset to resume reading at; 0 when nothing was ever stored."""
-
-
 class StateStore(Protocol):
-    def load(self, partition: int) -> StoredPartition: ...
+    def checkpoint(self, partition: int) -> int:
+        """The changelog offset to resume reading at; 0 when nothing was ever stored."""
+        ...
+
+    def get(self, partition: int, key: str) -> bytes | None: ...
+
+    def keys_with_prefix(self, partition: int, prefix: str) -> list[str]:
+        """The partition's keys that start with ``prefix``, sorted."""
+        ...
 
     def apply(
         self, partition: int, changes: Mapping[str, bytes | None], next_changelog_offset: int
@@ -62,7 +70,8 @@ class StateStore(Protocol):
         ...
 
     def forget(self, partition: int) -> None:
-        """Drop the partition's entities and checkpoint (it moved to another instance)."""
+        """Drop the partition's entities and checkpoint (it moved to another instance, or
+        its copy is not of the changelog)."""
         ...
 
     def size_bytes(self) -> int: ...
@@ -92,6 +101,11 @@ def _check_change(key: object, value: object) -> None:
         )
 
 
+def _prefix_end(prefix: str) -> str:
+    """The least string greater than every string starting with ``prefix``."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else "\U0010ffff"
+
+
 class InMemoryStateStore:
     """The same contract in dicts; nothing survives the instance."""
 
@@ -100,13 +114,21 @@ class InMemoryStateStore:
         self._offsets: dict[int, int] = {}
         self._closed = False
 
-    def load(self, partition: int) -> StoredPartition:
+    def checkpoint(self, partition: int) -> int:
         self._check_open()
         _check_partition(partition)
-        return StoredPartition(
-            entities=dict(self._entities.get(partition, {})),
-            next_changelog_offset=self._offsets.get(partition, 0),
-        )
+        return self._offsets.get(partition, 0)
+
+    def get(self, partition: int, key: str) -> bytes | None:
+        self._check_open()
+        return self._entities.get(partition, {}).get(key)
+
+    def keys_with_prefix(self, partition: int, prefix: str) -> list[str]:
+        self._check_open()
+        keys = sorted(self._entities.get(partition, {}))
+        first = bisect.bisect_left(keys, prefix)
+        last = bisect.bisect_left(keys, _prefix_end(prefix))
+        return keys[first:last]
 
     def apply(
         self, partition: int, changes: Mapping[str, bytes | None], next_changelog_offset: int
@@ -115,14 +137,14 @@ class InMemoryStateStore:
         _check_partition(partition)
         stored = self._offsets.get(partition, 0)
         _check_checkpoint_moves_forward(partition, stored, next_changelog_offset)
-        staged = dict(self._entities.get(partition, {}))
         for key, value in changes.items():
             _check_change(key, value)
+        entities = self._entities.setdefault(partition, {})
+        for key, value in changes.items():
             if value is None:
-                staged.pop(key, None)
+                entities.pop(key, None)
             else:
-                staged[key] = value
-        self._entities[partition] = staged
+                entities[key] = value
         self._offsets[partition] = next_changelog_offset
 
     def forget(self, partition: int) -> None:
@@ -149,11 +171,12 @@ class InMemoryStateStore:
 class SqliteStateStore:
     """One SQLite file holding every partition's entities and checkpoint.
 
-    Opening a file that is not a SQLite database, a corrupt one, or one of another schema
-    version raises ``StateStoreError`` naming the path. Single-threaded use.
+    Opening a file that is not a SQLite database, a corrupt one, or one of a newer schema
+    version raises ``StateStoreError`` naming the path; a file of an older schema version is
+    emptied (the copy is rebuilt from the changelog). Single-threaded use.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, cache_kib: int = 32_768) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -164,6 +187,7 @@ class SqliteStateStore:
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(f"PRAGMA cache_size=-{cache_kib}")
             with self._transaction():
                 self._prepare_schema()
         except sqlite3.Error as exc:
@@ -176,14 +200,26 @@ class SqliteStateStore:
             self.close()
             raise
 
-    def load(self, partition: int) -> StoredPartition:
+    def checkpoint(self, partition: int) -> int:
         _check_partition(partition)
-        with self._transaction():
+        with self._reading():
+            return self._stored_offset(partition)
+
+    def get(self, partition: int, key: str) -> bytes | None:
+        with self._reading():
+            row = self._db.execute(
+                "SELECT value FROM entities WHERE partition = ? AND key = ?", (partition, key)
+            ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def keys_with_prefix(self, partition: int, prefix: str) -> list[str]:
+        with self._reading():
             rows = self._db.execute(
-                "SELECT key, value FROM entities WHERE partition = ?", (partition,)
+                "SELECT key FROM entities WHERE partition = ? AND key >= ? AND key < ?"
+                " ORDER BY key",
+                (partition, prefix, _prefix_end(prefix)),
             ).fetchall()
-            offset = self._stored_offset(partition)
-        return StoredPartition(entities=dict(rows), next_changelog_offset=offset)
+        return [key for (key,) in rows]
 
     def apply(
         self, partition: int, changes: Mapping[str, bytes | None], next_changelog_offset: int
@@ -194,16 +230,15 @@ class SqliteStateStore:
             _check_checkpoint_moves_forward(partition, stored, next_changelog_offset)
             for key, value in changes.items():
                 _check_change(key, value)
-                if value is None:
-                    self._db.execute(
-                        "DELETE FROM entities WHERE partition = ? AND key = ?", (partition, key)
-                    )
-                else:
-                    self._db.execute(
-                        "INSERT INTO entities (partition, key, value) VALUES (?, ?, ?)"
-                        " ON CONFLICT (partition, key) DO UPDATE SET value = excluded.value",
-                        (partition, key, value),
-                    )
+            self._db.executemany(
+                "DELETE FROM entities WHERE partition = ? AND key = ?",
+                [(partition, key) for key, value in changes.items() if value is None],
+            )
+            self._db.executemany(
+                "INSERT INTO entities (partition, key, value) VALUES (?, ?, ?)"
+                " ON CONFLICT (partition, key) DO UPDATE SET value = excluded.value",
+                [(partition, key, value) for key, value in changes.items() if value is not None],
+            )
             self._db.execute(
                 "INSERT INTO checkpoints (partition, next_offset) VALUES (?, ?)"
                 " ON CONFLICT (partition) DO UPDATE SET next_offset = excluded.next_offset",
@@ -229,12 +264,23 @@ class SqliteStateStore:
         (version,) = self._db.execute("PRAGMA user_version").fetchone()
         if version == SCHEMA_VERSION:
             return
-        if version == 0:
-            (tables,) = self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            if tables == 0:
-                for statement in _SCHEMA:
-                    self._db.execute(statement)
-                return
+        (tables,) = self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        if 0 < version < SCHEMA_VERSION:
+            log.warning(
+                "state_store_rebuilt",
+                path=str(self.path),
+                stored_version=version,
+                version=SCHEMA_VERSION,
+            )
+            for (table,) in self._db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+            ).fetchall():
+                self._db.execute(f'DROP TABLE "{table}"')
+            tables = 0
+        if version < SCHEMA_VERSION and tables == 0:
+            for statement in _SCHEMA:
+                self._db.execute(statement)
+            return
         raise StateStoreError(
             f"state store {self.path} has schema version {version}, this gateway reads "
             f"version {SCHEMA_VERSION}; delete the file to rebuild it from the changelog"
@@ -260,6 +306,15 @@ class SqliteStateStore:
                     self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StateStoreError(f"state store {self.path} is unusable: {exc}") from exc
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """A read outside any transaction; SQLite errors become ``StateStoreError``."""
+        self._check_open()
+        try:
+            yield
         except sqlite3.Error as exc:
             raise StateStoreError(f"state store {self.path} is unusable: {exc}") from exc
 

@@ -98,7 +98,7 @@ def process_record(
         return _dead_letter(
             state, record, DeadLetterReason.PROCESSING_ERROR, detail, None, now, settings
         )
-    changed = step.state != state
+    changed = step.state is not state
     outcome = Outcome.DECIDED if step.outputs or changed else Outcome.ALREADY_HANDLED
     return Processed(
         state=step.state,

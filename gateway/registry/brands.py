@@ -14,7 +14,7 @@ from contracts.brands import (
     ReinstateBrand,
     SuspendBrand,
 )
-from gateway.registry.state import CommandRefused, Context, RegistryState, Step, with_brand
+from gateway.registry.state import CommandRefused, Context, RegistryState, Step
 from gateway.rulebook.state import (
     BrandRecord,
     BrandStatus,
@@ -37,8 +37,7 @@ def list_brand(state: RegistryState, command: ListBrand, context: Context) -> St
         contracts=command.contracts,
         effective_at=command.effective_at,
     )
-    brand = replace(state.brand(command.brand), record=record)
-    return Step(with_brand(state, brand), (event,))
+    return Step(state.with_brand_record(record), (event,))
 
 
 def _existing_record(state: RegistryState, brand: str, action: str) -> BrandRecord:
@@ -51,8 +50,7 @@ def _existing_record(state: RegistryState, brand: str, action: str) -> BrandReco
 def _with_status(
     state: RegistryState, record: BrandRecord, status: BrandStatus, reason: str | None
 ) -> RegistryState:
-    updated = replace(record, status=status, status_reason=reason)
-    return with_brand(state, replace(state.brand(record.brand), record=updated))
+    return state.with_brand_record(replace(record, status=status, status_reason=reason))
 
 
 def suspend_brand(state: RegistryState, command: SuspendBrand, context: Context) -> Step:

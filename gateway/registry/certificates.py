@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 
 from contracts.base import Contract
@@ -13,13 +14,12 @@ from gateway.registry.decision_messages import (
     emissions_attached,
     form_message,
 )
-from gateway.registry.state import Context, RegistryState, Step, with_brand
+from gateway.registry.state import BrandEntities, Context, RegistryState, Step
 from gateway.registry.warrants import decide_open_requests
 from gateway.rulebook.cbam_form import decide_form
 from gateway.rulebook.ecoa import decide_ecoa
 from gateway.rulebook.state import (
     AcceptedForm,
-    BrandState,
     CertifiedCast,
     RecordedCast,
 )
@@ -34,9 +34,10 @@ def record_batch(state: RegistryState, batch: ProductionBatchRecorded, context: 
         specification=batch.specification,
         production_filtered=batch.production_filtered,
     )
-    brand = state.brand(batch.brand)
-    brand = replace(brand, casts={**brand.casts, batch.cast_reference: cast})
-    return Step(with_brand(state, brand), ())
+    entry = state.brand(batch.brand).cast(batch.cast_reference)
+    return Step(
+        state.with_cast(batch.brand, batch.cast_reference, replace(entry, recorded=cast)), ()
+    )
 
 
 def decide_ecoa_message(state: RegistryState, ecoa: ECoACreated, context: Context) -> Step:
@@ -47,12 +48,12 @@ def decide_ecoa_message(state: RegistryState, ecoa: ECoACreated, context: Contex
     ]
     if not decision.accepted:
         return Step(state, tuple(outputs))
-    certified = dict(brand.certified)
     for cast in decision.certified:
-        certified[cast.cast_reference] = (*certified.get(cast.cast_reference, ()), cast)
-    brand = replace(brand, certified=certified)
-    outputs.extend(_attach_to_casts(brand, decision.certified, context))
-    state, decided = decide_open_requests(with_brand(state, brand), ecoa.brand, context)
+        entry = state.brand(ecoa.brand).cast(cast.cast_reference)
+        entry = replace(entry, certificates=(*entry.certificates, cast))
+        state = state.with_cast(ecoa.brand, cast.cast_reference, entry)
+    outputs.extend(_attach_to_casts(state.brand(ecoa.brand), decision.certified, context))
+    state, decided = decide_open_requests(state, ecoa.brand, context)
     return Step(state, (*outputs, *decided))
 
 
@@ -69,16 +70,22 @@ def decide_form_message(
     accepted = AcceptedForm(
         form_id=form.form_id, reporting_year=form.reporting_year, emissions=decision.emissions
     )
-    brand = replace(brand, forms={**brand.forms, form.reporting_year: accepted})
-    every_cast = tuple(cast for casts in brand.certified.values() for cast in casts)
-    outputs.extend(_attach_to_casts(brand, every_cast, context, only_form=accepted))
-    state, decided = decide_open_requests(with_brand(state, brand), form.brand, context)
+    state = state.with_form(form.brand, accepted)
+    outputs.extend(
+        _attach_to_casts(
+            state.brand(form.brand),
+            state.certified_casts(form.brand),
+            context,
+            only_form=accepted,
+        )
+    )
+    state, decided = decide_open_requests(state, form.brand, context)
     return Step(state, (*outputs, *decided))
 
 
 def _attach_to_casts(
-    brand: BrandState,
-    casts: tuple[CertifiedCast, ...],
+    brand: BrandEntities,
+    casts: Iterable[CertifiedCast],
     context: Context,
     only_form: AcceptedForm | None = None,
 ) -> list[Contract]:

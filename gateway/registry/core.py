@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -43,12 +42,20 @@ from gateway.registry.warrants import cancel_warrant, lot_arrived, request_warra
 from gateway.rulebook.model import Rulebook
 
 
-def handle(state: RegistryState, body: Contract, *, now: datetime, rulebook: Rulebook) -> Step:
+def handle(
+    state: RegistryState,
+    body: Contract,
+    *,
+    now: datetime,
+    rulebook: Rulebook,
+    digest: str | None = None,
+) -> Step:
     """Apply one incoming message; raises ``CommandRefused`` for an impossible command or a
     reused id, and ``LookupError`` for a type the registry does not take in.
 
     A message whose id was handled before with the same body changes nothing (no outputs):
-    delivering it twice is harmless.
+    delivering it twice is harmless. ``digest`` tells one content from another (the
+    pipeline computes it once from the record; by default ``body_digest``).
     """
     handler = HANDLERS.get(type(body))
     if handler is None:
@@ -57,9 +64,9 @@ def handle(state: RegistryState, body: Contract, *, now: datetime, rulebook: Rul
     if identity is None:
         return handler(state, body, Context(rulebook=rulebook, now=now))
     brand, id_field, message_id = identity
-    digest = hashlib.sha256(body.model_dump_json().encode("utf-8")).hexdigest()
-    handled_before = state.handled.get(brand, {})
-    earlier = handled_before.get(message_id)
+    if digest is None:
+        digest = body_digest(body)
+    earlier = state.handled_digest(brand, message_id)
     if earlier == digest:
         return Step(state, ())
     if earlier is not None:
@@ -70,8 +77,12 @@ def handle(state: RegistryState, body: Contract, *, now: datetime, rulebook: Rul
             f"{body.MESSAGE_TYPE} message; send a new id for new content",
         )
     step = handler(state, body, Context(rulebook=rulebook, now=now))
-    handled = {**step.state.handled, brand: {**handled_before, message_id: digest}}
-    return Step(replace(step.state, handled=handled), step.outputs)
+    return Step(step.state.with_handled(brand, message_id, digest), step.outputs)
+
+
+def body_digest(body: Contract) -> str:
+    """What tells one content of a message id from another."""
+    return hashlib.sha256(body.model_dump_json().encode("utf-8")).hexdigest()
 
 
 def _identity(body: Contract) -> tuple[str, str, str] | None:

@@ -1,5 +1,5 @@
-"""The custody moves the registry's own events imply, as ``CustodyMovementRecorded`` bodies for
-the ledger. Pure: plain values in, a move (or none) out.
+"""The custody moves the registry's own events imply, as ``CustodyMove`` values (each becomes a
+``CustodyMove`` for the ledger). Pure: plain values in, a move (or none) out.
 
 Certified metal changes holder three ways, each following from one registry event:
 
@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from contracts.custody import CustodyMovementRecorded, CustodyMoveReason
+from contracts.custody import CustodyMoveReason
 from contracts.lots import LotArrived
+from gateway.registry.state import CustodyMove
 
 
 def arrival_posting_id(lot_id: str) -> str:
@@ -42,13 +43,13 @@ def utc_date(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
 
 
-def arrival_move(lot: LotArrived) -> CustodyMovementRecorded | None:
+def arrival_move(lot: LotArrived) -> CustodyMove | None:
     """The lot's net weight moves from whoever delivered it to the warehouse; None when the lot
     carries no certified claim."""
     claim = lot.custody_claim
     if claim is None:
         return None
-    return CustodyMovementRecorded.build(
+    return CustodyMove(
         posting_id=arrival_posting_id(lot.lot_id),
         reason=CustodyMoveReason.LOT_ARRIVAL,
         from_holder_id=claim.delivered_by,
@@ -63,12 +64,12 @@ def arrival_move(lot: LotArrived) -> CustodyMovementRecorded | None:
 
 
 def issue_move(
-    arrival: CustodyMovementRecorded,
+    arrival: CustodyMove,
     *,
     warrant_id: str,
     holder_id: str | None,
     issued_at: datetime,
-) -> CustodyMovementRecorded | None:
+) -> CustodyMove | None:
     """What the arrival brought to the warehouse moves on to the warrant's holder; None when
     the request named no holder."""
     if holder_id is None:
@@ -83,9 +84,7 @@ def issue_move(
     )
 
 
-def cancellation_move(
-    issued: CustodyMovementRecorded, *, cancelled_at: datetime
-) -> CustodyMovementRecorded:
+def cancellation_move(issued: CustodyMove, *, cancelled_at: datetime) -> CustodyMove:
     """What the issue moved to the holder returns to the warehouse it came from."""
     warrant_id = issued.warrant_id
     if warrant_id is None:
@@ -101,15 +100,15 @@ def cancellation_move(
 
 
 def _onward(
-    previous: CustodyMovementRecorded,
+    previous: CustodyMove,
     *,
     posting_id: str,
     reason: CustodyMoveReason,
     to_holder_id: str,
     warrant_id: str,
     occurred_at: datetime,
-) -> CustodyMovementRecorded:
-    return CustodyMovementRecorded.build(
+) -> CustodyMove:
+    return CustodyMove(
         posting_id=posting_id,
         reason=reason,
         from_holder_id=previous.to_holder_id,

@@ -33,7 +33,17 @@ WarrantMessage = WarrantIssued | WarrantRejected | WarrantPending
 
 def warrant_id_for(lot_id: str) -> str:
     """One warrant per lot: its id follows from the lot's, so a replay gives the same id."""
-    return f"WRT-{lot_id}"
+    return f"{_WARRANT_ID_PREFIX}{lot_id}"
+
+
+def lot_of_warrant_id(warrant_id: str) -> str | None:
+    """The lot whose warrant has this id, or None for an id no lot's warrant has."""
+    if not warrant_id.startswith(_WARRANT_ID_PREFIX):
+        return None
+    return warrant_id[len(_WARRANT_ID_PREFIX) :] or None
+
+
+_WARRANT_ID_PREFIX = "WRT-"
 
 
 def rule_violation(violation: Violation) -> RuleViolation:

@@ -1,22 +1,44 @@
-"""The registry's state and what a step returns; refusals of impossible commands."""
+"""The registry's state, as small keyed entities, and what a step returns.
+
+The state is cut into entities, one key each, none of which grows with a brand's history:
+a brand's listing, each cast (as recorded, with the certificates covering it), each accepted
+form, each handled message id, each lot, each open request, each lot's latest warrant
+decision, each cancellation and each custody move emitted; plus the indexes the rules ask
+(casts by the normal form of their reference, a brand's open requests). Keys are
+``kind:part[:part]`` with ``%`` and ``:`` escaped in each part, so that the entities of one
+brand share a prefix.
+
+``RegistryState`` is a value: the entities a reader holds (``EntityReader``: the committed
+store behind a bounded cache, or a plain dict) and, on top, the changes made since (a
+persistent map, so that a step adds one change in O(log n) and the state before it stays
+intact). A step reads what it needs by key and reports exactly the keys it changed; nothing
+scans the whole state.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from immutables import Map
 
 from contracts.base import Contract
-from contracts.custody import CustodyMovementRecorded
-from contracts.lots import LotArrived
-from contracts.warrants import (
-    CancelWarrant,
-    RequestWarrant,
-)
+from contracts.custody import CustodyMovementRecorded, CustodyMoveReason
+from contracts.values import AccountingLevel
+from contracts.warrants import CancelWarrant
 from gateway.rulebook.decisions import WarrantDecision
 from gateway.rulebook.model import Rulebook
 from gateway.rulebook.state import (
-    BrandState,
+    AcceptedForm,
+    ArrivedLot,
+    BrandRecord,
+    CertifiedCast,
+    OpenRequest,
+    RecordedCast,
+    normalised_cast_reference,
 )
 
 
@@ -30,25 +52,326 @@ class CommandRefused(ValueError):
         self.rule = rule
 
 
+# ---- the entities' own types --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CastEntry:
+    """One cast of a brand: as its producer recorded it (if they did), and the accepted
+    certificates covering it (a cast has few: its producer's, perhaps a warehouse's Basic)."""
+
+    recorded: RecordedCast | None = None
+    certificates: tuple[CertifiedCast, ...] = ()
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    cancellation_id: str
+    warrant_id: str
+    lot_id: str
+    brand: str
+    warehouse_id: str
+    reason: str | None = None
+
+    @classmethod
+    def of(cls, cancel: CancelWarrant) -> Cancellation:
+        return cls(
+            cancellation_id=cancel.cancellation_id,
+            warrant_id=cancel.warrant_id,
+            lot_id=cancel.lot_id,
+            brand=cancel.brand,
+            warehouse_id=cancel.warehouse_id,
+            reason=cancel.reason,
+        )
+
+
+@dataclass(frozen=True)
+class CustodyMove:
+    """A custody move the registry emitted (the body of a ``CustodyMovementRecorded``)."""
+
+    posting_id: str
+    reason: CustodyMoveReason
+    from_holder_id: str
+    to_holder_id: str
+    lot_id: str
+    quantity_kg: Decimal
+    material_quality: str
+    level: AccountingLevel
+    coc_document: str
+    occurred_on: date
+    warrant_id: str | None = None
+
+    @classmethod
+    def of(cls, moved: CustodyMovementRecorded) -> CustodyMove:
+        return cls(
+            posting_id=moved.posting_id,
+            reason=moved.reason,
+            from_holder_id=moved.from_holder_id,
+            to_holder_id=moved.to_holder_id,
+            lot_id=moved.lot_id,
+            warrant_id=moved.warrant_id,
+            quantity_kg=moved.quantity_kg,
+            material_quality=moved.material_quality,
+            level=moved.level,
+            coc_document=moved.coc_document,
+            occurred_on=moved.occurred_on,
+        )
+
+    def message(self) -> CustodyMovementRecorded:
+        return CustodyMovementRecorded.build(
+            posting_id=self.posting_id,
+            reason=self.reason,
+            from_holder_id=self.from_holder_id,
+            to_holder_id=self.to_holder_id,
+            lot_id=self.lot_id,
+            warrant_id=self.warrant_id,
+            quantity_kg=self.quantity_kg,
+            material_quality=self.material_quality,
+            level=self.level,
+            coc_document=self.coc_document,
+            occurred_on=self.occurred_on,
+        )
+
+
+@dataclass(frozen=True)
+class Pending:
+    """Index entry: the brand has an open request for this lot."""
+
+
+PENDING = Pending()
+
+
+# ---- keys ---------------------------------------------------------------------------------
+
+
+def _part(text: str) -> str:
+    return text.replace("%", "%25").replace(":", "%3A")
+
+
+def unescape_part(text: str) -> str:
+    return text.replace("%3A", ":").replace("%25", "%")
+
+
+def entity_key(kind: str, *parts: str) -> str:
+    return ":".join((kind, *(_part(part) for part in parts)))
+
+
+def key_prefix(kind: str, *parts: str) -> str:
+    """The prefix every key of ``kind`` under ``parts`` starts with."""
+    return entity_key(kind, *parts) + ":"
+
+
+def key_kind(key: str) -> str:
+    return key.partition(":")[0]
+
+
+# ---- reading ------------------------------------------------------------------------------
+
+
+class EntityReader(Protocol):
+    """Committed entities by key, decoded."""
+
+    def get(self, key: str) -> Any | None: ...
+
+    def keys_with_prefix(self, prefix: str) -> Iterable[str]:
+        """Every key starting with ``prefix``, sorted."""
+        ...
+
+
+class DictReader:
+    """Entities held in a plain dict (``gateway check``, unit tests). Not changed once a state
+    reads it."""
+
+    def __init__(self, entities: Mapping[str, Any] | None = None) -> None:
+        self.entities = dict(entities or {})
+
+    def get(self, key: str) -> Any | None:
+        return self.entities.get(key)
+
+    def keys_with_prefix(self, prefix: str) -> Iterable[str]:
+        return sorted(key for key in self.entities if key.startswith(prefix))
+
+
+_NOTHING: Map[str, Any] = Map()
+_EMPTY = DictReader()
+
+
 @dataclass(frozen=True)
 class RegistryState:
-    brands: Mapping[str, BrandState] = field(default_factory=dict)
-    lots: Mapping[str, LotArrived] = field(default_factory=dict)
-    open_requests: Mapping[str, RequestWarrant] = field(default_factory=dict)
-    """Requests still pending, by lot id: decided again when what they wait for arrives."""
-    warrant_decisions: Mapping[str, WarrantDecision] = field(default_factory=dict)
-    """The latest decision of every lot's request, by lot id."""
-    handled: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    """By brand: the ids of the eCOAs, forms and commands already handled, with a digest of
-    each body, so that a message delivered again changes nothing."""
-    cancellations: Mapping[str, CancelWarrant] = field(default_factory=dict)
-    """The cancellation of every cancelled warrant, by lot id (one warrant per lot)."""
-    custody_moves: Mapping[str, CustodyMovementRecorded] = field(default_factory=dict)
-    """The custody moves emitted, by posting id: each is emitted once, the issue moves on what
-    the arrival moved, and a cancellation returns what the issue moved."""
+    reader: EntityReader = _EMPTY
+    changes: Map[str, Any] = _NOTHING
+    """Key -> new value (None: the entity is gone) of everything changed on top of
+    ``reader``."""
 
-    def brand(self, name: str) -> BrandState:
-        return self.brands.get(name) or BrandState(brand=name)
+    # -- generic --
+
+    def get(self, key: str) -> Any | None:
+        if key in self.changes:
+            return self.changes[key]
+        return self.reader.get(key)
+
+    def keys_with_prefix(self, prefix: str) -> list[str]:
+        keys = {key for key in self.reader.keys_with_prefix(prefix)}
+        for key, value in self.changes.items():
+            if key.startswith(prefix):
+                if value is None:
+                    keys.discard(key)
+                else:
+                    keys.add(key)
+        return sorted(keys)
+
+    def put(self, key: str, value: Any | None) -> RegistryState:
+        """The state with ``key`` set to ``value`` (None removes it); the same state when it
+        already holds that value."""
+        if self.get(key) == value:
+            return self
+        return RegistryState(self.reader, self.changes.set(key, value))
+
+    def changed_since(self, before: RegistryState) -> dict[str, Any | None]:
+        """Key -> new value (None: gone) of what changed from ``before`` to this state, one
+        of its successors on the same reader."""
+        earlier = before.changes
+        return {
+            key: value
+            for key, value in self.changes.items()
+            if key not in earlier or earlier[key] is not value
+        }
+
+    def rebased(self, reader: EntityReader) -> RegistryState:
+        """The same entities, all read from ``reader`` (which now holds the changes)."""
+        return RegistryState(reader)
+
+    # -- brands, casts, forms --
+
+    def brand(self, name: str) -> BrandEntities:
+        return BrandEntities(self, name)
+
+    def with_brand_record(self, record: BrandRecord) -> RegistryState:
+        return self.put(entity_key("brand", record.brand), record)
+
+    def with_cast(self, brand: str, reference: str, entry: CastEntry) -> RegistryState:
+        key = entity_key("cast", brand, reference)
+        state = self
+        if self.get(key) is None:
+            state = state._indexed_reference(brand, reference)
+        return state.put(key, entry)
+
+    def _indexed_reference(self, brand: str, reference: str) -> RegistryState:
+        index_key = entity_key("reads-as", brand, normalised_cast_reference(reference))
+        known: tuple[str, ...] = self.get(index_key) or ()
+        if reference in known:
+            return self
+        return self.put(index_key, tuple(sorted((*known, reference))))
+
+    def with_form(self, brand: str, form: AcceptedForm) -> RegistryState:
+        return self.put(entity_key("form", brand, str(form.reporting_year)), form)
+
+    def certified_casts(self, brand: str) -> Iterator[CertifiedCast]:
+        """Every certified cast of the brand (read when a form attaches to all of them)."""
+        for key in self.keys_with_prefix(key_prefix("cast", brand)):
+            entry: CastEntry | None = self.get(key)
+            if entry is not None:
+                yield from entry.certificates
+
+    # -- handled message ids --
+
+    def handled_digest(self, brand: str, message_id: str) -> str | None:
+        digest: str | None = self.get(entity_key("handled", brand, message_id))
+        return digest
+
+    def with_handled(self, brand: str, message_id: str, digest: str) -> RegistryState:
+        return self.put(entity_key("handled", brand, message_id), digest)
+
+    # -- lots, requests, warrants --
+
+    def lot(self, lot_id: str) -> ArrivedLot | None:
+        lot: ArrivedLot | None = self.get(entity_key("lot", lot_id))
+        return lot
+
+    def with_lot(self, lot: ArrivedLot) -> RegistryState:
+        return self.put(entity_key("lot", lot.lot_id), lot)
+
+    def open_request(self, lot_id: str) -> OpenRequest | None:
+        request: OpenRequest | None = self.get(entity_key("request", lot_id))
+        return request
+
+    def open_requests_of(self, brand: str) -> list[OpenRequest]:
+        prefix = key_prefix("pending", brand)
+        found = []
+        for key in self.keys_with_prefix(prefix):
+            request = self.open_request(unescape_part(key[len(prefix) :]))
+            if request is not None:
+                found.append(request)
+        return found
+
+    def with_open_request(self, request: OpenRequest) -> RegistryState:
+        state = self.put(entity_key("request", request.lot_id), request)
+        return state.put(entity_key("pending", request.brand, request.lot_id), PENDING)
+
+    def without_open_request(self, lot_id: str) -> RegistryState:
+        request = self.open_request(lot_id)
+        if request is None:
+            return self
+        state = self.put(entity_key("request", lot_id), None)
+        return state.put(entity_key("pending", request.brand, lot_id), None)
+
+    def warrant_decision(self, lot_id: str) -> WarrantDecision | None:
+        decision: WarrantDecision | None = self.get(entity_key("warrant", lot_id))
+        return decision
+
+    def with_warrant_decision(self, decision: WarrantDecision) -> RegistryState:
+        return self.put(entity_key("warrant", decision.lot_id), decision)
+
+    def cancellation(self, lot_id: str) -> Cancellation | None:
+        cancellation: Cancellation | None = self.get(entity_key("cancellation", lot_id))
+        return cancellation
+
+    def with_cancellation(self, cancellation: Cancellation) -> RegistryState:
+        return self.put(entity_key("cancellation", cancellation.lot_id), cancellation)
+
+    # -- custody moves --
+
+    def custody_move(self, posting_id: str) -> CustodyMove | None:
+        move: CustodyMove | None = self.get(entity_key("move", posting_id))
+        return move
+
+    def with_move(self, move: CustodyMove) -> RegistryState:
+        return self.put(entity_key("move", move.posting_id), move)
+
+
+@dataclass(frozen=True)
+class BrandEntities:
+    """One brand's entities, as the rulebook's ``BrandView``."""
+
+    state: RegistryState
+    brand: str
+
+    @property
+    def record(self) -> BrandRecord | None:
+        record: BrandRecord | None = self.state.get(entity_key("brand", self.brand))
+        return record
+
+    def cast(self, cast_reference: str) -> CastEntry:
+        entry: CastEntry | None = self.state.get(entity_key("cast", self.brand, cast_reference))
+        return entry or CastEntry()
+
+    def recorded_cast(self, cast_reference: str) -> RecordedCast | None:
+        return self.cast(cast_reference).recorded
+
+    def certificates_of(self, cast_reference: str) -> tuple[CertifiedCast, ...]:
+        return self.cast(cast_reference).certificates
+
+    def form(self, reporting_year: int) -> AcceptedForm | None:
+        form: AcceptedForm | None = self.state.get(
+            entity_key("form", self.brand, str(reporting_year))
+        )
+        return form
+
+    def casts_read_as(self, normal_form: str) -> tuple[str, ...]:
+        known: tuple[str, ...] | None = self.state.get(
+            entity_key("reads-as", self.brand, normal_form)
+        )
+        return known or ()
 
 
 @dataclass(frozen=True)
@@ -61,7 +384,3 @@ class Step:
 class Context:
     rulebook: Rulebook
     now: datetime
-
-
-def with_brand(state: RegistryState, brand: BrandState) -> RegistryState:
-    return replace(state, brands={**state.brands, brand.brand: brand})

@@ -3,10 +3,7 @@ cancelled, and the custody moves these imply."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from contracts.base import Contract
-from contracts.custody import CustodyMovementRecorded
 from contracts.lots import LotArrived
 from contracts.warrants import (
     CancelWarrant,
@@ -23,11 +20,20 @@ from gateway.registry.custody_moves import (
     issue_posting_id,
 )
 from gateway.registry.decision_messages import (
+    lot_of_warrant_id,
     warrant_id_for,
     warrant_messages,
 )
-from gateway.registry.state import CommandRefused, Context, RegistryState, Step
+from gateway.registry.state import (
+    Cancellation,
+    CommandRefused,
+    Context,
+    CustodyMove,
+    RegistryState,
+    Step,
+)
 from gateway.rulebook.decisions import WarrantDecision, WarrantOutcome
+from gateway.rulebook.state import OpenRequest, arrived_lot, open_request
 from gateway.rulebook.warrantability import decide_warrant
 from gateway.violations import Violation
 
@@ -42,8 +48,8 @@ def lot_arrived(state: RegistryState, lot: LotArrived, context: Context) -> Step
     custody cannot be announced again with another claim, weight, warehouse or date); a
     request waiting for the lot is decided again."""
     state, moved = _arrival_custody(state, lot)
-    state = replace(state, lots={**state.lots, lot.lot_id: lot})
-    request = state.open_requests.get(lot.lot_id)
+    state = state.with_lot(arrived_lot(lot))
+    request = state.open_request(lot.lot_id)
     if request is None:
         return Step(state, moved)
     state, outputs = _decide(state, request, context)
@@ -54,9 +60,9 @@ def _arrival_custody(
     state: RegistryState, lot: LotArrived
 ) -> tuple[RegistryState, tuple[Contract, ...]]:
     move = arrival_move(lot)
-    earlier = state.custody_moves.get(arrival_posting_id(lot.lot_id))
+    earlier = state.custody_move(arrival_posting_id(lot.lot_id))
     if earlier is None:
-        return (state, ()) if move is None else (_with_move(state, move), (move,))
+        return (state, ()) if move is None else (state.with_move(move), (move.message(),))
     if move == earlier:
         return state, ()
     field_name = _changed_arrival_field(earlier, lot)
@@ -70,7 +76,7 @@ def _arrival_custody(
     )
 
 
-def _changed_arrival_field(earlier: CustodyMovementRecorded, lot: LotArrived) -> str:
+def _changed_arrival_field(earlier: CustodyMove, lot: LotArrived) -> str:
     """The field of a re-announced lot that contradicts the custody its arrival moved."""
     if earlier.quantity_kg != lot.net_weight_kg:
         return "net_weight_kg"
@@ -87,25 +93,21 @@ def _changed_arrival_field(earlier: CustodyMovementRecorded, lot: LotArrived) ->
     return "arrived_at"
 
 
-def _with_move(state: RegistryState, move: CustodyMovementRecorded) -> RegistryState:
-    return replace(state, custody_moves={**state.custody_moves, move.posting_id: move})
-
-
 def request_warrant(state: RegistryState, request: RequestWarrant, context: Context) -> Step:
-    previous = state.warrant_decisions.get(request.lot_id)
+    previous = state.warrant_decision(request.lot_id)
     if previous is not None and previous.request_id == request.request_id:
         return Step(state, ())  # the same request again: already answered
     if previous is not None and previous.outcome is WarrantOutcome.ISSUED:
-        cancelled = state.cancellations.get(request.lot_id)
+        cancelled = state.cancellation(request.lot_id)
         return Step(state, (_already_on_warrant(request, previous, cancelled, context),))
-    state, outputs = _decide(state, request, context, always_publish=True)
+    state, outputs = _decide(state, open_request(request), context, always_publish=True)
     return Step(state, tuple(outputs))
 
 
 def _already_on_warrant(
     request: RequestWarrant,
     issued: WarrantDecision,
-    cancelled: CancelWarrant | None,
+    cancelled: Cancellation | None,
     context: Context,
 ) -> Contract:
     """A lot is placed on warrant once: while its warrant stands, and after it was cancelled
@@ -146,29 +148,24 @@ def _already_on_warrant(
 
 def _decide(
     state: RegistryState,
-    request: RequestWarrant,
+    request: OpenRequest,
     context: Context,
     *,
     always_publish: bool = False,
 ) -> tuple[RegistryState, list[Contract]]:
     decision = decide_warrant(
         request,
-        state.lots.get(request.lot_id),
+        state.lot(request.lot_id),
         state.brand(request.brand),
         context.rulebook,
         today=context.now.date(),
     )
-    previous = state.warrant_decisions.get(request.lot_id)
-    open_requests = dict(state.open_requests)
+    previous = state.warrant_decision(request.lot_id)
     if decision.outcome is WarrantOutcome.PENDING:
-        open_requests[request.lot_id] = request
+        state = state.with_open_request(request)
     else:
-        open_requests.pop(request.lot_id, None)
-    state = replace(
-        state,
-        open_requests=open_requests,
-        warrant_decisions={**state.warrant_decisions, request.lot_id: decision},
-    )
+        state = state.without_open_request(request.lot_id)
+    state = state.with_warrant_decision(decision)
     if decision == previous and not always_publish:
         return state, []
     messages: list[Contract] = list(
@@ -186,13 +183,13 @@ def _decide(
 
 
 def _issue_custody(
-    state: RegistryState, request: RequestWarrant, context: Context
+    state: RegistryState, request: OpenRequest, context: Context
 ) -> tuple[RegistryState, tuple[Contract, ...]]:
     """Whatever input issues the warrant (the request, or the lot, eCOA or form a pending
     request waited for), the custody the lot's arrival brought to the warehouse moves on to
     the holder the request named. Nothing moves for a lot without a claim or a request
     without a holder."""
-    arrival = state.custody_moves.get(arrival_posting_id(request.lot_id))
+    arrival = state.custody_move(arrival_posting_id(request.lot_id))
     if arrival is None:
         return state, ()
     warrant_id = warrant_id_for(request.lot_id)
@@ -202,9 +199,9 @@ def _issue_custody(
         holder_id=request.warrant_holder_id,
         issued_at=context.now,
     )
-    if move is None or move.posting_id in state.custody_moves:
+    if move is None or state.custody_move(move.posting_id) is not None:
         return state, ()
-    return _with_move(state, move), (move,)
+    return state.with_move(move), (move.message(),)
 
 
 def cancel_warrant(state: RegistryState, cancel: CancelWarrant, context: Context) -> Step:
@@ -234,12 +231,12 @@ def cancel_warrant(state: RegistryState, cancel: CancelWarrant, context: Context
             updated_at=context.now,
         ),
     ]
-    state = replace(state, cancellations={**state.cancellations, cancel.lot_id: cancel})
-    issue = state.custody_moves.get(issue_posting_id(warrant_id))
+    state = state.with_cancellation(Cancellation.of(cancel))
+    issue = state.custody_move(issue_posting_id(warrant_id))
     if issue is not None:
         move = cancellation_move(issue, cancelled_at=context.now)
-        state = _with_move(state, move)
-        outputs.append(move)
+        state = state.with_move(move)
+        outputs.append(move.message())
     return Step(state, tuple(outputs))
 
 
@@ -248,14 +245,7 @@ def _warrant_to_cancel(state: RegistryState, cancel: CancelWarrant) -> WarrantDe
     field is wrong."""
     warrant_id, lot_id = cancel.warrant_id, cancel.lot_id
     if warrant_id_for(lot_id) != warrant_id:
-        owner = next(
-            (
-                lot
-                for lot, decision in state.warrant_decisions.items()
-                if decision.outcome is WarrantOutcome.ISSUED and warrant_id_for(lot) == warrant_id
-            ),
-            None,
-        )
+        owner = _lot_of_warrant(state, warrant_id)
         if owner is None:
             raise CommandRefused(
                 "warrant_id", CANCEL_RULE, f"cannot cancel warrant {warrant_id}: no such warrant"
@@ -266,7 +256,7 @@ def _warrant_to_cancel(state: RegistryState, cancel: CancelWarrant) -> WarrantDe
             f"cannot cancel warrant {warrant_id} for lot {lot_id}: it is the warrant of lot "
             f"{owner}",
         )
-    decision = state.warrant_decisions.get(lot_id)
+    decision = state.warrant_decision(lot_id)
     if decision is None or decision.outcome is not WarrantOutcome.ISSUED:
         where = "no request was made" if decision is None else f"it is {decision.outcome.value}"
         raise CommandRefused(
@@ -274,7 +264,7 @@ def _warrant_to_cancel(state: RegistryState, cancel: CancelWarrant) -> WarrantDe
             CANCEL_RULE,
             f"cannot cancel warrant {warrant_id}: it was not issued (lot {lot_id}: {where})",
         )
-    earlier = state.cancellations.get(lot_id)
+    earlier = state.cancellation(lot_id)
     if earlier is not None:
         raise CommandRefused(
             "warrant_id",
@@ -289,7 +279,7 @@ def _warrant_to_cancel(state: RegistryState, cancel: CancelWarrant) -> WarrantDe
             f"cannot cancel warrant {warrant_id}: it is of brand {decision.brand}, not "
             f"{cancel.brand}",
         )
-    lot = state.lots.get(lot_id)
+    lot = state.lot(lot_id)
     if lot is not None and lot.warehouse_id != cancel.warehouse_id:
         raise CommandRefused(
             "warehouse_id",
@@ -300,11 +290,22 @@ def _warrant_to_cancel(state: RegistryState, cancel: CancelWarrant) -> WarrantDe
     return decision
 
 
+def _lot_of_warrant(state: RegistryState, warrant_id: str) -> str | None:
+    """The lot whose issued warrant has this id (a warrant's id follows from its lot's)."""
+    lot_id = lot_of_warrant_id(warrant_id)
+    if lot_id is None:
+        return None
+    decision = state.warrant_decision(lot_id)
+    if decision is None or decision.outcome is not WarrantOutcome.ISSUED:
+        return None
+    return lot_id
+
+
 def decide_open_requests(
     state: RegistryState, brand: str, context: Context
 ) -> tuple[RegistryState, list[Contract]]:
     outputs: list[Contract] = []
-    for request in [r for r in state.open_requests.values() if r.brand == brand]:
+    for request in state.open_requests_of(brand):
         state, decided = _decide(state, request, context)
         outputs.extend(decided)
     return state, outputs

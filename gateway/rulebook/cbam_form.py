@@ -17,7 +17,7 @@ from contracts.cbam import (
 from contracts.values import MetalContract
 from gateway.rulebook.decisions import FormDecision
 from gateway.rulebook.model import CbamRules, Rulebook
-from gateway.rulebook.state import BrandState, BrandStatus, EmissionsFigures
+from gateway.rulebook.state import BrandStatus, BrandView, EmissionsFigures
 from gateway.violations import Violation, shown
 
 UN_LOCODE = re.compile(r"[A-Z]{2} ?[A-Z2-9]{3}")
@@ -53,7 +53,7 @@ _VERIFIER_FIELDS = {
 
 
 def decide_form(
-    form: CbamEmissionsFormSubmitted, brand: BrandState, rulebook: Rulebook, *, today: date
+    form: CbamEmissionsFormSubmitted, brand: BrandView, rulebook: Rulebook, *, today: date
 ) -> FormDecision:
     """Accept ``form`` with the embedded emissions it gives, or reject it naming every rule
     it breaks. ``today`` is the day the form is decided (for the year and the deadline)."""
@@ -159,7 +159,7 @@ def _notes(
 
 
 def _brand_violations(
-    form: CbamEmissionsFormSubmitted, brand: BrandState, cbam: CbamRules
+    form: CbamEmissionsFormSubmitted, brand: BrandView, cbam: CbamRules
 ) -> list[Violation]:
     record = brand.record
     if record is None:
@@ -188,7 +188,7 @@ def _brand_violations(
 
 
 def _reporting_year_violations(
-    form: CbamEmissionsFormSubmitted, brand: BrandState, cbam: CbamRules, today: date
+    form: CbamEmissionsFormSubmitted, brand: BrandView, cbam: CbamRules, today: date
 ) -> list[Violation]:
     year = form.reporting_year
     found = []
@@ -214,7 +214,7 @@ def _reporting_year_violations(
                 message=f"a form reports a calendar year that has ended; {year} has not",
             )
         )
-    accepted = brand.forms.get(year)
+    accepted = brand.form(year)
     if accepted is not None and accepted.form_id != form.form_id:
         found.append(
             Violation(
@@ -267,7 +267,7 @@ def _installation_violations(form: CbamEmissionsFormSubmitted, cbam: CbamRules) 
 
 
 def _product_violations(
-    form: CbamEmissionsFormSubmitted, brand: BrandState, cbam: CbamRules
+    form: CbamEmissionsFormSubmitted, brand: BrandView, cbam: CbamRules
 ) -> list[Violation]:
     if not form.products:
         return [_missing("products", "at least one product", cbam)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from contracts.ecoa import ECoACreated, ECoAKind
@@ -10,7 +9,12 @@ from contracts.values import CastAnalysis, PartyRole
 from gateway.rulebook.chemistry import check_chemistry
 from gateway.rulebook.decisions import ECoADecision
 from gateway.rulebook.model import ContractRules, Rulebook, Specification
-from gateway.rulebook.state import BrandState, CertifiedCast
+from gateway.rulebook.state import (
+    BrandView,
+    CertifiedCast,
+    RecordedCast,
+    normalised_cast_reference,
+)
 from gateway.violations import Violation
 
 BASIC_CREATORS = frozenset(
@@ -19,7 +23,7 @@ BASIC_CREATORS = frozenset(
 PAPER_COA_FIELDS = ("reference", "issued_on", "issuer", "document_sha256")
 
 
-def decide_ecoa(ecoa: ECoACreated, brand: BrandState, rulebook: Rulebook) -> ECoADecision:
+def decide_ecoa(ecoa: ECoACreated, brand: BrandView, rulebook: Rulebook) -> ECoADecision:
     """Accept or reject an eCOA, listing every rule it breaks."""
     contract = rulebook.contracts[ecoa.contract]
     violations = [
@@ -43,12 +47,6 @@ def decide_ecoa(ecoa: ECoACreated, brand: BrandState, rulebook: Rulebook) -> ECo
     )
 
 
-def normalised_cast_reference(reference: str) -> str:
-    """A cast reference with case, spaces and hyphens ignored: to tell a near miss from a
-    cast that is simply unknown (SCR 4.5 asks for identical numbers)."""
-    return re.sub(r"[\s\-]", "", reference).casefold()
-
-
 def _certified_casts(ecoa: ECoACreated) -> tuple[CertifiedCast, ...]:
     return tuple(
         CertifiedCast(
@@ -63,7 +61,7 @@ def _certified_casts(ecoa: ECoACreated) -> tuple[CertifiedCast, ...]:
     )
 
 
-def _brand_listed(ecoa: ECoACreated, brand: BrandState, contract: ContractRules) -> list[Violation]:
+def _brand_listed(ecoa: ECoACreated, brand: BrandView, contract: ContractRules) -> list[Violation]:
     if brand.record is None:
         return [
             Violation(
@@ -143,12 +141,9 @@ def _quality(
     return found
 
 
-def _cast_references(ecoa: ECoACreated, brand: BrandState) -> list[Violation]:
+def _cast_references(ecoa: ECoACreated, brand: BrandView) -> list[Violation]:
     found: list[Violation] = []
     seen: set[str] = set()
-    recorded_by_normal_form = {
-        normalised_cast_reference(reference): cast for reference, cast in brand.casts.items()
-    }
     for index, cast in enumerate(ecoa.casts):
         field = f"casts[{index}].cast_reference"
         if cast.cast_reference in seen:
@@ -163,8 +158,8 @@ def _cast_references(ecoa: ECoACreated, brand: BrandState) -> list[Violation]:
                 )
             )
         seen.add(cast.cast_reference)
-        recorded = brand.casts.get(cast.cast_reference)
-        near = recorded_by_normal_form.get(normalised_cast_reference(cast.cast_reference))
+        recorded = brand.recorded_cast(cast.cast_reference)
+        near = _recorded_read_as(brand, cast.cast_reference)
         if recorded is None and near is not None:
             found.append(
                 Violation(
@@ -196,7 +191,16 @@ def _cast_references(ecoa: ECoACreated, brand: BrandState) -> list[Violation]:
     return found
 
 
-def _creator_and_kind(ecoa: ECoACreated, brand: BrandState, rulebook: Rulebook) -> list[Violation]:
+def _recorded_read_as(brand: BrandView, cast_reference: str) -> RecordedCast | None:
+    """A recorded cast of the brand whose reference reads the same as ``cast_reference``."""
+    for reference in brand.casts_read_as(normalised_cast_reference(cast_reference)):
+        recorded = brand.recorded_cast(reference)
+        if recorded is not None:
+            return recorded
+    return None
+
+
+def _creator_and_kind(ecoa: ECoACreated, brand: BrandView, rulebook: Rulebook) -> list[Violation]:
     notice = rulebook.cbam.notice_date
     producer_id = brand.record.producer_id if brand.record else None
     by_the_producer = ecoa.created_by_role is PartyRole.PRODUCER and ecoa.created_by == producer_id
@@ -257,7 +261,7 @@ def _creator_and_kind(ecoa: ECoACreated, brand: BrandState, rulebook: Rulebook) 
 
 
 def _basic_allowed_for_cast(
-    ecoa: ECoACreated, index: int, cast: CastAnalysis, brand: BrandState, notice: date
+    ecoa: ECoACreated, index: int, cast: CastAnalysis, brand: BrandView, notice: date
 ) -> list[Violation]:
     field = f"casts[{index}]"
     certificates = brand.certificates_of(cast.cast_reference)

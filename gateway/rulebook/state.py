@@ -1,19 +1,35 @@
-"""What the registry knows about one brand when it decides: plain, immutable records.
+"""What the registry knows when it decides: plain, immutable records.
 
-Every decision is brand-local (the topics are keyed by brand), so a decision takes one
-``BrandState`` and never looks at another brand's.
+Every decision is brand-local (the topics are keyed by brand), so a decision reads one brand
+through ``BrandView`` and never looks at another brand's. A view answers point questions (a
+cast, its certificates, a year's form, the casts whose reference reads the same once case,
+spaces and hyphens are ignored), so what a decision costs does not depend on how many casts
+the brand has. ``BrandState`` is the view held in memory (``gateway check``, unit tests); the
+registry's store-backed view reads the same answers from its entities.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Protocol
 
 from contracts.ecoa import ECoAKind
-from contracts.values import MetalContract
+from contracts.lots import LotArrived
+from contracts.values import Dimensions, MetalContract, Shape
+from contracts.warrants import RequestWarrant
+
+_IGNORED_IN_REFERENCES = re.compile(r"[\s\-]")
+
+
+def normalised_cast_reference(reference: str) -> str:
+    """A cast reference with case, spaces and hyphens ignored: to tell a near miss from a
+    cast that is simply unknown (SCR 4.5 asks for identical numbers)."""
+    return _IGNORED_IN_REFERENCES.sub("", reference).casefold()
 
 
 class BrandStatus(StrEnum):
@@ -77,9 +93,31 @@ class AcceptedForm:
     emissions: EmissionsFigures
 
 
+class BrandView(Protocol):
+    """What a decision may ask about one brand."""
+
+    @property
+    def brand(self) -> str: ...
+
+    @property
+    def record(self) -> BrandRecord | None: ...
+
+    def recorded_cast(self, cast_reference: str) -> RecordedCast | None: ...
+
+    def certificates_of(self, cast_reference: str) -> tuple[CertifiedCast, ...]: ...
+
+    def form(self, reporting_year: int) -> AcceptedForm | None: ...
+
+    def casts_read_as(self, normal_form: str) -> tuple[str, ...]:
+        """The brand's known casts (recorded or certified) whose reference has this normal
+        form (``normalised_cast_reference``), sorted."""
+        ...
+
+
 @dataclass(frozen=True)
 class BrandState:
-    """Everything known about one brand: its listing, casts, certified casts and forms."""
+    """Everything known about one brand, in memory: its listing, casts, certified casts and
+    forms."""
 
     brand: str
     record: BrandRecord | None = None
@@ -87,5 +125,106 @@ class BrandState:
     certified: Mapping[str, tuple[CertifiedCast, ...]] = field(default_factory=dict)
     forms: Mapping[int, AcceptedForm] = field(default_factory=dict)
 
+    def recorded_cast(self, cast_reference: str) -> RecordedCast | None:
+        return self.casts.get(cast_reference)
+
     def certificates_of(self, cast_reference: str) -> tuple[CertifiedCast, ...]:
         return self.certified.get(cast_reference, ())
+
+    def form(self, reporting_year: int) -> AcceptedForm | None:
+        return self.forms.get(reporting_year)
+
+    def casts_read_as(self, normal_form: str) -> tuple[str, ...]:
+        known = {*self.casts, *self.certified}
+        return tuple(sorted(ref for ref in known if normalised_cast_reference(ref) == normal_form))
+
+    def certified_casts(self) -> Iterable[CertifiedCast]:
+        return (cast for casts in self.certified.values() for cast in casts)
+
+
+@dataclass(frozen=True)
+class LotBundle:
+    """One bundle of ingots as the warehouse stated it."""
+
+    bundle_id: str
+    cast_reference: str
+    pieces: int
+    net_weight_kg: Decimal
+    production_batch_reference: str | None = None
+    gross_weight_kg: Decimal | None = None
+    dimensions: Dimensions | None = None
+    is_makeweight: bool = False
+
+
+@dataclass(frozen=True)
+class ArrivedLot:
+    """A lot as the warehouse announced its arrival: what the warrant rules read."""
+
+    lot_id: str
+    warehouse_id: str
+    brand: str
+    contract: MetalContract
+    shape: Shape
+    cast_references: tuple[str, ...]
+    total_pieces: int
+    net_weight_kg: Decimal
+    arrived_at: datetime
+    production_date: date | None = None
+    production_batch_references: tuple[str, ...] = ()
+    bundles: tuple[LotBundle, ...] = ()
+    piece_weight_kg: Decimal | None = None
+    piece_dimensions: Dimensions | None = None
+
+
+def arrived_lot(lot: LotArrived) -> ArrivedLot:
+    return ArrivedLot(
+        lot_id=lot.lot_id,
+        warehouse_id=lot.warehouse_id,
+        brand=lot.brand,
+        contract=lot.contract,
+        shape=lot.shape,
+        cast_references=lot.cast_references,
+        total_pieces=lot.total_pieces,
+        net_weight_kg=lot.net_weight_kg,
+        arrived_at=lot.arrived_at,
+        production_date=lot.production_date,
+        production_batch_references=lot.production_batch_references,
+        bundles=tuple(
+            LotBundle(
+                bundle_id=bundle.bundle_id,
+                cast_reference=bundle.cast_reference,
+                pieces=bundle.pieces,
+                net_weight_kg=bundle.net_weight_kg,
+                production_batch_reference=bundle.production_batch_reference,
+                gross_weight_kg=bundle.gross_weight_kg,
+                dimensions=bundle.dimensions,
+                is_makeweight=bundle.is_makeweight,
+            )
+            for bundle in lot.bundles
+        ),
+        piece_weight_kg=lot.piece_weight_kg,
+        piece_dimensions=lot.piece_dimensions,
+    )
+
+
+@dataclass(frozen=True)
+class OpenRequest:
+    """A warehouse's request to place a lot on warrant, as the registry keeps it."""
+
+    request_id: str
+    lot_id: str
+    brand: str
+    warehouse_id: str
+    requested_at: datetime
+    warrant_holder_id: str | None = None
+
+
+def open_request(request: RequestWarrant) -> OpenRequest:
+    return OpenRequest(
+        request_id=request.request_id,
+        lot_id=request.lot_id,
+        brand=request.brand,
+        warehouse_id=request.warehouse_id,
+        requested_at=request.requested_at,
+        warrant_holder_id=request.warrant_holder_id,
+    )

@@ -16,9 +16,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from contracts.ecoa import ECoAKind
-from contracts.lots import Bundle, LotArrived
 from contracts.values import Dimensions, Shape
-from contracts.warrants import RequestWarrant
 from gateway.rulebook.decisions import (
     AttachedEmissions,
     CertificateReference,
@@ -26,15 +24,18 @@ from gateway.rulebook.decisions import (
     WarrantOutcome,
     WarrantTerms,
 )
-from gateway.rulebook.ecoa import normalised_cast_reference
 from gateway.rulebook.model import Bounds, CbamRules, ContractRules, Rulebook, ShapeRules
 from gateway.rulebook.state import (
     AcceptedForm,
+    ArrivedLot,
     BrandRecord,
-    BrandState,
     BrandStatus,
+    BrandView,
     CertifiedCast,
     EmissionsFigures,
+    LotBundle,
+    OpenRequest,
+    normalised_cast_reference,
 )
 from gateway.rulebook.violations import Missing, MissingKind
 from gateway.violations import Violation, shown
@@ -51,9 +52,9 @@ _STATUS_CODES = {
 
 
 def decide_warrant(
-    request: RequestWarrant,
-    lot: LotArrived | None,
-    brand: BrandState,
+    request: OpenRequest,
+    lot: ArrivedLot | None,
+    brand: BrandView,
     rulebook: Rulebook,
     *,
     today: date,
@@ -91,7 +92,7 @@ def decide_warrant(
 
 
 def _decision(
-    request: RequestWarrant,
+    request: OpenRequest,
     outcome: WarrantOutcome,
     *,
     violations: tuple[Violation, ...] = (),
@@ -125,9 +126,9 @@ def _lot_arrival_missing(lot_id: str) -> Missing:
 
 
 def _brand_violations(
-    request: RequestWarrant,
-    lot: LotArrived,
-    brand: BrandState,
+    request: OpenRequest,
+    lot: ArrivedLot,
+    brand: BrandView,
     contract_rules: ContractRules,
     cbam: CbamRules,
 ) -> list[Violation]:
@@ -185,7 +186,7 @@ def _brand_violations(
     return found
 
 
-def _shape_violations(lot: LotArrived, contract_rules: ContractRules) -> list[Violation]:
+def _shape_violations(lot: ArrivedLot, contract_rules: ContractRules) -> list[Violation]:
     if lot.shape in contract_rules.shapes:
         return []
     allowed = ", ".join(shape.value for shape in contract_rules.shapes)
@@ -208,7 +209,7 @@ def lot_weight_bounds(contract_rules: ContractRules) -> Bounds:
     return Bounds(min=nominal_kg - margin_kg, max=nominal_kg + margin_kg)
 
 
-def _lot_weight_violations(lot: LotArrived, contract_rules: ContractRules) -> list[Violation]:
+def _lot_weight_violations(lot: ArrivedLot, contract_rules: ContractRules) -> list[Violation]:
     bounds = lot_weight_bounds(contract_rules)
     if bounds.contains(lot.net_weight_kg):
         return []
@@ -229,7 +230,7 @@ def _lot_weight_violations(lot: LotArrived, contract_rules: ContractRules) -> li
 # One piece: weight and dimensions of the shape (SCR 1(b), SCR 6)
 
 
-def _piece_violations(lot: LotArrived, contract_rules: ContractRules) -> list[Violation]:
+def _piece_violations(lot: ArrivedLot, contract_rules: ContractRules) -> list[Violation]:
     shape_rules = contract_rules.shapes.get(lot.shape)
     if shape_rules is None:
         return []
@@ -241,7 +242,7 @@ def _piece_violations(lot: LotArrived, contract_rules: ContractRules) -> list[Vi
     return found
 
 
-def _piece_weight_violations(lot: LotArrived, bounds: Bounds, rule: str) -> list[Violation]:
+def _piece_weight_violations(lot: ArrivedLot, bounds: Bounds, rule: str) -> list[Violation]:
     weight = lot.piece_weight_kg
     shape = lot.shape.value
     if weight is None:
@@ -270,7 +271,7 @@ def _piece_weight_violations(lot: LotArrived, bounds: Bounds, rule: str) -> list
 
 
 def _piece_dimension_violations(
-    lot: LotArrived, shape_rules: ShapeRules, rule: str
+    lot: ArrivedLot, shape_rules: ShapeRules, rule: str
 ) -> list[Violation]:
     found = []
     for dimension, bounds in shape_rules.dimensions_mm.items():
@@ -337,7 +338,7 @@ def _spoken(dimension: str) -> str:
 # Bundles of ingots (SCR 3.2 / SCR 6(a); what the warrant states, SCR 3.3 / 3.4)
 
 
-def _bundle_violations(lot: LotArrived, contract_rules: ContractRules) -> list[Violation]:
+def _bundle_violations(lot: ArrivedLot, contract_rules: ContractRules) -> list[Violation]:
     rule = contract_rules.rule("bundles")
     if lot.shape is not Shape.INGOT:
         return _bundles_of_non_ingots(lot, rule)
@@ -372,7 +373,7 @@ def _requires_equal_bundles(bundle_weight: Bounds) -> bool:
     return bundle_weight.min is not None
 
 
-def _bundles_of_non_ingots(lot: LotArrived, rule: str) -> list[Violation]:
+def _bundles_of_non_ingots(lot: ArrivedLot, rule: str) -> list[Violation]:
     if not lot.bundles:
         return []
     return [
@@ -388,7 +389,7 @@ def _bundles_of_non_ingots(lot: LotArrived, rule: str) -> list[Violation]:
 
 
 def _bundle_weight_violations(
-    bundles: tuple[Bundle, ...], bundle_weight: Bounds, rule: str
+    bundles: tuple[LotBundle, ...], bundle_weight: Bounds, rule: str
 ) -> list[Violation]:
     makeweight_weight = Bounds(max=bundle_weight.max)
     found = []
@@ -411,7 +412,7 @@ def _bundle_weight_violations(
     return found
 
 
-def _makeweight_violations(bundles: tuple[Bundle, ...], rule: str) -> list[Violation]:
+def _makeweight_violations(bundles: tuple[LotBundle, ...], rule: str) -> list[Violation]:
     makeweights = [bundle.bundle_id for bundle in bundles if bundle.is_makeweight]
     if len(makeweights) <= 1:
         return []
@@ -427,7 +428,7 @@ def _makeweight_violations(bundles: tuple[Bundle, ...], rule: str) -> list[Viola
     ]
 
 
-def _unequal_bundle_violations(bundles: tuple[Bundle, ...], rule: str) -> list[Violation]:
+def _unequal_bundle_violations(bundles: tuple[LotBundle, ...], rule: str) -> list[Violation]:
     """Names the first regular bundle that differs from most of the lot's regular bundles."""
     regular = [(index, bundle) for index, bundle in enumerate(bundles) if not bundle.is_makeweight]
     usual_pieces = _most_common(bundle.pieces for _, bundle in regular)
@@ -485,7 +486,7 @@ def _make_up(pieces: int | None, dimensions: Dimensions | None) -> str:
     return "; ".join(parts)
 
 
-def _bundle_total_violations(lot: LotArrived, rule: str) -> list[Violation]:
+def _bundle_total_violations(lot: ArrivedLot, rule: str) -> list[Violation]:
     found = []
     pieces = sum(bundle.pieces for bundle in lot.bundles)
     if pieces != lot.total_pieces:
@@ -516,7 +517,7 @@ def _bundle_total_violations(lot: LotArrived, rule: str) -> list[Violation]:
     return found
 
 
-def _bundle_cast_violations(lot: LotArrived, rule: str) -> list[Violation]:
+def _bundle_cast_violations(lot: ArrivedLot, rule: str) -> list[Violation]:
     return [
         Violation(
             code="BUNDLE_CAST_NOT_IN_LOT",
@@ -535,7 +536,7 @@ def _bundle_cast_violations(lot: LotArrived, rule: str) -> list[Violation]:
 # Production batches (SCR 3.3 of the alloy contracts)
 
 
-def _production_batch_violations(lot: LotArrived, contract_rules: ContractRules) -> list[Violation]:
+def _production_batch_violations(lot: ArrivedLot, contract_rules: ContractRules) -> list[Violation]:
     maximum = contract_rules.max_production_batches
     if maximum is None:
         return []
@@ -580,7 +581,7 @@ class _CertificateFindings:
 
 
 def _certificate_findings(
-    lot: LotArrived, brand: BrandState, contract_rules: ContractRules
+    lot: ArrivedLot, brand: BrandView, contract_rules: ContractRules
 ) -> _CertificateFindings:
     violations: list[Violation] = []
     missing: list[Missing] = []
@@ -636,7 +637,7 @@ def _certificate_not_for_contract(
     )
 
 
-def _casts_of(lot: LotArrived) -> list[tuple[str, str]]:
+def _casts_of(lot: ArrivedLot) -> list[tuple[str, str]]:
     """Every cast reference marked on the lot's metal, with where the lot states it."""
     return [
         *((f"cast_references[{index}]", cast) for index, cast in enumerate(lot.cast_references)),
@@ -659,14 +660,11 @@ def _preferred(certificates: tuple[CertifiedCast, ...]) -> CertifiedCast:
     )
 
 
-def _near_match(cast: str, brand: BrandState) -> str | None:
+def _near_match(cast: str, brand: BrandView) -> str | None:
     """A certified or recorded cast of the brand that differs from ``cast`` only in case,
     spaces or hyphens."""
-    wanted = normalised_cast_reference(cast)
-    for known in (*sorted(brand.certified), *sorted(brand.casts)):
-        if known != cast and normalised_cast_reference(known) == wanted:
-            return known
-    return None
+    known = brand.casts_read_as(normalised_cast_reference(cast))
+    return next((reference for reference in known if reference != cast), None)
 
 
 # Produced on or after the notice date: Enhanced eCOA and CBAM form (SCR 4.2, §4.3)
@@ -680,8 +678,8 @@ class _EmissionsFindings:
 
 
 def _notice_date_findings(
-    lot: LotArrived,
-    brand: BrandState,
+    lot: ArrivedLot,
+    brand: BrandView,
     chosen: Mapping[str, CertifiedCast],
     cbam: CbamRules,
     *,
@@ -711,21 +709,21 @@ def _notice_date_findings(
 
 
 def form_for_production_year(
-    brand: BrandState, year: int, cbam: CbamRules, *, today: date
+    brand: BrandView, year: int, cbam: CbamRules, *, today: date
 ) -> tuple[AcceptedForm, bool] | None:
     """The accepted form that covers metal produced in ``year``, and whether it is the
     previous year's: that one stands in until ``year``'s form is due (§4.3, Figure 4)."""
-    form = brand.forms.get(year)
+    form = brand.form(year)
     if form is not None:
         return form, False
-    previous = brand.forms.get(year - 1)
+    previous = brand.form(year - 1)
     if previous is not None and today <= cbam.deadline_for(year):
         return previous, True
     return None
 
 
 def _emissions_from_form(
-    brand: BrandState, year: int, cbam: CbamRules, *, today: date
+    brand: BrandView, year: int, cbam: CbamRules, *, today: date
 ) -> _EmissionsFindings:
     covering = form_for_production_year(brand, year, cbam, today=today)
     if covering is not None:
@@ -746,7 +744,7 @@ def _emissions_from_form(
                 else ()
             ),
         )
-    previous = brand.forms.get(year - 1)
+    previous = brand.form(year - 1)
     reference = f"brand {brand.brand} year {year}"
     return _EmissionsFindings(
         attached=None,
@@ -787,7 +785,7 @@ def _default_emissions(cbam: CbamRules) -> AttachedEmissions:
 
 
 def _warrant_terms(
-    lot: LotArrived,
+    lot: ArrivedLot,
     record: BrandRecord,
     contract_rules: ContractRules,
     chosen: Mapping[str, CertifiedCast],

@@ -127,7 +127,12 @@ class GatewayApp:
                 state, record, now=now, settings=pipeline
             ),
             set_aside=functools.partial(registry_processor.set_aside, settings=pipeline),
-            state_log=RegistryChangelog(spec.state_log, store, self.metrics),
+            state_log=RegistryChangelog(
+                spec.state_log,
+                store,
+                self.metrics,
+                cache_entries=self.settings.state_cache_entries,
+            ),
             count=RegistryCounting(self.metrics),
         )
 

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     state_dir: Path = Field(
         default=Path(".run/state"), description="Where the registry keeps its local store."
     )
+    state_cache_entries: int = Field(
+        default=20_000,
+        gt=0,
+        description="Decoded entities the registry keeps in memory per partition; the rest "
+        "is read from the local store when needed.",
+    )
     registry_group_id: str = Field(
         default="custody-registry", description="Consumer group of the registry instances."
     )

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 
 from consumers.group_progress import wait_until_consumed as consumed
 from consumers.record_reader import ReadRecord, end_offsets, read_records, read_to_end
+from consumers.state_store import SqliteStateStore
 from contracts.base import Contract
 from contracts.envelope import new_envelope
 from gateway.runtime.app import GatewayApp, create_app
@@ -184,3 +185,17 @@ def assert_each_brand_decided_once(records: Sequence[ReadRecord], brands: int) -
             "custody.warrant.issued",
         ):
             assert per_kind[(kind, brand)] == 1, (kind, brand)
+
+
+def stored_entities(state_dir: Path) -> dict[int, dict[str, bytes]]:
+    """Every entity the registry's local store holds, by partition (the gateway stopped)."""
+    store = SqliteStateStore(state_dir / "registry.sqlite3")
+    try:
+        held: dict[int, dict[str, bytes]] = {}
+        for partition in range(64):
+            keys = store.keys_with_prefix(partition, "")
+            if keys:
+                held[partition] = {key: store.get(partition, key) or b"" for key in keys}
+        return held
+    finally:
+        store.close()

@@ -1,25 +1,27 @@
-"""The registry state survives being cut into entities and read back."""
+"""The registry state as small keyed entities: each step writes only what it changed, every
+entity survives the codec, and no entity grows with a brand's history."""
 
 from __future__ import annotations
 
 import pytest
 
+from gateway.registry import codec
 from gateway.registry.core import handle
-from gateway.registry.entities import (
-    UnknownEntity,
+from gateway.registry.state import RegistryState
+from tests.unit.registry_entities import (
     all_entities,
     changed_entities,
+    entity_values,
     state_from_entities,
 )
-from gateway.registry.state import RegistryState
 from tests.unit.test_registry import NOW, RULEBOOK, scenario_messages
 
 
-def test_every_state_of_the_scenario_round_trips_through_entities() -> None:
+def test_every_state_of_the_scenario_round_trips_through_the_codec() -> None:
     state = RegistryState()
     for message in scenario_messages():
         state = handle(state, message, now=NOW, rulebook=RULEBOOK).state
-        assert state_from_entities(all_entities(state)) == state
+        assert entity_values(state_from_entities(all_entities(state))) == entity_values(state)
 
 
 def test_applying_each_steps_changes_rebuilds_the_same_state() -> None:
@@ -32,7 +34,7 @@ def test_applying_each_steps_changes_rebuilds_the_same_state() -> None:
             else:
                 entities[key] = value
         state = after
-        assert state_from_entities(entities) == state
+        assert entity_values(state_from_entities(entities)) == entity_values(state)
 
 
 def test_a_step_that_changes_one_lot_writes_only_that_lot() -> None:
@@ -44,19 +46,47 @@ def test_a_step_that_changes_one_lot_writes_only_that_lot() -> None:
     assert list(changed_entities(state, after)) == ["lot:LOT-RTM-0001"]
 
 
-def test_a_closed_request_is_deleted_from_the_changelog() -> None:
+def test_a_closed_request_and_its_index_entry_are_deleted_from_the_changelog() -> None:
     messages = scenario_messages()
     state = RegistryState()
     for message in messages[:-2]:
         state = handle(state, message, now=NOW, rulebook=RULEBOOK).state
     request, lot = messages[-1], messages[-2]
     pending = handle(state, request, now=NOW, rulebook=RULEBOOK).state  # before the lot
+    assert pending.keys_with_prefix("pending:") == ["pending:NORDAL:LOT-RTM-0001"]
     issued = handle(pending, lot, now=NOW, rulebook=RULEBOOK).state
     changes = changed_entities(pending, issued)
     assert changes["request:LOT-RTM-0001"] is None
+    assert changes["pending:NORDAL:LOT-RTM-0001"] is None
     assert changes["warrant:LOT-RTM-0001"] is not None
+    assert issued.open_requests_of("NORDAL") == []
 
 
 def test_an_unknown_entity_is_refused() -> None:
-    with pytest.raises(UnknownEntity, match="parcel:X"):
-        state_from_entities({"parcel:X": b"{}"})
+    with pytest.raises(codec.UnknownEntity, match="parcel:X"):
+        codec.decode("parcel:X", b"{}")
+
+
+def test_a_newer_entity_version_is_refused_naming_it() -> None:
+    with pytest.raises(codec.UnknownEntity, match="version 9"):
+        codec.decode("handled:B:ecoa%3AE1", b'{"v":9,"d":"abc"}')
+
+
+def test_an_older_entity_version_is_upcast_on_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kind at version 2 reads what version 1 wrote through its upcaster."""
+    kind = codec.KINDS["handled"]
+    bumped = codec.EntityKind(
+        "handled", kind.adapter, version=2, upcasters={1: lambda digest: digest.upper()}
+    )
+    monkeypatch.setitem(codec.KINDS, "handled", bumped)  # type: ignore[arg-type]
+    assert codec.decode("handled:B:ecoa%3AE1", b'{"v":1,"d":"abc"}') == "ABC"
+    assert codec.decode("handled:B:ecoa%3AE1", b'{"v":2,"d":"abc"}') == "abc"
+    assert codec.encode("handled:B:ecoa%3AE1", "x") == b'{"v":2,"d":"x"}'
+
+
+def test_keys_escape_separators_so_that_one_brand_never_reads_anothers() -> None:
+    from gateway.registry.state import entity_key, key_prefix
+
+    assert entity_key("cast", "A:B", "C") == "cast:A%3AB:C"
+    assert not entity_key("cast", "A:B", "C").startswith(key_prefix("cast", "A"))
+    assert entity_key("cast", "50%", "C") == "cast:50%25:C"

@@ -1,0 +1,213 @@
+"""How the registry's entities are written: the changelog's and the local store's values.
+
+Every value is ``{"v": <version>, "d": <the entity>}``, the entity in the state's own types
+(``gateway.registry.state``, ``gateway.rulebook.state``), never in a wire contract's shape, so
+that a new version of a message changes nothing stored. Each kind has its own version;
+``UPCASTERS`` bring an older version's ``d`` up to the current one, and reading runs them.
+
+Version 0 is what the registry wrote before the state had its own types (issue 9): no
+``{"v", "d"}`` wrapper, one entity per brand holding the brand's whole history, one per
+brand's handled ids, and lots, requests, cancellations and moves as wire bodies.
+``legacy_entities`` turns one such record into today's entities.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import TypeAdapter
+
+from contracts.base import upcast
+from contracts.custody import CustodyMovementRecorded
+from contracts.lots import LotArrived
+from contracts.warrants import CancelWarrant, RequestWarrant
+from gateway.registry.state import (
+    PENDING,
+    Cancellation,
+    CastEntry,
+    CustodyMove,
+    Pending,
+    entity_key,
+)
+from gateway.rulebook.decisions import WarrantDecision
+from gateway.rulebook.state import (
+    AcceptedForm,
+    ArrivedLot,
+    BrandRecord,
+    BrandState,
+    CertifiedCast,
+    OpenRequest,
+    RecordedCast,
+    arrived_lot,
+    normalised_cast_reference,
+    open_request,
+)
+
+
+class UnknownEntity(ValueError):
+    """A changelog or store record this version of the registry cannot read."""
+
+
+Upcaster = Callable[[Any], Any]
+"""One version's ``d`` (plain JSON values) -> the next version's."""
+
+
+@dataclass(frozen=True)
+class EntityKind:
+    name: str
+    adapter: TypeAdapter[Any]
+    version: int = 1
+    upcasters: Mapping[int, Upcaster] | None = None
+    """From version n to n + 1, for every n below ``version``."""
+
+    @property
+    def prefix(self) -> bytes:
+        return b'{"v":%d,"d":' % self.version
+
+
+KINDS: Mapping[str, EntityKind] = {
+    kind.name: kind
+    for kind in (
+        EntityKind("brand", TypeAdapter(BrandRecord)),
+        EntityKind("cast", TypeAdapter(CastEntry)),
+        EntityKind("reads-as", TypeAdapter(tuple[str, ...])),
+        EntityKind("form", TypeAdapter(AcceptedForm)),
+        EntityKind("handled", TypeAdapter(str)),
+        EntityKind("lot", TypeAdapter(ArrivedLot)),
+        EntityKind("request", TypeAdapter(OpenRequest)),
+        EntityKind("pending", TypeAdapter(Pending)),
+        EntityKind("warrant", TypeAdapter(WarrantDecision)),
+        EntityKind("cancellation", TypeAdapter(Cancellation)),
+        EntityKind("move", TypeAdapter(CustodyMove)),
+    )
+}
+
+
+def _kind_of(key: str) -> EntityKind:
+    kind = KINDS.get(key.partition(":")[0])
+    if kind is None:
+        raise UnknownEntity(f"cannot read registry entity {key!r}: unknown kind")
+    return kind
+
+
+def encode(key: str, value: Any) -> bytes:
+    kind = _kind_of(key)
+    return kind.prefix + kind.adapter.dump_json(value) + b"}"
+
+
+def is_current(key: str, data: bytes) -> bool:
+    """Written by this version (nothing to upcast): a restore copies it as it is."""
+    return data.startswith(_kind_of(key).prefix)
+
+
+def decode(key: str, data: bytes) -> Any:
+    kind = _kind_of(key)
+    if data.startswith(kind.prefix) and data.endswith(b"}"):
+        return kind.adapter.validate_json(data[len(kind.prefix) : -1])
+    wrapped = json.loads(data)
+    if not isinstance(wrapped, dict) or "v" not in wrapped or "d" not in wrapped:
+        raise UnknownEntity(f"registry entity {key!r} is not a versioned entity")
+    version, body = wrapped["v"], wrapped["d"]
+    if not isinstance(version, int) or not 1 <= version <= kind.version:
+        raise UnknownEntity(
+            f"registry entity {key!r} has version {version!r}; this registry reads "
+            f"{kind.name} entities up to version {kind.version}"
+        )
+    for step in range(version, kind.version):
+        upcaster = (kind.upcasters or {}).get(step)
+        if upcaster is None:
+            raise UnknownEntity(f"no upcaster for {kind.name} entities from version {step}")
+        body = upcaster(body)
+    return kind.adapter.validate_python(body)
+
+
+# ---- version 0 ------------------------------------------------------------------------------
+
+_LEGACY_BRAND = TypeAdapter(BrandState)
+_LEGACY_HANDLED: TypeAdapter[dict[str, str]] = TypeAdapter(dict[str, str])
+_LEGACY_DECISION = TypeAdapter(WarrantDecision)
+
+Lookup = Callable[[str], Any | None]
+"""Key -> the entity already restored (decoded), or None."""
+
+
+def is_legacy(data: bytes) -> bool:
+    """Written before entities were versioned (version 0)."""
+    return not data.startswith(b'{"v":')
+
+
+def legacy_entities(key: str, data: bytes | None, restored: Lookup) -> dict[str, Any | None]:
+    """Today's entities (key -> value, None deletes) for one version-0 changelog record.
+
+    ``restored`` reads what is restored so far (a request's tombstone names only the lot;
+    its brand, which the index needs, comes from the request restored before it)."""
+    kind, _, name = key.partition(":")
+    if data is None:
+        return _legacy_tombstone(kind, name, restored)
+    if kind == "brand":
+        return _legacy_brand(_LEGACY_BRAND.validate_json(data))
+    if kind == "handled":
+        return {
+            entity_key("handled", name, message_id): digest
+            for message_id, digest in _LEGACY_HANDLED.validate_json(data).items()
+        }
+    if kind == "lot":
+        return {entity_key("lot", name): arrived_lot(_legacy_body(LotArrived, data))}
+    if kind == "request":
+        request = open_request(_legacy_body(RequestWarrant, data))
+        return {
+            entity_key("request", name): request,
+            entity_key("pending", request.brand, request.lot_id): PENDING,
+        }
+    if kind == "warrant":
+        return {entity_key("warrant", name): _LEGACY_DECISION.validate_json(data)}
+    if kind == "cancellation":
+        cancel = _legacy_body(CancelWarrant, data)
+        return {entity_key("cancellation", name): Cancellation.of(cancel)}
+    if kind == "move":
+        moved = _legacy_body(CustodyMovementRecorded, data)
+        return {entity_key("move", name): CustodyMove.of(moved)}
+    raise UnknownEntity(f"cannot read registry entity {key!r}: unknown version-0 kind")
+
+
+_Body = TypeVar("_Body", LotArrived, RequestWarrant, CancelWarrant, CustodyMovementRecorded)
+
+
+def _legacy_body(contract: type[_Body], data: bytes) -> _Body:
+    """A wire body as version 0 stored it, through the contract's upcasters."""
+    return contract.model_validate(upcast(contract, json.loads(data)))
+
+
+def _legacy_tombstone(kind: str, name: str, restored: Lookup) -> dict[str, Any | None]:
+    if kind == "request":
+        key = entity_key("request", name)
+        request: OpenRequest | None = restored(key)
+        gone: dict[str, Any | None] = {key: None}
+        if request is not None:
+            gone[entity_key("pending", request.brand, request.lot_id)] = None
+        return gone
+    if kind in ("lot", "warrant", "cancellation", "move", "brand"):
+        return {entity_key(kind, name): None}
+    raise UnknownEntity(f"cannot read registry entity {kind}:{name}: unknown version-0 kind")
+
+
+def _legacy_brand(brand: BrandState) -> dict[str, Any | None]:
+    name = brand.brand
+    entities: dict[str, Any | None] = {}
+    if brand.record is not None:
+        entities[entity_key("brand", name)] = brand.record
+    references: set[str] = {*brand.casts, *brand.certified}
+    read_as: dict[str, list[str]] = {}
+    for reference in references:
+        recorded: RecordedCast | None = brand.casts.get(reference)
+        certificates: tuple[CertifiedCast, ...] = tuple(brand.certified.get(reference, ()))
+        entities[entity_key("cast", name, reference)] = CastEntry(recorded, certificates)
+        read_as.setdefault(normalised_cast_reference(reference), []).append(reference)
+    for normal_form, known in read_as.items():
+        entities[entity_key("reads-as", name, normal_form)] = tuple(sorted(known))
+    for year, form in brand.forms.items():
+        entities[entity_key("form", name, str(year))] = form
+    return entities
