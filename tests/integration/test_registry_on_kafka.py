@@ -12,12 +12,16 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import murmur2
 
 from consumers.record_reader import ReadRecord
+from contracts.custody import CustodyMovementRecorded
 from contracts.dead_letter import DeadLetterRecorded
 from contracts.envelope import encode_body, envelope_headers, new_envelope
 from contracts.topics import CATALOGUE
 from contracts.warrants import WarrantIssued, WarrantStateChanged
+from gateway.registry import codec
+from gateway.registry.state import RegistryState
 from gateway.runtime.app import GatewayApp
 from gateway.runtime.topic_admin import ensure_topics
 from tests.conftest import TestTopics
@@ -32,7 +36,9 @@ from tests.integration.registry_support import (
     types_of,
     wait_until_consumed,
 )
+from tests.unit.registry_entities import entity_values
 from tests.unit.test_registry import scenario_messages
+from tests.unit.test_registry_changelog import fold, history, the_rest, version_0_records
 
 pytestmark = pytest.mark.broker
 
@@ -253,3 +259,51 @@ async def test_two_instances_in_one_group_give_the_same_results_as_one(
     assert decided(shared) == decided(single)
     assert final_warrant_states(shared) == final_warrant_states(single)
     assert set(final_warrant_states(single).values()) == {"issued"}
+
+
+async def test_a_changelog_written_by_the_previous_codec_version_is_restored_and_migrated(
+    topics: TestTopics, tmp_path: Path
+) -> None:
+    """The version-0 changelog (as the registry wrote it before the state had its own types)
+    is on the broker; today's registry restores it, decides what comes next as the original
+    would, and logs the translated entities, so that a later restore from the changelog
+    alone holds the same state."""
+    changelog = topics.prefix + "registry.state-changelog"
+    partition = (murmur2(b"NORDAL") & 0x7FFFFFFF) % 6
+    producer = AIOKafkaProducer(bootstrap_servers=topics.bootstrap_servers)
+    await producer.start()
+    try:
+        for key, value in version_0_records():
+            await producer.send_and_wait(
+                changelog, key=key.encode(), value=value, partition=partition
+            )
+    finally:
+        await producer.stop()
+    state_dir = tmp_path / "state"
+    async with running_registry(registry_settings(topics, state_dir)) as app:
+        await publish(topics, the_rest())
+        await wait_until_consumed(topics, group_of(app))
+    records = await all_outputs(topics)
+    assert final_warrant_states(records) == {
+        "LOT-RTM-0001": "issued",
+        "LOT-RTM-0002": "cancelled",
+    }
+    moves = [r.decoded.body for r in records if isinstance(r.decoded.body, CustodyMovementRecorded)]
+    assert [move.posting_id for move in moves] == [
+        "lot-arrival.LOT-RTM-0001",
+        "warrant-issued.WRT-LOT-RTM-0001",
+        "warrant-cancelled.WRT-LOT-RTM-0002",
+    ]
+    migrated = stored_entities(state_dir)
+    expected, _ = fold(RegistryState(), [*history(), *the_rest()])
+    held = {key: codec.decode(key, value) for key, value in migrated[partition].items()}
+    wanted = entity_values(expected)
+    assert held.keys() == wanted.keys()
+    dated_now = ("move:",)  # a move's date is the day it is decided (the test's NOW vs today)
+    assert {k: v for k, v in held.items() if not k.startswith(dated_now)} == {
+        k: v for k, v in wanted.items() if not k.startswith(dated_now)
+    }
+    shutil.rmtree(state_dir)  # rebuilt from today's records on the changelog
+    async with running_registry(registry_settings(topics, state_dir)):
+        pass
+    assert stored_entities(state_dir) == migrated
