@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
@@ -42,3 +44,20 @@ class EnvelopePublisher:
         return Published(
             topic=metadata.topic, partition=metadata.partition, offset=metadata.offset, key=key
         )
+
+    async def publish_all(self, messages: Iterable[tuple[Contract, Envelope, PartyRole]]) -> int:
+        """Send many without waiting for each: the producer batches them, and this returns
+        once every one is acknowledged (the first failure is raised). Returns how many."""
+        sent = []
+        for body, envelope, sender_role in messages:
+            spec = route(type(body), sender_role)
+            sent.append(
+                await self._producer.send(
+                    self._prefix + spec.name,
+                    key=spec.key_of(body),
+                    value=encode_body(body),
+                    headers=envelope_headers(envelope),
+                )
+            )
+        await asyncio.gather(*sent)
+        return len(sent)

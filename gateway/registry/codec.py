@@ -30,6 +30,7 @@ from gateway.registry.state import (
     CastEntry,
     CustodyMove,
     Pending,
+    cast_key,
     entity_key,
 )
 from gateway.rulebook.decisions import WarrantDecision
@@ -42,7 +43,6 @@ from gateway.rulebook.state import (
     OpenRequest,
     RecordedCast,
     arrived_lot,
-    normalised_cast_reference,
     open_request,
 )
 
@@ -73,7 +73,6 @@ KINDS: Mapping[str, EntityKind] = {
     for kind in (
         EntityKind("brand", TypeAdapter(BrandRecord)),
         EntityKind("cast", TypeAdapter(CastEntry)),
-        EntityKind("reads-as", TypeAdapter(tuple[str, ...])),
         EntityKind("form", TypeAdapter(AcceptedForm)),
         EntityKind("handled", TypeAdapter(str)),
         EntityKind("lot", TypeAdapter(ArrivedLot)),
@@ -199,15 +198,10 @@ def _legacy_brand(brand: BrandState) -> dict[str, Any | None]:
     entities: dict[str, Any | None] = {}
     if brand.record is not None:
         entities[entity_key("brand", name)] = brand.record
-    references: set[str] = {*brand.casts, *brand.certified}
-    read_as: dict[str, list[str]] = {}
-    for reference in references:
+    for reference in {*brand.casts, *brand.certified}:
         recorded: RecordedCast | None = brand.casts.get(reference)
         certificates: tuple[CertifiedCast, ...] = tuple(brand.certified.get(reference, ()))
-        entities[entity_key("cast", name, reference)] = CastEntry(recorded, certificates)
-        read_as.setdefault(normalised_cast_reference(reference), []).append(reference)
-    for normal_form, known in read_as.items():
-        entities[entity_key("reads-as", name, normal_form)] = tuple(sorted(known))
+        entities[cast_key(name, reference)] = CastEntry(recorded, certificates)
     for year, form in brand.forms.items():
         entities[entity_key("form", name, str(year))] = form
     return entities

@@ -3,10 +3,11 @@
 The state is cut into entities, one key each, none of which grows with a brand's history:
 a brand's listing, each cast (as recorded, with the certificates covering it), each accepted
 form, each handled message id, each lot, each open request, each lot's latest warrant
-decision, each cancellation and each custody move emitted; plus the indexes the rules ask
-(casts by the normal form of their reference, a brand's open requests). Keys are
-``kind:part[:part]`` with ``%`` and ``:`` escaped in each part, so that the entities of one
-brand share a prefix.
+decision, each cancellation and each custody move emitted; plus an index entry for each of a
+brand's open requests. Keys are ``kind:part[:part]`` with ``%`` and ``:`` escaped in each
+part, so that related entities share a prefix: a cast's key is
+``cast:<brand>:<normal form of its reference>:<reference>``, so the casts whose references
+read the same once case, spaces and hyphens are ignored are one prefix apart.
 
 ``RegistryState`` is a value: the entities a reader holds (``EntityReader``: the committed
 store behind a bounded cache, or a plain dict) and, on top, the changes made since (a
@@ -161,6 +162,10 @@ def key_prefix(kind: str, *parts: str) -> str:
     return entity_key(kind, *parts) + ":"
 
 
+def cast_key(brand: str, reference: str) -> str:
+    return entity_key("cast", brand, normalised_cast_reference(reference), reference)
+
+
 def key_kind(key: str) -> str:
     return key.partition(":")[0]
 
@@ -193,6 +198,7 @@ class DictReader:
 
 
 _NOTHING: Map[str, Any] = Map()
+_NO_PARENTS: Map[str, Map[str, None]] = Map()
 _EMPTY = DictReader()
 
 
@@ -202,6 +208,9 @@ class RegistryState:
     changes: Map[str, Any] = _NOTHING
     """Key -> new value (None: the entity is gone) of everything changed on top of
     ``reader``."""
+    changed_under: Map[str, Map[str, None]] = _NO_PARENTS
+    """The changed keys by their parent (the key up to its last part, ``:`` included), so
+    that listing a parent's keys does not scan every change."""
 
     # -- generic --
 
@@ -211,13 +220,27 @@ class RegistryState:
         return self.reader.get(key)
 
     def keys_with_prefix(self, prefix: str) -> list[str]:
-        keys = {key for key in self.reader.keys_with_prefix(prefix)}
-        for key, value in self.changes.items():
-            if key.startswith(prefix):
-                if value is None:
-                    keys.discard(key)
-                else:
-                    keys.add(key)
+        """Every key starting with ``prefix``, sorted (looks through every change: for rare
+        questions, such as all of a brand's casts when its form arrives)."""
+        changed = [key for key in self.changes if key.startswith(prefix)]
+        return self._merged(self.reader.keys_with_prefix(prefix), changed)
+
+    def children(self, parent: str) -> list[str]:
+        """The keys one part below ``parent`` (a prefix ending in ``:``), sorted; reads only
+        the changes under that parent."""
+        stored = (
+            key for key in self.reader.keys_with_prefix(parent) if ":" not in key[len(parent) :]
+        )
+        under = self.changed_under.get(parent)
+        return self._merged(stored, () if under is None else under.keys())
+
+    def _merged(self, stored: Iterable[str], changed: Iterable[str]) -> list[str]:
+        keys = set(stored)
+        for key in changed:
+            if self.changes[key] is None:
+                keys.discard(key)
+            else:
+                keys.add(key)
         return sorted(keys)
 
     def put(self, key: str, value: Any | None) -> RegistryState:
@@ -225,7 +248,13 @@ class RegistryState:
         already holds that value."""
         if self.get(key) == value:
             return self
-        return RegistryState(self.reader, self.changes.set(key, value))
+        parent = key[: key.rindex(":") + 1]
+        under = self.changed_under.get(parent) or Map()
+        return RegistryState(
+            self.reader,
+            self.changes.set(key, value),
+            self.changed_under.set(parent, under.set(key, None)),
+        )
 
     def changed_since(self, before: RegistryState) -> dict[str, Any | None]:
         """Key -> new value (None: gone) of what changed from ``before`` to this state, one
@@ -250,18 +279,7 @@ class RegistryState:
         return self.put(entity_key("brand", record.brand), record)
 
     def with_cast(self, brand: str, reference: str, entry: CastEntry) -> RegistryState:
-        key = entity_key("cast", brand, reference)
-        state = self
-        if self.get(key) is None:
-            state = state._indexed_reference(brand, reference)
-        return state.put(key, entry)
-
-    def _indexed_reference(self, brand: str, reference: str) -> RegistryState:
-        index_key = entity_key("reads-as", brand, normalised_cast_reference(reference))
-        known: tuple[str, ...] = self.get(index_key) or ()
-        if reference in known:
-            return self
-        return self.put(index_key, tuple(sorted((*known, reference))))
+        return self.put(cast_key(brand, reference), entry)
 
     def with_form(self, brand: str, form: AcceptedForm) -> RegistryState:
         return self.put(entity_key("form", brand, str(form.reporting_year)), form)
@@ -298,7 +316,7 @@ class RegistryState:
     def open_requests_of(self, brand: str) -> list[OpenRequest]:
         prefix = key_prefix("pending", brand)
         found = []
-        for key in self.keys_with_prefix(prefix):
+        for key in self.children(prefix):
             request = self.open_request(unescape_part(key[len(prefix) :]))
             if request is not None:
                 found.append(request)
@@ -352,7 +370,7 @@ class BrandEntities:
         return record
 
     def cast(self, cast_reference: str) -> CastEntry:
-        entry: CastEntry | None = self.state.get(entity_key("cast", self.brand, cast_reference))
+        entry: CastEntry | None = self.state.get(cast_key(self.brand, cast_reference))
         return entry or CastEntry()
 
     def recorded_cast(self, cast_reference: str) -> RecordedCast | None:
@@ -368,10 +386,8 @@ class BrandEntities:
         return form
 
     def casts_read_as(self, normal_form: str) -> tuple[str, ...]:
-        known: tuple[str, ...] | None = self.state.get(
-            entity_key("reads-as", self.brand, normal_form)
-        )
-        return known or ()
+        prefix = key_prefix("cast", self.brand, normal_form)
+        return tuple(unescape_part(key[len(prefix) :]) for key in self.state.children(prefix))
 
 
 @dataclass(frozen=True)

@@ -90,3 +90,22 @@ def test_keys_escape_separators_so_that_one_brand_never_reads_anothers() -> None
     assert entity_key("cast", "A:B", "C") == "cast:A%3AB:C"
     assert not entity_key("cast", "A:B", "C").startswith(key_prefix("cast", "A"))
     assert entity_key("cast", "50%", "C") == "cast:50%25:C"
+
+
+def test_listing_keys_merges_the_reader_with_the_changes_on_top() -> None:
+    from gateway.registry.state import DictReader
+
+    base = RegistryState(
+        DictReader({"pending:B:L1": 1, "pending:B:L2": 1, "pending:BB:L9": 1, "x:B:L1:deep": 1})
+    )
+    state = base.put("pending:B:L2", None).put("pending:B:L3", 1).put("pending:C:L4", 1)
+    assert state.children("pending:B:") == ["pending:B:L1", "pending:B:L3"]
+    assert state.keys_with_prefix("pending:") == [
+        "pending:B:L1",
+        "pending:B:L3",
+        "pending:BB:L9",
+        "pending:C:L4",
+    ]
+    assert base.children("pending:B:") == ["pending:B:L1", "pending:B:L2"]
+    assert state.children("x:B:") == []  # deeper keys are not children
+    assert state.changed_since(base) == {"pending:B:L2": None, "pending:B:L3": 1, "pending:C:L4": 1}
