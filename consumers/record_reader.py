@@ -158,7 +158,7 @@ def _committed_reader(
         bootstrap_servers=bootstrap_servers,
         enable_auto_commit=False,
         isolation_level="read_committed",
-        max_partition_fetch_bytes=max(1_048_576, max_record_bytes),
+        max_partition_fetch_bytes=max(4 * 1_048_576, max_record_bytes),
     )
 
 

@@ -33,6 +33,10 @@ from gateway.rulebook.state import OpenRequest
 log = structlog.get_logger("custody_gateway.state_logs")
 
 
+COPY_BATCH = 20_000
+"""Records a restore writes to the store per transaction."""
+
+
 class CachedEntities:
     """Partition p's committed entities: the store's bytes, decoded on demand and kept in a
     bounded least-recently-used cache (misses too), so that memory stays bounded however
@@ -114,10 +118,13 @@ class RegistryChangelog:
         return RegistryState(reader)
 
     async def _copy(self, number: int, log_partition: LogPartition, start: int) -> int:
+        """Copy the changelog from ``start`` into the store, in transactions of at least
+        ``COPY_BATCH`` records; returns how many records were read."""
         copied = 0
         unlogged = self._unlogged.setdefault(number, {})
+        changes: dict[str, bytes | None] = {}
+        next_offset = start
         async for chunk in log_partition.chunks(start):
-            changes: dict[str, bytes | None] = {}
             for record in chunk:
                 key = record.key.decode("utf-8")
                 value = record.value
@@ -127,9 +134,14 @@ class RegistryChangelog:
                 if value is None and key_kind(key) == "request":
                     self._drop_pending_index(number, changes, unlogged, key)
                 changes[key] = value
-                unlogged.pop(key, None)
-            self._store.apply(number, changes, chunk[-1].offset + 1)
+                if unlogged:
+                    unlogged.pop(key, None)
             copied += len(chunk)
+            next_offset = chunk[-1].offset + 1
+            if len(changes) >= COPY_BATCH:
+                self._store.apply(number, changes, next_offset)
+                changes = {}
+        self._store.apply(number, changes, max(next_offset, start))
         return copied
 
     def _translate(

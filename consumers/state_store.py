@@ -237,7 +237,9 @@ class SqliteStateStore:
             self._db.executemany(
                 "INSERT INTO entities (partition, key, value) VALUES (?, ?, ?)"
                 " ON CONFLICT (partition, key) DO UPDATE SET value = excluded.value",
-                [(partition, key, value) for key, value in changes.items() if value is not None],
+                sorted(  # in key order: each insert lands next to the one before
+                    (partition, key, value) for key, value in changes.items() if value is not None
+                ),
             )
             self._db.execute(
                 "INSERT INTO checkpoints (partition, next_offset) VALUES (?, ?)"

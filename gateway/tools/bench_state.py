@@ -10,29 +10,47 @@ a warrant request) over a small and a large state and prints the ratio.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import json
+import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
-from consumers.state_logs import CachedEntities
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.partitioner import murmur2
+
+from consumers.engine import LogPartition
+from consumers.metrics import GatewayMetrics
+from consumers.state_logs import CachedEntities, RegistryChangelog
 from consumers.state_store import SqliteStateStore
 from contracts.base import Contract
+from contracts.ecoa import ECoAKind
 from contracts.envelope import encode_body, envelope_headers, new_envelope
-from contracts.topics import route
+from contracts.topics import TOPICS_BY_NAME, route
+from contracts.values import MetalContract
 from gateway.processors.records import InputRecord
 from gateway.processors.registry import PipelineSettings, process_record
 from gateway.registry import codec
-from gateway.registry.state import RegistryState
+from gateway.registry.state import CastEntry, RegistryState, cast_key, entity_key
+from gateway.rulebook.state import CertifiedCast, RecordedCast
 from gateway.runtime.app import create_app
 from gateway.runtime.settings import Settings
+from gateway.runtime.topic_admin import ensure_topics
 from producers.parties import DEMO_PARTIES, sender_role_for
 from producers.simulation import cast, cbam_form, enhanced_ecoa, list_brand, lot, request
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
+CAST_DAY = date(2026, 2, 10)
+ECOA_DAY = date(2026, 2, 11)
 BATCH = 200
 
 
@@ -187,7 +205,148 @@ def run_state_size(
     return [*casts_in_one_brand(*casts), *brands_in_a_partition(*brands)]
 
 
+# ---- restore -------------------------------------------------------------------------------
+
+ECOAS_PER_BRAND = 1_000
+ALLOY = MetalContract.ALUMINIUM_ALLOY
+
+
+def _changelog_of_ecoas(count: int) -> Iterable[tuple[str, str, bytes]]:
+    """(brand, key, value) of the changelog records ``count`` accepted one-cast eCOAs leave:
+    each cast as recorded and certified, and the eCOA's handled id."""
+    for number in range(count):
+        brand = f"BR{number // ECOAS_PER_BRAND:05}"
+        reference = f"{brand}-C{number:08}"
+        ecoa_id = f"ECOA-{number:08}"
+        entry = CastEntry(
+            recorded=RecordedCast(
+                reference, CAST_DAY, MetalContract.ALUMINIUM_ALLOY, "A380.1", None
+            ),
+            certificates=(
+                CertifiedCast(ecoa_id, ECoAKind.ENHANCED, reference, CAST_DAY, "A380.1", ECOA_DAY),
+            ),
+        )
+        cast_key_ = cast_key(brand, reference)
+        yield brand, cast_key_, codec.encode(cast_key_, entry)
+        handled = entity_key("handled", brand, f"ecoa:{ecoa_id}")
+        yield brand, handled, codec.encode(handled, hashlib.sha256(ecoa_id.encode()).hexdigest())
+
+
+async def write_changelog(bootstrap: str, prefix: str, ecoas: int) -> int:
+    """The changelog of ``ecoas`` eCOAs, each record on its brand's partition."""
+    spec = TOPICS_BY_NAME["registry.state-changelog"]
+    await ensure_topics(bootstrap, [spec], prefix)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=50, max_batch_size=1_048_576, acks=1
+    )
+    await producer.start()
+    written = 0
+    try:
+        pending = []
+        for brand, key, value in _changelog_of_ecoas(ecoas):
+            partition = (murmur2(brand.encode()) & 0x7FFFFFFF) % spec.partitions
+            pending.append(
+                await producer.send(
+                    prefix + spec.name, key=key.encode(), value=value, partition=partition
+                )
+            )
+            written += 1
+            if len(pending) >= 50_000:
+                await asyncio.gather(*pending)
+                pending = []
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return written
+
+
+async def restore_partitions(bootstrap: str, prefix: str, state_dir: Path) -> dict[str, float]:
+    """What the engine does when it gets the partitions: each restored, side by side."""
+    spec = TOPICS_BY_NAME["registry.state-changelog"]
+    store = SqliteStateStore(state_dir / "registry.sqlite3")
+    changelog = RegistryChangelog(spec.name, store, GatewayMetrics())
+    began = time.perf_counter()
+    try:
+        await asyncio.gather(
+            *(
+                changelog.restore(
+                    number,
+                    LogPartition(bootstrap, TopicPartition(prefix + spec.name, number), 1_048_576),
+                )
+                for number in range(spec.partitions)
+            )
+        )
+        seconds = time.perf_counter() - began
+    finally:
+        store.close()
+    return {
+        "seconds": seconds,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def _restore_in_a_process(bootstrap: str, prefix: str, state_dir: Path) -> dict[str, float]:
+    """A restore in a fresh interpreter, so that its peak memory is its own."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway.tools.bench_state",
+            "restore-child",
+            bootstrap,
+            prefix,
+            str(state_dir),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def _cold_then_warm(
+    bootstrap: str, prefix: str
+) -> tuple[dict[str, float], dict[str, float], float]:
+    with tempfile.TemporaryDirectory(prefix="bench-restore-") as directory:
+        state_dir = Path(directory)
+        cold = _restore_in_a_process(bootstrap, prefix, state_dir)
+        warm = _restore_in_a_process(bootstrap, prefix, state_dir)
+        store_mib = sum(f.stat().st_size for f in state_dir.iterdir()) / 2**20
+    return cold, warm, store_mib
+
+
+async def run_restore(bootstrap: str, counts: Sequence[int] = (100_000, 1_000_000)) -> list[Row]:
+    rows: list[Row] = []
+    for count in counts:
+        prefix = f"bench-restore-{uuid.uuid4().hex[:8]}-"
+        began = time.perf_counter()
+        records = await write_changelog(bootstrap, prefix, count)
+        written = time.perf_counter() - began
+        cold, warm, store_mib = await asyncio.to_thread(_cold_then_warm, bootstrap, prefix)
+        rows += [
+            Row(
+                f"{count:,} eCOAs: changelog",
+                f"{records:,} records written in {written:.1f} s",
+            ),
+            Row(
+                f"{count:,} eCOAs: cold restore (no store)",
+                f"{cold['seconds']:.1f} s, {cold['seconds'] / count * 1e6:.1f} µs per eCOA, "
+                f"peak RSS {cold['peak_rss_mib']:.0f} MiB, store {store_mib:.0f} MiB",
+            ),
+            Row(
+                f"{count:,} eCOAs: warm restart (store kept)",
+                f"{warm['seconds']:.2f} s, peak RSS {warm['peak_rss_mib']:.0f} MiB",
+            ),
+        ]
+    return rows
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["restore-child"]:
+        bootstrap, prefix, state_dir = sys.argv[2:5]
+        print(json.dumps(asyncio.run(restore_partitions(bootstrap, prefix, Path(state_dir)))))
+        return
     for row in run_state_size():
         print(f"{row.label:<48} {row.figure}")
 
