@@ -47,6 +47,8 @@ class CachedEntities:
         self._number = number
         self._capacity = max(capacity, 1)
         self._cache: OrderedDict[str, Any | None] = OrderedDict()
+        self._listings: OrderedDict[str, set[str]] = OrderedDict()
+        """Parent -> the keys one part below it, for the parents asked about lately."""
 
     def get(self, key: str) -> Any | None:
         cache = self._cache
@@ -61,10 +63,33 @@ class CachedEntities:
     def keys_with_prefix(self, prefix: str) -> list[str]:
         return self._store.keys_with_prefix(self._number, prefix)
 
+    def children(self, parent: str) -> list[str]:
+        listings = self._listings
+        if parent in listings:
+            listings.move_to_end(parent)
+            return sorted(listings[parent])
+        found = {
+            key
+            for key in self._store.keys_with_prefix(self._number, parent)
+            if ":" not in key[len(parent) :]
+        }
+        listings[parent] = found
+        while len(listings) > self._capacity:
+            listings.popitem(last=False)
+        return sorted(found)
+
     def committed(self, changes: Mapping[str, Any | None]) -> None:
         """The store now holds ``changes`` (decoded values)."""
+        listings = self._listings
         for key, value in changes.items():
             self._remember(key, value)
+            listed = listings.get(key[: key.rindex(":") + 1])
+            if listed is None:
+                continue
+            if value is None:
+                listed.discard(key)
+            else:
+                listed.add(key)
 
     def _remember(self, key: str, value: Any | None) -> None:
         cache = self._cache

@@ -28,7 +28,7 @@ from contracts.topics import TOPICS_BY_NAME
 from gateway.processors.records import InputRecord, OutputRecord, dead_letter_records, published
 from gateway.processors.sender_identity import sender_violation
 from gateway.processors.step import Outcome, Processed
-from gateway.registry.core import handle
+from gateway.registry.core import handle, record_digest
 from gateway.registry.decision_messages import ecoa_message, form_message
 from gateway.registry.state import CommandRefused, RegistryState
 from gateway.rulebook.decisions import ECoADecision, FormDecision
@@ -82,7 +82,13 @@ def process_record(
     if refusal is not None:
         return _refused_sender(state, record, decoded, refusal, now, settings)
     try:
-        step = handle(state, body, now=now, rulebook=settings.rulebook)
+        step = handle(
+            state,
+            body,
+            now=now,
+            rulebook=settings.rulebook,
+            digest=record_digest(record.value or b""),
+        )
     except CommandRefused as refused:
         return _dead_letter(
             state,

@@ -25,6 +25,7 @@ from contracts.custody import CustodyMovementRecorded
 from contracts.lots import LotArrived
 from contracts.warrants import CancelWarrant, RequestWarrant
 from gateway.registry.state import (
+    CANONICAL_DIGEST,
     PENDING,
     Cancellation,
     CastEntry,
@@ -45,6 +46,12 @@ from gateway.rulebook.state import (
     arrived_lot,
     open_request,
 )
+
+
+def canonical_digest(hex_digest: str) -> str:
+    """A version-0 digest (of the body's canonical JSON) as today's handled entries say it
+    (``gateway.registry.core.body_digest``)."""
+    return CANONICAL_DIGEST + hex_digest
 
 
 class UnknownEntity(ValueError):
@@ -149,8 +156,8 @@ def legacy_entities(key: str, data: bytes | None, restored: Lookup) -> dict[str,
     if kind == "brand":
         return _legacy_brand(_LEGACY_BRAND.validate_json(data))
     if kind == "handled":
-        return {
-            entity_key("handled", name, message_id): digest
+        return {  # version 0 digested the canonical JSON of the body
+            entity_key("handled", name, message_id): canonical_digest(digest)
             for message_id, digest in _LEGACY_HANDLED.validate_json(data).items()
         }
     if kind == "lot":

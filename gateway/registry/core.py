@@ -37,7 +37,7 @@ from contracts.warrants import (
 )
 from gateway.registry.brands import delist_brand, list_brand, reinstate_brand, suspend_brand
 from gateway.registry.certificates import decide_ecoa_message, decide_form_message, record_batch
-from gateway.registry.state import CommandRefused, Context, RegistryState, Step
+from gateway.registry.state import CANONICAL_DIGEST, CommandRefused, Context, RegistryState, Step
 from gateway.registry.warrants import cancel_warrant, lot_arrived, request_warrant
 from gateway.rulebook.model import Rulebook
 
@@ -67,7 +67,7 @@ def handle(
     if digest is None:
         digest = body_digest(body)
     earlier = state.handled_digest(brand, message_id)
-    if earlier == digest:
+    if earlier is not None and _same_content(earlier, digest, body):
         return Step(state, ())
     if earlier is not None:
         raise CommandRefused(
@@ -81,8 +81,26 @@ def handle(
 
 
 def body_digest(body: Contract) -> str:
-    """What tells one content of a message id from another."""
-    return hashlib.sha256(body.model_dump_json().encode("utf-8")).hexdigest()
+    """What tells one content of a message id from another, for a body without its record
+    (``gateway check``): the digest of its canonical JSON."""
+    return CANONICAL_DIGEST + hashlib.sha256(body.model_dump_json().encode("utf-8")).hexdigest()
+
+
+def record_digest(value: bytes) -> str:
+    """The same, from the record's bytes as they came (computed once, no re-serialising): a
+    redelivery is byte for byte the same record."""
+    return _RECORD + hashlib.sha256(value).hexdigest()
+
+
+_RECORD = "bytes:"
+
+
+def _same_content(earlier: str, digest: str, body: Contract) -> bool:
+    """A digest of the canonical JSON (from ``gateway check``, or kept from version 0 of the
+    state) is compared with the body's own."""
+    if earlier == digest:
+        return True
+    return earlier.startswith(CANONICAL_DIGEST) and earlier == body_digest(body)
 
 
 def _identity(body: Contract) -> tuple[str, str, str] | None:

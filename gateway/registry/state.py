@@ -142,14 +142,23 @@ class Pending:
 PENDING = Pending()
 
 
+CANONICAL_DIGEST = "json:"
+"""A handled entry's digest of the body's canonical JSON starts so (``gateway check``, and
+version 0 of the state); one of the record's bytes starts ``bytes:``."""
+
+
 # ---- keys ---------------------------------------------------------------------------------
 
 
 def _part(text: str) -> str:
+    if "%" not in text and ":" not in text:
+        return text
     return text.replace("%", "%25").replace(":", "%3A")
 
 
 def unescape_part(text: str) -> str:
+    if "%" not in text:
+        return text
     return text.replace("%3A", ":").replace("%25", "%")
 
 
@@ -182,6 +191,10 @@ class EntityReader(Protocol):
         """Every key starting with ``prefix``, sorted."""
         ...
 
+    def children(self, parent: str) -> Iterable[str]:
+        """The keys one part below ``parent`` (a prefix ending in ``:``), sorted."""
+        ...
+
 
 class DictReader:
     """Entities held in a plain dict (``gateway check``, unit tests). Not changed once a state
@@ -195,6 +208,9 @@ class DictReader:
 
     def keys_with_prefix(self, prefix: str) -> Iterable[str]:
         return sorted(key for key in self.entities if key.startswith(prefix))
+
+    def children(self, parent: str) -> Iterable[str]:
+        return [key for key in self.keys_with_prefix(parent) if ":" not in key[len(parent) :]]
 
 
 _NOTHING: Map[str, Any] = Map()
@@ -228,11 +244,8 @@ class RegistryState:
     def children(self, parent: str) -> list[str]:
         """The keys one part below ``parent`` (a prefix ending in ``:``), sorted; reads only
         the changes under that parent."""
-        stored = (
-            key for key in self.reader.keys_with_prefix(parent) if ":" not in key[len(parent) :]
-        )
         under = self.changed_under.get(parent)
-        return self._merged(stored, () if under is None else under.keys())
+        return self._merged(self.reader.children(parent), () if under is None else under.keys())
 
     def _merged(self, stored: Iterable[str], changed: Iterable[str]) -> list[str]:
         keys = set(stored)

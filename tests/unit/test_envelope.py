@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -17,6 +18,7 @@ from contracts.envelope import (
     field_path,
     new_envelope,
 )
+from contracts.lots import LotArrived
 from producers.samples import sample_messages
 
 WHEN = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -186,3 +188,41 @@ def test_a_newer_schema_version_is_refused() -> None:
 def test_field_paths_read_like_the_json() -> None:
     assert field_path(("casts", 0, "chemistry", 2, "element")) == "casts[0].chemistry[2].element"
     assert field_path(()) == ""
+
+
+def _both_ways(contract: type[Contract], value: bytes) -> tuple[object, object]:
+    """What the fast path and the long way (parse, upcast, validate) make of ``value``."""
+    from contracts.envelope import _parse_json_object, read_body, read_body_bytes
+
+    def outcome(read: Callable[[], Contract]) -> object:
+        try:
+            return read()
+        except MessageDecodeError as error:
+            return (error.kind, error.field)
+
+    fast = outcome(lambda: read_body_bytes(contract, value))
+    slow = outcome(lambda: read_body(contract, _parse_json_object(value)))
+    return fast, slow
+
+
+@pytest.mark.parametrize(
+    "weight",
+    ["20000", "20000.0", "2E4", "0.1", "1e400", "-0", "NaN", "Infinity", '"20000"', "1" * 400],
+)
+def test_reading_from_the_bytes_agrees_with_parsing_first(weight: str) -> None:
+    from producers.simulation import lot
+
+    body = json.loads(encode_body(lot("NORDAL", "LOT-1", ["C1"])))
+    text = json.dumps(body).replace(
+        f'"net_weight_kg": {json.dumps(body["net_weight_kg"])}', f'"net_weight_kg": {weight}', 1
+    )
+    fast, slow = _both_ways(LotArrived, text.encode())
+    assert fast == slow
+
+
+def test_every_scenario_body_reads_the_same_from_the_bytes() -> None:
+    from tests.unit.test_registry import scenario_messages
+
+    for message in scenario_messages():
+        fast, slow = _both_ways(type(message), encode_body(message))
+        assert fast == slow == message

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from contracts.base import Contract
 from contracts.brands import SuspendBrand
+from contracts.ecoa import ECoACreated
 from contracts.envelope import decode_message, encode_body, envelope_headers, new_envelope
 from contracts.topics import route
 from gateway.processors.records import InputRecord
@@ -193,6 +195,37 @@ def test_the_same_record_twice_is_already_handled_the_second_time() -> None:
     assert results[3].outcome is Outcome.DECIDED
     assert results[-1].outcome is Outcome.ALREADY_HANDLED
     assert results[-1].outputs == ()
+
+
+def test_a_message_id_is_handled_once_per_content_of_its_record() -> None:
+    """Duplicates are told by a digest of the record's bytes: the same bytes again are
+    already handled; the same id with other content is refused, naming the id field."""
+    messages = scenario_messages()
+    records = [record_of(m, i) for i, m in enumerate(messages)]
+    ecoa = records[3]
+    assert ecoa.value is not None
+    changed = json.loads(ecoa.value)
+    changed["created_on"] = "2026-02-12"
+    other = replace(ecoa, value=json.dumps(changed).encode())
+    results = run_all([*records[:4], replace(ecoa, offset=99), other])
+    assert results[-2].outcome is Outcome.ALREADY_HANDLED
+    assert results[-1].outcome is Outcome.DEAD_LETTER
+    assert results[-1].dead_letter_reason == "command_refused"
+
+
+def test_a_digest_kept_from_version_0_still_recognises_its_message() -> None:
+    """Version 0 digested the canonical JSON; a message handled then is still a duplicate."""
+    from gateway.registry.codec import canonical_digest
+    from gateway.registry.core import body_digest
+
+    messages = scenario_messages()
+    ecoa = messages[3]
+    assert isinstance(ecoa, ECoACreated)
+    state = run_all([record_of(m, i) for i, m in enumerate(messages[:3])])[-1].state
+    hex_digest = body_digest(ecoa).split(":", 1)[1]
+    state = state.with_handled(ecoa.brand, f"ecoa:{ecoa.ecoa_id}", canonical_digest(hex_digest))
+    result = process_record(state, record_of(ecoa, 3), now=NOW, settings=SETTINGS)
+    assert result.outcome is Outcome.ALREADY_HANDLED
 
 
 def test_a_decided_record_carries_its_correlation_id_for_the_logs() -> None:
