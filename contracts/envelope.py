@@ -116,6 +116,36 @@ def envelope_headers(envelope: Envelope) -> list[tuple[str, bytes]]:
     return [(name, value.encode("utf-8")) for name, value in attributes if value is not None]
 
 
+def answer_headers(
+    *,
+    event_id: str,
+    source: str,
+    message_type: str,
+    time: str,
+    subject: str,
+    cause: Envelope,
+    sender_party_id: str,
+) -> list[tuple[str, bytes]]:
+    """``envelope_headers`` of an answer to ``cause`` (same correlation, caused by it), built
+    from values already checked: ``time`` is an RFC 3339 text; nothing is validated again."""
+    return [
+        (HEADER_ID, event_id.encode()),
+        (HEADER_SOURCE, source.encode()),
+        (HEADER_TYPE, message_type.encode()),
+        (HEADER_SPEC_VERSION, _SPEC_VERSION_BYTES),
+        (HEADER_TIME, time.encode()),
+        (HEADER_SUBJECT, subject.encode()),
+        (HEADER_CORRELATION_ID, cause.correlation_id.encode()),
+        (HEADER_CAUSATION_ID, cause.id.encode()),
+        (HEADER_SENDER_PARTY, sender_party_id.encode()),
+        (HEADER_CONTENT_TYPE, _JSON_CONTENT_TYPE_BYTES),
+    ]
+
+
+_SPEC_VERSION_BYTES = SPEC_VERSION.encode()
+_JSON_CONTENT_TYPE_BYTES = JSON_CONTENT_TYPE.encode()
+
+
 def encode_body(body: Contract) -> bytes:
     return body.model_dump_json().encode("utf-8")
 

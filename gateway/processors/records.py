@@ -22,7 +22,7 @@ from contracts.dead_letter import (
     kept_bytes,
     original_header,
 )
-from contracts.envelope import Envelope, encode_body, envelope_headers, new_envelope
+from contracts.envelope import Envelope, answer_headers, encode_body
 from contracts.topics import route
 from contracts.values import TEXT_MAX_CHARACTERS, PartyRole
 
@@ -72,26 +72,26 @@ def published(
     """The records publishing ``bodies`` in answer to ``cause``, on the topics the registry
     writes them to."""
     records = []
+    time = now.isoformat()
     for index, body in enumerate(bodies):
         spec = route(type(body), PartyRole.REGISTRY)
         key = spec.key_of(body)
-        envelope = new_envelope(
-            body,
-            source=source,
-            sender_party_id=sender_party_id,
-            time=now,
-            subject=key.decode("utf-8"),
-            correlation_id=cause.correlation_id,
-            causation_id=cause.id,
+        headers = answer_headers(
             # Reprocessing the same input gives the same ids: consumers can tell a replay.
             event_id=str(uuid.uuid5(_OUTPUT_IDS, f"{cause.id}/{index}")),
+            source=source,
+            message_type=body.MESSAGE_TYPE,
+            time=time,
+            subject=key.decode("utf-8"),
+            cause=cause,
+            sender_party_id=sender_party_id,
         )
         records.append(
             OutputRecord(
                 topic=spec.name,
                 key=key,
                 value=encode_body(body),
-                headers=envelope_headers(envelope),
+                headers=headers,
                 message_type=body.MESSAGE_TYPE,
             )
         )

@@ -226,3 +226,34 @@ def test_every_scenario_body_reads_the_same_from_the_bytes() -> None:
     for message in scenario_messages():
         fast, slow = _both_ways(type(message), encode_body(message))
         assert fast == slow == message
+
+
+ANSWERED_AT = datetime(2026, 3, 2, 12, tzinfo=UTC)
+
+
+def test_answer_headers_are_the_envelope_headers_of_the_same_answer() -> None:
+    from contracts.envelope import answer_headers
+
+    cause = new_envelope(
+        sample_messages()[0], source="/test", sender_party_id="smelter-nordal", time=ANSWERED_AT
+    )
+    body = sample_messages()[1]
+    envelope = new_envelope(
+        body,
+        source="/custody-gateway/registry",
+        sender_party_id="registry",
+        time=ANSWERED_AT,
+        subject="NORDAL",
+        correlation_id=cause.correlation_id,
+        causation_id=cause.id,
+        event_id="E-1",
+    )
+    assert answer_headers(
+        event_id="E-1",
+        source="/custody-gateway/registry",
+        message_type=body.MESSAGE_TYPE,
+        time=ANSWERED_AT.isoformat(),
+        subject="NORDAL",
+        cause=cause,
+        sender_party_id="registry",
+    ) == envelope_headers(envelope)
