@@ -70,6 +70,9 @@ CONTENT_ERRORS: tuple[type[BaseException], ...] = (
 """Failures caused by what a transaction carries: retrying the same records cannot help."""
 
 SAME_BATCH_ATTEMPTS = 3
+QUEUED_RECORDS_LIMIT = 20_000
+"""Records fetched for one partition number and not yet taken by its worker, beyond which its
+partitions stop fetching until the worker catches up."""
 ABORT_DEADLINE_S = 5.0
 
 RECORD_OVERHEAD_BYTES = 128
@@ -239,6 +242,10 @@ class ExactlyOnceEngine(Generic[StateT]):
         self._metrics = metrics
         self._clock = clock
         self._held: dict[int, _Held[StateT]] = {}
+        self._queued: dict[int, list[ConsumerRecord]] = {}
+        """Per partition number: records fetched, waiting for its worker."""
+        self._workers: dict[int, asyncio.Future[None]] = {}
+        self._paused: set[int] = set()
         self._consumer: AIOKafkaConsumer | None = None
         self._assigned = False
         self._log = log.bind(processor=processor.name)
@@ -322,19 +329,61 @@ class ExactlyOnceEngine(Generic[StateT]):
             )
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=200)
-                # Partition numbers share nothing (own state, own producer): their
-                # transactions run side by side.
-                await asyncio.gather(
-                    *(
-                        self._process(number, records)
-                        for number, records in _by_partition_number(batches).items()
-                    )
-                )
+                # Partition numbers share nothing (own state, own producer): each has a
+                # worker, so one partition's transaction never holds up the next poll or
+                # another partition's batch.
+                for number, records in _by_partition_number(batches).items():
+                    self._queued.setdefault(number, []).extend(records)
+                self._start_workers()
         finally:
+            await self._finish_workers()
             self._consumer = None
             self._assigned = False
             await _quietly(consumer.stop(), timeout_s=10)
             await self._release(list(self._held))
+
+    # ---- one worker per partition number ---------------------------------------------------
+
+    def _start_workers(self) -> None:
+        """A worker for every number with records waiting; a worker that failed fails the
+        consumer (which starts again). A number with too much waiting stops fetching."""
+        for number, task in list(self._workers.items()):
+            if task.done():
+                del self._workers[number]
+                task.result()
+        consumer = self._consumer
+        for number, waiting in self._queued.items():
+            if waiting and number not in self._workers:
+                self._workers[number] = asyncio.ensure_future(self._work(number))
+            if consumer is not None and len(waiting) >= QUEUED_RECORDS_LIMIT:
+                self._pause(consumer, number)
+
+    async def _work(self, number: int) -> None:
+        while True:
+            records = self._queued.pop(number, None)
+            if not records:
+                return
+            if self._consumer is not None and number in self._paused:
+                self._paused.discard(number)
+                self._consumer.resume(*self._partitions_of(self._consumer, number))
+            await self._process(number, _in_fetch_order(number, records))
+
+    def _pause(self, consumer: AIOKafkaConsumer, number: int) -> None:
+        if number not in self._paused:
+            self._paused.add(number)
+            consumer.pause(*self._partitions_of(consumer, number))
+
+    @staticmethod
+    def _partitions_of(consumer: AIOKafkaConsumer, number: int) -> list[TopicPartition]:
+        return [tp for tp in consumer.assignment() if tp.partition == number]
+
+    async def _finish_workers(self) -> None:
+        """Let every batch in flight end (its transaction commits or fails); what waits is
+        dropped, to be read again from the committed position."""
+        self._queued.clear()
+        self._paused.clear()
+        workers, self._workers = list(self._workers.values()), {}
+        await asyncio.gather(*workers, return_exceptions=True)
 
     # ---- partitions coming and going -------------------------------------------------------
 
@@ -389,6 +438,8 @@ class ExactlyOnceEngine(Generic[StateT]):
 
     async def _release(self, numbers: Iterable[int]) -> None:
         released = [self._held.pop(number) for number in list(numbers) if number in self._held]
+        for held in released:
+            self._queued.pop(held.number, None)
         await asyncio.gather(*(self._drop(held) for held in released))
         for held in released:
             self._log.info("partition_released", partition=held.number)
@@ -684,7 +735,14 @@ class ExactlyOnceEngine(Generic[StateT]):
 
     # ---- reading again ---------------------------------------------------------------------
 
+    def _with_queued(self, records: Sequence[ConsumerRecord]) -> list[ConsumerRecord]:
+        """``records`` and the records fetched after them that wait for the same worker: read
+        again, those must be dropped as well."""
+        numbers = {record.partition for record in records}
+        return [*records, *(r for n in numbers for r in self._queued.pop(n, ()))]
+
     def _rewind(self, records: Sequence[ConsumerRecord]) -> None:
+        records = self._with_queued(records)
         consumer = self._consumer
         if consumer is None:
             return
@@ -694,6 +752,7 @@ class ExactlyOnceEngine(Generic[StateT]):
                 consumer.seek(partition, first)
 
     async def _rewind_to_committed(self, records: Sequence[ConsumerRecord]) -> None:
+        records = self._with_queued(records)
         consumer = self._consumer
         if consumer is None:
             return
@@ -735,7 +794,10 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._engine = engine
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        """The batches in flight end before the partitions go (their transactions commit
+        with the generation that owns them); what waits is read again by the next owner."""
         self._engine._assigned = False
+        await self._engine._finish_workers()
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         """Restore the new partitions before any of their records is handed out: the fetcher
@@ -812,6 +874,14 @@ async def _offsets_to_commit(
             with contextlib.suppress(Exception):
                 offsets[partition] = max(offset, await consumer.position(partition))
     return offsets
+
+
+def _in_fetch_order(number: int, records: Sequence[ConsumerRecord]) -> list[ConsumerRecord]:
+    """Records of several fetches for one number, merged as one fetch would be."""
+    runs: dict[TopicPartition, list[ConsumerRecord]] = defaultdict(list)
+    for record in records:
+        runs[TopicPartition(record.topic, record.partition)].append(record)
+    return _by_partition_number(runs)[number]
 
 
 def _by_partition_number(
