@@ -233,9 +233,10 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     ),
     TopicSpec(
         name="registry.state-changelog",
-        purpose="the registry's state, one record per entity (brand, lot, open request, "
-        "warrant decision, cancellation, custody move): the system of record its local stores "
-        "are rebuilt from",
+        purpose="the registry's state, one record per small entity (a brand's listing, each "
+        "cast with its certificates, form, handled message id, lot, open request, warrant "
+        "decision, cancellation, custody move), values versioned: the system of record its "
+        "working stores are rebuilt from",
         message_types=(),
         key="entity",
         writer_roles=_REGISTRY,
