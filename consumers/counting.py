@@ -38,10 +38,10 @@ class RegistryCounting:
             for output in result.outputs:
                 decision = REGISTRY_DECISIONS.get(output.message_type)
                 if decision is not None:
-                    metrics.decisions.labels(decision=decision[0], outcome=decision[1]).inc()
+                    metrics.child(metrics.decisions, decision[0], decision[1]).inc()
             for body in result.decisions:
                 for violation in getattr(body, "violations", ()):
-                    metrics.rule_violations.labels(code=violation.code, rule=violation.rule).inc()
+                    metrics.child(metrics.rule_violations, violation.code, violation.rule).inc()
 
 
 class LedgerCounting:

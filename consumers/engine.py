@@ -772,18 +772,16 @@ class ExactlyOnceEngine(Generic[StateT]):
         elapsed = time.perf_counter() - began
         for record, result in plan.consumed:
             message_type = result.message_type or "unreadable"
-            metrics.messages_in.labels(topic=record.topic, message_type=message_type).inc()
-            metrics.processing_seconds.labels(message_type=message_type).observe(elapsed)
+            metrics.child(metrics.messages_in, record.topic, message_type).inc()
+            metrics.child(metrics.processing_seconds, message_type).observe(elapsed)
             if result.dead_letter_reason is not None:
                 metrics.dead_letters.labels(
                     source_topic=record.topic, reason=result.dead_letter_reason.value
                 ).inc()
             for output in result.outputs:
-                metrics.messages_out.labels(
-                    topic=output.topic, message_type=output.message_type
-                ).inc()
+                metrics.child(metrics.messages_out, output.topic, output.message_type).inc()
             for violation in result.violations:
-                metrics.rule_violations.labels(code=violation.code, rule=violation.rule).inc()
+                metrics.child(metrics.rule_violations, violation.code, violation.rule).inc()
             _log_outcome(self._log, record, result)
         assert plan.after is not None
         self._processor.count(plan.consumed, plan.after)

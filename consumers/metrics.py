@@ -8,7 +8,7 @@ nothing is registered at import and two instances, for instance in tests, share 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final
 
 from prometheus_client import (
     CONTENT_TYPE_PLAIN_0_0_4,
@@ -18,6 +18,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+
+_Labelled = Counter | Gauge | Histogram
 
 # From half a millisecond (a decision over warm state) to five seconds (a slow commit).
 PROCESSING_BUCKETS_SECONDS: Final = (
@@ -145,6 +147,7 @@ class GatewayMetrics:
             "1 while the Kafka broker answers, 0 during an outage.",
             registry=registry,
         )
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         for processor in ("registry", "ledger"):
             self.step_defects.labels(processor=processor)
         for decision, outcomes in DECISION_OUTCOMES.items():
@@ -152,6 +155,14 @@ class GatewayMetrics:
                 self.decisions.labels(decision=decision, outcome=outcome)
         for result in TRANSACTION_RESULTS:
             self.transactions.labels(result=result)
+
+    def child(self, metric: _Labelled, *values: str) -> Any:
+        """``metric.labels(*values)``, kept: the same series is asked for on every record."""
+        key = (id(metric), values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
 
     def render(self) -> bytes:
         """Every metric in the Prometheus text exposition format."""

@@ -137,3 +137,16 @@ def test_two_instances_share_no_values_and_leave_the_default_registry_alone() ->
         REGISTRY.get_sample_value("custody_gateway_transactions_total", {"result": "committed"})
         is None
     )
+
+
+def test_a_kept_series_is_the_one_labels_gives() -> None:
+    metrics = GatewayMetrics()
+    kept = metrics.child(metrics.messages_in, "producer.ecoas", "custody.ecoa.created")
+    assert kept is metrics.child(metrics.messages_in, "producer.ecoas", "custody.ecoa.created")
+    kept.inc(2)
+    assert (
+        metrics.messages_in.labels(
+            topic="producer.ecoas", message_type="custody.ecoa.created"
+        )._value.get()
+        == 2
+    )
