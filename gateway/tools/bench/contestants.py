@@ -24,7 +24,7 @@ from gateway.tools.bench import pipes
 from gateway.tools.bench.framework import BenchContext, BenchError, clock
 from gateway.tools.bench.progress import GroupProgress
 from gateway.tools.fault_process import GatewayProcess, free_port, is_ready
-from gateway.topology import LEDGER_INPUT, LEDGER_OUTPUTS, REGISTRY_INPUTS, REGISTRY_OUTPUTS
+from gateway.topology import LEDGER_INPUT, REGISTRY_INPUTS, REGISTRY_OUTPUTS
 
 POLL_S = 0.025
 """How often the bench asks for readiness and committed offsets (one persistent admin
@@ -150,7 +150,7 @@ def start(context: BenchContext, kind: Kind, prefix: str, label: str) -> Running
     group = f"{prefix}bench-{kind.value}"
     ready_file = log_dir / "ready"
     ready_file.unlink(missing_ok=True)
-    pipe = pipes.Pipe(context.bootstrap_servers, inputs, output, group)
+    pipe = pipes.Pipe(context.bootstrap_servers, inputs, output, group, context.pipe_batch_bytes)
     arguments = pipes.command(kind.value, pipe, ready_file)
     process = GatewayProcess(environment={}, log_dir=log_dir, ops_port=0, command=tuple(arguments))
     spawned_at = clock()
@@ -174,7 +174,8 @@ def _start_registry(
     spawned_at = clock()
     process.spawn()
     ledger = Watched(prefix + settings.ledger_group_id, (prefix + LEDGER_INPUT,))
-    outputs = tuple(dict.fromkeys(prefix + name for name in (*REGISTRY_OUTPUTS, *LEDGER_OUTPUTS)))
+    # The registry's own outputs: the ledger's answers to a flow always come after them.
+    outputs = tuple(prefix + name for name in REGISTRY_OUTPUTS)
     return Running(
         Kind.REGISTRY,
         process,

@@ -11,7 +11,9 @@ are listed in ``gateway/tools/bench/scenarios.py``.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import math
+import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -36,6 +38,10 @@ class BenchContext:
     """Repetitions asked for with ``--repeat`` (each scenario says what it repeats)."""
     run_id: str
     """Short and unique: in every topic prefix and group id of the run."""
+    pipe_batch_bytes: int
+    """The bare pipes' producer batch size (``--pipe-batch-bytes``)."""
+    broker_pid: int | None = None
+    """The local broker's JVM, when the bench knows it (to wait for it to be quiet)."""
 
     def topic_prefix(self, *parts: str) -> str:
         """A topic prefix (and group id prefix) of this run alone."""
@@ -94,6 +100,43 @@ def slope(points: Sequence[tuple[float, float]]) -> float:
     if spread == 0:
         return 0.0
     return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
+
+
+QUIET_SHARE = 0.10
+"""The broker is quiet when it uses less than this share of one core ..."""
+QUIET_WINDOW_S = 0.5
+"""... over this long."""
+
+
+async def quiet_broker(context: BenchContext, timeout_s: float = 15.0) -> float:
+    """Before a measurement: wait until the broker has finished what the last one left it
+    (deleting and creating topics, writing a backlog, ending a group's session), at most
+    ``timeout_s``; how long that took. Without the broker's process (a broker of
+    ``KAFKA_BOOTSTRAP_SERVERS``), a fixed pause of one second."""
+    began = clock()
+    if context.broker_pid is None:
+        await asyncio.sleep(1.0)
+        return clock() - began
+    ticks = os.sysconf("SC_CLK_TCK")
+    while clock() - began < timeout_s:
+        before = _cpu_ticks(context.broker_pid)
+        await asyncio.sleep(QUIET_WINDOW_S)
+        after = _cpu_ticks(context.broker_pid)
+        if before is None or after is None:
+            break
+        if (after - before) / ticks < QUIET_SHARE * QUIET_WINDOW_S:
+            break
+    return clock() - began
+
+
+def _cpu_ticks(pid: int) -> int | None:
+    """User and system CPU time of a process so far, in clock ticks (None if it is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return None
+    fields = text.rpartition(")")[2].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat
 
 
 def clock() -> float:

@@ -1,8 +1,8 @@
 """``latency``: how long an input takes to become a committed output when inputs arrive at a
 steady rate, for the registry (``gateway run``) and beside it the transactional pipe.
 
-For each contestant, on topics of its own: a read_committed reader on all its output topics
-is started, then the contestant (its own process); once it is ready, a warm-up (a few seconds
+For each contestant, on topics of its own: a read_committed reader on its output topics (the
+registry's; the ledger's answers to a flow come after them) is started, then the contestant (its own process); once it is ready, a warm-up (a few seconds
 at the first rate, not counted) and then each offered rate in turn (500, 1,000 and 2,000
 ev/s by default) for the same number of seconds, with the realistic mix of records (new
 brands every step). The pacing keeps the count sent at ``rate x elapsed``, in bursts of at
@@ -40,6 +40,7 @@ from gateway.tools.bench.framework import (
     Scenario,
     clock,
     percentile,
+    quiet_broker,
     slope,
 )
 from gateway.tools.bench.progress import GroupProgress
@@ -205,6 +206,7 @@ async def _contestant(
     steps: list[Step] = []
     try:
         await write_backlog(producer, prefix, opening())
+        await quiet_broker(context)
         running = contestants.start(context, kind, prefix, label)
         reader = _Reader(context.bootstrap_servers, await progress.partitions(running.outputs))
         await reader.start()

@@ -34,6 +34,8 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 POLL_TIMEOUT_MS = 100
 FETCH_MAX_BYTES = 52_428_800
 PARTITION_FETCH_BYTES = 2_097_152
+DEFAULT_BATCH_BYTES = 16_384
+"""aiokafka's default producer batch size, which the gateway's producers use too."""
 RETRY_BACKOFF_MS = 10
 """As the gateway's transactional producers (GATEWAY_PRODUCER_RETRY_BACKOFF_MS)."""
 
@@ -45,6 +47,9 @@ class Pipe:
     output: str
     group: str
     """Its consumer group, and the prefix of its transactional ids."""
+    batch_bytes: int = DEFAULT_BATCH_BYTES
+    """The producers' batch size (``max_batch_size``): one produce request carries at most
+    one batch per partition."""
 
 
 def _consumer(pipe: Pipe, *, read_committed: bool) -> AIOKafkaConsumer:
@@ -100,7 +105,9 @@ async def _assigned(consumer: AIOKafkaConsumer, stop: asyncio.Event) -> set[Topi
 
 async def run_bare(pipe: Pipe, stop: asyncio.Event, ready: Callable[[], None]) -> None:
     consumer = _consumer(pipe, read_committed=False)
-    producer = AIOKafkaProducer(bootstrap_servers=pipe.bootstrap, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=pipe.bootstrap, acks="all", linger_ms=5, max_batch_size=pipe.batch_bytes
+    )
     await producer.start()
     await consumer.start()
     try:
@@ -129,6 +136,7 @@ async def run_transactional(pipe: Pipe, stop: asyncio.Event, ready: Callable[[],
                 transactional_id=f"{pipe.group}-{number}",
                 enable_idempotence=True,
                 retry_backoff_ms=RETRY_BACKOFF_MS,
+                max_batch_size=pipe.batch_bytes,
             )
             await producer.start()
             producers[number] = producer
@@ -180,6 +188,8 @@ def command(kind: str, pipe: Pipe, ready_file: Path) -> list[str]:
         pipe.group,
         "--ready-file",
         str(ready_file),
+        "--batch-bytes",
+        str(pipe.batch_bytes),
         *pipe.inputs,
     ]
 
@@ -196,7 +206,13 @@ async def _serve(arguments: argparse.Namespace) -> int:
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signal_number, stop.set)
     ready_file: Path = arguments.ready_file
-    pipe = Pipe(arguments.bootstrap, tuple(arguments.inputs), arguments.output, arguments.group)
+    pipe = Pipe(
+        arguments.bootstrap,
+        tuple(arguments.inputs),
+        arguments.output,
+        arguments.group,
+        arguments.batch_bytes,
+    )
     await PIPES[arguments.kind](pipe, stop, ready_file.touch)
     return 0
 
@@ -208,6 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", required=True, help="the output topic")
     parser.add_argument("--group", required=True, help="group id (and transactional id prefix)")
     parser.add_argument("--ready-file", type=Path, required=True, help="created when ready")
+    parser.add_argument("--batch-bytes", type=int, default=DEFAULT_BATCH_BYTES)
     parser.add_argument("inputs", nargs="+", help="the input topics")
     return asyncio.run(_serve(parser.parse_args(argv)))
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from gateway.runtime.settings import Settings
 from gateway.tools.bench.framework import BenchContext, BenchError
+from gateway.tools.bench.pipes import DEFAULT_BATCH_BYTES
 from gateway.tools.bench.scenarios import SCENARIOS
 from gateway.tools.bench.tables import render_all
 from gateway.tools.local_kafka import LocalKafka
@@ -36,6 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--repeat", type=_positive, default=3, help="repetitions of each measurement (3)"
     )
     parser.add_argument("--json", type=Path, help="also write every table to this JSON file")
+    parser.add_argument(
+        "--pipe-batch-bytes",
+        type=_positive,
+        default=DEFAULT_BATCH_BYTES,
+        help="the bare pipes' producer batch size (16384: aiokafka's default, as the "
+        "gateway's producers)",
+    )
     for scenario in SCENARIOS.values():
         scenario.add_arguments(parser.add_argument_group(scenario.name, scenario.summary))
 
@@ -66,6 +74,8 @@ async def run_bench(settings: Settings, kafka: LocalKafka, arguments: argparse.N
             work_dir=settings.run_dir.resolve() / "bench" / run_id,
             repeat=arguments.repeat,
             run_id=run_id,
+            pipe_batch_bytes=arguments.pipe_batch_bytes,
+            broker_pid=broker.pid,
         )
         began = datetime.now(UTC)
         header = _header(context, began)

@@ -26,7 +26,15 @@ from aiokafka import TopicPartition
 
 from gateway.tools.bench import contestants, topics
 from gateway.tools.bench.contestants import Kind
-from gateway.tools.bench.framework import BenchContext, Scenario, Spread, clock
+from gateway.tools.bench.framework import (
+    QUIET_SHARE,
+    QUIET_WINDOW_S,
+    BenchContext,
+    Scenario,
+    Spread,
+    clock,
+    quiet_broker,
+)
 from gateway.tools.bench.progress import GroupProgress
 from gateway.tools.bench.tables import Cell, Table
 from gateway.tools.bench.workload import Input, opening, realistic_mix, sending_producer, write_all
@@ -45,6 +53,8 @@ class Drain:
     """Process start to ready."""
     drain_s: float
     """Ready to the last committed output."""
+    settled_s: float
+    """How long the broker took to be quiet before the process was started."""
 
     @property
     def total_s(self) -> float:
@@ -132,6 +142,7 @@ async def _drain(
     targets: dict[TopicPartition, int],
     timeout_s: float,
 ) -> Drain:
+    settled_s = await quiet_broker(context)
     running = contestants.start(context, kind, prefix, label)
     try:
         deadline = clock() + timeout_s
@@ -147,6 +158,7 @@ async def _drain(
         drained=records - before,
         ready_s=ready_at - running.spawned_at,
         drain_s=done_at - ready_at,
+        settled_s=settled_s,
     )
 
 
@@ -207,6 +219,7 @@ def _details(repetitions: list[dict[Kind, Drain]]) -> Table:
                 (
                     f"{number} {kind.label}",
                     drain.records,
+                    drain.settled_s,
                     drain.ready_s,
                     drain.drain_s,
                     drain.drain_rate,
@@ -219,6 +232,7 @@ def _details(repetitions: list[dict[Kind, Drain]]) -> Table:
         columns=(
             "repetition",
             "records",
+            "quiet wait s",
             "ready s",
             "drain s",
             "drain ev/s",
@@ -226,6 +240,10 @@ def _details(repetitions: list[dict[Kind, Drain]]) -> Table:
             "from start ev/s",
         ),
         rows=tuple(rows),
+        notes=(
+            "quiet wait: before each start, until the broker used under "
+            f"{QUIET_SHARE:.0%} of a core for {QUIET_WINDOW_S:g} s (at most 15 s)",
+        ),
     )
 
 
