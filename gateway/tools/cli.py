@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import gateway.tools.bench
 import gateway.tools.check
 import gateway.tools.faults
 from contracts.asyncapi import ASYNCAPI_FILE, stale_asyncapi, write_asyncapi
@@ -23,6 +22,7 @@ from gateway.runtime.logging_setup import configure_json_logging, log_loop_excep
 from gateway.runtime.settings import Settings
 from gateway.runtime.topic_admin import ensure_topics
 from gateway.tools.bench.runner import add_arguments as add_bench_arguments
+from gateway.tools.bench.runner import description as bench_description
 from gateway.tools.bench.runner import run_bench
 from gateway.tools.check import run_check
 from gateway.tools.demo import run_demo
@@ -256,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
         "bench",
         help="measure the registry (as `gateway run`) against bare aiokafka pipes on the "
         "same broker: scenarios throughput, latency",
-        description=gateway.tools.bench.__doc__,
+        description=bench_description(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_bench_arguments(bench)

@@ -81,6 +81,14 @@ class Spread:
         return cls(min(values), statistics.median(values), max(values))
 
 
+def positive_int(text: str) -> int:
+    """An option's value that must be a whole number above zero."""
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return number
+
+
 def percentile(values: Sequence[float], share: float) -> float:
     """The nearest-rank percentile (``share`` 0.99 for p99) of ``values``; nan when empty."""
     if not values:

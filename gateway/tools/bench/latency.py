@@ -2,11 +2,11 @@
 steady rate, for the registry (``gateway run``) and beside it the transactional pipe.
 
 For each contestant, on topics of its own: a read_committed reader on its output topics (the
-registry's; the ledger's answers to a flow come after them) is started, then the contestant (its own process); once it is ready, a warm-up (a few seconds
-at the first rate, not counted) and then each offered rate in turn (500, 1,000 and 2,000
-ev/s by default) for the same number of seconds, with the realistic mix of records (new
-brands every step). The pacing keeps the count sent at ``rate x elapsed``, in bursts of at
-most a few milliseconds.
+registry's; the ledger's answers to a flow come after them) is started, then the contestant
+(its own process); once it is ready, a warm-up (a few seconds at the first rate, not
+counted) and then each offered rate in turn (500, 1,000 and 2,000 ev/s by default) for the
+same number of seconds, with the realistic mix of records (new brands every step). The
+pacing keeps the count sent at ``rate x elapsed``, in bursts of at most a few milliseconds.
 
 The latency of an input is the time from handing it to the producer to the first committed
 output that carries its correlation id (``ce_correlationid``; the registry's outputs carry
@@ -40,6 +40,7 @@ from gateway.tools.bench.framework import (
     Scenario,
     clock,
     percentile,
+    positive_int,
     quiet_broker,
     slope,
 )
@@ -79,7 +80,7 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
     )
     group.add_argument(
         "--latency-repeat",
-        type=int,
+        type=positive_int,
         default=1,
         help="repetitions of every step for each contestant (1)",
     )

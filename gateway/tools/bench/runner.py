@@ -8,17 +8,31 @@ import json
 import os
 import platform
 import sys
+import textwrap
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import gateway.tools.bench
 from gateway.runtime.settings import Settings
-from gateway.tools.bench.framework import BenchContext, BenchError
+from gateway.tools.bench.framework import BenchContext, BenchError, positive_int
 from gateway.tools.bench.pipes import DEFAULT_BATCH_BYTES
 from gateway.tools.bench.scenarios import SCENARIOS
 from gateway.tools.bench.tables import render_all
 from gateway.tools.local_kafka import LocalKafka
+
+
+def description() -> str:
+    """For ``gateway bench --help``: what it does and its scenarios."""
+    lines = [(gateway.tools.bench.__doc__ or "").strip(), "", "scenarios:"]
+    lines += [
+        textwrap.fill(
+            scenario.summary, width=88, initial_indent=f"  {name:<12}", subsequent_indent=" " * 14
+        )
+        for name, scenario in SCENARIOS.items()
+    ]
+    return "\n".join(lines)
 
 
 def default_scenarios() -> list[str]:
@@ -34,12 +48,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"which to run, of {', '.join(SCENARIOS)} (default: {' '.join(default_scenarios())})",
     )
     parser.add_argument(
-        "--repeat", type=_positive, default=3, help="repetitions of each measurement (3)"
+        "--repeat",
+        type=positive_int,
+        default=3,
+        help="repetitions of the throughput drains (3); latency has --latency-repeat",
     )
     parser.add_argument("--json", type=Path, help="also write every table to this JSON file")
     parser.add_argument(
         "--pipe-batch-bytes",
-        type=_positive,
+        type=positive_int,
         default=DEFAULT_BATCH_BYTES,
         help="the bare pipes' producer batch size (16384: aiokafka's default, as the "
         "gateway's producers)",
@@ -52,13 +69,6 @@ def _scenario_name(text: str) -> str:
     if text not in SCENARIOS:
         raise argparse.ArgumentTypeError(f"no scenario {text!r}; there are {', '.join(SCENARIOS)}")
     return text
-
-
-def _positive(text: str) -> int:
-    number = int(text)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
-    return number
 
 
 async def run_bench(settings: Settings, kafka: LocalKafka, arguments: argparse.Namespace) -> int:

@@ -33,6 +33,7 @@ from gateway.tools.bench.framework import (
     Scenario,
     Spread,
     clock,
+    positive_int,
     quiet_broker,
 )
 from gateway.tools.bench.progress import GroupProgress
@@ -71,7 +72,7 @@ class Drain:
 
 def add_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
-        "--backlog", type=int, default=20_000, help="records in each backlog (20000)"
+        "--backlog", type=positive_int, default=20_000, help="records in each backlog (20000)"
     )
     group.add_argument(
         "--warmup",
