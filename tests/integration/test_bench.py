@@ -48,4 +48,6 @@ def test_bench_throughput_prints_positive_figures(kafka_broker: BrokerInfo, tmp_
             assert isinstance(value, float) and math.isfinite(value) and value > 0, (label, column)
     for label in CONTESTANTS:
         assert rows[label]["ready s"] > 0
+    for label in (*CONTESTANTS, *RATIOS):
+        assert rows[label]["per CPU s"] > 0, label
     assert [row["records"] for row in details["rows"]] == [2000, 2000, 2000]

@@ -21,7 +21,7 @@ from pathlib import Path
 from aiokafka import TopicPartition
 
 from gateway.tools.bench import pipes
-from gateway.tools.bench.framework import BenchContext, BenchError, clock
+from gateway.tools.bench.framework import BenchContext, BenchError, clock, cpu_seconds
 from gateway.tools.bench.progress import GroupProgress
 from gateway.tools.fault_process import GatewayProcess, free_port, is_ready
 from gateway.topology import LEDGER_INPUT, REGISTRY_INPUTS, REGISTRY_OUTPUTS
@@ -83,6 +83,12 @@ class Running:
             return await self.process.stop()
         finally:
             self.process.kill_all()
+
+    def cpu_s(self) -> float:
+        """The CPU time (user and system) the process has used so far; nan once it is gone."""
+        current = self.process.current
+        used = None if current is None else cpu_seconds(current.pid)
+        return float("nan") if used is None else used
 
     def exited(self) -> int | None:
         """The exit code if the process has ended (it should not, before it is stopped)."""

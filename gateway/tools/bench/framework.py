@@ -125,26 +125,26 @@ async def quiet_broker(context: BenchContext, timeout_s: float = 15.0) -> float:
     if context.broker_pid is None:
         await asyncio.sleep(1.0)
         return clock() - began
-    ticks = os.sysconf("SC_CLK_TCK")
     while clock() - began < timeout_s:
-        before = _cpu_ticks(context.broker_pid)
+        before = cpu_seconds(context.broker_pid)
         await asyncio.sleep(QUIET_WINDOW_S)
-        after = _cpu_ticks(context.broker_pid)
+        after = cpu_seconds(context.broker_pid)
         if before is None or after is None:
             break
-        if (after - before) / ticks < QUIET_SHARE * QUIET_WINDOW_S:
+        if after - before < QUIET_SHARE * QUIET_WINDOW_S:
             break
     return clock() - began
 
 
-def _cpu_ticks(pid: int) -> int | None:
-    """User and system CPU time of a process so far, in clock ticks (None if it is gone)."""
+def cpu_seconds(pid: int) -> float | None:
+    """User and system CPU time a process has used so far (None if it is gone)."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
     except OSError:
         return None
     fields = text.rpartition(")")[2].split()
-    return int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def clock() -> float:
