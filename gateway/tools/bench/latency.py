@@ -1,12 +1,15 @@
 """``latency``: how long an input takes to become a committed output when inputs arrive at a
 steady rate, for the registry (``gateway run``) and beside it the transactional pipe.
 
-For each contestant, on topics of its own: a read_committed reader on its output topics (the
-registry's; the ledger's answers to a flow come after them) is started, then the contestant
-(its own process); once it is ready, a warm-up (a few seconds at the first rate, not
-counted) and then each offered rate in turn (500, 1,000 and 2,000 ev/s by default) for the
-same number of seconds, with the realistic mix of records (new brands every step). The
-pacing keeps the count sent at ``rate x elapsed``, in bursts of at most a few milliseconds.
+Both contestants are started side by side, each its own process on topics of its own, with
+a read_committed reader on its output topics (the registry's; the ledger's answers to a flow
+come after them). Then a warm-up (a few seconds at the first rate, not counted) and each
+offered rate in turn (500, 1,000 and 2,000 ev/s by default) for the same number of seconds,
+each step sent to one contestant and then the same records to the other (the order
+alternating from step to step) while the other idles: the two figures of a rate are
+measured close together in time, under much the same load of the machine. The records are
+the realistic mix, new brands every step; the pacing keeps the count sent at
+``rate x elapsed``, in bursts of at most a few milliseconds.
 
 The latency of an input is the time from handing it to the producer to the first committed
 output that carries its correlation id (``ce_correlationid``; the registry's outputs carry
@@ -166,19 +169,17 @@ class _Reader:
 
 async def run(context: BenchContext, arguments: argparse.Namespace) -> list[Table]:
     rates: tuple[int, ...] = arguments.rates
-    per_round = _counts(rates, arguments.step_seconds, arguments.latency_warmup)
-    rounds = arguments.latency_repeat
-    pool = realistic_mix(sum(per_round) * rounds)
+    counts = _counts(rates, arguments.step_seconds, arguments.latency_warmup)
+    pool = realistic_mix(sum(counts) * arguments.latency_repeat)
     progress = GroupProgress(context.bootstrap_servers)
     await progress.start()
     steps: list[Step] = []
     try:
-        for number in range(rounds):
-            chunk = pool[number * sum(per_round) : (number + 1) * sum(per_round)]
-            for kind in CONTESTANTS:
-                steps += await _contestant(
-                    context, progress, kind, f"latency{number + 1}", chunk, per_round, arguments
-                )
+        for number in range(arguments.latency_repeat):
+            chunk = pool[number * sum(counts) : (number + 1) * sum(counts)]
+            steps += await _round(
+                context, progress, f"latency{number + 1}", chunk, counts, arguments
+            )
     finally:
         await progress.close()
     return [_table(steps, arguments), _ratios(steps, rates)]
@@ -189,65 +190,88 @@ def _counts(rates: Sequence[int], step_s: float, warmup_s: float) -> list[int]:
     return [math.ceil(rates[0] * warmup_s), *(math.ceil(rate * step_s) for rate in rates)]
 
 
-async def _contestant(
+@dataclass
+class _Lane:
+    """One contestant with its topics, its sending producer and its output reader."""
+
+    kind: Kind
+    prefix: str
+    producer: AIOKafkaProducer
+    running: Running
+    reader: _Reader
+    stalled: bool = False
+    """It did not catch up after a step: its next steps would inherit that backlog."""
+
+
+async def _round(
     context: BenchContext,
     progress: GroupProgress,
-    kind: Kind,
     label: str,
     pool: list[Input],
     counts: list[int],
     arguments: argparse.Namespace,
 ) -> list[Step]:
-    prefix = context.topic_prefix(label, kind.value)
-    await topics.create(context, prefix)
-    producer = sending_producer(context.bootstrap_servers, linger_ms=0)
-    await producer.start()
-    running: Running | None = None
-    reader: _Reader | None = None
+    """Both contestants started side by side on topics of their own, then every step for
+    one and then the other (the order alternating), so that the two figures of a rate are
+    measured minutes apart at most; the contestant not being measured idles."""
     steps: list[Step] = []
-    try:
-        await write_backlog(producer, prefix, opening())
-        await quiet_broker(context)
-        running = contestants.start(context, kind, prefix, label)
-        reader = _Reader(context.bootstrap_servers, await progress.partitions(running.outputs))
-        await reader.start()
-        await running.wait_ready(clock() + arguments.settle_timeout)
+    async with contextlib.AsyncExitStack() as stack:
+        lanes = [
+            await _open_lane(context, progress, stack, kind, label, arguments)
+            for kind in CONTESTANTS
+        ]
         rates: tuple[int, ...] = (arguments.rates[0], *arguments.rates)
         start = 0
         for index, (rate, count) in enumerate(zip(rates, counts, strict=True)):
             records = pool[start : start + count]
             start += count
-            step = await _step(
-                progress, running, reader, producer, prefix, rate, records, arguments
-            )
-            if index > 0:  # the first is the warm-up
-                steps.append(step)
-            if not step.caught_up:
-                break  # what follows would inherit its backlog
-    finally:
-        if reader is not None:
-            await reader.stop()
-        await producer.stop()
-        if running is not None:
-            await running.stop()
-        await topics.delete(context, prefix)
+            for lane in lanes if index % 2 == 0 else lanes[::-1]:
+                if lane.stalled:
+                    continue
+                step = await _step(progress, lane, rate, records, arguments)
+                if index > 0:  # the first is the warm-up
+                    steps.append(step)
+                lane.stalled = not step.caught_up
     return steps
+
+
+async def _open_lane(
+    context: BenchContext,
+    progress: GroupProgress,
+    stack: contextlib.AsyncExitStack,
+    kind: Kind,
+    label: str,
+    arguments: argparse.Namespace,
+) -> _Lane:
+    prefix = context.topic_prefix(label, kind.value)
+    await topics.create(context, prefix)
+    stack.push_async_callback(topics.delete, context, prefix)
+    producer = sending_producer(context.bootstrap_servers, linger_ms=0)
+    await producer.start()
+    stack.push_async_callback(producer.stop)
+    await write_backlog(producer, prefix, opening())
+    await quiet_broker(context)
+    running = contestants.start(context, kind, prefix, label)
+    stack.push_async_callback(running.stop)
+    reader = _Reader(context.bootstrap_servers, await progress.partitions(running.outputs))
+    await reader.start()
+    stack.push_async_callback(reader.stop)
+    await running.wait_ready(clock() + arguments.settle_timeout)
+    return _Lane(kind, prefix, producer, running, reader)
 
 
 async def _step(
     progress: GroupProgress,
-    running: Running,
-    reader: _Reader,
-    producer: AIOKafkaProducer,
-    prefix: str,
+    lane: _Lane,
     rate: int,
     records: list[Input],
     arguments: argparse.Namespace,
 ) -> Step:
+    running, reader = lane.running, lane.reader
     samples: list[tuple[float, float]] = []
     sampling = asyncio.create_task(_sample_lag(progress, running, samples))
     try:
-        sent_at, sent_rate = await _paced(producer, prefix, rate, records)
+        sent_at, sent_rate = await _paced(lane.producer, lane.prefix, rate, records)
     finally:
         sampling.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -327,6 +351,7 @@ async def _settle(
 
 
 def _table(steps: list[Step], arguments: argparse.Namespace) -> Table:
+    steps = sorted(steps, key=lambda step: (CONTESTANTS.index(step.kind), step.offered))
     rows: list[tuple[Cell, ...]] = [
         (
             step.kind.label,
