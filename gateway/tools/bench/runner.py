@@ -89,6 +89,8 @@ async def run_bench(settings: Settings, kafka: LocalKafka, arguments: argparse.N
         )
         began = datetime.now(UTC)
         header = _header(context, began)
+        if started_here:
+            header[-1] += " (started for this run, stopped at its end)"
         print("\n".join(header), flush=True)
         results: dict[str, object] = {}
         failed: list[str] = []
