@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -78,11 +79,16 @@ class Running:
             return self.ready_file.exists()
         return await is_ready(self.process.ops_port)
 
+    state_dir: Path | None = None
+    """The registry's local store: removed once it has stopped (its log is kept)."""
+
     async def stop(self) -> str:
         try:
             return await self.process.stop()
         finally:
             self.process.kill_all()
+            if self.state_dir is not None:
+                shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def cpu_s(self) -> float:
         """The CPU time (user and system) the process has used so far; nan once it is gone."""
@@ -169,10 +175,11 @@ def _start_registry(
 ) -> Running:
     settings = context.settings
     ops_port = free_port()
+    state_dir = log_dir / "state"
     environment = {
         "KAFKA_BOOTSTRAP_SERVERS": context.bootstrap_servers,
         "GATEWAY_TOPIC_PREFIX": prefix,
-        "GATEWAY_STATE_DIR": str(log_dir / "state"),
+        "GATEWAY_STATE_DIR": str(state_dir),
         "GATEWAY_OPS_HOST": "127.0.0.1",
         "GATEWAY_OPS_PORT": str(ops_port),
     }
@@ -189,6 +196,7 @@ def _start_registry(
         Watched(prefix + settings.registry_group_id, inputs),
         (ledger,),
         outputs,
+        state_dir=state_dir,
     )
 
 
