@@ -21,7 +21,9 @@ from gateway.runtime.app import GatewayApp, create_app
 from gateway.runtime.logging_setup import configure_json_logging, log_loop_exceptions
 from gateway.runtime.settings import Settings
 from gateway.runtime.topic_admin import ensure_topics
-from gateway.tools.benchmark import run_benchmark
+from gateway.tools.bench.runner import add_arguments as add_bench_arguments
+from gateway.tools.bench.runner import description as bench_description
+from gateway.tools.bench.runner import run_bench
 from gateway.tools.check import run_check
 from gateway.tools.demo import run_demo
 from gateway.tools.faults import FaultOptions, print_report, run_faults
@@ -181,15 +183,10 @@ def _topology() -> int:
 
 def _bench(settings: Settings, arguments: argparse.Namespace) -> int:
     configure_json_logging(logging.WARNING)
-    logging.getLogger("aiokafka").setLevel(logging.ERROR)
-    return asyncio.run(
-        run_benchmark(
-            settings,
-            LocalKafka.from_settings(settings),
-            brands=arguments.brands,
-            rate=arguments.rate,
-        )
-    )
+    # Its clients outlive the topics of each measurement, which it deletes: aiokafka then
+    # logs every metadata refresh that misses them.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    return asyncio.run(run_bench(settings, LocalKafka.from_settings(settings), arguments))
 
 
 def _faults(settings: Settings, arguments: argparse.Namespace) -> int:
@@ -256,10 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="run the registry until SIGTERM or Ctrl-C")
 
     bench = commands.add_parser(
-        "bench", help="measure the registry against a bare aiokafka pipe on the same broker"
+        "bench",
+        help="measure the registry (as `gateway run`) against bare aiokafka pipes on the "
+        "same broker: scenarios throughput, latency",
+        description=bench_description(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    bench.add_argument("--brands", type=int, default=300, help="brands in the backlog (x7)")
-    bench.add_argument("--rate", type=int, default=200, help="paced messages per second")
+    add_bench_arguments(bench)
 
     commands.add_parser("demo", help="run the demo flow end to end through the broker")
 

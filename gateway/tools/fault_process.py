@@ -14,6 +14,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -61,6 +62,8 @@ class GatewayProcess:
     environment: Mapping[str, str]
     log_dir: Path
     ops_port: int
+    command: tuple[str, ...] = ("-m", "gateway.tools.cli", "run")
+    """What the interpreter runs (``gateway run``; the benchmark runs its pipes too)."""
     incarnations: list[Incarnation] = field(default_factory=list)
     unexpected_exits: list[UnexpectedExit] = field(default_factory=list)
 
@@ -73,7 +76,7 @@ class GatewayProcess:
         log_path = self.log_dir / f"gateway-{number:02}.log"
         with log_path.open("ab") as sink:
             process = subprocess.Popen(
-                [sys.executable, "-m", "gateway.tools.cli", "run"],
+                [sys.executable, *self.command],
                 env={**os.environ, **self.environment},
                 stdin=subprocess.DEVNULL,
                 stdout=sink,
@@ -264,6 +267,14 @@ async def ready_answer(port: int) -> tuple[bool, str]:
 async def is_ready(port: int) -> bool:
     ready, _ = await ready_answer(port)
     return ready
+
+
+def free_port() -> int:
+    """A loopback port free at the moment of asking (for a process's ops port)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def _die_with_parent() -> None:

@@ -12,6 +12,7 @@ The same seed gives the same records (ids included), except the envelope times.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import uuid
@@ -548,6 +549,26 @@ def build_workload(events: int, seed: int) -> list[PlannedRecord]:
     ):
         stream.insert(int(position * len(stream)), record)
     return (setup + stream)[:events]
+
+
+def story_records(events: int, seed: int, *, first_brand: int = 1) -> list[PlannedRecord]:
+    """``events`` records of the brands' stories alone, interleaved as in ``build_workload``
+    (listings, casts, eCOAs, forms, lots with custody claims, warrant requests, cancellations,
+    duplicates and the refusals that are decisions or dead letters): no ledger command, no
+    poison and no large record. Brands are numbered from ``first_brand`` (``FB00001`` ...),
+    so that two calls with distinct ranges share no brand. The benchmark's realistic mix."""
+    chooser = random.Random(seed)
+    ids = _Ids(random.Random(seed + 1))
+    stories = (_story(number, chooser, ids) for number in range(first_brand, 10**8))
+    return list(itertools.islice(_interleaved(stories, chooser, 40), events))
+
+
+def ledger_opening(seed: int, *, smelter_kg: int) -> list[PlannedRecord]:
+    """The ledger's set-up (three certificates, January closed) and one certified input of
+    ``smelter_kg`` at the smelter, so that the lots' custody claims are booked, not refused."""
+    ids = _Ids(random.Random(seed + 2))
+    opening = smelter_input("OPENING", smelter_kg, date(2026, 2, 1))
+    return [*_ledger_setup(ids), _from_smelter(opening, Case.LEDGER_INPUT, ids)]
 
 
 def _specials(events: int, chooser: random.Random, ids: _Ids) -> list[PlannedRecord]:

@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import socket
 import statistics
 import sys
 import time
@@ -67,6 +66,7 @@ from gateway.tools.fault_process import (
     GatewayProcess,
     Incarnation,
     UnexpectedExit,
+    free_port,
     is_ready,
     log_summary,
 )
@@ -445,7 +445,7 @@ async def _run_faults(options: FaultOptions, settings: Settings) -> FaultReport:
     tasks: list[asyncio.Task[None]] = []
     try:
         await ensure_topics(info.bootstrap_servers, CATALOGUE, prefix)
-        ops_port = _free_port()
+        ops_port = free_port()
         gateway = GatewayProcess(run.gateway_environment(ops_port), run_dir, ops_port)
         run.gateway = gateway
         run.watch = OutputWatch(lambda: run.harness_address, [prefix + t for t in OUTPUT_TOPICS])
@@ -474,13 +474,6 @@ async def _run_faults(options: FaultOptions, settings: Settings) -> FaultReport:
             run.gateway.kill_all()
         if run.kafka is not None:
             run.kafka.stop()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _seconds(value: float | None) -> str:

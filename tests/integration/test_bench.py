@@ -1,0 +1,53 @@
+"""`gateway bench throughput`, tiny: a 2,000-record backlog drained once by each of the three
+contestants (the registry as its own `gateway run` process) on the session's broker. Only
+that the figures are there and positive: timings are never asserted (shared, noisy machines).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.tools.local_kafka import BrokerInfo
+
+pytestmark = pytest.mark.broker
+
+CONTESTANTS = ("bare aiokafka pipe", "transactional aiokafka pipe", "registry (gateway run)")
+RATIOS = ("registry / transactional", "registry / bare")
+RATES = ("drain min", "drain med", "drain max", "start min", "start med", "start max")
+
+
+@pytest.mark.timeout(300)
+def test_bench_throughput_prints_positive_figures(kafka_broker: BrokerInfo, tmp_path: Path) -> None:
+    figures = tmp_path / "bench.json"
+    command = [sys.executable, "-m", "gateway.tools.cli", "bench", "throughput"]
+    options = ["--backlog", "2000", "--repeat", "1", "--warmup", "0", "--json", str(figures)]
+    environment = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers,
+        "GATEWAY_RUN_DIR": str(tmp_path / "run"),
+    }
+    done = subprocess.run(
+        [*command, *options], env=environment, capture_output=True, text=True, timeout=280
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    summary, details = json.loads(figures.read_text())["scenarios"]["throughput"]
+    rows = {row[""]: row for row in summary["rows"]}
+    assert set(rows) == {*CONTESTANTS, *RATIOS}
+    for label in (*CONTESTANTS, *RATIOS):
+        assert label in done.stdout  # printed as a table
+        for column in RATES:
+            value = rows[label][column]
+            assert isinstance(value, float) and math.isfinite(value) and value > 0, (label, column)
+    for label in CONTESTANTS:
+        assert rows[label]["ready s"] > 0
+    for label in (*CONTESTANTS, *RATIOS):
+        assert rows[label]["per CPU s"] > 0, label
+    assert [row["records"] for row in details["rows"]] == [2000, 2000, 2000]
