@@ -163,7 +163,7 @@ def unescape_part(text: str) -> str:
 
 
 def entity_key(kind: str, *parts: str) -> str:
-    return ":".join((kind, *(_part(part) for part in parts)))
+    return kind + ":" + ":".join([_part(part) for part in parts])
 
 
 def key_prefix(kind: str, *parts: str) -> str:
@@ -215,6 +215,7 @@ class DictReader:
 
 _NOTHING: Map[str, Any] = Map()
 _NO_PARENTS: Map[str, Map[str, None]] = Map()
+_NO_KEYS: Map[str, None] = Map()
 _EMPTY = DictReader()
 
 
@@ -225,8 +226,9 @@ class RegistryState:
     """Key -> new value (None: the entity is gone) of everything changed on top of
     ``reader``."""
     changed_under: Map[str, Map[str, None]] = _NO_PARENTS
-    """The changed keys by their parent (the key up to its last part, ``:`` included), so
-    that listing a parent's keys does not scan every change."""
+    """The changed keys by each of their ancestors below the kind (``cast:B:`` and
+    ``cast:B:n:`` for ``cast:B:n:r``), so that listing what is under a prefix does not scan
+    every change."""
 
     # -- generic --
 
@@ -236,16 +238,21 @@ class RegistryState:
         return self.reader.get(key)
 
     def keys_with_prefix(self, prefix: str) -> list[str]:
-        """Every key starting with ``prefix``, sorted (looks through every change: for rare
-        questions, such as all of a brand's casts when its form arrives)."""
-        changed = [key for key in self.changes if key.startswith(prefix)]
+        """Every key starting with ``prefix``, sorted. A prefix of whole parts below the kind
+        (``cast:B:``) reads only the changes under it; any other looks through them all."""
+        changed: Iterable[str]
+        if prefix.endswith(":") and prefix.count(":") >= 2:
+            under = self.changed_under.get(prefix)
+            changed = () if under is None else under.keys()
+        else:
+            changed = [key for key in self.changes if key.startswith(prefix)]
         return self._merged(self.reader.keys_with_prefix(prefix), changed)
 
     def children(self, parent: str) -> list[str]:
-        """The keys one part below ``parent`` (a prefix ending in ``:``), sorted; reads only
-        the changes under that parent."""
+        """The keys one part below ``parent`` (a prefix ending in ``:``), sorted."""
         under = self.changed_under.get(parent)
-        return self._merged(self.reader.children(parent), () if under is None else under.keys())
+        changed = () if under is None else (k for k in under if ":" not in k[len(parent) :])
+        return self._merged(self.reader.children(parent), changed)
 
     def _merged(self, stored: Iterable[str], changed: Iterable[str]) -> list[str]:
         keys = set(stored)
@@ -261,13 +268,15 @@ class RegistryState:
         already holds that value."""
         if self.get(key) == value:
             return self
-        parent = key[: key.rindex(":") + 1]
-        under = self.changed_under.get(parent) or Map()
-        return RegistryState(
-            self.reader,
-            self.changes.set(key, value),
-            self.changed_under.set(parent, under.set(key, None)),
-        )
+        changed_under = self.changed_under
+        if key not in self.changes:
+            index = changed_under.mutate()
+            end = key.index(":")
+            while (end := key.find(":", end + 1)) != -1:
+                ancestor = key[: end + 1]
+                index[ancestor] = (index.get(ancestor) or _NO_KEYS).set(key, None)
+            changed_under = index.finish()
+        return RegistryState(self.reader, self.changes.set(key, value), changed_under)
 
     def changed_since(self, before: RegistryState) -> dict[str, Any | None]:
         """Key -> new value (None: gone) of what changed from ``before`` to this state, one
