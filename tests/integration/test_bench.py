@@ -51,3 +51,34 @@ def test_bench_throughput_prints_positive_figures(kafka_broker: BrokerInfo, tmp_
     for label in (*CONTESTANTS, *RATIOS):
         assert rows[label]["per CPU s"] > 0, label
     assert [row["records"] for row in details["rows"]] == [2000, 2000, 2000]
+
+
+@pytest.mark.timeout(300)
+def test_bench_restore_and_state_size_print_positive_figures(
+    kafka_broker: BrokerInfo, tmp_path: Path
+) -> None:
+    figures = tmp_path / "bench.json"
+    command = [sys.executable, "-m", "gateway.tools.cli", "bench", "restore", "state-size"]
+    options = ["--ecoas", "2000", "--casts", "10,200", "--brands", "2,100", "--rounds", "20"]
+    environment = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers,
+        "GATEWAY_RUN_DIR": str(tmp_path / "run"),
+    }
+    done = subprocess.run(
+        [*command, *options, "--json", str(figures)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    scenarios = json.loads(figures.read_text())["scenarios"]
+    [restored] = scenarios["restore"][0]["rows"]
+    assert restored["records"] == 4000  # a cast and a handled id per eCOA
+    for column in ("cold s", "warm s", "cold RSS MiB", "store MiB"):
+        assert restored[column] > 0, column
+    sizes = {row["state grows in"]: row for row in scenarios["state-size"][0]["rows"]}
+    assert set(sizes) == {"casts in one brand", "brands in the partition"}
+    for row in sizes.values():
+        assert row["small µs"] > 0 and row["large µs"] > 0 and row["ratio"] > 0
