@@ -4,6 +4,7 @@ a dead letter setting an input aside). Pure: nothing here touches the network.""
 
 from __future__ import annotations
 
+import hashlib
 import math
 import uuid
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from contracts.topics import route
 from contracts.values import TEXT_MAX_CHARACTERS, PartyRole
 
 _OUTPUT_IDS = uuid.UUID("6f1c2b1e-4d0a-4c55-9a57-0b6c1d2e3f40")
+_OUTPUT_ID_BYTES = _OUTPUT_IDS.bytes
 
 # What a dead letter copies of the record it sets aside (the rest stays at the source).
 DEFAULT_KEPT_VALUE_BYTES = 64 * 1024
@@ -66,6 +68,16 @@ class OutputRecord:
     message_type: str
 
 
+def output_event_id(cause_id: str, index: int) -> str:
+    """``str(uuid.uuid5(_OUTPUT_IDS, f"{cause_id}/{index}"))``, without building a ``UUID``
+    (the step's dearest line in a profile of the drain)."""
+    digest = bytearray(hashlib.sha1(_OUTPUT_ID_BYTES + f"{cause_id}/{index}".encode()).digest())
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = digest[:16].hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
 def published(
     bodies: Sequence[Contract], cause: Envelope, now: datetime, source: str, sender_party_id: str
 ) -> tuple[OutputRecord, ...]:
@@ -78,7 +90,7 @@ def published(
         key = spec.key_of(body)
         headers = answer_headers(
             # Reprocessing the same input gives the same ids: consumers can tell a replay.
-            event_id=str(uuid.uuid5(_OUTPUT_IDS, f"{cause.id}/{index}")),
+            event_id=output_event_id(cause.id, index),
             source=source,
             message_type=body.MESSAGE_TYPE,
             time=time,

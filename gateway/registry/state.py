@@ -215,6 +215,9 @@ class DictReader:
 
 _NOTHING: Map[str, Any] = Map()
 _NO_PARENTS: Map[str, Map[str, None]] = Map()
+LISTED_KINDS = frozenset({"cast", "pending"})
+"""The kinds whose keys the steps list by prefix (a brand's casts, a normal form's casts, a
+brand's open requests)."""
 _NO_KEYS: Map[str, None] = Map()
 _EMPTY = DictReader()
 
@@ -226,9 +229,9 @@ class RegistryState:
     """Key -> new value (None: the entity is gone) of everything changed on top of
     ``reader``."""
     changed_under: Map[str, Map[str, None]] = _NO_PARENTS
-    """The changed keys by each of their ancestors below the kind (``cast:B:`` and
-    ``cast:B:n:`` for ``cast:B:n:r``), so that listing what is under a prefix does not scan
-    every change."""
+    """The changed keys of the ``LISTED_KINDS`` by each of their ancestors below the kind
+    (``cast:B:`` and ``cast:B:n:`` for ``cast:B:n:r``), so that listing what is under such a
+    prefix does not scan every change."""
 
     # -- generic --
 
@@ -241,7 +244,7 @@ class RegistryState:
         """Every key starting with ``prefix``, sorted. A prefix of whole parts below the kind
         (``cast:B:``) reads only the changes under it; any other looks through them all."""
         changed: Iterable[str]
-        if prefix.endswith(":") and prefix.count(":") >= 2:
+        if prefix.endswith(":") and prefix.count(":") >= 2 and key_kind(prefix) in LISTED_KINDS:
             under = self.changed_under.get(prefix)
             changed = () if under is None else under.keys()
         else:
@@ -269,7 +272,7 @@ class RegistryState:
         if self.get(key) == value:
             return self
         changed_under = self.changed_under
-        if key not in self.changes:
+        if key not in self.changes and key[: key.index(":")] in LISTED_KINDS:
             index = changed_under.mutate()
             end = key.index(":")
             while (end := key.find(":", end + 1)) != -1:

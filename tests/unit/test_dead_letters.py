@@ -360,3 +360,13 @@ def test_record_size_is_what_aiokafka_checks_before_a_send_and_bounds_the_batch(
     batch = DefaultRecordBatchBuilder(2, 0, 1, 7, 0, 0, 10 * ONE_MIB)
     batch.append(0, 1_700_000_000_000, key, value, headers)
     assert len(batch.build()) <= record_size(output)
+
+
+@pytest.mark.parametrize("cause", ["e1", "5e6a7217-8a00-431a-854c-64f2ab3a9652", "ü/ß", ""])
+def test_an_output_event_id_is_the_uuid5_of_its_cause_and_place(cause: str) -> None:
+    import uuid
+
+    from gateway.processors.records import _OUTPUT_IDS, output_event_id
+
+    for index in (0, 1, 17):
+        assert output_event_id(cause, index) == str(uuid.uuid5(_OUTPUT_IDS, f"{cause}/{index}"))
