@@ -135,8 +135,6 @@ class RegistryChangelog:
             self._store.forget(number)
             self._unlogged[number] = {}
             restored = await self._copy(number, log_partition, 0)
-            start = 0
-        self._store.apply(number, {}, max(log_partition.end_offset, start))
         self._metrics.restored_entities.labels(partition=str(number)).set(restored)
         reader = CachedEntities(self._store, number, self._cache_entries)
         self._readers[number] = reader
@@ -149,11 +147,17 @@ class RegistryChangelog:
         unlogged = self._unlogged.setdefault(number, {})
         changes: dict[str, bytes | None] = {}
         next_offset = start
+        hold: int | None = None
+        """The first version-0 record's offset: the checkpoint stays there until what it
+        was turned into is on the changelog, so that a crash before then translates it
+        again (copying the changelog again from there is harmless: the same records in the
+        same order)."""
         async for chunk in log_partition.chunks(start):
             for record in chunk:
                 key = record.key.decode("utf-8")
                 value = record.value
                 if value is not None and codec.is_legacy(value):
+                    hold = record.offset if hold is None else hold
                     self._translate(number, changes, unlogged, key, value)
                     continue
                 if value is None and key_kind(key) == "request":
@@ -164,9 +168,12 @@ class RegistryChangelog:
             copied += len(chunk)
             next_offset = chunk[-1].offset + 1
             if len(changes) >= COPY_BATCH:
-                self._store.apply(number, changes, next_offset)
+                self._store.apply(number, changes, next_offset if hold is None else hold)
                 changes = {}
-        self._store.apply(number, changes, max(next_offset, start))
+        if hold is not None and unlogged:
+            self._store.apply(number, changes, hold)
+            return copied
+        self._store.apply(number, changes, max(next_offset, log_partition.end_offset, start))
         return copied
 
     def _translate(

@@ -98,7 +98,7 @@ async def test_a_version_0_changelog_restores_the_state_todays_registry_would_ho
     }
     assert held == entity_values(expected)
     assert state.open_requests_of("NORDAL")[0].lot_id == "LOT-RTM-0001"
-    assert store.checkpoint(0) == len(version_0_records())
+    assert store.checkpoint(0) == 0  # held until the translated entities are logged
 
 
 async def test_a_version_0_state_decides_what_comes_next_as_the_original_would() -> None:
@@ -163,3 +163,17 @@ async def test_a_kept_store_reads_only_the_changelog_tail() -> None:
     await changelog.restore(0, log)  # type: ignore[arg-type]
     assert read == [5]
     assert store.keys_with_prefix(0, "") == sorted(key for key, _ in written)
+
+
+async def test_a_crash_before_the_migration_is_logged_translates_the_version_0_records_again() -> (
+    None
+):
+    store = InMemoryStateStore()
+    first, _ = await restored(version_0_records(), store)
+    assert store.checkpoint(0) == 0  # held at the first version-0 record
+    again, state = await restored(version_0_records(), store)  # the process died meanwhile
+    consumed = [(InputRecord("warehouse.lots", 0, 99, None, None, b"", ()), None)]
+    logged = again.records(state, state, consumed)  # type: ignore[arg-type]
+    assert any((record.key or b"").startswith(b"cast:NORDAL:") for record in logged)
+    again.committed(0, state, logged, [40])
+    assert store.checkpoint(0) == 41
