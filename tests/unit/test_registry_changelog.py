@@ -169,7 +169,7 @@ async def test_a_crash_before_the_migration_is_logged_translates_the_version_0_r
     None
 ):
     store = InMemoryStateStore()
-    first, _ = await restored(version_0_records(), store)
+    await restored(version_0_records(), store)
     assert store.checkpoint(0) == 0  # held at the first version-0 record
     again, state = await restored(version_0_records(), store)  # the process died meanwhile
     consumed = [(InputRecord("warehouse.lots", 0, 99, None, None, b"", ()), None)]
