@@ -1,0 +1,163 @@
+"""Decided facts: what a decision changed, applied to a state without running any rule.
+
+``post`` decides a command and turns the decision into a ``Fact``, then applies it with
+``apply_fact``; restoring from the journal applies the same facts in the same order. So the
+state a restore gives is the state the decisions gave, by construction, whatever the rules
+of the restoring version say. A fact is also how one partition tells another what to apply:
+the credit of a move decided at the source, a registration or membership change every
+partition must know, a period close.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, fields, replace
+from datetime import date
+from decimal import Decimal
+from enum import Enum, StrEnum
+
+from gateway.ledger.model import ZERO, AccountKey, BalanceUpdate, Certificate, Period
+from gateway.ledger.persistent import PMap
+from gateway.ledger.plan import Delta, SiteRecord
+from gateway.ledger.state import DecidedPosting, Flow, LedgerState
+from gateway.violations import Violation
+
+
+class FactKind(StrEnum):
+    ACCEPTED = "accepted"
+    """A posting id accepted here, with its effects on this partition."""
+    REJECTED = "rejected"
+    """A posting id rejected here: only the id (and why) is remembered."""
+    APPLIED = "applied"
+    """Effects of a decision made on another partition (a credit, the directory, a close)."""
+
+
+@dataclass(frozen=True)
+class Fact:
+    posting_id: str
+    command_type: str
+    digest: str
+    occurred_on: date
+    kind: FactKind
+    deltas: tuple[Delta, ...] = ()
+    balances_after: tuple[Decimal | None, ...] = ()
+    """The balance each delta left, as the decision saw it (None: not known when written)."""
+    posting_sites: tuple[str, ...] = ()
+    certificates: tuple[Certificate, ...] = ()
+    site_records: tuple[SiteRecord, ...] = ()
+    closed: Period | None = None
+    reasons: tuple[Violation, ...] = ()
+
+    @property
+    def changes_directory(self) -> bool:
+        """It registers or changes what every partition must know (or closes a period)."""
+        return bool(self.certificates or self.site_records or self.closed is not None)
+
+
+class FactMismatch(ValueError):
+    """A fact names a balance after its delta that the state it is applied to does not give."""
+
+
+def apply_fact(
+    state: LedgerState, fact: Fact, *, check: bool = False
+) -> tuple[LedgerState, tuple[BalanceUpdate, ...]]:
+    """The state with the fact's effects, and the balance updates they made. ``check``
+    verifies each balance after against the one the fact names."""
+    decided = DecidedPosting(fact.command_type, fact.digest, fact.reasons)
+    if fact.kind is FactKind.REJECTED:
+        return _replaced(state, rejections=state.rejections.set(fact.posting_id, decided)), ()
+    changes: dict[str, object] = {}
+    if fact.kind is FactKind.ACCEPTED:
+        changes["applied"] = state.applied.set(fact.posting_id, decided)
+    if fact.certificates:
+        certificates, by_holder = state.certificates, state.certificates_by_holder
+        for certificate in fact.certificates:
+            certificates = certificates.set(certificate.certificate_id, certificate)
+            held = by_holder.get(certificate.holder_group_id, ()) or ()
+            if certificate.certificate_id not in held:
+                held = (*held, certificate.certificate_id)
+            by_holder = by_holder.set(certificate.holder_group_id, held)
+        changes["certificates"], changes["certificates_by_holder"] = certificates, by_holder
+    if fact.site_records:
+        sites, memberships = state.sites, state.memberships
+        for record in fact.site_records:
+            sites = sites.set(record.site.site_id, record.site)
+            memberships = memberships.set(record.site.site_id, record.memberships)
+        changes["sites"], changes["memberships"] = sites, memberships
+    entries: tuple[BalanceUpdate, ...] = ()
+    if fact.deltas:
+        entries = _book(state, fact, changes, check=check)
+    if fact.posting_sites:
+        last = state.last_posted_on
+        for site_id in fact.posting_sites:
+            previous = last.get(site_id)
+            if previous is None or previous < fact.occurred_on:
+                last = last.set(site_id, fact.occurred_on)
+        changes["last_posted_on"] = last
+    if fact.closed is not None:
+        changes["closed_periods"] = (*state.closed_periods, fact.closed)
+    return _replaced(state, **changes), entries
+
+
+def _book(
+    state: LedgerState, fact: Fact, changes: dict[str, object], *, check: bool
+) -> tuple[BalanceUpdate, ...]:
+    balances, holder_accounts = state.balances, state.holder_accounts
+    month = fact.occurred_on.replace(day=1)
+    flows_of_month = state.flows.get(month)
+    month_flows: PMap[AccountKey, Flow] = flows_of_month if flows_of_month is not None else PMap()
+    entries: list[BalanceUpdate] = []
+    afters = fact.balances_after or (None,) * len(fact.deltas)
+    for delta, expected in zip(fact.deltas, afters, strict=True):
+        account = delta.account
+        previous = balances.get(account)
+        if previous is None:
+            held = holder_accounts.get(account.holder_id, frozenset()) or frozenset()
+            holder_accounts = holder_accounts.set(account.holder_id, held | {account})
+            previous = ZERO
+        balance = previous + delta.kg
+        if check and expected is not None and expected != balance:
+            raise FactMismatch(
+                f"{fact.posting_id}: {account.text} would be {balance} kg, the fact says {expected}"
+            )
+        balances = balances.set(account, balance)
+        flow = month_flows.get(account) or Flow()
+        if delta.kg > ZERO:
+            flow = Flow(flow.in_kg + delta.kg, flow.out_kg)
+        else:
+            flow = Flow(flow.in_kg, flow.out_kg - delta.kg)
+        month_flows = month_flows.set(account, flow)
+        entries.append(BalanceUpdate(account, fact.posting_id, fact.occurred_on, delta.kg, balance))
+    changes["balances"], changes["holder_accounts"] = balances, holder_accounts
+    changes["flows"] = state.flows.set(month, month_flows)
+    return tuple(entries)
+
+
+def _replaced(state: LedgerState, **changes: object) -> LedgerState:
+    return replace(state, **changes) if changes else state  # type: ignore[arg-type]
+
+
+def apply_facts(facts: Iterable[Fact], state: LedgerState | None = None) -> LedgerState:
+    current = state if state is not None else LedgerState()
+    for fact in facts:
+        current = apply_fact(current, fact)[0]
+    return current
+
+
+def command_digest(command: object) -> str:
+    """A stable digest of a command's content (the same in every process and version that
+    reads the command the same way): tells the same command again from another."""
+    parts = [type(command).__name__]
+    parts.extend(f"{f.name}={_canonical(getattr(command, f.name))}" for f in fields(command))  # type: ignore[arg-type]
+    return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=16).hexdigest()
+
+
+def _canonical(value: object) -> str:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value.is_finite() else str(value)
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, Period):
+        return f"{value.kind.value}:{value.start}"
+    return repr(value)
