@@ -131,8 +131,15 @@ def decode_fact(raw: bytes) -> Fact:
 # ---- snapshots -----------------------------------------------------------------------------
 
 
-def snapshot_items(state: LedgerState, *, ids: Iterable[str] | None = None) -> Iterator[list[Any]]:
-    """The state as items; ``ids`` limits the decided posting ids to those (all if None)."""
+def snapshot_items(state: LedgerState) -> Iterator[list[Any]]:
+    """The whole state as items."""
+    yield from state_items(state)
+    yield from id_items(state, state.applied.keys() | state.rejections.keys())
+
+
+def state_items(state: LedgerState) -> Iterator[list[Any]]:
+    """The state but its decided posting ids, as items: bounded by the accounts and the
+    directory, not by the history."""
     for certificate in state.certificates.values():
         yield ["c", *_certificate(certificate)]
     for site_id, site in state.sites.items():
@@ -146,8 +153,11 @@ def snapshot_items(state: LedgerState, *, ids: Iterable[str] | None = None) -> I
             yield ["f", month.isoformat(), *_account(account), str(flow.in_kg), str(flow.out_kg)]
     for period in state.closed_periods:
         yield ["p", *_period(period)]
-    wanted = state.applied.keys() | state.rejections.keys() if ids is None else ids
-    for posting_id in wanted:
+
+
+def id_items(state: LedgerState, ids: Iterable[str]) -> Iterator[list[Any]]:
+    """The decided posting ids ``ids`` as items."""
+    for posting_id in ids:
         accepted = state.applied.get(posting_id)
         if accepted is not None:
             yield ["a", posting_id, accepted.command_type, accepted.digest]

@@ -49,6 +49,34 @@ class Fact:
     closed: Period | None = None
     reasons: tuple[Violation, ...] = ()
 
+    def credit_elsewhere(self, credit: Delta) -> Fact:
+        """What the partition holding ``credit``'s account applies of this decision."""
+        holder = credit.account.holder_id
+        return replace(
+            self._applied(),
+            deltas=(credit,),
+            posting_sites=tuple(site for site in self.posting_sites if site == holder),
+        )
+
+    def directory_part(self) -> Fact:
+        """What every other partition applies of this decision: registrations, membership
+        changes, the period closed."""
+        return replace(
+            self._applied(),
+            certificates=self.certificates,
+            site_records=self.site_records,
+            closed=self.closed,
+        )
+
+    def _applied(self) -> Fact:
+        return Fact(
+            posting_id=self.posting_id,
+            command_type=self.command_type,
+            digest=self.digest,
+            occurred_on=self.occurred_on,
+            kind=FactKind.APPLIED,
+        )
+
     @property
     def changes_directory(self) -> bool:
         """It registers or changes what every partition must know (or closes a period)."""

@@ -64,6 +64,8 @@ class OutputRecord:
     value: bytes
     headers: list[tuple[str, bytes]]
     message_type: str
+    partition: int | None = None
+    """The partition to write to; None: the one the key hashes to."""
 
 
 def published(
