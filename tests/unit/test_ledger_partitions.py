@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from dataclasses import dataclass, field, replace
-from datetime import date
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -18,7 +17,7 @@ from hypothesis import strategies as st
 
 from contracts import ledger as wire
 from contracts.base import Contract
-from contracts.custody import CustodyBalanceUpdated, CustodyMovementRecorded, CustodyMoveReason
+from contracts.custody import CustodyBalanceUpdated, CustodyMovementRecorded
 from contracts.envelope import decode_message
 from gateway.ledger import LedgerState, apply_facts
 from gateway.ledger.codec import decode_fact
@@ -29,10 +28,9 @@ from gateway.processors.step import Outcome
 from tests.unit.test_ledger_pipeline import (
     NOW,
     SETTINGS,
-    Q,
-    S,
     certified_input,
     command_streams,
+    lot_arrival_move,
     record,
     setup,
 )
@@ -100,18 +98,7 @@ class Cluster:
 
 
 def move(posting_id: str, kg: str, source: str = "A1") -> CustodyMovementRecorded:
-    return CustodyMovementRecorded.build(
-        posting_id=posting_id,
-        reason=CustodyMoveReason.LOT_ARRIVAL,
-        from_holder_id=source,
-        to_holder_id="WH1",
-        lot_id=posting_id,
-        quantity_kg=Decimal(kg),
-        material_quality=Q,
-        level=S,
-        coc_document=f"COC-{posting_id}",
-        occurred_on=date(2026, 3, 5),
-    )
+    return lot_arrival_move(posting_id.removeprefix("lot-arrival."), kg, source)
 
 
 def funded(partitions: int) -> Cluster:

@@ -240,11 +240,11 @@ def test_certification_comes_from_the_exchange_and_custody_moves_from_the_regist
     assert results[0].outcome is Outcome.BOOKED
 
 
-def lot_arrival_move(lot_id: str, kg: str) -> CustodyMovementRecorded:
+def lot_arrival_move(lot_id: str, kg: str, source: str = "A1") -> CustodyMovementRecorded:
     return CustodyMovementRecorded.build(
         posting_id=f"lot-arrival.{lot_id}",
         reason=CustodyMoveReason.LOT_ARRIVAL,
-        from_holder_id="A1",
+        from_holder_id=source,
         to_holder_id="WH1",
         lot_id=lot_id,
         quantity_kg=Decimal(kg),
