@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.ledger import AccountKey, FactKind, LedgerState, Level, apply_fact, post
+from gateway.ledger import Accepted, AccountKey, FactKind, LedgerState, Level, apply_fact, post
 from gateway.ledger.codec import (
     FACT_VERSION,
     UnknownVersion,
@@ -53,7 +53,7 @@ def test_a_fact_written_by_the_previous_version_restores() -> None:
 
 def test_a_fact_names_the_balance_it_left_and_a_restore_can_check_it() -> None:
     outcome = post(certified_alpha(), received("in-1", "ALPHA-1", 250, on=2))
-    assert outcome.fact is not None
+    assert isinstance(outcome, Accepted) and outcome.fact is not None
     fact = decode_fact(encode_fact(outcome.fact))
     assert fact.balances_after == (Decimal(250),)
     assert apply_fact(certified_alpha(), fact, check=True)[0] == outcome.state
