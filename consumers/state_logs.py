@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -20,7 +20,7 @@ import structlog
 from consumers.engine import LogPartition, StateRecord
 from consumers.metrics import GatewayMetrics
 from consumers.state_store import StateStore
-from gateway.ledger import FactKind, LedgerState, apply_fact
+from gateway.ledger import Fact, FactKind, LedgerState, apply_facts
 from gateway.ledger.codec import FactDecoder, decode_snapshot, encode_chunks, id_items, state_items
 from gateway.processors.ledger import FACT_MESSAGE_TYPE, LedgerProcessed
 from gateway.processors.records import InputRecord
@@ -164,14 +164,16 @@ class LedgerJournal:
             log.warning("ledger_state_ahead_of_journal", partition=number)
             position, source = _Position(LedgerState(), 0), "journal"
             records = await log_partition.read(0)
-        decode = FactDecoder()
-        state = position.state
-        for record in records:
-            fact = decode(record.value or b"")
-            state = apply_fact(state, fact)[0]
-            if fact.kind is not FactKind.APPLIED:
-                position.ids_since.append(fact.posting_id)
-        position.state = state
+        decode, decided = FactDecoder(), position.ids_since
+
+        def facts() -> Iterator[Fact]:
+            for record in records:
+                fact = decode(record.value or b"")
+                if fact.kind is not FactKind.APPLIED:
+                    decided.append(fact.posting_id)
+                yield fact
+
+        position.state = state = apply_facts(facts(), position.state)
         position.since_snapshot += len(records)
         position.next_offset = max(log_partition.end_offset, position.next_offset)
         self._positions[number] = position

@@ -35,6 +35,9 @@ FACT_VERSION = 2
 SNAPSHOT_VERSION = 1
 
 
+_LEVELS = {level.value: level for level in Level}
+
+
 class UnknownVersion(ValueError):
     """A record written by a later version than this one reads."""
 
@@ -90,7 +93,7 @@ class FactDecoder:
         key = (holder, quality, level)
         account = self._accounts.get(key)
         if account is None:
-            account = self._accounts[key] = AccountKey(holder, quality, Level(level))
+            account = self._accounts[key] = AccountKey(holder, quality, _LEVELS[level])
         return account
 
     def __call__(self, raw: bytes) -> Fact:

@@ -40,6 +40,9 @@ class PMap(Mapping[K, V], Generic[K, V]):
     def delete(self, key: K) -> PMap[K, V]:
         return PMap._of(self._map.delete(key)) if key in self._map else self
 
+    def mutate(self) -> PMapMutation[K, V]:
+        return PMapMutation(self._map.mutate())
+
     def updated(self, items: Iterable[tuple[K, V]]) -> PMap[K, V]:
         mutation = self._map.mutate()
         for key, value in items:
@@ -74,3 +77,21 @@ class PMap(Mapping[K, V], Generic[K, V]):
 
     def __repr__(self) -> str:
         return f"PMap({dict(self._map.items())!r})"
+
+
+class PMapMutation(Generic[K, V]):
+    """A map being changed in place; ``finish`` makes it a ``PMap`` (and ends it)."""
+
+    __slots__ = ("_mutation",)
+
+    def __init__(self, mutation: immutables.MapMutation[K, V]) -> None:
+        self._mutation = mutation
+
+    def __setitem__(self, key: K, value: V) -> None:
+        self._mutation[key] = value
+
+    def get(self, key: K) -> V | None:
+        return self._mutation.get(key)
+
+    def finish(self) -> PMap[K, V]:
+        return PMap._of(self._mutation.finish())
