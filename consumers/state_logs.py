@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import time
 from collections.abc import Iterator, Sequence
@@ -116,6 +118,23 @@ class _Pending:
 SNAPSHOT_HEAD = b"head"
 
 
+@contextlib.contextmanager
+def restoring() -> Iterator[None]:
+    """Build a large state without the cyclic garbage collector, then keep what was built out
+    of its sight. A restore allocates millions of objects that all stay alive; each full
+    collection walks every one of them, which made restoring quadratic (1M facts: 74 s, most
+    of it in the collector). The state has no reference cycles, so reference counting frees
+    it when it is replaced; ``gc.freeze`` keeps later collections from walking it again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
 class LedgerJournal:
     """The ledger's facts on the journal (kept forever), and periodic snapshots on a compacted
     topic, partition p of each for ledger partition p.
@@ -173,7 +192,8 @@ class LedgerJournal:
                     decided.append(fact.posting_id)
                 yield fact
 
-        position.state = state = apply_facts(facts(), position.state)
+        with restoring():
+            position.state = state = apply_facts(facts(), position.state)
         position.since_snapshot += len(records)
         position.next_offset = max(log_partition.end_offset, position.next_offset)
         self._positions[number] = position
@@ -206,8 +226,10 @@ class LedgerJournal:
         for key, value in sorted(latest.items()):
             if key.startswith(b"ids/") and int(key.split(b"/")[1]) <= generation:
                 parts.append(value)
+        with restoring():
+            state = decode_snapshot(parts)
         return _Position(
-            decode_snapshot(parts),
+            state,
             int(head["journal_offset"]),
             generation=generation,
             state_chunks=chunks,

@@ -17,7 +17,7 @@ out there (``Accepted.credits``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import assert_never
 
@@ -130,7 +130,7 @@ def post(state: LedgerState, command: Command, *, owns: Owns = _everything) -> O
     for delta in credits:
         if delta.kg < ZERO:
             return Forward(state, delta.account.holder_id)
-    overdrawn = _overdrawn(state, local, command)
+    balances_after, overdrawn = _booked(state, local, command)
     if overdrawn:
         return _reject(state, command, digest, overdrawn)
     fact = Fact(
@@ -140,12 +140,12 @@ def post(state: LedgerState, command: Command, *, owns: Owns = _everything) -> O
         occurred_on=command.occurred_on,
         kind=FactKind.ACCEPTED,
         deltas=local,
+        balances_after=balances_after,
         posting_sites=plan.posting_sites,
         certificates=plan.certificates,
         site_records=plan.site_records,
     )
     after, entries = apply_fact(state, fact)
-    fact = replace(fact, balances_after=tuple(entry.balance_kg for entry in entries))
     return Accepted(after, entries, fact, credits)
 
 
@@ -270,10 +270,12 @@ def _non_positive_quantity(command: Command) -> list[Violation]:
     ]
 
 
-def _overdrawn(
+def _booked(
     state: LedgerState, deltas: tuple[Delta, ...], command: Command
-) -> tuple[Violation, ...]:
+) -> tuple[tuple[Decimal, ...], tuple[Violation, ...]]:
+    """The balance each delta leaves, and an overdraw for each that goes below zero."""
     running: dict[object, Decimal] = {}
+    after: list[Decimal] = []
     overdrawn: list[Violation] = []
     for delta in deltas:
         available = running.get(delta.account, state.balance(delta.account))
@@ -281,7 +283,8 @@ def _overdrawn(
         if balance < ZERO:
             overdrawn.append(_overdraw(command, delta, available))
         running[delta.account] = balance
-    return tuple(overdrawn)
+        after.append(balance)
+    return tuple(after), tuple(overdrawn)
 
 
 def _overdraw(command: Command, delta: Delta, available: Decimal) -> Violation:

@@ -34,6 +34,7 @@ import traceback
 from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
+from functools import cache, lru_cache
 from typing import Any
 
 import gateway.ledger as ledger
@@ -215,7 +216,7 @@ def to_core_command(body: LedgerCommandBody) -> ledger.Command:
     """The core's command for a wire command."""
     core_type = _SAME_SHAPE.get(type(body))
     if core_type is not None:
-        values = {f.name: _core_value(getattr(body, f.name)) for f in fields(core_type)}
+        values = {name: _core_value(getattr(body, name)) for name in _field_names(core_type)}
         command: ledger.Command = core_type(**values)
         return command
     match body:
@@ -252,8 +253,15 @@ def to_core_command(body: LedgerCommandBody) -> ledger.Command:
     raise TypeError(f"no core command for {type(body).__name__}")
 
 
+@cache
+def _field_names(core_type: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(core_type))
+
+
 def _core_value(value: object) -> object:
     """A wire value as the core holds it (its own enums for levels and balance rules)."""
+    if type(value) is str:
+        return value
     if isinstance(value, AccountingLevel):
         return _level(value)
     if isinstance(value, wire.LeavingBalanceRule):
@@ -491,7 +499,9 @@ def _header(record: InputRecord, name: str) -> bytes | None:
     return None
 
 
+@lru_cache(maxsize=1 << 18)
 def _account(account: ledger.AccountKey) -> CustodyAccount:
+    """The wire account of a core account (made once per account: contracts are frozen)."""
     return CustodyAccount(
         holder_id=account.holder_id,
         material_quality=account.material_quality,
