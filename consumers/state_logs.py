@@ -109,6 +109,9 @@ class _Position:
 
 @dataclass
 class _Pending:
+    """What a batch's transaction carries beyond its facts, known once it commits."""
+
+    after: LedgerState
     ids: list[str]
     facts: int
     snapshot: tuple[int, int] | None
@@ -257,7 +260,7 @@ class LedgerJournal:
         planned: tuple[int, int] | None = None
         if position.since_snapshot >= self.snapshot_every:
             snapshot, planned = self._snapshot(position)
-        self._pending[number] = _Pending(ids, len(facts), planned)
+        self._pending[number] = _Pending(after, ids, len(facts), planned)
         return [*facts, *snapshot]
 
     def _snapshot(self, position: _Position) -> tuple[list[StateRecord], tuple[int, int]]:
@@ -306,7 +309,11 @@ class LedgerJournal:
         self.journaled += len(journal)
         position = self._positions.get(number)
         pending = self._pending.pop(number, None)
-        if position is None or pending is None:
+        if position is None:
+            return after
+        if pending is None or pending.after is not after:
+            # a batch whose records this log did not make (every record set aside): no facts
+            position.state = after
             return after
         if pending.snapshot is not None:
             position.generation, position.state_chunks = pending.snapshot

@@ -93,8 +93,12 @@ async def run_ledger_bench(options: LedgerBenchOptions) -> list[Row]:
     """Measure, and return the figures as (label, figure) rows."""
     rows: list[Row] = []
     large = _postings_per_second(options.accounts, options.postings)
+    middle = _postings_per_second(max(options.accounts // 10, 10), options.postings)
     small = _postings_per_second(10, options.postings)
     rows.append((f"postings/s in-process, {options.accounts:,} accounts", f"{large:,.0f}"))
+    rows.append(
+        (f"postings/s in-process, {max(options.accounts // 10, 10):,} accounts", f"{middle:,.0f}")
+    )
     rows.append(("postings/s in-process, 10 accounts", f"{small:,.0f}"))
     rows.append((f"per posting, {options.accounts:,} / 10 accounts", f"{small / large:.2f}x"))
     seconds, peak_mib = _journal_restore(options.accounts, options.journal_entries)

@@ -124,3 +124,22 @@ async def test_the_instance_that_held_the_partition_catches_up_from_the_offset_i
     assert journal.restored_from[0] == "memory"
     assert log.reads == [(JOURNAL, 5)], "only the facts written since"
     assert caught_up == theirs != state
+
+
+async def test_a_batch_that_never_committed_leaves_no_posting_id_in_the_next_snapshot() -> None:
+    log = MemoryLog()
+    journal = LedgerJournal(JOURNAL, SNAPSHOTS, snapshot_every=20)
+    state = await journal.restore(0, log.partition(JOURNAL))  # type: ignore[arg-type]
+    state = commit(journal, log, state, [*setup(), *inputs(0, 5)], 0)  # 14 facts
+    # a batch folded, its records made, its transaction failed; then its records set aside
+    failed = process_ledger_record(
+        state, record(certified_input("lost-1", "10"), 50, "smelter-a"), now=NOW, settings=SETTINGS
+    )
+    journal.records(
+        state, failed.state, [(record(certified_input("lost-1", "10"), 50, "smelter-a"), failed)]
+    )
+    journal.committed(0, state, [], [])
+    state = commit(journal, log, state, inputs(5, 6), 60)
+    state = commit(journal, log, state, inputs(11, 1), 70)  # writes the snapshot
+    restored = await LedgerJournal(JOURNAL, SNAPSHOTS).restore(0, log.partition(JOURNAL))  # type: ignore[arg-type]
+    assert restored == state and "lost-1" not in restored.applied
