@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from contracts import ledger
 from contracts.base import Contract
 from contracts.brands import (
     BrandDelisted,
@@ -77,16 +78,39 @@ class TopicSpec:
     partitions: int = BRAND_PARTITIONS
     cleanup_policy: CleanupPolicy = CleanupPolicy.DELETE
     extra_configs: Mapping[str, str] = field(default_factory=dict)
+    key_fields: Mapping[type[Contract], str] = field(default_factory=dict)
+    """Per message type, the field keying it when it is not ``key``."""
 
     def broker_configs(self) -> dict[str, str]:
         return {"cleanup.policy": self.cleanup_policy.value, **self.extra_configs}
 
+    def key_field(self, message_type: type[Contract]) -> str:
+        return self.key_fields.get(message_type, self.key)
+
     def key_of(self, body: Contract) -> bytes:
-        value = getattr(body, self.key, None)
+        key = self.key_field(type(body))
+        value = getattr(body, key, None)
         if value is None:
-            raise KeyNotFound(f"{type(body).__name__} has no {self.key!r} to key {self.name} by")
+            raise KeyNotFound(f"{type(body).__name__} has no {key!r} to key {self.name} by")
         return str(value).encode("utf-8")
 
+
+LEDGER_KEY_FIELDS: Mapping[type[Contract], str] = {
+    ledger.RegisterCertificate: "certificate_id",
+    ledger.RegisterSite: "site_id",
+    ledger.JoinCertificate: "site_id",
+    ledger.LeaveCertificate: "site_id",
+    ledger.RecordCertifiedInput: "holder_id",
+    ledger.RecordEligibleScrapInput: "holder_id",
+    ledger.RecordNonCertifiedInput: "site_id",
+    ledger.RecordCertifiedOutput: "holder_id",
+    ledger.RecordPhysicalTransfer: "from_site",
+    ledger.AllocateToSiteLevel: "site_id",
+    CustodyMovementRecorded: "from_holder_id",
+}
+"""A ledger command is keyed by the account holder it debits or books for (a site's commands
+by the site), so that it lands on the ledger partition holding that holder; a period close
+by its posting id."""
 
 _PRODUCER = (PartyRole.PRODUCER,)
 _WAREHOUSE = (PartyRole.WAREHOUSE,)
@@ -204,6 +228,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
             PartyRole.REGISTRY,
         ),
         partitions=LEDGER_PARTITIONS,
+        key_fields=LEDGER_KEY_FIELDS,
     ),
     TopicSpec(
         name="ledger.transfers",

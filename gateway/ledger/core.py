@@ -118,6 +118,9 @@ def post(state: LedgerState, command: Command, *, owns: Owns = _everything) -> O
         return earlier
     if isinstance(command, ClosePeriod):
         return _close(state, command, digest)
+    if isinstance(command, JoinCertificate | LeaveCertificate) and not owns(command.site_id):
+        # decided where the site's own accounts and postings are
+        return Forward(state, command.site_id)
     reasons = [*_closed_period(state, command), *_non_positive_quantity(command)]
     try:
         plan = _plan(state, command)

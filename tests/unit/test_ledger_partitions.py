@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from dataclasses import dataclass, field, replace
+from datetime import date
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -19,6 +20,7 @@ from contracts import ledger as wire
 from contracts.base import Contract
 from contracts.custody import CustodyBalanceUpdated, CustodyMovementRecorded
 from contracts.envelope import decode_message
+from contracts.topics import TOPICS_BY_NAME
 from gateway.ledger import LedgerState, apply_facts
 from gateway.ledger.codec import decode_fact
 from gateway.processors.ledger import LEDGER_TRANSFERS, process_ledger_record
@@ -55,13 +57,16 @@ class Cluster:
         self.journals = [[] for _ in range(self.partitions)]
         self.settings = replace(SETTINGS, partitions=self.partitions)
 
-    def send(self, body: Contract, sender: str, *, settle: bool = True) -> None:
-        """A command on ledger.commands, keyed by its posting id; then every hop it causes."""
+    def send(self, body: Contract, sender: str, *, key: str | None = None) -> None:
+        """A command on ledger.commands, keyed as the catalogue says (or by ``key``); then
+        every hop it causes."""
         sent = record(body, self.offset, sender)
         self.offset += 1
-        partition = partition_of((sent.key or b"").decode(), self.partitions)
+        if key is None:
+            key = TOPICS_BY_NAME["ledger.commands"].key_of(body).decode()
+        partition = partition_of(key, self.partitions)
         self._deliver(replace(sent, partition=partition))
-        while settle and self.waiting:
+        while self.waiting:
             self._deliver(self.waiting.popleft())
 
     def _deliver(self, rec: InputRecord) -> None:
@@ -149,13 +154,12 @@ def test_a_refused_debit_credits_nothing() -> None:
 
 def test_a_debit_arriving_where_its_holder_is_not_held_is_passed_on_and_decided_once() -> None:
     cluster = funded(PARTITIONS)
-    # keyed by its posting id, this move lands on partition 0; A1 is held by partition 1
-    posting_id = next(
-        f"lot-arrival.L{n}" for n in range(100) if partition_of(f"lot-arrival.L{n}", 2) == 0
-    )
-    cluster.send(move(posting_id, "100"), "custody-registry")
-    cluster.send(move(posting_id, "100"), "custody-registry")  # the same move again
-    assert cluster.outcomes[Outcome.FORWARDED] == 2
+    forwarded = cluster.outcomes[Outcome.FORWARDED]
+    # sent keyed by something else, this move lands on partition 0; A1 is held by partition 1
+    posting_id, elsewhere = "lot-arrival.L9", "WH1"
+    cluster.send(move(posting_id, "100"), "custody-registry", key=elsewhere)
+    cluster.send(move(posting_id, "100"), "custody-registry", key=elsewhere)  # again
+    assert cluster.outcomes[Outcome.FORWARDED] == forwarded + 2
     assert cluster.outcomes[Outcome.ALREADY_HANDLED] == 1
     assert cluster.balances()["WH1/asi_aluminium/S"] == Decimal(100)
     decided = [b.posting_id for b in cluster.bodies() if isinstance(b, wire.LedgerPostingAccepted)]
@@ -163,10 +167,15 @@ def test_a_debit_arriving_where_its_holder_is_not_held_is_passed_on_and_decided_
 
 
 @settings(max_examples=60, deadline=None)
-@given(command_streams(), st.lists(st.tuples(st.sampled_from(["A1", "A2"]), st.integers(1, 900))))
+@given(
+    command_streams(),
+    st.lists(st.tuples(st.sampled_from(["A1", "A2"]), st.integers(1, 900))),
+    st.booleans(),
+)
 def test_partitions_together_hold_the_one_partition_balances_each_the_sum_of_its_deltas(
-    stream: list[tuple[Contract, str]], moves: list[tuple[str, int]]
+    stream: list[tuple[Contract, str]], moves: list[tuple[str, int]], by_posting_id: bool
 ) -> None:
+    """Keyed as the catalogue says, or all by posting id (most commands then passed on)."""
     commands = [
         *setup(),
         *stream,
@@ -178,7 +187,8 @@ def test_partitions_together_hold_the_one_partition_balances_each_the_sum_of_its
     single, split = Cluster(1), Cluster(PARTITIONS)
     for body, sender in commands:
         single.send(body, sender)
-        split.send(body, sender)
+        key = str(getattr(body, "posting_id", "")) if by_posting_id else None
+        split.send(body, sender, key=key)
     assert split.balances() == single.balances()
     assert all(kg >= 0 for kg in split.balances().values())
     deltas: Counter[str] = Counter()
@@ -190,3 +200,20 @@ def test_partitions_together_hold_the_one_partition_balances_each_the_sum_of_its
     }
     for state, journal in zip(split.states, split.journals, strict=True):
         assert apply_facts(decode_fact(value) for value in journal) == state
+
+
+def test_a_membership_change_is_decided_where_the_site_is_held() -> None:
+    cluster = funded(PARTITIONS)
+    forwarded = cluster.outcomes[Outcome.FORWARDED]
+    leave = wire.LeaveCertificate.build(
+        posting_id="leave-A1",
+        site_id="A1",
+        certificate_id="CERT-A",
+        effective_on=date(2026, 3, 20),
+        balance_rule=wire.LeavingBalanceRule.CLOSE,
+    )
+    cluster.send(leave, "exchange-listing-desk", key="WH1")  # lands on partition 0
+    assert cluster.outcomes[Outcome.FORWARDED] == forwarded + 1
+    # decided on partition 1, which holds A1's account: its balance written off there
+    assert cluster.balances()["A1/asi_aluminium/S"] == Decimal(0)
+    assert cluster.states[0].latest_membership("A1") == cluster.states[1].latest_membership("A1")
