@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import resource
 import struct
@@ -325,10 +326,12 @@ async def _through_broker(options: LedgerBenchOptions) -> float:
     from contracts.topics import CATALOGUE, route
     from contracts.values import PartyRole
     from gateway.runtime.app import create_app
+    from gateway.runtime.logging_setup import configure_json_logging
     from gateway.runtime.settings import Settings
     from gateway.runtime.topic_admin import ensure_topics
     from gateway.topology import LEDGER_INPUT
 
+    configure_json_logging(logging.WARNING)  # the gateway's own lines on stderr, warnings only
     bootstrap = options.bootstrap_servers or ""
     prefix = f"bench-ledger-{uuid.uuid4().hex[:8]}-"
     await ensure_topics(bootstrap, CATALOGUE, prefix)
