@@ -125,7 +125,7 @@ def process_ledger_record(
     publish: bool = True,
 ) -> LedgerProcessed:
     """What one record does to the ledger, and what to publish for it. With ``publish`` off
-    (replaying the journal, whose outputs were published when it was written) no output is
+    (an oracle folding the input topic again, as the fault harness and tests do) no output is
     built: the same state and outcome, and ``outputs`` empty."""
     if record.topic == LEDGER_TRANSFERS and _header(record, FACT_HEADER) is not None:
         return _apply_remote_fact(state, record, now=now, settings=settings, publish=publish)
