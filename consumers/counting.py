@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Sequence
 
@@ -45,9 +46,13 @@ class RegistryCounting:
 
 
 class LedgerCounting:
+    ACCOUNTS_EVERY_S = 10.0
+    """Counting the accounts by level reads every account: at most this often."""
+
     def __init__(self, metrics: GatewayMetrics, journal: LedgerJournal) -> None:
         self._metrics = metrics
         self._journal = journal
+        self._accounts_counted_at = -self.ACCOUNTS_EVERY_S
 
     def __call__(
         self, consumed: Sequence[tuple[InputRecord, LedgerProcessed]], state: LedgerState
@@ -57,7 +62,11 @@ class LedgerCounting:
             metrics.ledger_commands.labels(
                 message_type=result.message_type or "unreadable", outcome=result.outcome.value
             ).inc()
+        metrics.ledger_journal_commands.set(self._journal.journaled)
+        now = time.monotonic()
+        if now - self._accounts_counted_at < self.ACCOUNTS_EVERY_S:
+            return
+        self._accounts_counted_at = now
         levels = Counter(account.level.value for account in state.balances)
         for level in ("S", "G"):
             metrics.ledger_accounts.labels(level=level).set(levels[level])
-        metrics.ledger_journal_commands.set(self._journal.journaled)

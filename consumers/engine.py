@@ -93,6 +93,9 @@ class StateRecord:
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...] = ()
+    topic: str | None = None
+    """Another catalogue topic of the state log's (its partition ``p`` too), e.g. snapshots;
+    None: the log's own topic."""
 
 
 class StateLog(Protocol[StateT]):
@@ -165,12 +168,26 @@ class LogPartition:
     """One partition of a state log, read to its end at the moment of reading (read_committed)."""
 
     def __init__(
-        self, bootstrap_servers: str, partition: TopicPartition, max_record_bytes: int
+        self,
+        bootstrap_servers: str,
+        partition: TopicPartition,
+        max_record_bytes: int,
+        topic_prefix: str = "",
     ) -> None:
         self._bootstrap_servers = bootstrap_servers
         self._max_record_bytes = max_record_bytes
+        self._topic_prefix = topic_prefix
         self.partition = partition
         self.end_offset = 0
+
+    def sibling(self, topic: str) -> LogPartition:
+        """The same partition number of another catalogue topic (a state log kept on two)."""
+        return LogPartition(
+            self._bootstrap_servers,
+            TopicPartition(self._topic_prefix + topic, self.partition.partition),
+            self._max_record_bytes,
+            self._topic_prefix,
+        )
 
     async def read(self, start: int) -> list[ConsumerRecord]:
         """Every record from ``start`` to the end offset (also set on ``end_offset``)."""
@@ -411,6 +428,7 @@ class ExactlyOnceEngine(Generic[StateT]):
                     settings.topic_prefix + self._processor.state_log.topic, held.number
                 ),
                 settings.max_record_bytes,
+                settings.topic_prefix,
             )
             state = await self._processor.state_log.restore(held.number, log_partition)
         except Exception as error:
@@ -715,11 +733,12 @@ class ExactlyOnceEngine(Generic[StateT]):
                     value=output.value,
                     key=output.key,
                     headers=output.headers,
+                    partition=output.partition,
                 )
                 sent.add_done_callback(_retrieve)
         state_sends = [
             await producer.send(
-                log_topic,
+                log_topic if record.topic is None else prefix + record.topic,
                 value=record.value,
                 key=record.key,
                 headers=list(record.headers),

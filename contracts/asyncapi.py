@@ -210,7 +210,7 @@ def _send_operation(spec: TopicSpec) -> JsonObject:
         "summary": f"Written by {writers}: {spec.purpose}.",
         "description": (
             f"Action send: parties in the role(s) {writers} publish to this topic, "
-            f"each record keyed by the body's `{spec.key}`."
+            f"each record keyed by the body's {_keys(spec)}."
         ),
         "messages": _operation_messages(spec),
         "x-writer-roles": [role.value for role in spec.writer_roles],
@@ -335,3 +335,12 @@ def _point_refs_at_components(node: Any) -> Any:
     if isinstance(node, list):
         return [_point_refs_at_components(item) for item in node]
     return node
+
+
+def _keys(spec: TopicSpec) -> str:
+    if not spec.key_fields:
+        return f"`{spec.key}`"
+    by_field: dict[str, list[str]] = {}
+    for message_type in spec.message_types:
+        by_field.setdefault(spec.key_field(message_type), []).append(message_type.MESSAGE_TYPE)
+    return "; ".join(f"`{key}` ({', '.join(types)})" for key, types in by_field.items())

@@ -367,3 +367,9 @@ def _describe_validation_error(error: ValidationError) -> tuple[str, str]:
     problems = [(field_path(item["loc"]), item["msg"]) for item in error.errors()]
     message = "; ".join(f"{path or '(body)'}: {text}" for path, text in problems)
     return problems[0][0] or "(body)", f"the body breaks its schema: {message}"
+
+
+def envelope_from_headers(headers: RawHeaders) -> Envelope:
+    """The envelope a record's headers carry (raises ``MessageDecodeError`` like
+    ``decode_message``)."""
+    return _read_envelope(_decode_headers(headers))

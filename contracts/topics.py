@@ -8,10 +8,11 @@ casts' eCOAs and its brand's CBAM form land in the same partition number everywh
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from contracts import ledger
 from contracts.base import Contract
 from contracts.brands import (
     BrandDelisted,
@@ -47,6 +48,9 @@ from contracts.warrants import (
 )
 
 BRAND_PARTITIONS = 6
+LEDGER_PARTITIONS = 1
+"""The ledger's partitions by default: one order for every command. The ledger runs on more
+(``with_ledger_partitions``); see the README's custody ledger."""
 
 
 class CleanupPolicy(StrEnum):
@@ -74,16 +78,39 @@ class TopicSpec:
     partitions: int = BRAND_PARTITIONS
     cleanup_policy: CleanupPolicy = CleanupPolicy.DELETE
     extra_configs: Mapping[str, str] = field(default_factory=dict)
+    key_fields: Mapping[type[Contract], str] = field(default_factory=dict)
+    """Per message type, the field keying it when it is not ``key``."""
 
     def broker_configs(self) -> dict[str, str]:
         return {"cleanup.policy": self.cleanup_policy.value, **self.extra_configs}
 
+    def key_field(self, message_type: type[Contract]) -> str:
+        return self.key_fields.get(message_type, self.key)
+
     def key_of(self, body: Contract) -> bytes:
-        value = getattr(body, self.key, None)
+        key = self.key_field(type(body))
+        value = getattr(body, key, None)
         if value is None:
-            raise KeyNotFound(f"{type(body).__name__} has no {self.key!r} to key {self.name} by")
+            raise KeyNotFound(f"{type(body).__name__} has no {key!r} to key {self.name} by")
         return str(value).encode("utf-8")
 
+
+LEDGER_KEY_FIELDS: Mapping[type[Contract], str] = {
+    ledger.RegisterCertificate: "certificate_id",
+    ledger.RegisterSite: "site_id",
+    ledger.JoinCertificate: "site_id",
+    ledger.LeaveCertificate: "site_id",
+    ledger.RecordCertifiedInput: "holder_id",
+    ledger.RecordEligibleScrapInput: "holder_id",
+    ledger.RecordNonCertifiedInput: "site_id",
+    ledger.RecordCertifiedOutput: "holder_id",
+    ledger.RecordPhysicalTransfer: "from_site",
+    ledger.AllocateToSiteLevel: "site_id",
+    CustodyMovementRecorded: "from_holder_id",
+}
+"""A ledger command is keyed by the account holder it debits or books for (a site's commands
+by the site), so that it lands on the ledger partition holding that holder; a period close
+by its posting id."""
 
 _PRODUCER = (PartyRole.PRODUCER,)
 _WAREHOUSE = (PartyRole.WAREHOUSE,)
@@ -200,7 +227,19 @@ CATALOGUE: tuple[TopicSpec, ...] = (
             PartyRole.WAREHOUSE,
             PartyRole.REGISTRY,
         ),
-        partitions=1,
+        partitions=LEDGER_PARTITIONS,
+        key_fields=LEDGER_KEY_FIELDS,
+    ),
+    TopicSpec(
+        name="ledger.transfers",
+        purpose="the ledger's own traffic between its partitions: commands passed on to the "
+        "partition holding the account they debit, credits decided at the debited partition, "
+        "and registrations, membership changes and period closes every partition applies "
+        "(forwarded commands as they came; the rest the ledger's own fact records)",
+        message_types=(),
+        key="holder",
+        writer_roles=_REGISTRY,
+        partitions=LEDGER_PARTITIONS,
     ),
     TopicSpec(
         name="registry.ledger-decisions",
@@ -223,13 +262,25 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     ),
     TopicSpec(
         name="registry.ledger-journal",
-        purpose="the ledger's system of record: every command it decided, in the order it "
-        "decided them, kept forever; the ledger's state is rebuilt by replaying it",
+        purpose="the ledger's system of record: the facts of every decision (accepted or "
+        "rejected posting ids, balance deltas, registrations), partition p for ledger "
+        "partition p, in the order decided, kept forever; restored by applying the facts",
         message_types=(),
         key="posting_id",
         writer_roles=_REGISTRY,
-        partitions=1,
+        partitions=LEDGER_PARTITIONS,
         extra_configs={"retention.ms": "-1", "retention.bytes": "-1"},
+    ),
+    TopicSpec(
+        name="registry.ledger-snapshots",
+        purpose="periodic snapshots of each ledger partition's state with the journal offset "
+        "they are at: a restore reads the last one and the journal after it",
+        message_types=(),
+        key="chunk",
+        writer_roles=_REGISTRY,
+        partitions=LEDGER_PARTITIONS,
+        cleanup_policy=CleanupPolicy.COMPACT,
+        extra_configs=_COMPACT_QUICKLY,
     ),
     TopicSpec(
         name="registry.state-changelog",
@@ -254,6 +305,22 @@ CATALOGUE: tuple[TopicSpec, ...] = (
 )
 
 TOPICS_BY_NAME: Mapping[str, TopicSpec] = {spec.name: spec for spec in CATALOGUE}
+
+LEDGER_PARTITIONED = (
+    "ledger.commands",
+    "ledger.transfers",
+    "registry.ledger-journal",
+    "registry.ledger-snapshots",
+)
+"""The topics whose partition p is ledger partition p."""
+
+
+def with_ledger_partitions(catalogue: Sequence[TopicSpec], partitions: int) -> list[TopicSpec]:
+    """The catalogue with the ledger on ``partitions`` partitions."""
+    return [
+        replace(spec, partitions=partitions) if spec.name in LEDGER_PARTITIONED else spec
+        for spec in catalogue
+    ]
 
 
 def route(message_type: type[Contract], sender_role: PartyRole) -> TopicSpec:

@@ -22,6 +22,7 @@ from contracts.dead_letter import DeadLetterRecorded
 from contracts.ledger import LEDGER_COMMANDS, LEDGER_DECISIONS
 from contracts.topics import TOPICS_BY_NAME, route
 from contracts.values import PartyRole
+from gateway.ledger import apply_fact
 from gateway.ledger import post as ledger_post
 from gateway.registry.core import HANDLERS
 
@@ -39,8 +40,9 @@ class Ownership(StrEnum):
     CO_PARTITIONED = "co-partitioned"
     """Partition p of every input topic goes to one instance (range assignor), which holds
     p's state and a transactional producer with the id ``<group>-<p>``."""
-    SINGLE_PARTITION = "single partition"
-    """One input partition, so one owner at a time: one order for every command."""
+    BY_HOLDER = "partitioned by account holder"
+    """Partition p of the ledger's topics holds the accounts of the holders whose id hashes
+    to p, and the whole directory; it is owned like a co-partitioned processor's."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,10 @@ class ProcessorSpec:
     state_log: str
     state_log_kind: str
     ownership: Ownership
+    snapshot_log: str | None = None
+    """A compacted topic of snapshots the state log is restored from, with its tail."""
+    internal_topics: tuple[str, ...] = ()
+    """Topics it writes for itself (read back as inputs), besides what it emits."""
 
     @property
     def input_topics(self) -> tuple[str, ...]:
@@ -70,9 +76,12 @@ class ProcessorSpec:
     def output_topics(self) -> tuple[str, ...]:
         """Every topic it publishes on (its state log apart), in catalogue order."""
         routed = {route(contract, PartyRole.REGISTRY).name for contract in self.emits}
+        routed.update(self.internal_topics)
         return tuple(name for name in TOPICS_BY_NAME if name in routed or name == DEAD_LETTERS)
 
     def emitted_on(self, topic: str) -> tuple[type[Contract], ...]:
+        if topic in self.internal_topics:
+            return TOPICS_BY_NAME[topic].message_types
         return tuple(c for c in self.emits if route(c, PartyRole.REGISTRY).name == topic)
 
 
@@ -124,15 +133,22 @@ TOPOLOGY: tuple[ProcessorSpec, ...] = (
                 (*LEDGER_COMMANDS, CustodyMovementRecorded),
                 f"gateway.ledger.{ledger_post.__name__}",
             ),
+            Input(
+                "ledger.transfers",
+                (),
+                f"gateway.ledger.{ledger_post.__name__}, gateway.ledger.{apply_fact.__name__}",
+            ),
         ),
         emits=(
             *LEDGER_DECISIONS,
             *TOPICS_BY_NAME["registry.custody-balances"].message_types,
             DeadLetterRecorded,
         ),
+        internal_topics=("ledger.transfers",),
         state_log="registry.ledger-journal",
-        state_log_kind="every command that changed the state, replayed on start",
-        ownership=Ownership.SINGLE_PARTITION,
+        state_log_kind="the facts of every decision, applied after the last snapshot",
+        ownership=Ownership.BY_HOLDER,
+        snapshot_log="registry.ledger-snapshots",
     ),
 )
 
@@ -151,7 +167,7 @@ def writers_of(topic: str) -> tuple[Processor, ...]:
     return tuple(
         spec.processor
         for spec in TOPOLOGY
-        if topic in spec.output_topics or topic == spec.state_log
+        if topic in spec.output_topics or topic in (spec.state_log, spec.snapshot_log)
     )
 
 
@@ -161,7 +177,11 @@ def asyncapi_channels() -> tuple[ProcessorChannels, ...]:
         ProcessorChannels(
             name=spec.processor.value,
             receives=spec.input_topics,
-            sends=(*spec.output_topics, spec.state_log),
+            sends=(
+                *spec.output_topics,
+                spec.state_log,
+                *((spec.snapshot_log,) if spec.snapshot_log else ()),
+            ),
         )
         for spec in TOPOLOGY
     )
@@ -187,17 +207,20 @@ def render(width: int = 100) -> str:
         lines.append(f"{spec.processor.value}  ({spec.ownership.value}; state: {spec.state_log})")
         lines.append("  reads")
         for flow in spec.inputs:
-            listed(flow.topic, (contract.MESSAGE_TYPE for contract in flow.takes))
+            listed(flow.topic, [c.MESSAGE_TYPE for c in flow.takes] or ["(its own records)"])
             listed("", [f"-> {flow.handler}"])
         lines.append("  emits")
         for topic in spec.output_topics:
-            listed(topic, (c.MESSAGE_TYPE for c in spec.emitted_on(topic)))
+            listed(topic, [c.MESSAGE_TYPE for c in spec.emitted_on(topic)] or ["(its own records)"])
         lines.append(f"  state log  {spec.state_log}: {spec.state_log_kind}")
+        if spec.snapshot_log:
+            lines.append(f"  snapshots  {spec.snapshot_log}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 
 REGISTRY_INPUTS = SPECS[Processor.REGISTRY].input_topics
 REGISTRY_OUTPUTS = SPECS[Processor.REGISTRY].output_topics
-(LEDGER_INPUT,) = SPECS[Processor.LEDGER].input_topics
+LEDGER_INPUT, LEDGER_TRANSFERS = SPECS[Processor.LEDGER].input_topics
 LEDGER_OUTPUTS = SPECS[Processor.LEDGER].output_topics
+LEDGER_SNAPSHOTS = "registry.ledger-snapshots"

@@ -1,7 +1,8 @@
 """Chain-of-custody mass-balance ledger: a pure core over plain values (CoC notes).
 
-``post(state, command) -> Accepted | Rejected`` books one command; ``close_period`` closes a
-month or a year with a reconciliation per account. No I/O, no clock, no Kafka.
+``post(state, command) -> Accepted | Rejected | Forward`` books one command and says what it
+changed as a ``Fact``; ``apply_fact`` carries a fact out without the rules (restore, and
+what other partitions decided). No I/O, no clock, no Kafka.
 """
 
 from gateway.ledger.commands import (
@@ -19,7 +20,8 @@ from gateway.ledger.commands import (
     RegisterCertificate,
     RegisterSite,
 )
-from gateway.ledger.core import Accepted, Outcome, Rejected, post, replay
+from gateway.ledger.core import Accepted, Forward, Outcome, Owns, Rejected, is_repeat, post, replay
+from gateway.ledger.facts import Fact, FactKind, FactMismatch, apply_fact, apply_facts
 from gateway.ledger.model import (
     AccountingScope,
     AccountKey,
@@ -36,8 +38,9 @@ from gateway.ledger.model import (
     Site,
     site_quality,
 )
-from gateway.ledger.periods import PeriodNotClosable, close_period
-from gateway.ledger.state import LedgerState, RejectedPosting
+from gateway.ledger.periods import PeriodNotClosable, close_period, statements
+from gateway.ledger.plan import Delta, SiteRecord
+from gateway.ledger.state import DecidedPosting, Flow, LedgerState
 
 __all__ = [
     "Accepted",
@@ -53,7 +56,14 @@ __all__ = [
     "Command",
     "CustodyMove",
     "CustodyReason",
+    "DecidedPosting",
+    "Delta",
     "EligibleScrapInput",
+    "Fact",
+    "FactKind",
+    "FactMismatch",
+    "Flow",
+    "Forward",
     "JoinCertificate",
     "LeaveCertificate",
     "LedgerState",
@@ -62,6 +72,7 @@ __all__ = [
     "Membership",
     "NonCertifiedInput",
     "Outcome",
+    "Owns",
     "Period",
     "PeriodKind",
     "PeriodNotClosable",
@@ -70,10 +81,14 @@ __all__ = [
     "RegisterCertificate",
     "RegisterSite",
     "Rejected",
-    "RejectedPosting",
     "Site",
+    "SiteRecord",
+    "apply_fact",
+    "apply_facts",
     "close_period",
+    "is_repeat",
     "post",
     "replay",
     "site_quality",
+    "statements",
 ]

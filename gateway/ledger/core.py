@@ -1,16 +1,25 @@
 """The ledger's pure core: the state and one command in, an ``Outcome`` out. No I/O and no
 clock: every date is the command's own.
 
+A decision is made by the rules and carried out as a ``Fact`` (``gateway.ledger.facts``):
+``post`` plans the command, checks it, and applies the fact of its acceptance or rejection.
+Restoring applies the journaled facts without running the rules.
+
 A posting id is decided once. The same command again changes nothing (``Accepted`` with no
 entries, or the same ``Rejected``); another command under a used id is rejected.
+
+On a partitioned ledger, ``owns`` says which account holders this partition holds: a
+command that debits a holder held elsewhere is not decided here (``Forward`` names where it
+is decided); a credit to a holder held elsewhere is accepted here with the debit and carried
+out there (``Accepted.credits``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import TypeVar, assert_never
+from typing import assert_never
 
 from gateway.ledger.commands import (
     POSTINGS,
@@ -28,14 +37,14 @@ from gateway.ledger.commands import (
     RegisterCertificate,
     RegisterSite,
 )
-from gateway.ledger.growing import GrowingLog, GrowingMap
+from gateway.ledger.facts import Fact, FactKind, apply_fact, command_digest
 from gateway.ledger.membership import (
     join_certificate,
     leave_certificate,
     register_certificate,
     register_site,
 )
-from gateway.ledger.model import ZERO, AccountKey, BalanceUpdate
+from gateway.ledger.model import ZERO, BalanceUpdate, Reconciliation
 from gateway.ledger.periods import PeriodNotClosable, close_period
 from gateway.ledger.plan import Delta, Plan
 from gateway.ledger.postings import (
@@ -53,53 +62,94 @@ from gateway.ledger.rules import (
     POSTING_ID_REUSED,
     Refused,
 )
-from gateway.ledger.state import LedgerState, RejectedPosting
+from gateway.ledger.state import LedgerState
 from gateway.violations import Violation, shown
 
-_T = TypeVar("_T")
-_V = TypeVar("_V")
+Owns = Callable[[str], bool]
+"""Whether this partition holds an account holder's accounts."""
 
 
 @dataclass(frozen=True)
 class Accepted:
     state: LedgerState
     entries: tuple[BalanceUpdate, ...]
-    """Every balance the command changed, in order; each says S or G."""
+    """Every balance the command changed here, in order; each says S or G."""
+    fact: Fact | None = None
+    """What the acceptance changed (None: the same command again, nothing changed)."""
+    credits: tuple[Delta, ...] = ()
+    """Credits to accounts held by other partitions, to be applied there."""
+    statements: tuple[Reconciliation, ...] = ()
+    """A period close's reconciliation statements."""
 
 
 @dataclass(frozen=True)
 class Rejected:
     state: LedgerState
-    """Balances, registry and journal as before; only the rejected posting id is remembered."""
+    """Balances and directory as before; only the rejected posting id is remembered."""
     reasons: tuple[Violation, ...]
+    fact: Fact | None = None
 
     @property
     def codes(self) -> tuple[str, ...]:
         return tuple(reason.code for reason in self.reasons)
 
 
-Outcome = Accepted | Rejected
+@dataclass(frozen=True)
+class Forward:
+    """Not decided here: the command debits ``holder_id``, held by another partition."""
+
+    state: LedgerState
+    holder_id: str
 
 
-def post(state: LedgerState, command: Command) -> Outcome:
+Outcome = Accepted | Rejected | Forward
+
+
+def _everything(_holder_id: str) -> bool:
+    return True
+
+
+def post(state: LedgerState, command: Command, *, owns: Owns = _everything) -> Outcome:
     """Book one command: ``Accepted`` with the new state and the balance updates it made, or
     ``Rejected`` with every rule it broke (an overdraw names the available balance)."""
-    earlier = _decided_before(state, command)
+    digest = command_digest(command)
+    earlier = _decided_before(state, command, digest)
     if earlier is not None:
         return earlier
     if isinstance(command, ClosePeriod):
-        return _close(state, command)
+        return _close(state, command, digest)
+    if isinstance(command, JoinCertificate | LeaveCertificate) and not owns(command.site_id):
+        # decided where the site's own accounts and postings are
+        return Forward(state, command.site_id)
     reasons = [*_closed_period(state, command), *_non_positive_quantity(command)]
     try:
         plan = _plan(state, command)
     except Refused as refusal:
-        return _reject(state, command, (*reasons, *refusal.reasons))
+        return _reject(state, command, digest, (*reasons, *refusal.reasons))
     if reasons:
-        return _reject(state, command, tuple(reasons))
-    balances, entries, overdrawn = _book(state, plan.deltas, command)
+        return _reject(state, command, digest, tuple(reasons))
+    local = tuple(delta for delta in plan.deltas if owns(delta.account.holder_id))
+    credits = tuple(delta for delta in plan.deltas if not owns(delta.account.holder_id))
+    for delta in credits:
+        if delta.kg < ZERO:
+            return Forward(state, delta.account.holder_id)
+    balances_after, overdrawn = _booked(state, local, command)
     if overdrawn:
-        return _reject(state, command, overdrawn)
-    return Accepted(_accepted(plan, command, balances, entries), entries)
+        return _reject(state, command, digest, overdrawn)
+    fact = Fact(
+        posting_id=command.posting_id,
+        command_type=type(command).__name__,
+        digest=digest,
+        occurred_on=command.occurred_on,
+        kind=FactKind.ACCEPTED,
+        deltas=local,
+        balances_after=balances_after,
+        posting_sites=plan.posting_sites,
+        certificates=plan.certificates,
+        site_records=plan.site_records,
+    )
+    after, entries = apply_fact(state, fact)
+    return Accepted(after, entries, fact, credits)
 
 
 def replay(commands: Iterable[Command], state: LedgerState | None = None) -> LedgerState:
@@ -138,40 +188,46 @@ def _plan(state: LedgerState, command: Command) -> Plan:
             assert_never(command)
 
 
-def _close(state: LedgerState, command: ClosePeriod) -> Outcome:
-    """Close the period (``close_period``); its statements are the state's last closed period.
-    Unlike a posting, a close may cover days already closed by the other kind of period."""
+def _close(state: LedgerState, command: ClosePeriod, digest: str) -> Outcome:
+    """Close the period (``close_period``). Unlike a posting, a close may cover days already
+    closed by the other kind of period."""
     try:
-        closed, _statements = close_period(state, command.period)
+        _closed, statements = close_period(state, command.period)
     except PeriodNotClosable as refusal:
-        return _reject(state, command, (refusal.violation,))
-    return Accepted(
-        replace(
-            closed,
-            applied=_grown(closed.applied, command.posting_id, command),
-            journal=_appended(closed.journal, command),
-        ),
-        (),
+        return _reject(state, command, digest, (refusal.violation,))
+    fact = Fact(
+        posting_id=command.posting_id,
+        command_type=type(command).__name__,
+        digest=digest,
+        occurred_on=command.occurred_on,
+        kind=FactKind.ACCEPTED,
+        closed=command.period,
     )
+    return Accepted(apply_fact(state, fact)[0], (), fact, statements=statements)
 
 
-def _decided_before(state: LedgerState, command: Command) -> Outcome | None:
+def _decided_before(state: LedgerState, command: Command, digest: str) -> Outcome | None:
     earlier = state.decided(command.posting_id)
     if earlier is None:
         return None
-    if earlier != command:
-        return Rejected(state, (_reused_id(command, earlier),))
-    rejected = state.rejections.get(command.posting_id)
-    if rejected is not None:
-        return Rejected(state, rejected.reasons)
+    if earlier.digest != digest:
+        return Rejected(state, (_reused_id(command, earlier.command_type),))
+    if command.posting_id in state.rejections:
+        return Rejected(state, earlier.reasons)
     return Accepted(state, ())
 
 
-def _reused_id(command: Command, earlier: Command) -> Violation:
+def is_repeat(state: LedgerState, command: Command) -> bool:
+    """Whether the same command was decided already under its posting id."""
+    earlier = state.decided(command.posting_id)
+    return earlier is not None and earlier.digest == command_digest(command)
+
+
+def _reused_id(command: Command, earlier_type: str) -> Violation:
     return POSTING_ID_REUSED.violation(
         "posting_id",
         f"posting id {command.posting_id} was already used for another "
-        f"{type(earlier).__name__}; send new content under a new posting id",
+        f"{earlier_type}; send new content under a new posting id",
         observed=command.posting_id,
     )
 
@@ -181,7 +237,7 @@ def _closed_period(state: LedgerState, command: Command) -> list[Violation]:
     day = command.occurred_on
     if through is None or day > through:
         return []
-    periods = [closed.period for closed in state.closed_periods]
+    periods = list(state.closed_periods)
     covering = [period for period in periods if period.covers(day)]
     if covering:
         period = min(covering, key=lambda p: p.end - p.start)
@@ -217,22 +273,21 @@ def _non_positive_quantity(command: Command) -> list[Violation]:
     ]
 
 
-def _book(
+def _booked(
     state: LedgerState, deltas: tuple[Delta, ...], command: Command
-) -> tuple[dict[AccountKey, Decimal], tuple[BalanceUpdate, ...], tuple[Violation, ...]]:
-    balances = dict(state.balances)
-    entries: list[BalanceUpdate] = []
+) -> tuple[tuple[Decimal, ...], tuple[Violation, ...]]:
+    """The balance each delta leaves, and an overdraw for each that goes below zero."""
+    running: dict[object, Decimal] = {}
+    after: list[Decimal] = []
     overdrawn: list[Violation] = []
     for delta in deltas:
-        available = balances.get(delta.account, ZERO)
+        available = running.get(delta.account, state.balance(delta.account))
         balance = available + delta.kg
         if balance < ZERO:
             overdrawn.append(_overdraw(command, delta, available))
-        balances[delta.account] = balance
-        entries.append(
-            BalanceUpdate(delta.account, command.posting_id, command.occurred_on, delta.kg, balance)
-        )
-    return balances, tuple(entries), tuple(overdrawn)
+        running[delta.account] = balance
+        after.append(balance)
+    return tuple(after), tuple(overdrawn)
 
 
 def _overdraw(command: Command, delta: Delta, available: Decimal) -> Violation:
@@ -245,38 +300,15 @@ def _overdraw(command: Command, delta: Delta, available: Decimal) -> Violation:
     )
 
 
-def _reject(state: LedgerState, command: Command, reasons: tuple[Violation, ...]) -> Rejected:
-    remembered = RejectedPosting(command, reasons)
-    rejections = _grown(state.rejections, command.posting_id, remembered)
-    return Rejected(replace(state, rejections=rejections), reasons)
-
-
-def _accepted(
-    plan: Plan,
-    command: Command,
-    balances: dict[AccountKey, Decimal],
-    entries: tuple[BalanceUpdate, ...],
-) -> LedgerState:
-    state = plan.state
-    day = command.occurred_on
-    last_posted_on = dict(state.last_posted_on)
-    for site_id in plan.posting_sites:
-        last_posted_on[site_id] = max(day, last_posted_on.get(site_id, day))
-    return replace(
-        state,
-        balances=balances,
-        applied=_grown(state.applied, command.posting_id, command),
-        journal=_appended(state.journal, command),
-        entries=_appended(state.entries, *entries),
-        last_posted_on=last_posted_on,
+def _reject(
+    state: LedgerState, command: Command, digest: str, reasons: tuple[Violation, ...]
+) -> Rejected:
+    fact = Fact(
+        posting_id=command.posting_id,
+        command_type=type(command).__name__,
+        digest=digest,
+        occurred_on=command.occurred_on,
+        kind=FactKind.REJECTED,
+        reasons=reasons,
     )
-
-
-def _grown(mapping: Mapping[str, _V], key: str, value: _V) -> Mapping[str, _V]:
-    grown = mapping if isinstance(mapping, GrowingMap) else GrowingMap(mapping)
-    return grown.with_item(key, value)
-
-
-def _appended(log: Sequence[_T], *items: _T) -> Sequence[_T]:
-    grown = log if isinstance(log, GrowingLog) else GrowingLog(log)
-    return grown.appended(*items)
+    return Rejected(apply_fact(state, fact)[0], reasons, fact)

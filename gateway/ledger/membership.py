@@ -21,7 +21,7 @@ from gateway.ledger.model import (
     Site,
     is_site_quality,
 )
-from gateway.ledger.plan import Delta, Plan
+from gateway.ledger.plan import Delta, Plan, SiteRecord
 from gateway.ledger.rules import (
     ALREADY_MEMBER,
     CARRIED_BALANCE_NOT_ACCOUNTED,
@@ -61,8 +61,7 @@ def register_certificate(state: LedgerState, command: RegisterCertificate) -> Pl
         scope=command.scope,
         separate_site_quality=command.separate_site_quality,
     )
-    certificates = {**state.certificates, certificate.certificate_id: certificate}
-    return Plan(replace(state, certificates=certificates))
+    return Plan(certificates=(certificate,))
 
 
 def register_site(state: LedgerState, command: RegisterSite) -> Plan:
@@ -74,8 +73,7 @@ def register_site(state: LedgerState, command: RegisterSite) -> Plan:
             observed=command.site_id,
         )
     site = Site(command.site_id, operator_party_id=command.operator_party_id)
-    sites = {**state.sites, command.site_id: site}
-    return Plan(replace(state, sites=sites))
+    return Plan(site_records=(SiteRecord(site, ()),))
 
 
 def join_certificate(state: LedgerState, command: JoinCertificate) -> Plan:
@@ -102,7 +100,7 @@ def join_certificate(state: LedgerState, command: JoinCertificate) -> Plan:
     _check_carried_balances(state, site.site_id, certificate)
     membership = Membership(certificate.certificate_id, command.effective_on)
     joined = replace(site, certificate_id=certificate.certificate_id)
-    return Plan(_with_membership(state, joined, membership, ends_latest=False))
+    return Plan(site_records=(_with_membership(state, joined, membership, ends_latest=False),))
 
 
 def leave_certificate(state: LedgerState, command: LeaveCertificate) -> Plan:
@@ -147,10 +145,8 @@ def leave_certificate(state: LedgerState, command: LeaveCertificate) -> Plan:
             for account, kg in sorted(state.site_balances(site.site_id).items(), key=_by_text)
         )
     left = replace(latest, left_on=command.effective_on)
-    return Plan(
-        _with_membership(state, replace(site, certificate_id=None), left, ends_latest=True),
-        deltas,
-    )
+    record = _with_membership(state, replace(site, certificate_id=None), left, ends_latest=True)
+    return Plan(deltas, site_records=(record,))
 
 
 def _check_carried_balances(state: LedgerState, site_id: str, certificate: Certificate) -> None:
@@ -206,15 +202,11 @@ def _known_certificate(state: LedgerState, certificate_id: str) -> Certificate:
 
 def _with_membership(
     state: LedgerState, site: Site, membership: Membership, *, ends_latest: bool
-) -> LedgerState:
-    history = state.memberships.get(site.site_id, ())
+) -> SiteRecord:
+    history = state.memberships.get(site.site_id, ()) or ()
     if ends_latest:
         history = history[:-1]
-    return replace(
-        state,
-        sites={**state.sites, site.site_id: site},
-        memberships={**state.memberships, site.site_id: (*history, membership)},
-    )
+    return SiteRecord(site, (*history, membership))
 
 
 def _by_text(item: tuple[AccountKey, object]) -> str:

@@ -5,6 +5,11 @@ Closing a period closes every day up to its end: a command dated on or before th
 closed day is rejected (``post``), so a statement never changes once made. Periods of one
 kind close in sequence, and a period may not leave a gap after what is already closed.
 A yearly close may follow monthly closes of the same year (or precede them).
+
+Statements come from the months' flows the state keeps per account (not from a history of
+entries): a period's in and out are its months' flows, its opening the net of every month
+before it. Because nothing dated in a closed period is booked later, that opening is the
+closing of the period of the same kind just before.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
-from gateway.ledger.model import ZERO, AccountKey, ClosedPeriod, Period, Reconciliation
+from gateway.ledger.model import ZERO, AccountKey, Period, Reconciliation
 from gateway.ledger.rules import PERIOD_NOT_CLOSABLE
 from gateway.ledger.state import LedgerState
 from gateway.violations import Violation
@@ -33,50 +38,43 @@ class PeriodNotClosable(ValueError):
 def close_period(
     state: LedgerState, period: Period
 ) -> tuple[LedgerState, tuple[Reconciliation, ...]]:
-    """Close the period; raises ``PeriodNotClosable`` if it is closed already or out of turn.
+    """The state with the period closed, and its statements; raises ``PeriodNotClosable`` if
+    it is closed already or out of turn. Accounts with no opening balance and no movement in
+    the period get no statement."""
+    check_closable(state, period)
+    return replace(state, closed_periods=(*state.closed_periods, period)), statements(state, period)
 
-    Accounts with no opening balance and no movement in the period get no statement."""
-    _check_closable(state, period)
-    openings = _openings(state, period)
+
+def statements(state: LedgerState, period: Period) -> tuple[Reconciliation, ...]:
+    """One reconciliation per account with an opening balance or a movement in the period."""
+    openings: defaultdict[AccountKey, Decimal] = defaultdict(lambda: ZERO)
     ins: defaultdict[AccountKey, Decimal] = defaultdict(lambda: ZERO)
     outs: defaultdict[AccountKey, Decimal] = defaultdict(lambda: ZERO)
-    for entry in state.entries:
-        if period.covers(entry.occurred_on):
-            if entry.delta_kg > ZERO:
-                ins[entry.account] += entry.delta_kg
-            else:
-                outs[entry.account] -= entry.delta_kg
+    for month, flows in state.flows.items():
+        if month < period.start:
+            for account, flow in flows.items():
+                openings[account] += flow.in_kg - flow.out_kg
+        elif period.covers(month):
+            for account, flow in flows.items():
+                ins[account] += flow.in_kg
+                outs[account] += flow.out_kg
     carried = {account for account, kg in openings.items() if kg != ZERO}
-    accounts = sorted(carried | ins.keys() | outs.keys(), key=lambda account: account.text)
-    statements = tuple(
+    moved = {account for account in ins.keys() | outs.keys() if ins[account] or outs[account]}
+    accounts = sorted(carried | moved, key=lambda account: account.text)
+    return tuple(
         Reconciliation(
             account=account,
-            opening_kg=openings.get(account, ZERO),
+            opening_kg=openings[account],
             in_kg=ins[account],
             out_kg=outs[account],
-            closing_kg=openings.get(account, ZERO) + ins[account] - outs[account],
+            closing_kg=openings[account] + ins[account] - outs[account],
         )
         for account in accounts
     )
-    closed = ClosedPeriod(period, statements)
-    return replace(state, closed_periods=(*state.closed_periods, closed)), statements
 
 
-def _openings(state: LedgerState, period: Period) -> dict[AccountKey, Decimal]:
-    """The closings of the same kind's period just before, carried forward; for a first
-    period, the balances built by everything dated before it."""
-    for closed in reversed(state.closed_periods):
-        if closed.period.kind is period.kind and closed.period.end + ONE_DAY == period.start:
-            return {r.account: r.closing_kg for r in closed.reconciliations}
-    openings: defaultdict[AccountKey, Decimal] = defaultdict(lambda: ZERO)
-    for entry in state.entries:
-        if entry.occurred_on < period.start:
-            openings[entry.account] += entry.delta_kg
-    return dict(openings)
-
-
-def _check_closable(state: LedgerState, period: Period) -> None:
-    closed = [c.period for c in state.closed_periods]
+def check_closable(state: LedgerState, period: Period) -> None:
+    closed = list(state.closed_periods)
     if period in closed:
         raise _not_closable(period, f"{period.label} is already closed")
     same_kind = [p for p in closed if p.kind is period.kind]

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from gateway.ledger.model import AccountKey
-from gateway.ledger.state import LedgerState
+from gateway.ledger.model import AccountKey, Certificate, Membership, Site
 
 
 @dataclass(frozen=True)
@@ -16,10 +15,20 @@ class Delta:
 
 
 @dataclass(frozen=True)
+class SiteRecord:
+    """A site as it is after a command, with its whole membership history (a few entries)."""
+
+    site: Site
+    memberships: tuple[Membership, ...]
+
+
+@dataclass(frozen=True)
 class Plan:
-    state: LedgerState
-    """The state with the command's registry changes (certificates, sites, memberships)."""
     deltas: tuple[Delta, ...] = ()
     """The balance changes, in order; none may take an account below zero."""
     posting_sites: tuple[str, ...] = ()
     """The sites a posting books for, whose latest posting date it moves on."""
+    certificates: tuple[Certificate, ...] = ()
+    """Certificates the command registers."""
+    site_records: tuple[SiteRecord, ...] = ()
+    """Sites the command registers or whose membership it changes."""

@@ -37,7 +37,7 @@ def book_input(state: LedgerState, command: CertifiedInput | EligibleScrapInput)
         level=command.level,
         day=command.occurred_on,
     )
-    return Plan(state, (Delta(account, command.quantity_kg),), (command.site_id,))
+    return Plan((Delta(account, command.quantity_kg),), (command.site_id,))
 
 
 def book_output(state: LedgerState, command: CertifiedOutput) -> Plan:
@@ -49,12 +49,12 @@ def book_output(state: LedgerState, command: CertifiedOutput) -> Plan:
         level=command.level,
         day=command.occurred_on,
     )
-    return Plan(state, (Delta(account, -command.quantity_kg),), (command.site_id,))
+    return Plan((Delta(account, -command.quantity_kg),), (command.site_id,))
 
 
 def record_non_certified(state: LedgerState, command: NonCertifiedInput) -> Plan:
     certified_site(state, command.site_id, command.occurred_on, "site_id")
-    return Plan(state, (), (command.site_id,))
+    return Plan((), (command.site_id,))
 
 
 def book_transfer(state: LedgerState, command: PhysicalTransfer) -> Plan:
@@ -92,13 +92,13 @@ def book_transfer(state: LedgerState, command: PhysicalTransfer) -> Plan:
     ]
     sites = (command.from_site, command.to_site)
     if command.level is Level.GROUP:
-        return Plan(state, (), sites)
+        return Plan((), sites)
     source_account, target_account = accounts
     deltas = (
         Delta(source_account, -command.quantity_kg),
         Delta(target_account, command.quantity_kg),
     )
-    return Plan(state, deltas, sites)
+    return Plan(deltas, sites)
 
 
 def book_allocation(state: LedgerState, command: LevelAllocation) -> Plan:
@@ -144,7 +144,7 @@ def book_allocation(state: LedgerState, command: LevelAllocation) -> Plan:
         Delta(group_account, -command.quantity_kg),
         Delta(site_quality_account, command.quantity_kg),
     )
-    return Plan(state, deltas, (command.site_id,))
+    return Plan(deltas, (command.site_id,))
 
 
 def book_custody_move(state: LedgerState, command: CustodyMove) -> Plan:
@@ -185,4 +185,4 @@ def book_custody_move(state: LedgerState, command: CustodyMove) -> Plan:
     sites = tuple(
         holder for holder in (command.from_holder_id, command.to_holder_id) if holder in state.sites
     )
-    return Plan(state, deltas, sites)
+    return Plan(deltas, sites)

@@ -1,84 +1,105 @@
-"""Everything the ledger knows, as one immutable value. Its history (applied and rejected ids,
-the journal, the balance entries) only grows, and is kept in values that share their storage
-(``gateway.ledger.growing``), so a posting costs the same however long the history is."""
+"""Everything one ledger partition knows, as one immutable value made of persistent maps
+(``gateway.ledger.persistent``): booking a command touches a few paths of a few maps, never a
+whole map, so a posting costs the same however many accounts and how long the history is.
+
+The state holds no history: the accepted postings and their balance changes are facts on
+the journal (``gateway.ledger.facts``) and on the balances topic. What it keeps of the past
+is what the rules need: the decided posting ids (a digest of each command, to tell the same
+command again from another under a used id), the month's flows per account (for period
+statements) and the closed periods.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from gateway.ledger.commands import Command
-from gateway.ledger.growing import GrowingLog, GrowingMap
 from gateway.ledger.model import (
     ZERO,
     AccountKey,
-    BalanceUpdate,
     Certificate,
-    ClosedPeriod,
     Level,
     Membership,
+    Period,
     Site,
 )
+from gateway.ledger.persistent import PMap
 from gateway.violations import Violation
 
 
 @dataclass(frozen=True)
-class RejectedPosting:
-    command: Command
-    reasons: tuple[Violation, ...]
+class DecidedPosting:
+    """What is kept of a decided posting id: the command's type and digest, and for a rejected
+    one the rules it broke."""
+
+    command_type: str
+    digest: str
+    reasons: tuple[Violation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Flow:
+    """What went in and out of one account in one month."""
+
+    in_kg: Decimal = ZERO
+    out_kg: Decimal = ZERO
 
 
 @dataclass(frozen=True)
 class LedgerState:
-    certificates: Mapping[str, Certificate] = field(default_factory=dict)
-    sites: Mapping[str, Site] = field(default_factory=dict)
-    memberships: Mapping[str, tuple[Membership, ...]] = field(default_factory=dict)
+    certificates: PMap[str, Certificate] = field(default_factory=PMap)
+    certificates_by_holder: PMap[str, tuple[str, ...]] = field(default_factory=PMap)
+    """Certificate ids by holder group (an index of ``certificates``)."""
+    sites: PMap[str, Site] = field(default_factory=PMap)
+    memberships: PMap[str, tuple[Membership, ...]] = field(default_factory=PMap)
     """By site id, oldest first."""
-    balances: Mapping[AccountKey, Decimal] = field(default_factory=dict)
-    applied: Mapping[str, Command] = field(default_factory=GrowingMap)
-    """The accepted commands by posting id."""
-    rejections: Mapping[str, RejectedPosting] = field(default_factory=GrowingMap)
-    """The rejected commands by posting id: a posting id is decided once."""
-    journal: Sequence[Command] = field(default_factory=GrowingLog)
-    """The accepted commands in the order they were accepted."""
-    entries: Sequence[BalanceUpdate] = field(default_factory=GrowingLog)
-    last_posted_on: Mapping[str, date] = field(default_factory=dict)
+    balances: PMap[AccountKey, Decimal] = field(default_factory=PMap)
+    holder_accounts: PMap[str, frozenset[AccountKey]] = field(default_factory=PMap)
+    """The accounts of each holder (an index of ``balances``)."""
+    applied: PMap[str, DecidedPosting] = field(default_factory=PMap)
+    """The accepted posting ids."""
+    rejections: PMap[str, DecidedPosting] = field(default_factory=PMap)
+    """The rejected posting ids, with their reasons: a posting id is decided once."""
+    last_posted_on: PMap[str, date] = field(default_factory=PMap)
     """By site id, the latest date of an accepted posting involving the site."""
-    closed_periods: tuple[ClosedPeriod, ...] = ()
+    flows: PMap[date, PMap[AccountKey, Flow]] = field(default_factory=PMap)
+    """By the first day of a month, each account's in and out in that month."""
+    closed_periods: tuple[Period, ...] = ()
 
-    def decided(self, posting_id: str) -> Command | None:
-        """The command decided under ``posting_id`` (accepted or rejected), if any."""
+    def decided(self, posting_id: str) -> DecidedPosting | None:
+        """What was decided under ``posting_id`` (accepted or rejected), if anything."""
         rejected = self.rejections.get(posting_id)
-        return rejected.command if rejected is not None else self.applied.get(posting_id)
+        return rejected if rejected is not None else self.applied.get(posting_id)
 
     def balance(self, account: AccountKey) -> Decimal:
-        return self.balances.get(account, ZERO)
+        return self.balances.get(account, ZERO) or ZERO
 
     def certificate_on(self, site_id: str, day: date) -> Certificate | None:
         """The certificate the site belongs to on that day, by the memberships' dates."""
-        for membership in self.memberships.get(site_id, ()):
+        for membership in self.memberships.get(site_id, ()) or ():
             if membership.covers(day):
                 return self.certificates[membership.certificate_id]
         return None
 
     def latest_membership(self, site_id: str) -> Membership | None:
-        history = self.memberships.get(site_id, ())
+        history = self.memberships.get(site_id, ()) or ()
         return history[-1] if history else None
 
     def site_balances(self, site_id: str) -> dict[AccountKey, Decimal]:
         """The site's own (S) accounts that are not zero."""
+        accounts = self.holder_accounts.get(site_id, frozenset()) or frozenset()
         return {
-            account: kg
-            for account, kg in self.balances.items()
-            if account.holder_id == site_id and account.level is Level.SITE and kg != ZERO
+            account: self.balances[account]
+            for account in accounts
+            if account.level is Level.SITE and self.balances[account] != ZERO
         }
 
     def certificates_held_by(self, holder_id: str) -> tuple[Certificate, ...]:
-        return tuple(c for c in self.certificates.values() if c.holder_group_id == holder_id)
+        held = self.certificates_by_holder.get(holder_id, ()) or ()
+        return tuple(self.certificates[certificate_id] for certificate_id in held)
 
     @property
     def closed_through(self) -> date | None:
         """The last closed day: everything dated on or before it is closed."""
-        return max((closed.period.end for closed in self.closed_periods), default=None)
+        return max((period.end for period in self.closed_periods), default=None)

@@ -7,17 +7,34 @@ update per account it changed; a period close answers with its reconciliation st
 rejected (every rule it breaks), already handled (the same command again: nothing), or a
 dead letter with the reason when it cannot be read.
 
-A record whose outcome changed the ledger's state (``changed_state``) is journaled: the
-ledger's state is the fold of its journal, so replaying the journaled records through
-``process_ledger_record`` rebuilds it exactly.
+What a record changed is journaled as facts (``Processed.journal``; ``gateway.ledger.facts``):
+the accepted or rejected posting id and its effects. Restoring applies them without the rules.
+
+Partitions. ``ledger.commands`` may have several partitions; partition p holds the accounts of
+the holders whose id hashes to p (``partition_of``), and every partition holds the directory
+(certificates, sites, memberships, closed periods). A command is keyed by the holder it
+debits (or books for), so it usually arrives where it is decided. Otherwise:
+
+- a command that debits a holder held elsewhere is forwarded, as it came, on
+  ``ledger.transfers`` keyed by that holder, and decided there;
+- a credit to a holder held elsewhere (a custody move or a transfer to another partition's
+  holder) is accepted with the debit, here, and sent as a fact on ``ledger.transfers`` keyed
+  by that holder; the partition holding it applies it without the rules and publishes its
+  balance update. A refused debit sends nothing, so credits nothing;
+- a registration, membership change or period close decided here is sent as a fact to every
+  other partition, which applies it (a close also publishes that partition's statements).
+
+Each hop is one record consumed and one produced in the engine's transactions, so each is
+done exactly once.
 """
 
 from __future__ import annotations
 
 import traceback
-from collections.abc import Set
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
+from functools import cache, lru_cache
 from typing import Any
 
 import gateway.ledger as ledger
@@ -25,15 +42,30 @@ from contracts import ledger as wire
 from contracts.base import Contract
 from contracts.custody import CustodyBalanceUpdated, CustodyMovementRecorded
 from contracts.dead_letter import DeadLetterReason
-from contracts.envelope import Envelope, MessageDecodeError, decode_message
+from contracts.envelope import (
+    Envelope,
+    MessageDecodeError,
+    decode_message,
+    envelope_from_headers,
+    envelope_headers,
+)
 from contracts.topics import TOPICS_BY_NAME
 from contracts.values import AccountingLevel, CustodyAccount
-from gateway.processors.records import InputRecord, dead_letter_records, published
+from gateway.ledger.codec import FACT_VERSION, FactDecoder, encode_fact
+from gateway.processors.partitions import partition_of
+from gateway.processors.records import InputRecord, OutputRecord, dead_letter_records, published
 from gateway.processors.step import Outcome, Processed
 from gateway.registry.decision_messages import rule_violation
 from gateway.violations import Violation
 
 LEDGER_SOURCE = "/custody-gateway/ledger"
+LEDGER_COMMANDS_TOPIC = "ledger.commands"
+LEDGER_TRANSFERS = "ledger.transfers"
+FACT_HEADER = "ledger-fact"
+"""On ``ledger.transfers``: the record is a fact of this version, not a forwarded command."""
+HOPS_HEADER = "ledger-hops"
+MAX_HOPS = 8
+FACT_MESSAGE_TYPE = "ledger.fact"
 SENDER_RULE = "sender identity"
 LedgerCommandBody = (
     wire.RegisterCertificate
@@ -64,6 +96,13 @@ class LedgerSettings:
     """The party the registry (and so the ledger) sends as; custody moves come only from it."""
     exchange_parties: Set[str]
     max_value_bytes: int
+    partitions: int = 1
+    """How many partitions ``ledger.commands`` and ``ledger.transfers`` have."""
+
+    def owns(self, partition: int) -> Callable[[str], bool]:
+        """Whether ``partition`` holds an account holder."""
+        count = self.partitions
+        return lambda holder_id: partition_of(holder_id, count) == partition
 
 
 LedgerProcessed = Processed[ledger.LedgerState]
@@ -86,8 +125,10 @@ def process_ledger_record(
     publish: bool = True,
 ) -> LedgerProcessed:
     """What one record does to the ledger, and what to publish for it. With ``publish`` off
-    (replaying the journal, whose outputs were published when it was written) no output is
+    (an oracle folding the input topic again, as the fault harness and tests do) no output is
     built: the same state and outcome, and ``outputs`` empty."""
+    if record.topic == LEDGER_TRANSFERS and _header(record, FACT_HEADER) is not None:
+        return _apply_remote_fact(state, record, now=now, settings=settings, publish=publish)
     try:
         decoded = decode_message(
             record.headers, record.value, max_value_bytes=settings.max_value_bytes
@@ -98,7 +139,9 @@ def process_ledger_record(
             state, record, reason, error.message, error.field, now, settings, publish
         )
     body = decoded.body
-    if type(body) not in TOPICS_BY_NAME[record.topic].message_types:
+    # a command forwarded on ledger.transfers travels as it came on ledger.commands
+    topic = LEDGER_COMMANDS_TOPIC if record.topic == LEDGER_TRANSFERS else record.topic
+    if type(body) not in TOPICS_BY_NAME[topic].message_types:
         message = f"{body.MESSAGE_TYPE} does not travel on {record.topic}"
         return _dead_letter(
             state, record, DeadLetterReason.NOT_AN_INPUT, message, "ce_type", now, settings, publish
@@ -113,7 +156,7 @@ def process_ledger_record(
             command = to_core_command(body)
         except _Unbookable as unbookable:
             return _rejected(state, body, (unbookable.violation,), envelope, now, settings, publish)
-        if state.decided(command.posting_id) == command:  # the same command again
+        if ledger.is_repeat(state, command):  # the same command again
             return Processed(
                 state,
                 (),
@@ -121,33 +164,38 @@ def process_ledger_record(
                 body.MESSAGE_TYPE,
                 correlation_id=envelope.correlation_id,
             )
-        outcome = ledger.post(state, command)
+        outcome = ledger.post(state, command, owns=settings.owns(record.partition))
     except Exception as error:  # a defect must not block the ledger: set the record aside
         detail = "".join(traceback.format_exception_only(error)).strip()
         return _dead_letter(
             state, record, DeadLetterReason.PROCESSING_ERROR, detail, None, now, settings, publish
         )
+    if isinstance(outcome, ledger.Forward):
+        return _forwarded(state, record, body, outcome.holder_id, envelope, now, settings)
     if isinstance(outcome, ledger.Rejected):
         rejected = _rejected(outcome.state, body, outcome.reasons, envelope, now, settings, publish)
-        return _journaled(rejected, changed=outcome.state is not state)
-    outputs = (
-        published(
-            _booked_messages(outcome, body, command, now),
-            envelope,
-            now,
-            LEDGER_SOURCE,
-            settings.registry_party,
+        return _journaled(rejected, outcome.fact)
+    outputs: tuple[OutputRecord, ...] = ()
+    if publish:
+        outputs = (
+            *published(
+                _booked_messages(outcome, body, command, now),
+                envelope,
+                now,
+                LEDGER_SOURCE,
+                settings.registry_party,
+            ),
+            *_facts_for_others(outcome, record.partition, envelope, settings),
         )
-        if publish
-        else ()
-    )
-    return Processed(
-        outcome.state,
-        outputs,
-        Outcome.BOOKED,
-        body.MESSAGE_TYPE,
-        correlation_id=envelope.correlation_id,
-        changed_state=True,
+    return _journaled(
+        Processed(
+            outcome.state,
+            outputs,
+            Outcome.BOOKED,
+            body.MESSAGE_TYPE,
+            correlation_id=envelope.correlation_id,
+        ),
+        outcome.fact,
     )
 
 
@@ -168,7 +216,7 @@ def to_core_command(body: LedgerCommandBody) -> ledger.Command:
     """The core's command for a wire command."""
     core_type = _SAME_SHAPE.get(type(body))
     if core_type is not None:
-        values = {f.name: _core_value(getattr(body, f.name)) for f in fields(core_type)}
+        values = {name: _core_value(getattr(body, name)) for name in _field_names(core_type)}
         command: ledger.Command = core_type(**values)
         return command
     match body:
@@ -205,8 +253,15 @@ def to_core_command(body: LedgerCommandBody) -> ledger.Command:
     raise TypeError(f"no core command for {type(body).__name__}")
 
 
+@cache
+def _field_names(core_type: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(core_type))
+
+
 def _core_value(value: object) -> object:
     """A wire value as the core holds it (its own enums for levels and balance rules)."""
+    if type(value) is str:
+        return value
     if isinstance(value, AccountingLevel):
         return _level(value)
     if isinstance(value, wire.LeavingBalanceRule):
@@ -274,38 +329,48 @@ def _sender_violation(
 def _booked_messages(
     outcome: ledger.Accepted, body: LedgerCommandBody, command: ledger.Command, now: datetime
 ) -> list[Contract]:
-    messages: list[Contract] = []
     if isinstance(command, ledger.ClosePeriod):
-        closed = outcome.state.closed_periods[-1]
-        messages.append(
-            wire.LedgerPeriodClosed.build(
-                posting_id=command.posting_id,
-                period_kind=wire.PeriodKind(closed.period.kind.value),
-                period_start=closed.period.start,
-                period_end=closed.period.end,
-                statements=tuple(
-                    wire.AccountStatement(
-                        account=_account(statement.account),
-                        opening_kg=statement.opening_kg,
-                        in_kg=statement.in_kg,
-                        out_kg=statement.out_kg,
-                        closing_kg=statement.closing_kg,
-                    )
-                    for statement in closed.reconciliations
-                ),
-                decided_at=now,
-            )
-        )
-        return messages
-    messages.append(
+        return [_period_closed(command.posting_id, command.period, outcome.statements, now)]
+    changed = [entry.account for entry in outcome.entries]
+    changed.extend(credit.account for credit in outcome.credits)
+    return [
         wire.LedgerPostingAccepted.build(
             posting_id=command.posting_id,
             command_type=body.MESSAGE_TYPE,
-            accounts=tuple(_account(entry.account) for entry in outcome.entries),
+            accounts=tuple(_account(account) for account in changed),
             decided_at=now,
-        )
+        ),
+        *_balance_updates(outcome.entries, now),
+    ]
+
+
+def _period_closed(
+    posting_id: str,
+    period: ledger.Period,
+    statements: Sequence[ledger.Reconciliation],
+    now: datetime,
+) -> Contract:
+    return wire.LedgerPeriodClosed.build(
+        posting_id=posting_id,
+        period_kind=wire.PeriodKind(period.kind.value),
+        period_start=period.start,
+        period_end=period.end,
+        statements=tuple(
+            wire.AccountStatement(
+                account=_account(statement.account),
+                opening_kg=statement.opening_kg,
+                in_kg=statement.in_kg,
+                out_kg=statement.out_kg,
+                closing_kg=statement.closing_kg,
+            )
+            for statement in statements
+        ),
+        decided_at=now,
     )
-    messages.extend(
+
+
+def _balance_updates(entries: Sequence[ledger.BalanceUpdate], now: datetime) -> list[Contract]:
+    return [
         CustodyBalanceUpdated.build(
             account=_account(entry.account),
             posting_id=entry.posting_id,
@@ -314,12 +379,129 @@ def _booked_messages(
             occurred_on=entry.occurred_on,
             recorded_at=now,
         )
-        for entry in outcome.entries
+        for entry in entries
+    ]
+
+
+# ---- between partitions --------------------------------------------------------------------
+
+
+def _facts_for_others(
+    outcome: ledger.Accepted, partition: int, cause: Envelope, settings: LedgerSettings
+) -> list[OutputRecord]:
+    """The credits for holders held elsewhere, and the directory change (or period close)
+    for every other partition."""
+    fact = outcome.fact
+    if fact is None or settings.partitions == 1:
+        return []
+    headers = [(FACT_HEADER, str(FACT_VERSION).encode()), *envelope_headers(cause)]
+    records = [
+        OutputRecord(
+            topic=LEDGER_TRANSFERS,
+            key=credit.account.holder_id.encode("utf-8"),
+            value=encode_fact(fact.credit_elsewhere(credit)),
+            headers=headers,
+            message_type=FACT_MESSAGE_TYPE,
+        )
+        for credit in outcome.credits
+    ]
+    if fact.changes_directory:
+        shared = encode_fact(fact.directory_part())
+        records.extend(
+            OutputRecord(
+                topic=LEDGER_TRANSFERS,
+                key=fact.posting_id.encode("utf-8"),
+                value=shared,
+                headers=headers,
+                message_type=FACT_MESSAGE_TYPE,
+                partition=other,
+            )
+            for other in range(settings.partitions)
+            if other != partition
+        )
+    return records
+
+
+def _forwarded(
+    state: ledger.LedgerState,
+    record: InputRecord,
+    body: LedgerCommandBody,
+    holder_id: str,
+    envelope: Envelope,
+    now: datetime,
+    settings: LedgerSettings,
+) -> LedgerProcessed:
+    """The command as it came, to the partition holding the holder it debits."""
+    hops = int(_header(record, HOPS_HEADER) or b"0")
+    if hops >= MAX_HOPS:
+        message = f"forwarded {hops} times without reaching the partition holding {holder_id}"
+        return _dead_letter(
+            state, record, DeadLetterReason.PROCESSING_ERROR, message, None, now, settings, True
+        )
+    headers = [(name, value) for name, value in record.headers if name != HOPS_HEADER]
+    forwarded = OutputRecord(
+        topic=LEDGER_TRANSFERS,
+        key=holder_id.encode("utf-8"),
+        value=record.value or b"",
+        headers=[*headers, (HOPS_HEADER, str(hops + 1).encode())],
+        message_type=body.MESSAGE_TYPE,
     )
-    return messages
+    return Processed(
+        state,
+        (forwarded,),
+        Outcome.FORWARDED,
+        body.MESSAGE_TYPE,
+        correlation_id=envelope.correlation_id,
+    )
 
 
+_DECODE_FACT = FactDecoder()
+
+
+def _apply_remote_fact(
+    state: ledger.LedgerState,
+    record: InputRecord,
+    *,
+    now: datetime,
+    settings: LedgerSettings,
+    publish: bool,
+) -> LedgerProcessed:
+    """What another partition decided, carried out here: the credit (and its balance update),
+    the directory change, or the period close (and this partition's statements)."""
+    try:
+        fact = _DECODE_FACT(record.value or b"")
+        cause = envelope_from_headers(record.headers)
+        after, entries = ledger.apply_fact(state, fact)
+    except Exception as error:
+        detail = "".join(traceback.format_exception_only(error)).strip()
+        return _dead_letter(
+            state, record, DeadLetterReason.PROCESSING_ERROR, detail, None, now, settings, publish
+        )
+    messages = _balance_updates(entries, now)
+    if fact.closed is not None:
+        statements = ledger.statements(state, fact.closed)
+        messages.append(_period_closed(fact.posting_id, fact.closed, statements, now))
+    outputs = (
+        published(messages, cause, now, LEDGER_SOURCE, settings.registry_party) if publish else ()
+    )
+    return _journaled(
+        Processed(
+            after, outputs, Outcome.BOOKED, FACT_MESSAGE_TYPE, correlation_id=cause.correlation_id
+        ),
+        fact,
+    )
+
+
+def _header(record: InputRecord, name: str) -> bytes | None:
+    for header, value in record.headers:
+        if header == name:
+            return value
+    return None
+
+
+@lru_cache(maxsize=1 << 18)
 def _account(account: ledger.AccountKey) -> CustodyAccount:
+    """The wire account of a core account (made once per account: contracts are frozen)."""
     return CustodyAccount(
         holder_id=account.holder_id,
         material_quality=account.material_quality,
@@ -354,8 +536,12 @@ def _rejected(
     )
 
 
-def _journaled(processed: LedgerProcessed, *, changed: bool) -> LedgerProcessed:
-    return replace(processed, changed_state=True) if changed else processed
+def _journaled(processed: LedgerProcessed, fact: ledger.Fact | None) -> LedgerProcessed:
+    """The outcome with its fact to journal (None: nothing changed)."""
+    if fact is None:
+        return processed
+    entry = (fact.posting_id.encode("utf-8"), encode_fact(fact))
+    return replace(processed, changed_state=True, journal=(entry,))
 
 
 def set_aside(

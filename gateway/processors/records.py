@@ -66,6 +66,8 @@ class OutputRecord:
     value: bytes
     headers: list[tuple[str, bytes]]
     message_type: str
+    partition: int | None = None
+    """The partition to write to; None: the one the key hashes to."""
 
 
 def output_event_id(cause_id: str, index: int) -> str:

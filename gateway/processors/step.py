@@ -33,6 +33,8 @@ class Outcome(StrEnum):
     """The same input again: nothing changes, nothing is published."""
     DEAD_LETTER = "dead_letter"
     """Set aside unread or refused, with the reason."""
+    FORWARDED = "forwarded"
+    """Passed on to the partition that decides it (the ledger's partitions)."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,10 @@ class Processed(Generic[StateT]):
     """The input's correlation id (None when its envelope could not be read)."""
     event_id: str | None = None
     changed_state: bool = False
-    """The record changed the state (a journaled state log keeps exactly these records)."""
+    """The record changed the state."""
+    journal: tuple[tuple[bytes, bytes], ...] = ()
+    """What a journaled state log appends for this record (key, value): the facts of what it
+    changed."""
 
 
 Step = Callable[[StateT, InputRecord, datetime], Processed[StateT]]

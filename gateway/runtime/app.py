@@ -24,6 +24,7 @@ from consumers.metrics import GatewayMetrics
 from consumers.state_logs import LedgerJournal, RegistryChangelog
 from consumers.state_store import SqliteStateStore
 from contracts.asyncapi import asyncapi_document
+from contracts.topics import TOPICS_BY_NAME
 from gateway.ledger import LedgerState
 from gateway.processors import ledger as ledger_processor
 from gateway.processors import registry as registry_processor
@@ -34,7 +35,7 @@ from gateway.rulebook.model import Rulebook, load_rulebook
 from gateway.runtime.broker_watch import BrokerWatch
 from gateway.runtime.ops_http import OpsServer, Readiness
 from gateway.runtime.settings import Settings
-from gateway.topology import Processor, asyncapi_channels, spec_of
+from gateway.topology import LEDGER_INPUT, LEDGER_SNAPSHOTS, Processor, asyncapi_channels, spec_of
 
 log = structlog.get_logger("custody_gateway.app")
 
@@ -140,12 +141,10 @@ class GatewayApp:
         spec = spec_of(Processor.LEDGER)
         settings = self.ledger_settings
         journal = LedgerJournal(
-            topic=spec.state_log,
-            input_topic=spec.input_topics[0],
-            replay=lambda state, record, now: ledger_processor.process_ledger_record(
-                state, record, now=now, settings=settings, publish=False
-            ),
-            clock=self.clock,
+            spec.state_log,
+            LEDGER_SNAPSHOTS,
+            snapshot_every=self.settings.ledger_snapshot_every,
+            chunk_bytes=min(512 * 1024, self.settings.max_record_bytes // 2),
         )
         return ProcessorRun(
             name=spec.processor.value,
@@ -259,6 +258,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
             registry_party=settings.registry_party_id,
             exchange_parties=exchange_parties,
             max_value_bytes=settings.max_message_bytes,
+            partitions=settings.ledger_partitions or TOPICS_BY_NAME[LEDGER_INPUT].partitions,
         ),
         clock=clock,
     )

@@ -75,6 +75,17 @@ class Settings(BaseSettings):
         "with the same name, it gets its partitions back at once. Default: derived from the "
         "host name and the state directory.",
     )
+    ledger_partitions: int | None = Field(
+        default=None,
+        ge=1,
+        description="How many partitions the ledger's topics have (ledger.commands, "
+        "ledger.transfers, the journal and its snapshots). Default: the catalogue's.",
+    )
+    ledger_snapshot_every: int = Field(
+        default=20_000,
+        ge=1,
+        description="A ledger partition writes a snapshot after this many journaled facts.",
+    )
     session_timeout_ms: int = Field(
         default=10_000,
         ge=6_000,

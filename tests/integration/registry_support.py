@@ -138,7 +138,11 @@ def free_port() -> int:
 
 
 def start_registry(
-    topics: TestTopics, state_dir: Path, port: int, log: Path
+    topics: TestTopics,
+    state_dir: Path,
+    port: int,
+    log: Path,
+    extra_environment: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     environment = {
         **os.environ,
@@ -147,6 +151,7 @@ def start_registry(
         "GATEWAY_STATE_DIR": str(state_dir),
         "GATEWAY_OPS_PORT": str(port),
         "GATEWAY_LOG_LEVEL": "debug",
+        **(extra_environment or {}),
     }
     with log.open("ab") as sink:
         return subprocess.Popen(

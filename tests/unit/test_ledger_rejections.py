@@ -114,7 +114,10 @@ def _calls(path: Path, name: str) -> list[ast.Call]:
 
 
 def test_the_core_builds_violations_only_from_the_listed_rejections() -> None:
-    core_modules = [path for path in LEDGER_PACKAGE.glob("*.py") if path.name != "rules.py"]
+    # codec.py reads back violations the journal holds: it makes none of its own
+    core_modules = [
+        path for path in LEDGER_PACKAGE.glob("*.py") if path.name not in {"rules.py", "codec.py"}
+    ]
     assert len(core_modules) >= 8
     own = [
         f"{path.name}:{call.lineno}"

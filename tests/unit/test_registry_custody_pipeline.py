@@ -33,7 +33,7 @@ def records_of(messages: list[Contract]) -> list[InputRecord]:
     ]
 
 
-def test_custody_moves_are_published_on_the_ledger_commands_keyed_by_posting_id() -> None:
+def test_custody_moves_go_on_the_ledger_commands_keyed_by_the_holder_they_debit() -> None:
     messages = [*claimed_scenario(), cancel()]
     records = records_of(messages)
     results = run_all(records)
@@ -46,17 +46,23 @@ def test_custody_moves_are_published_on_the_ledger_commands_keyed_by_posting_id(
         for output in result.outputs
         if output.message_type == CustodyMovementRecorded.MESSAGE_TYPE
     ]
-    assert [(index, output.topic, output.key) for index, output in published] == [
-        (5, ledger_topic, f"lot-arrival.{LOT}".encode()),
-        (6, ledger_topic, f"warrant-issued.{WARRANT}".encode()),
-        (7, ledger_topic, f"warrant-cancelled.{WARRANT}".encode()),
-    ]
+    assert [index for index, _output in published] == [5, 6, 7]
+    moves = []
     for index, output in published:
         decoded = decode_message(output.headers, output.value)
         cause = decode_message(records[index].headers, records[index].value).envelope
         assert isinstance(decoded.body, CustodyMovementRecorded)
+        # keyed by the holder it debits: it lands on the ledger partition holding that holder
+        assert output.topic == ledger_topic
+        assert output.key == decoded.body.from_holder_id.encode()
+        moves.append(decoded.body.posting_id)
         assert decoded.envelope.causation_id == cause.id
         assert decoded.envelope.sender_party_id == SETTINGS.registry_party
+    assert moves == [
+        f"lot-arrival.{LOT}",
+        f"warrant-issued.{WARRANT}",
+        f"warrant-cancelled.{WARRANT}",
+    ]
 
 
 def test_the_cancellation_decisions_go_where_the_other_warrant_decisions_go() -> None:

@@ -45,6 +45,7 @@ def test_current_state_topics_are_compacted() -> None:
         "registry.warrant-state",
         "registry.custody-balances",
         "registry.state-changelog",
+        "registry.ledger-snapshots",
     }
 
 

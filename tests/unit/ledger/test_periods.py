@@ -257,7 +257,7 @@ def test_a_close_posted_as_a_command_is_decided_once_like_any_posting() -> None:
     command = ClosePeriod(posting_id="close-jan", period=JANUARY)
     first = post(LedgerState(), command)
     assert isinstance(first, Accepted) and first.entries == ()
-    assert [closed.period for closed in first.state.closed_periods] == [JANUARY]
+    assert list(first.state.closed_periods) == [JANUARY]
     again = post(first.state, command)
     assert isinstance(again, Accepted) and again.state is first.state
     other = post(first.state, ClosePeriod(posting_id="close-jan-again", period=JANUARY))

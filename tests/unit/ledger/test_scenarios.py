@@ -328,7 +328,7 @@ def test_step(table: Sequence[Row], index: int) -> None:
         assert outcome.codes == (expected.code,)
         assert expected.says in outcome.reasons[0].message
         assert outcome.state.balances == state.balances
-        assert outcome.state.journal == state.journal
+        assert outcome.state.applied == state.applied
     else:
         assert isinstance(expected, Books)
         assert isinstance(outcome, Accepted), outcome

@@ -1,0 +1,321 @@
+"""The ledger's own records on Kafka, versioned: facts (the journal, and what one partition
+tells another) and snapshot items. Not wire contracts: nobody but the ledger reads them.
+
+A fact is one JSON array-free object with short keys (``v`` its version). Version 2 names the
+balance each delta left; version 1 (the first fact journal) did not. ``decode_fact`` upcasts
+a version 1 fact (``upcast_v1_v2``: no balance after is known), so a journal written by the
+previous version restores. A snapshot is a list of items, one per entry of the state's maps,
+cut into chunks; ``decode_snapshot`` rebuilds the state from them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from gateway.ledger.facts import Fact, FactKind
+from gateway.ledger.model import (
+    AccountingScope,
+    AccountKey,
+    Certificate,
+    Level,
+    Membership,
+    Period,
+    Site,
+)
+from gateway.ledger.persistent import PMap
+from gateway.ledger.plan import Delta, SiteRecord
+from gateway.ledger.state import DecidedPosting, Flow, LedgerState
+from gateway.violations import Violation
+
+FACT_VERSION = 2
+SNAPSHOT_VERSION = 1
+
+
+_LEVELS = {level.value: level for level in Level}
+
+
+class UnknownVersion(ValueError):
+    """A record written by a later version than this one reads."""
+
+
+# ---- facts ---------------------------------------------------------------------------------
+
+
+def encode_fact(fact: Fact) -> bytes:
+    body: dict[str, Any] = {
+        "v": FACT_VERSION,
+        "id": fact.posting_id,
+        "t": fact.command_type,
+        "d": fact.digest,
+        "on": fact.occurred_on.isoformat(),
+        "k": fact.kind.value,
+    }
+    if fact.deltas:
+        afters = fact.balances_after or (None,) * len(fact.deltas)
+        body["deltas"] = [
+            [*_account(delta.account), str(delta.kg), None if after is None else str(after)]
+            for delta, after in zip(fact.deltas, afters, strict=True)
+        ]
+    if fact.posting_sites:
+        body["sites"] = list(fact.posting_sites)
+    if fact.certificates:
+        body["certs"] = [_certificate(certificate) for certificate in fact.certificates]
+    if fact.site_records:
+        body["recs"] = [_site_record(record) for record in fact.site_records]
+    if fact.closed is not None:
+        body["close"] = _period(fact.closed)
+    if fact.reasons:
+        body["why"] = [_violation(reason) for reason in fact.reasons]
+    return json.dumps(body, separators=(",", ":")).encode("utf-8")
+
+
+def upcast_v1_v2(body: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 deltas were ``[holder, quality, level, kg]``: no balance after is known."""
+    deltas = [[*delta, None] for delta in body.get("deltas", ())]
+    return {**body, "v": 2, **({"deltas": deltas} if deltas else {})}
+
+
+_UPCASTERS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: upcast_v1_v2}
+
+
+class FactDecoder:
+    """Decodes facts, sharing one ``AccountKey`` per account across them (a restore of a
+    million facts builds each account's key once)."""
+
+    def __init__(self) -> None:
+        self._accounts: dict[tuple[str, str, str], AccountKey] = {}
+
+    def account(self, holder: str, quality: str, level: str) -> AccountKey:
+        key = (holder, quality, level)
+        account = self._accounts.get(key)
+        if account is None:
+            account = self._accounts[key] = AccountKey(holder, quality, _LEVELS[level])
+        return account
+
+    def __call__(self, raw: bytes) -> Fact:
+        body: dict[str, Any] = json.loads(raw)
+        version = body.get("v")
+        while version != FACT_VERSION:
+            upcaster = _UPCASTERS.get(version) if isinstance(version, int) else None
+            if upcaster is None:
+                raise UnknownVersion(f"a ledger fact of version {version!r}")
+            body = upcaster(body)
+            version = body["v"]
+        raw_deltas = body.get("deltas", ())
+        return Fact(
+            posting_id=body["id"],
+            command_type=body["t"],
+            digest=body["d"],
+            occurred_on=date.fromisoformat(body["on"]),
+            kind=FactKind(body["k"]),
+            deltas=tuple(
+                Delta(self.account(holder, quality, level), Decimal(kg))
+                for holder, quality, level, kg, _after in raw_deltas
+            ),
+            balances_after=tuple(
+                None if after is None else Decimal(after) for *_rest, after in raw_deltas
+            ),
+            posting_sites=tuple(body.get("sites", ())),
+            certificates=tuple(_read_certificate(item) for item in body.get("certs", ())),
+            site_records=tuple(_read_site_record(item) for item in body.get("recs", ())),
+            closed=_read_period(body["close"]) if "close" in body else None,
+            reasons=tuple(Violation(*item) for item in body.get("why", ())),
+        )
+
+
+def decode_fact(raw: bytes) -> Fact:
+    return FactDecoder()(raw)
+
+
+# ---- snapshots -----------------------------------------------------------------------------
+
+
+def snapshot_items(state: LedgerState) -> Iterator[list[Any]]:
+    """The whole state as items."""
+    yield from state_items(state)
+    yield from id_items(state, state.applied.keys() | state.rejections.keys())
+
+
+def state_items(state: LedgerState) -> Iterator[list[Any]]:
+    """The state but its decided posting ids, as items: bounded by the accounts and the
+    directory, not by the history."""
+    for certificate in state.certificates.values():
+        yield ["c", *_certificate(certificate)]
+    for site_id, site in state.sites.items():
+        yield ["s", *_site_record(SiteRecord(site, state.memberships.get(site_id, ()) or ()))]
+    for account, kg in state.balances.items():
+        yield ["b", *_account(account), str(kg)]
+    for site_id, day in state.last_posted_on.items():
+        yield ["l", site_id, day.isoformat()]
+    for month, flows in state.flows.items():
+        for account, flow in flows.items():
+            yield ["f", month.isoformat(), *_account(account), str(flow.in_kg), str(flow.out_kg)]
+    for period in state.closed_periods:
+        yield ["p", *_period(period)]
+
+
+def id_items(state: LedgerState, ids: Iterable[str]) -> Iterator[list[Any]]:
+    """The decided posting ids ``ids`` as items."""
+    for posting_id in ids:
+        accepted = state.applied.get(posting_id)
+        if accepted is not None:
+            yield ["a", posting_id, accepted.command_type, accepted.digest]
+        rejected = state.rejections.get(posting_id)
+        if rejected is not None:
+            reasons = [_violation(reason) for reason in rejected.reasons]
+            yield ["r", posting_id, rejected.command_type, rejected.digest, reasons]
+
+
+def encode_chunks(items: Iterable[list[Any]], max_bytes: int) -> list[bytes]:
+    """Items in JSON chunks of at most about ``max_bytes`` each."""
+    chunks: list[bytes] = []
+    current: list[bytes] = []
+    size = 0
+    for item in items:
+        encoded = json.dumps(item, separators=(",", ":")).encode("utf-8")
+        if current and size + len(encoded) > max_bytes:
+            chunks.append(_chunk(current))
+            current, size = [], 0
+        current.append(encoded)
+        size += len(encoded) + 1
+    if current:
+        chunks.append(_chunk(current))
+    return chunks
+
+
+def _chunk(items: list[bytes]) -> bytes:
+    return b'{"v":%d,"items":[' % SNAPSHOT_VERSION + b",".join(items) + b"]}"
+
+
+def decode_snapshot(chunks: Sequence[bytes]) -> LedgerState:
+    """The state the chunks' items make up."""
+    decoder = FactDecoder()
+    account = decoder.account
+    certificates: list[tuple[str, Certificate]] = []
+    sites: list[tuple[str, Site]] = []
+    memberships: list[tuple[str, tuple[Membership, ...]]] = []
+    balances: list[tuple[AccountKey, Decimal]] = []
+    last: list[tuple[str, date]] = []
+    flows: dict[date, list[tuple[AccountKey, Flow]]] = {}
+    periods: list[Period] = []
+    applied: list[tuple[str, DecidedPosting]] = []
+    rejected: list[tuple[str, DecidedPosting]] = []
+    for chunk in chunks:
+        body = json.loads(chunk)
+        if body.get("v") != SNAPSHOT_VERSION:
+            raise UnknownVersion(f"a ledger snapshot of version {body.get('v')!r}")
+        for item in body["items"]:
+            kind = item[0]
+            if kind == "a":
+                applied.append((item[1], DecidedPosting(item[2], item[3])))
+            elif kind == "b":
+                balances.append((account(item[1], item[2], item[3]), Decimal(item[4])))
+            elif kind == "f":
+                flows.setdefault(date.fromisoformat(item[1]), []).append(
+                    (account(item[2], item[3], item[4]), Flow(Decimal(item[5]), Decimal(item[6])))
+                )
+            elif kind == "r":
+                reasons = tuple(Violation(*reason) for reason in item[4])
+                rejected.append((item[1], DecidedPosting(item[2], item[3], reasons)))
+            elif kind == "c":
+                certificate = _read_certificate(item[1:])
+                certificates.append((certificate.certificate_id, certificate))
+            elif kind == "s":
+                record = _read_site_record(item[1:])
+                sites.append((record.site.site_id, record.site))
+                memberships.append((record.site.site_id, record.memberships))
+            elif kind == "l":
+                last.append((item[1], date.fromisoformat(item[2])))
+            elif kind == "p":
+                periods.append(_read_period(item[1:]))
+            else:
+                raise UnknownVersion(f"a ledger snapshot item of kind {kind!r}")
+    by_holder: dict[str, tuple[str, ...]] = {}
+    for certificate_id, certificate in certificates:
+        by_holder[certificate.holder_group_id] = (
+            *by_holder.get(certificate.holder_group_id, ()),
+            certificate_id,
+        )
+    holder_accounts: dict[str, set[AccountKey]] = {}
+    for key, _kg in balances:
+        holder_accounts.setdefault(key.holder_id, set()).add(key)
+    return LedgerState(
+        certificates=PMap(certificates),
+        certificates_by_holder=PMap(by_holder),
+        sites=PMap(sites),
+        memberships=PMap(memberships),
+        balances=PMap(balances),
+        holder_accounts=PMap((holder, frozenset(keys)) for holder, keys in holder_accounts.items()),
+        applied=PMap(applied),
+        rejections=PMap(rejected),
+        last_posted_on=PMap(last),
+        flows=PMap((month, PMap(entries)) for month, entries in flows.items()),
+        closed_periods=tuple(periods),
+    )
+
+
+# ---- the values inside ---------------------------------------------------------------------
+
+
+def _account(account: AccountKey) -> list[str]:
+    return [account.holder_id, account.material_quality, account.level.value]
+
+
+def _certificate(certificate: Certificate) -> list[Any]:
+    return [
+        certificate.certificate_id,
+        certificate.holder_group_id,
+        certificate.scope.value,
+        certificate.separate_site_quality,
+    ]
+
+
+def _read_certificate(item: Sequence[Any]) -> Certificate:
+    certificate_id, holder, scope, separate = item
+    return Certificate(certificate_id, holder, AccountingScope(scope), bool(separate))
+
+
+def _site_record(record: SiteRecord) -> list[Any]:
+    site = record.site
+    return [
+        site.site_id,
+        site.certificate_id,
+        site.operator_party_id,
+        [
+            [m.certificate_id, m.joined_on.isoformat(), m.left_on and m.left_on.isoformat()]
+            for m in record.memberships
+        ],
+    ]
+
+
+def _read_site_record(item: Sequence[Any]) -> SiteRecord:
+    site_id, certificate_id, operator, memberships = item
+    return SiteRecord(
+        Site(site_id, certificate_id, operator),
+        tuple(
+            Membership(
+                certificate,
+                date.fromisoformat(joined),
+                date.fromisoformat(left) if left else None,
+            )
+            for certificate, joined, left in memberships
+        ),
+    )
+
+
+def _period(period: Period) -> list[str]:
+    return [period.kind.value, period.start.isoformat()]
+
+
+def _read_period(item: Sequence[Any]) -> Period:
+    kind, start = item
+    day = date.fromisoformat(start)
+    return Period.month(day.year, day.month) if kind == "month" else Period.year(day.year)
+
+
+def _violation(reason: Violation) -> list[str | None]:
+    return [reason.code, reason.rule, reason.field, reason.observed, reason.allowed, reason.message]

@@ -1,0 +1,219 @@
+"""The ledger on several partitions, without Kafka: each partition is the pipeline over its own
+state, and the records it writes on ``ledger.transfers`` are delivered to the partition their
+key (or named partition) gives, as the engine would. A custody move between holders on two
+partitions is debited where the source is held and credited where the destination is; a
+refused debit credits nothing; with every hop delivered, the partitions together hold exactly
+the balances of the one-partition ledger, each the sum of its published deltas, and each
+partition's journaled facts restore it identically."""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contracts import ledger as wire
+from contracts.base import Contract
+from contracts.custody import CustodyBalanceUpdated, CustodyMovementRecorded
+from contracts.envelope import decode_message
+from contracts.topics import TOPICS_BY_NAME
+from gateway.ledger import LedgerState, apply_facts
+from gateway.ledger.codec import decode_fact
+from gateway.processors.ledger import LEDGER_TRANSFERS, process_ledger_record
+from gateway.processors.partitions import partition_of
+from gateway.processors.records import InputRecord, OutputRecord
+from gateway.processors.step import Outcome
+from tests.unit.test_ledger_pipeline import (
+    NOW,
+    SETTINGS,
+    certified_input,
+    command_streams,
+    lot_arrival_move,
+    record,
+    setup,
+)
+
+PARTITIONS = 2
+# With two partitions, A1 is held by partition 1, A2 and WH1 by partition 0.
+assert [partition_of(holder, PARTITIONS) for holder in ("A1", "A2", "WH1")] == [1, 0, 0]
+
+
+@dataclass
+class Cluster:
+    partitions: int
+    states: list[LedgerState] = field(default_factory=list)
+    journals: list[list[bytes]] = field(default_factory=list)
+    published: list[OutputRecord] = field(default_factory=list)
+    outcomes: Counter[Outcome] = field(default_factory=Counter)
+    waiting: deque[InputRecord] = field(default_factory=deque)
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        self.states = [LedgerState() for _ in range(self.partitions)]
+        self.journals = [[] for _ in range(self.partitions)]
+        self.settings = replace(SETTINGS, partitions=self.partitions)
+
+    def send(self, body: Contract, sender: str, *, key: str | None = None) -> None:
+        """A command on ledger.commands, keyed as the catalogue says (or by ``key``); then
+        every hop it causes."""
+        sent = record(body, self.offset, sender)
+        self.offset += 1
+        if key is None:
+            key = TOPICS_BY_NAME["ledger.commands"].key_of(body).decode()
+        partition = partition_of(key, self.partitions)
+        self._deliver(replace(sent, partition=partition))
+        while self.waiting:
+            self._deliver(self.waiting.popleft())
+
+    def _deliver(self, rec: InputRecord) -> None:
+        result = process_ledger_record(
+            self.states[rec.partition], rec, now=NOW, settings=self.settings
+        )
+        self.outcomes[result.outcome] += 1
+        self.states[rec.partition] = result.state
+        self.journals[rec.partition].extend(value for _key, value in result.journal)
+        for out in result.outputs:
+            if out.topic != LEDGER_TRANSFERS:
+                self.published.append(out)
+                continue
+            partition = out.partition
+            if partition is None:
+                partition = partition_of(out.key.decode(), self.partitions)
+            self.offset += 1
+            self.waiting.append(
+                InputRecord(
+                    LEDGER_TRANSFERS, partition, self.offset, None, out.key, out.value, out.headers
+                )
+            )
+
+    def balances(self) -> dict[str, Decimal]:
+        held: dict[str, Decimal] = {}
+        for state in self.states:
+            for account, kg in state.balances.items():
+                assert account.text not in held, "an account held by two partitions"
+                held[account.text] = kg
+        return held
+
+    def bodies(self) -> list[Contract]:
+        return [decode_message(out.headers, out.value).body for out in self.published]
+
+
+def move(posting_id: str, kg: str, source: str = "A1") -> CustodyMovementRecorded:
+    return lot_arrival_move(posting_id.removeprefix("lot-arrival."), kg, source)
+
+
+def funded(partitions: int) -> Cluster:
+    cluster = Cluster(partitions)
+    for body, sender in setup():
+        cluster.send(body, sender)
+    cluster.send(certified_input("in-1", "1000"), "smelter-a")
+    return cluster
+
+
+def test_a_move_across_partitions_is_debited_at_the_source_and_credited_at_the_destination() -> (
+    None
+):
+    cluster = funded(PARTITIONS)
+    cluster.send(move("lot-arrival.L1", "400"), "custody-registry")
+    a1, wh1 = "A1/asi_aluminium/S", "WH1/asi_aluminium/S"
+    held = [
+        {account.text: kg for account, kg in state.balances.items()} for state in cluster.states
+    ]
+    assert held == [{wh1: Decimal(400)}, {a1: Decimal(600)}]
+    decisions = [b for b in cluster.bodies() if isinstance(b, wire.LedgerPostingAccepted)]
+    assert [d.posting_id for d in decisions].count("lot-arrival.L1") == 1
+    (accepted,) = [d for d in decisions if d.posting_id == "lot-arrival.L1"]
+    assert [a.holder_id for a in accepted.accounts] == ["A1", "WH1"]
+    updates = [
+        (u.account_key, u.delta_kg, u.balance_kg)
+        for u in cluster.bodies()
+        if isinstance(u, CustodyBalanceUpdated) and u.posting_id == "lot-arrival.L1"
+    ]
+    assert updates == [(a1, Decimal(-400), Decimal(600)), (wh1, Decimal(400), Decimal(400))]
+    assert cluster.balances() == funded_one_partition_after_move()
+
+
+def funded_one_partition_after_move() -> dict[str, Decimal]:
+    single = funded(1)
+    single.send(move("lot-arrival.L1", "400"), "custody-registry")
+    return single.balances()
+
+
+def test_a_refused_debit_credits_nothing() -> None:
+    cluster = funded(PARTITIONS)
+    cluster.send(move("lot-arrival.L2", "1500"), "custody-registry")
+    (rejected,) = [b for b in cluster.bodies() if isinstance(b, wire.LedgerPostingRejected)]
+    assert rejected.violations[0].code == "OVERDRAW"
+    assert cluster.balances() == {"A1/asi_aluminium/S": Decimal(1000)}
+    assert not cluster.waiting
+
+
+def test_a_debit_arriving_where_its_holder_is_not_held_is_passed_on_and_decided_once() -> None:
+    cluster = funded(PARTITIONS)
+    forwarded = cluster.outcomes[Outcome.FORWARDED]
+    # sent keyed by something else, this move lands on partition 0; A1 is held by partition 1
+    posting_id, elsewhere = "lot-arrival.L9", "WH1"
+    cluster.send(move(posting_id, "100"), "custody-registry", key=elsewhere)
+    cluster.send(move(posting_id, "100"), "custody-registry", key=elsewhere)  # again
+    assert cluster.outcomes[Outcome.FORWARDED] == forwarded + 2
+    assert cluster.outcomes[Outcome.ALREADY_HANDLED] == 1
+    assert cluster.balances()["WH1/asi_aluminium/S"] == Decimal(100)
+    decided = [b.posting_id for b in cluster.bodies() if isinstance(b, wire.LedgerPostingAccepted)]
+    assert decided.count(posting_id) == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    command_streams(),
+    st.lists(st.tuples(st.sampled_from(["A1", "A2"]), st.integers(1, 900))),
+    st.booleans(),
+)
+def test_partitions_together_hold_the_one_partition_balances_each_the_sum_of_its_deltas(
+    stream: list[tuple[Contract, str]], moves: list[tuple[str, int]], by_posting_id: bool
+) -> None:
+    """Keyed as the catalogue says, or all by posting id (most commands then passed on)."""
+    commands = [
+        *setup(),
+        *stream,
+        *(
+            (move(f"lot-arrival.M{n}", str(kg), source), "custody-registry")
+            for n, (source, kg) in enumerate(moves)
+        ),
+    ]
+    single, split = Cluster(1), Cluster(PARTITIONS)
+    for body, sender in commands:
+        single.send(body, sender)
+        key = str(getattr(body, "posting_id", "")) if by_posting_id else None
+        split.send(body, sender, key=key)
+    assert split.balances() == single.balances()
+    assert all(kg >= 0 for kg in split.balances().values())
+    deltas: Counter[str] = Counter()
+    for body in split.bodies():
+        if isinstance(body, CustodyBalanceUpdated):
+            deltas[body.account_key] += body.delta_kg  # type: ignore[assignment]
+    assert {key: kg for key, kg in deltas.items() if kg or key in split.balances()} == {
+        key: kg for key, kg in split.balances().items()
+    }
+    for state, journal in zip(split.states, split.journals, strict=True):
+        assert apply_facts(decode_fact(value) for value in journal) == state
+
+
+def test_a_membership_change_is_decided_where_the_site_is_held() -> None:
+    cluster = funded(PARTITIONS)
+    forwarded = cluster.outcomes[Outcome.FORWARDED]
+    leave = wire.LeaveCertificate.build(
+        posting_id="leave-A1",
+        site_id="A1",
+        certificate_id="CERT-A",
+        effective_on=date(2026, 3, 20),
+        balance_rule=wire.LeavingBalanceRule.CLOSE,
+    )
+    cluster.send(leave, "exchange-listing-desk", key="WH1")  # lands on partition 0
+    assert cluster.outcomes[Outcome.FORWARDED] == forwarded + 1
+    # decided on partition 1, which holds A1's account: its balance written off there
+    assert cluster.balances()["A1/asi_aluminium/S"] == Decimal(0)
+    assert cluster.states[0].latest_membership("A1") == cluster.states[1].latest_membership("A1")
