@@ -2,7 +2,7 @@
 journal restores, and what a snapshot costs.
 
 ``run_ledger_bench(options)`` measures and returns rows of (label, figure); ``python -m
-gateway.tools.bench_ledger`` prints them (``--help`` for the sizes; ``--bootstrap`` adds the
+gateway.tools.bench.ledger_measures`` prints them (``--help`` for the sizes; ``--bootstrap`` adds the
 postings through a real broker and a running gateway).
 
 - **postings in-process**: records of the realistic mix (certified inputs and outputs at the
@@ -288,7 +288,7 @@ def _journal_restore(accounts: int, count: int) -> tuple[float, float]:
         path = Path(folder) / "journal.bin"
         write_journal(path, accounts, count)
         done = subprocess.run(
-            [sys.executable, "-m", "gateway.tools.bench_ledger", "--restore-file", str(path)],
+            [sys.executable, "-m", "gateway.tools.bench.ledger_measures", "--restore-file", str(path)],
             check=True,
             capture_output=True,
             text=True,
@@ -432,7 +432,7 @@ def _registrations(accounts: int) -> Iterator[tuple[Contract, str]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gateway.tools.bench_ledger")
+    parser = argparse.ArgumentParser(prog="python -m gateway.tools.bench.ledger_measures")
     parser.add_argument("--accounts", type=int, default=LedgerBenchOptions.accounts)
     parser.add_argument("--postings", type=int, default=LedgerBenchOptions.postings)
     parser.add_argument("--journal", type=int, default=LedgerBenchOptions.journal_entries)
