@@ -1,9 +1,10 @@
 """The ledger benchmark: what a posting costs with 100,000 accounts (against 10), how fast the
 journal restores, and what a snapshot costs.
 
-``run_ledger_bench(options)`` measures and returns rows of (label, figure); ``python -m
-gateway.tools.bench.ledger_measures`` prints them (``--help`` for the sizes; ``--bootstrap`` adds the
-postings through a real broker and a running gateway).
+``run_ledger_bench(options)`` measures and returns rows of (label, figure); ``gateway bench
+ledger`` prints them as a table, and so does ``python -m gateway.tools.bench.ledger_measures``
+(``--help`` for the sizes; ``--bootstrap`` adds the postings through a real broker and a
+running gateway).
 
 - **postings in-process**: records of the realistic mix (certified inputs and outputs at the
   smelter sites, custody moves from smelters to warehouses under another certificate) through
@@ -288,7 +289,13 @@ def _journal_restore(accounts: int, count: int) -> tuple[float, float]:
         path = Path(folder) / "journal.bin"
         write_journal(path, accounts, count)
         done = subprocess.run(
-            [sys.executable, "-m", "gateway.tools.bench.ledger_measures", "--restore-file", str(path)],
+            [
+                sys.executable,
+                "-m",
+                "gateway.tools.bench.ledger_measures",
+                "--restore-file",
+                str(path),
+            ],
             check=True,
             capture_output=True,
             text=True,
