@@ -7,10 +7,16 @@ prints), listed here.
 
 from __future__ import annotations
 
-from gateway.tools.bench import latency, restore, state_size, throughput
+from gateway.tools.bench import latency, ledger, restore, state_size, throughput
 from gateway.tools.bench.framework import Scenario
 
 SCENARIOS: dict[str, Scenario] = {
     scenario.name: scenario
-    for scenario in (throughput.SCENARIO, latency.SCENARIO, restore.SCENARIO, state_size.SCENARIO)
+    for scenario in (
+        throughput.SCENARIO,
+        latency.SCENARIO,
+        restore.SCENARIO,
+        state_size.SCENARIO,
+        ledger.SCENARIO,
+    )
 }
