@@ -147,6 +147,15 @@ def cpu_seconds(pid: int) -> float | None:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (``VmHWM``). Not ``ru_maxrss``: Linux carries that
+    across ``exec``, so a process started by a large one would report its parent's."""
+    for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise BenchError("no VmHWM in /proc/self/status")
+
+
 def clock() -> float:
     """The one clock of every measurement in the bench process (seconds, monotonic)."""
     return time.perf_counter()

@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import logging
 import os
-import resource
 import struct
 import subprocess
 import sys
@@ -67,6 +66,7 @@ from gateway.ledger.codec import (
 from gateway.ledger.persistent import PMap
 from gateway.processors.ledger import LedgerSettings, process_ledger_record
 from gateway.processors.records import InputRecord
+from gateway.tools.bench.framework import peak_rss_mib
 
 NOW = datetime(2026, 3, 31, 12, tzinfo=UTC)
 QUALITY = "asi_aluminium"
@@ -449,7 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     if arguments.restore_file is not None:  # the child measuring a restore
         seconds, _facts, _accounts = restore_journal(arguments.restore_file)
-        print(f"{seconds:.3f} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
+        print(f"{seconds:.3f} {round(peak_rss_mib() * 1024)}")
         return 0
     options = LedgerBenchOptions(
         accounts=arguments.accounts,

@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import hashlib
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from gateway.registry import codec
 from gateway.registry.state import CastEntry, cast_key, entity_key
 from gateway.rulebook.state import CertifiedCast, RecordedCast
 from gateway.runtime.topic_admin import ensure_topics
-from gateway.tools.bench.framework import BenchContext, Scenario
+from gateway.tools.bench.framework import BenchContext, Scenario, peak_rss_mib
 from gateway.tools.bench.tables import Cell, Table
 
 CAST_DAY = date(2026, 2, 10)
@@ -113,7 +112,7 @@ async def restore_partitions(bootstrap: str, prefix: str, state_dir: Path) -> di
         store.close()
     return {
         "seconds": seconds,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": peak_rss_mib(),
     }
 
 
