@@ -354,3 +354,32 @@ def _no_real_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
         return await real_sleep(0, *args)
 
     monkeypatch.setattr(asyncio, "sleep", short)
+
+
+async def test_records_fetched_while_a_batch_is_in_flight_go_with_it_when_it_is_read_again() -> (
+    None
+):
+    """Each partition number has a worker; what is fetched meanwhile waits for it. When the
+    batch in flight fails and is read again, what waited is dropped too (it is fetched again
+    after the seek), so nothing is decided twice or out of order."""
+    rig = await _rig(hang_next_commits=1)
+    rig.engine._queued[0] = _records(b"a", b"b")
+    rig.engine._start_workers()
+    await asyncio.sleep(0.05)  # the first batch's transaction hangs
+    rig.engine._queued.setdefault(0, []).extend(_records(b"c", b"d", start=2))
+    rig.engine._start_workers()  # the number's worker is busy: the records wait
+    assert len(rig.engine._workers) == 1
+    await asyncio.wait_for(asyncio.gather(*rig.engine._workers.values()), timeout=5)
+    assert (TopicPartition(TOPIC, 0), 0) in rig.consumer.seeks
+    assert not rig.engine._queued.get(0)
+    assert len(rig.producers) == 1  # c and d were not taken up (they come again after the seek)
+    assert rig.committed_values("out") == []
+
+
+async def test_a_worker_takes_everything_that_waited_as_one_batch_in_offset_order() -> None:
+    rig = await _rig()
+    rig.engine._queued[0] = [*_records(b"a", b"b"), *_records(b"c", start=2)]
+    rig.engine._start_workers()
+    await asyncio.wait_for(asyncio.gather(*rig.engine._workers.values()), timeout=5)
+    assert len(rig.producer.committed) == 1
+    assert rig.engine.state_of(0) == (b"a", b"b", b"c")
