@@ -104,11 +104,6 @@ def encode(key: str, value: Any) -> bytes:
     return kind.prefix + kind.adapter.dump_json(value) + b"}"
 
 
-def is_current(key: str, data: bytes) -> bool:
-    """Written by this version (nothing to upcast): a restore copies it as it is."""
-    return data.startswith(_kind_of(key).prefix)
-
-
 def decode(key: str, data: bytes) -> Any:
     kind = _kind_of(key)
     if data.startswith(kind.prefix) and data.endswith(b"}"):
