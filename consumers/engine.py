@@ -73,6 +73,10 @@ SAME_BATCH_ATTEMPTS = 3
 QUEUED_RECORDS_LIMIT = 20_000
 """Records fetched for one partition number and not yet taken by its worker, beyond which its
 partitions stop fetching until the worker catches up."""
+TRANSACTION_RECORDS_LIMIT = 500
+"""Records one transaction takes at most; the rest wait for the next. A batch in flight is
+what a rebalance waits for, and its outputs are committed only at its end: a backlog taken
+whole would hold a partition's hand-over and its first answers for seconds."""
 ABORT_DEADLINE_S = 5.0
 
 RECORD_OVERHEAD_BYTES = 128
@@ -380,10 +384,22 @@ class ExactlyOnceEngine(Generic[StateT]):
             records = self._queued.pop(number, None)
             if not records:
                 return
-            if self._consumer is not None and number in self._paused:
+            batch = _in_fetch_order(number, records)
+            if len(batch) > TRANSACTION_RECORDS_LIMIT:
+                # Each topic partition's records stay in offset order, the rest first.
+                batch, self._queued[number] = (
+                    batch[:TRANSACTION_RECORDS_LIMIT],
+                    batch[TRANSACTION_RECORDS_LIMIT:],
+                )
+            waiting = len(self._queued.get(number, ()))
+            if (
+                self._consumer is not None
+                and number in self._paused
+                and waiting < QUEUED_RECORDS_LIMIT
+            ):
                 self._paused.discard(number)
                 self._consumer.resume(*self._partitions_of(self._consumer, number))
-            await self._process(number, _in_fetch_order(number, records))
+            await self._process(number, batch)
 
     def _pause(self, consumer: AIOKafkaConsumer, number: int) -> None:
         if number not in self._paused:
@@ -452,6 +468,10 @@ class ExactlyOnceEngine(Generic[StateT]):
             retry_backoff_ms=settings.retry_backoff_ms,
             request_timeout_ms=settings.request_timeout_ms,
             max_request_size=settings.max_record_bytes,
+            # One batch per partition fills before its send waits for the one before it to
+            # be drained: at aiokafka's 16 KiB a transaction of a few hundred records waited
+            # for a round trip per 16 KiB.
+            max_batch_size=settings.max_record_bytes,
         )
 
     async def _release(self, numbers: Iterable[int]) -> None:
@@ -498,7 +518,8 @@ class ExactlyOnceEngine(Generic[StateT]):
             await self._rewind_to_committed(records)
             return
         consumer = self._consumer
-        final_offsets = await _offsets_to_commit(consumer, records)
+        waiting = {(r.topic, r.partition) for r in self._queued.get(number, ())}
+        final_offsets = await _offsets_to_commit(consumer, records, waiting)
         await self._commit(held, list(records), final_offsets, time.perf_counter())
 
     async def _commit(
@@ -876,18 +897,21 @@ def _describe(error: BaseException) -> str:
 
 
 async def _offsets_to_commit(
-    consumer: AIOKafkaConsumer | None, records: Sequence[ConsumerRecord]
+    consumer: AIOKafkaConsumer | None,
+    records: Sequence[ConsumerRecord],
+    waiting: set[tuple[str, int]],
 ) -> dict[TopicPartition, int]:
-    """One past the last record handed out of each partition, or the consumer's position when
-    it is further: a topic written in transactions ends with a commit marker, which is never
-    handed out but which the position has passed. Committing past it lets the committed
-    offset reach the topic's end (lag 0, "consumed" for whoever waits on it)."""
+    """One past the last record of each partition in the batch, or the consumer's position
+    when it is further and none of that partition's records waits for a later batch: a topic
+    written in transactions ends with a commit marker, which is never handed out but which
+    the position has passed. Committing past it lets the committed offset reach the topic's
+    end (lag 0, "consumed" for whoever waits on it)."""
     offsets = next_offsets(records)
     if consumer is None:
         return offsets
     held = consumer.assignment()
     for partition, offset in offsets.items():
-        if partition in held:
+        if partition in held and (partition.topic, partition.partition) not in waiting:
             with contextlib.suppress(Exception):
                 offsets[partition] = max(offset, await consumer.position(partition))
     return offsets

@@ -15,6 +15,7 @@ import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 
+import consumers.engine as engine_module
 from consumers.engine import (
     EngineSettings,
     ExactlyOnceEngine,
@@ -374,6 +375,25 @@ async def test_records_fetched_while_a_batch_is_in_flight_go_with_it_when_it_is_
     assert not rig.engine._queued.get(0)
     assert len(rig.producers) == 1  # c and d were not taken up (they come again after the seek)
     assert rig.committed_values("out") == []
+
+
+async def test_a_worker_takes_at_most_the_transaction_limit_at_once_and_the_rest_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A backlog is not one transaction: a rebalance waits for the batch in flight, and its
+    outputs are committed only at its end. Each transaction commits the offsets of its own
+    records, not the consumer's position, which is past the records still waiting (only
+    the last may go on to the position, past a commit marker)."""
+    monkeypatch.setattr(engine_module, "TRANSACTION_RECORDS_LIMIT", 2)
+    rig = await _rig()
+    rig.consumer.positions[TopicPartition(TOPIC, 0)] = 6  # a commit marker at offset 5
+    rig.engine._queued[0] = _records(b"a", b"b", b"c", b"d", b"e")
+    rig.engine._start_workers()
+    await asyncio.wait_for(asyncio.gather(*rig.engine._workers.values()), timeout=5)
+    assert len(rig.producer.committed) == 3
+    assert [o[TopicPartition(TOPIC, 0)] for o in rig.producer.offsets] == [2, 4, 6]
+    assert rig.engine.state_of(0) == (b"a", b"b", b"c", b"d", b"e")
+    assert not rig.engine._queued.get(0)
 
 
 async def test_a_worker_takes_everything_that_waited_as_one_batch_in_offset_order() -> None:
