@@ -1,7 +1,8 @@
-"""The three things measured, each as a process of its own started by the bench: the registry
+"""The things measured, each as processes of their own started by the bench: the registry
 (``gateway run``, with the environment ``gateway bench`` was given, plus its own broker
-address, topic prefix, state directory and ops port), and the two
-bare aiokafka pipes of ``pipes.py``.
+address, topic prefix, state directory and ops port), the registry as two such processes in
+one group (each holding half the partitions, as a deployment on a host with two cores
+would run it), and the two bare aiokafka pipes of ``pipes.py``.
 
 All three read the registry's input topics under one prefix; what the bench watches is the
 committed offsets of the group that reads them, plus, for the gateway, the custody ledger's
@@ -39,6 +40,7 @@ class Kind(StrEnum):
     BARE = "bare"
     TRANSACTIONAL = "transactional"
     REGISTRY = "registry"
+    REGISTRY_PAIR = "registry-pair"
 
     @property
     def label(self) -> str:
@@ -46,7 +48,12 @@ class Kind(StrEnum):
             Kind.BARE: "bare aiokafka pipe",
             Kind.TRANSACTIONAL: "transactional aiokafka pipe",
             Kind.REGISTRY: "registry (gateway run)",
+            Kind.REGISTRY_PAIR: "registry, 2 processes",
         }[self]
+
+    @property
+    def is_registry(self) -> bool:
+        return self in (Kind.REGISTRY, Kind.REGISTRY_PAIR)
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,8 @@ class Watched:
 @dataclass
 class Running:
     kind: Kind
-    process: GatewayProcess
+    processes: tuple[GatewayProcess, ...]
+    """One, or the registry's pair (members of one group)."""
     spawned_at: float
     """When the process was started, on the bench's clock."""
     inputs: Watched
@@ -77,33 +85,54 @@ class Running:
         partitions' state restored), a pipe has its partitions and its producers."""
         if self.ready_file is not None:
             return self.ready_file.exists()
-        return await is_ready(self.process.ops_port)
+        for process in self.processes:
+            if not await is_ready(process.ops_port):
+                return False
+        return True
 
-    state_dir: Path | None = None
-    """The registry's local store: removed once it has stopped (its log is kept)."""
+    state_dirs: tuple[Path, ...] = ()
+    """The registry's local stores: removed once it has stopped (its log is kept)."""
 
     async def stop(self) -> str:
+        said = []
         try:
-            return await self.process.stop()
+            for process in self.processes:
+                said.append(await process.stop())
         finally:
-            self.process.kill_all()
-            if self.state_dir is not None:
-                shutil.rmtree(self.state_dir, ignore_errors=True)
+            for process in self.processes:
+                process.kill_all()
+            for state_dir in self.state_dirs:
+                shutil.rmtree(state_dir, ignore_errors=True)
+        return "\n".join(said)
 
     def cpu_s(self) -> float:
-        """The CPU time (user and system) the process has used so far; nan once it is gone."""
-        current = self.process.current
-        used = None if current is None else cpu_seconds(current.pid)
-        return float("nan") if used is None else used
+        """The CPU time (user and system) its processes have used so far; nan once one is
+        gone."""
+        total = 0.0
+        for process in self.processes:
+            current = process.current
+            used = None if current is None else cpu_seconds(current.pid)
+            if used is None:
+                return float("nan")
+            total += used
+        return total
 
     def exited(self) -> int | None:
-        """The exit code if the process has ended (it should not, before it is stopped)."""
-        current = self.process.current
-        return None if current is None else current.process.poll()
+        """The exit code if a process has ended (none should, before it is stopped)."""
+        for process in self.processes:
+            current = process.current
+            code = None if current is None else current.process.poll()
+            if code is not None:
+                return code
+        return None
 
     def log_tail(self, lines: int = 15) -> str:
-        current = self.process.current
-        return "" if current is None else "\n".join(current.log_lines()[-lines:])
+        tails = []
+        for process in self.processes:
+            current = process.current
+            if current is not None:
+                tails.append("\n".join(current.log_lines()[-lines:]))
+        return "\n".join(tails)
 
     def check(self, deadline: float, waiting_for: str) -> None:
         """Raise if the process has died or the deadline has passed."""
@@ -156,8 +185,9 @@ def start(context: BenchContext, kind: Kind, prefix: str, label: str) -> Running
     ``label`` directory."""
     log_dir = context.log_dir(label, kind.value)
     inputs = tuple(prefix + name for name in REGISTRY_INPUTS)
-    if kind is Kind.REGISTRY:
-        return _start_registry(context, prefix, inputs, log_dir)
+    if kind.is_registry:
+        count = 2 if kind is Kind.REGISTRY_PAIR else 1
+        return _start_registry(context, kind, prefix, inputs, log_dir, count)
     output = prefix + (BARE_OUTPUT if kind is Kind.BARE else TRANSACTIONAL_OUTPUT)
     group = f"{prefix}bench-{kind.value}"
     ready_file = log_dir / "ready"
@@ -167,36 +197,52 @@ def start(context: BenchContext, kind: Kind, prefix: str, label: str) -> Running
     process = GatewayProcess(environment={}, log_dir=log_dir, ops_port=0, command=tuple(arguments))
     spawned_at = clock()
     process.spawn()
-    return Running(kind, process, spawned_at, Watched(group, inputs), (), (output,), ready_file)
+    return Running(kind, (process,), spawned_at, Watched(group, inputs), (), (output,), ready_file)
 
 
 def _start_registry(
-    context: BenchContext, prefix: str, inputs: tuple[str, ...], log_dir: Path
+    context: BenchContext,
+    kind: Kind,
+    prefix: str,
+    inputs: tuple[str, ...],
+    log_dir: Path,
+    count: int,
 ) -> Running:
+    """``count`` ``gateway run`` processes in one group, each with its own state directory
+    (and so its own instance id) and ops port."""
     settings = context.settings
-    ops_port = free_port()
-    state_dir = log_dir / "state"
-    environment = {
-        "KAFKA_BOOTSTRAP_SERVERS": context.bootstrap_servers,
-        "GATEWAY_TOPIC_PREFIX": prefix,
-        "GATEWAY_STATE_DIR": str(state_dir),
-        "GATEWAY_OPS_HOST": "127.0.0.1",
-        "GATEWAY_OPS_PORT": str(ops_port),
-    }
-    process = GatewayProcess(environment=environment, log_dir=log_dir, ops_port=ops_port)
+    processes = []
+    state_dirs = []
+    for number in range(1, count + 1):
+        own_dir = log_dir if count == 1 else log_dir / f"process{number}"
+        own_dir.mkdir(parents=True, exist_ok=True)
+        ops_port = free_port()
+        state_dir = own_dir / "state"
+        environment = {
+            "KAFKA_BOOTSTRAP_SERVERS": context.bootstrap_servers,
+            "GATEWAY_TOPIC_PREFIX": prefix,
+            "GATEWAY_STATE_DIR": str(state_dir),
+            "GATEWAY_OPS_HOST": "127.0.0.1",
+            "GATEWAY_OPS_PORT": str(ops_port),
+        }
+        processes.append(
+            GatewayProcess(environment=environment, log_dir=own_dir, ops_port=ops_port)
+        )
+        state_dirs.append(state_dir)
     spawned_at = clock()
-    process.spawn()
+    for process in processes:
+        process.spawn()
     ledger = Watched(prefix + settings.ledger_group_id, (prefix + LEDGER_INPUT,))
     # The registry's own outputs: the ledger's answers to a flow always come after them.
     outputs = tuple(prefix + name for name in REGISTRY_OUTPUTS)
     return Running(
-        Kind.REGISTRY,
-        process,
+        kind,
+        tuple(processes),
         spawned_at,
         Watched(prefix + settings.registry_group_id, inputs),
         (ledger,),
         outputs,
-        state_dir=state_dir,
+        state_dirs=tuple(state_dirs),
     )
 
 

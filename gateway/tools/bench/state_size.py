@@ -54,7 +54,7 @@ def _record(body: Contract, offset: int) -> InputRecord:
     )
 
 
-class _Registry:
+class RegistryStep:
     """The registry's step over one partition's working store, committed batch by batch."""
 
     def __init__(self, directory: Path, cache_entries: int = 20_000) -> None:
@@ -63,6 +63,11 @@ class _Registry:
         self.state = RegistryState(self.reader)
         self.offset = 0
         self.settings: PipelineSettings = create_app(Settings()).pipeline
+
+    def feed_records(self, records: Sequence[InputRecord]) -> None:
+        """Fold records as the consumer hands them over, in batches."""
+        for start in range(0, len(records), BATCH):
+            self._fold(records[start : start + BATCH])
 
     def feed(self, bodies: Iterable[Contract]) -> list[float]:
         """Fold ``bodies`` in batches; the seconds each message's step took."""
@@ -128,9 +133,9 @@ def _per_message_us(took: Sequence[float]) -> float:
     return statistics.median(took) * 1e6
 
 
-def _measure(build: Callable[[_Registry], list[Contract]]) -> float:
+def _measure(build: Callable[[RegistryStep], list[Contract]]) -> float:
     with tempfile.TemporaryDirectory(prefix="bench-state-") as directory:
-        registry = _Registry(Path(directory))
+        registry = RegistryStep(Path(directory))
         try:
             next_messages = build(registry)
             return _per_message_us(registry.feed(next_messages))
@@ -138,16 +143,16 @@ def _measure(build: Callable[[_Registry], list[Contract]]) -> float:
             registry.close()
 
 
-def _with_casts(casts: int, rounds: int) -> Callable[[_Registry], list[Contract]]:
-    def build(registry: _Registry) -> list[Contract]:
+def _with_casts(casts: int, rounds: int) -> Callable[[RegistryStep], list[Contract]]:
+    def build(registry: RegistryStep) -> list[Contract]:
         registry.feed(_brand_history("BIG", casts))
         return _next_messages("BIG", "X", rounds, casts)
 
     return build
 
 
-def _with_brands(brands: int, rounds: int) -> Callable[[_Registry], list[Contract]]:
-    def build(registry: _Registry) -> list[Contract]:
+def _with_brands(brands: int, rounds: int) -> Callable[[RegistryStep], list[Contract]]:
+    def build(registry: RegistryStep) -> list[Contract]:
         names = [f"B{n:05}" for n in range(brands)]
         registry.feed(body for name in names for body in _brand_history(name, 1))
         picked = [names[(n * 7919) % brands] for n in range(rounds)]

@@ -2,10 +2,11 @@
 
 Each repetition writes a backlog of the realistic mix (default 20,000 records, thousands of
 brands) to the registry's input topics under a prefix of its own, then starts each of the
-three contestants in turn, each as its own process with its own group on those same topics,
-and waits until it has committed everything: the bare pipe, the transactional pipe and the
-registry (``gateway run``, its own state directory; done when its group and its custody
-ledger's have committed all, the ledger booking the lots' custody moves). The order is
+four contestants in turn, each as its own process (or processes) with its own group on those
+same topics, and waits until it has committed everything: the bare pipe, the transactional
+pipe, the registry (``gateway run``, its own state directory; done when its group and its
+custody ledger's have committed all, the ledger booking the lots' custody moves) and the
+registry as two ``gateway run`` processes in one group. The order is
 rotated from one repetition to the next; before the first, each contestant drains a smaller
 backlog untimed (warm-up of the broker and the page cache).
 
@@ -20,10 +21,18 @@ through one persistent admin client.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import tempfile
+import time
+from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiokafka import TopicPartition
 
+from contracts.topics import BRAND_PARTITIONS
+from gateway.processors.partitions import partition_of
+from gateway.processors.records import InputRecord
 from gateway.tools.bench import contestants, topics
 from gateway.tools.bench.contestants import Kind
 from gateway.tools.bench.framework import (
@@ -37,11 +46,14 @@ from gateway.tools.bench.framework import (
     quiet_broker,
 )
 from gateway.tools.bench.progress import GroupProgress
+from gateway.tools.bench.state_size import RegistryStep
 from gateway.tools.bench.tables import Cell, Table
 from gateway.tools.bench.workload import Input, opening, realistic_mix, sending_producer, write_all
 from gateway.topology import REGISTRY_INPUTS
 
-ORDER = (Kind.BARE, Kind.TRANSACTIONAL, Kind.REGISTRY)
+ORDER = (Kind.BARE, Kind.TRANSACTIONAL, Kind.REGISTRY, Kind.REGISTRY_PAIR)
+REGISTRIES = (Kind.REGISTRY, Kind.REGISTRY_PAIR)
+STEP_ALONE = "registry step alone, no Kafka"
 
 
 @dataclass(frozen=True)
@@ -65,7 +77,11 @@ class Drain:
 
     @property
     def drain_rate(self) -> float:
-        return self.drained / self.drain_s if self.drain_s > 0 else float("nan")
+        """nan when nothing was left once it was ready (a pair whose group settled only after
+        the backlog was done): then only the figure from start tells."""
+        if self.drained <= 0 or self.drain_s <= 0:
+            return float("nan")
+        return self.drained / self.drain_s
 
     @property
     def start_rate(self) -> float:
@@ -104,14 +120,49 @@ async def run(context: BenchContext, arguments: argparse.Namespace) -> list[Tabl
             )
         repetitions = []
         for number in range(context.repeat):
-            order = ORDER[number % 3 :] + ORDER[: number % 3]
+            turn = number % len(ORDER)
+            order = ORDER[turn:] + ORDER[:turn]
             label = f"throughput{number + 1}"
             repetitions.append(
                 await _repetition(context, progress, label, backlog, order, arguments)
             )
     finally:
         await progress.close()
-    return [_summary(repetitions, arguments), _details(repetitions)]
+    alone = [await asyncio.to_thread(_step_alone, backlog) for _ in range(context.repeat)]
+    return [_summary(repetitions, alone, arguments), _details(repetitions)]
+
+
+def _step_alone(backlog: list[Input]) -> float:
+    """Records per second of the registry's step alone over the same backlog: in this
+    process, no Kafka, each of the six partitions' records folded in batches over a working
+    store of its own (as the state-size scenario runs it). What one core can do at best,
+    whatever Kafka and the engine cost."""
+    by_partition: dict[int, list[InputRecord]] = defaultdict(list)
+    for record in backlog:
+        number = 0 if record.key is None else partition_of(record.key.decode(), BRAND_PARTITIONS)
+        records = by_partition[number]
+        records.append(
+            InputRecord(
+                topic=record.topic,
+                partition=number,
+                offset=len(records),
+                timestamp_ms=None,
+                key=record.key,
+                value=record.value,
+                headers=record.headers,
+            )
+        )
+    with tempfile.TemporaryDirectory(prefix="bench-step-") as directory:
+        steps = {n: RegistryStep(Path(directory) / str(n)) for n in by_partition}
+        try:
+            began = time.perf_counter()
+            for number, records in by_partition.items():
+                steps[number].feed_records(records)
+            took = time.perf_counter() - began
+        finally:
+            for step in steps.values():
+                step.close()
+    return len(backlog) / took
 
 
 async def _repetition(
@@ -122,24 +173,40 @@ async def _repetition(
     order: tuple[Kind, ...],
     arguments: argparse.Namespace,
 ) -> dict[Kind, Drain]:
-    prefix = context.topic_prefix(label)
-    await topics.create(context, prefix)
+    # The pipes read the registry's inputs with groups and outputs of their own; each
+    # registry needs topics of its own (its group, changelog and outputs live under them).
+    prefixes = {
+        Kind.BARE: context.topic_prefix(label),
+        Kind.TRANSACTIONAL: context.topic_prefix(label),
+        Kind.REGISTRY: context.topic_prefix(label),
+        Kind.REGISTRY_PAIR: context.topic_prefix(label, "pair"),
+    }
+    created: list[str] = []
     try:
+        for prefix in dict.fromkeys(prefixes.values()):
+            await topics.create(context, prefix)
+            created.append(prefix)
         producer = sending_producer(context.bootstrap_servers)
         await producer.start()
         try:
-            await write_all(producer, prefix, [*opening(), *backlog])
+            for prefix in created:
+                await write_all(producer, prefix, [*opening(), *backlog])
         finally:
             await producer.stop()
-        targets = await progress.ends(prefix + name for name in REGISTRY_INPUTS)
+        targets = {
+            prefix: await progress.ends(prefix + name for name in REGISTRY_INPUTS)
+            for prefix in created
+        }
         drains = {}
         for kind in order:
+            prefix = prefixes[kind]
             drains[kind] = await _drain(
-                context, progress, kind, prefix, label, targets, arguments.drain_timeout
+                context, progress, kind, prefix, label, targets[prefix], arguments.drain_timeout
             )
         return drains
     finally:
-        await topics.delete(context, prefix)
+        for prefix in created:
+            await topics.delete(context, prefix)
 
 
 async def _drain(
@@ -173,7 +240,9 @@ async def _drain(
     )
 
 
-def _summary(repetitions: list[dict[Kind, Drain]], arguments: argparse.Namespace) -> Table:
+def _summary(
+    repetitions: list[dict[Kind, Drain]], alone: list[float], arguments: argparse.Namespace
+) -> Table:
     rows: list[tuple[Cell, ...]] = []
     for kind in ORDER:
         drains = [repetition[kind] for repetition in repetitions]
@@ -182,17 +251,28 @@ def _summary(repetitions: list[dict[Kind, Drain]], arguments: argparse.Namespace
         ready = Spread.of([d.ready_s for d in drains])
         per_cpu = Spread.of([d.per_cpu_second for d in drains])
         rows.append((kind.label, *_spread(drain), *_spread(start), ready.median, per_cpu.median))
-    for baseline, name in ((Kind.TRANSACTIONAL, "transactional"), (Kind.BARE, "bare")):
-        drain = Spread.of(
-            [r[Kind.REGISTRY].drain_rate / r[baseline].drain_rate for r in repetitions]
-        )
-        start = Spread.of(
-            [r[Kind.REGISTRY].start_rate / r[baseline].start_rate for r in repetitions]
-        )
-        per_cpu = Spread.of(
-            [r[Kind.REGISTRY].per_cpu_second / r[baseline].per_cpu_second for r in repetitions]
-        )
-        rows.append((f"registry / {name}", *_spread(drain), *_spread(start), None, per_cpu.median))
+    step = Spread.of(alone)
+    rows.append((STEP_ALONE, *_spread(step), None, None, None, None, None))
+    for registry in REGISTRIES:
+        for baseline, name in ((Kind.TRANSACTIONAL, "transactional"), (Kind.BARE, "bare")):
+            drain = Spread.of(
+                [r[registry].drain_rate / r[baseline].drain_rate for r in repetitions]
+            )
+            start = Spread.of(
+                [r[registry].start_rate / r[baseline].start_rate for r in repetitions]
+            )
+            per_cpu = Spread.of(
+                [r[registry].per_cpu_second / r[baseline].per_cpu_second for r in repetitions]
+            )
+            rows.append(
+                (
+                    f"{_short(registry)} / {name}",
+                    *_spread(drain),
+                    *_spread(start),
+                    None,
+                    per_cpu.median,
+                )
+            )
     return Table(
         title=(
             f"throughput: a backlog of {arguments.backlog:,} records, "
@@ -215,14 +295,22 @@ def _summary(repetitions: list[dict[Kind, Drain]], arguments: argparse.Namespace
             "state restored), over the time from then to its last committed output",
             "start: the whole backlog over the time from process start to its last committed "
             "output; ready s: process start to ready (median)",
-            "per CPU s: the backlog over the CPU time of the process itself, start-up included "
-            "(median; the broker's CPU is not in it)",
+            "per CPU s: the backlog over the CPU time of the process itself (both, for the "
+            "pair), start-up included (median; the broker's CPU is not in it)",
             "ratios: min / median / max of the ratios within each repetition (same broker, "
             "same backlog, one after the other)",
             f"each repetition: the contestants in rotated order on a backlog of its own; "
             f"warm-up first: {arguments.warmup:,} records each, not counted",
+            f"{STEP_ALONE}: the registry's step over the same backlog in the bench's own "
+            "process, each partition's records folded in batches over its own SQLite store "
+            "(decode, rules, outputs, state encoded and stored): one core's best, whatever "
+            "Kafka and the engine cost",
         ),
     )
+
+
+def _short(kind: Kind) -> str:
+    return "registry x2" if kind is Kind.REGISTRY_PAIR else "registry"
 
 
 def _spread(spread: Spread) -> tuple[float, float, float]:
