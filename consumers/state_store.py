@@ -206,10 +206,18 @@ class SqliteStateStore:
             return self._stored_offset(partition)
 
     def get(self, partition: int, key: str) -> bytes | None:
-        with self._reading():
-            row = self._db.execute(
+        # The hottest call of a step (most asks are for keys not stored yet): no context
+        # manager, and the read snapshot of _reading kept until the next write.
+        self._check_open()
+        db = self._db
+        try:
+            if not db.in_transaction:
+                db.execute("BEGIN")
+            row = db.execute(
                 "SELECT value FROM entities WHERE partition = ? AND key = ?", (partition, key)
             ).fetchone()
+        except sqlite3.Error as exc:
+            raise StateStoreError(f"state store {self.path} is unusable: {exc}") from exc
         return None if row is None else bytes(row[0])
 
     def keys_with_prefix(self, partition: int, prefix: str) -> list[str]:
@@ -300,6 +308,8 @@ class SqliteStateStore:
         ``StateStoreError`` naming the file."""
         self._check_open()
         try:
+            if self._db.in_transaction:
+                self._db.execute("COMMIT")  # the reads' snapshot ends: a write sees the latest
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield
@@ -313,9 +323,14 @@ class SqliteStateStore:
 
     @contextmanager
     def _reading(self) -> Iterator[None]:
-        """A read outside any transaction; SQLite errors become ``StateStoreError``."""
+        """A read; SQLite errors become ``StateStoreError``. Reads share one snapshot (a
+        deferred transaction begun by the first, ended by the next write): asking for a key in
+        autocommit mode takes and drops the WAL's read lock each time, three times the cost.
+        This connection is the file's only writer, so the snapshot is never stale."""
         self._check_open()
         try:
+            if not self._db.in_transaction:
+                self._db.execute("BEGIN")
             yield
         except sqlite3.Error as exc:
             raise StateStoreError(f"state store {self.path} is unusable: {exc}") from exc
