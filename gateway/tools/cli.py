@@ -18,6 +18,7 @@ from contracts.schema_export import SCHEMA_DIRECTORY, stale_schemas, write_schem
 from contracts.topics import CATALOGUE
 from gateway.rulebook.model import load_rulebook
 from gateway.runtime.app import GatewayApp, create_app
+from gateway.runtime.garbage import tune_for_service
 from gateway.runtime.logging_setup import configure_json_logging, log_loop_exceptions
 from gateway.runtime.settings import Settings
 from gateway.runtime.topic_admin import ensure_topics
@@ -148,7 +149,9 @@ def _run(settings: Settings) -> int:
         settings = settings.model_copy(
             update={"kafka_bootstrap_servers": running.bootstrap_servers}
         )
-    return asyncio.run(_serve(create_app(settings)))
+    app = create_app(settings)
+    tune_for_service()
+    return asyncio.run(_serve(app))
 
 
 async def _serve(app: GatewayApp) -> int:

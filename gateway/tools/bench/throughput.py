@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import tempfile
 import time
 from collections import defaultdict
@@ -34,6 +33,7 @@ from aiokafka import TopicPartition
 from contracts.topics import BRAND_PARTITIONS
 from gateway.processors.partitions import partition_of
 from gateway.processors.records import InputRecord
+from gateway.runtime.garbage import as_in_service
 from gateway.tools.bench import contestants, topics
 from gateway.tools.bench.contestants import Kind
 from gateway.tools.bench.framework import (
@@ -137,9 +137,8 @@ def _step_alone(backlog: list[Input]) -> float:
     """Records per second of the registry's step alone over the same backlog: in this
     process, no Kafka, each of the six partitions' records folded in batches over a working
     store of its own (as the state-size scenario runs it). What one core can do at best,
-    whatever Kafka and the engine cost. The bench's own heap (the backlogs) is hidden from
-    the collector meanwhile: its full collections would otherwise scan it, which a gateway
-    process has no such heap to do."""
+    whatever Kafka and the engine cost. The collector is set as ``gateway run`` sets it (the
+    bench's own heap, the backlogs, out of its sight)."""
     by_partition: dict[int, list[InputRecord]] = defaultdict(list)
     for record in backlog:
         number = 0 if record.key is None else partition_of(record.key.decode(), BRAND_PARTITIONS)
@@ -155,9 +154,7 @@ def _step_alone(backlog: list[Input]) -> float:
                 headers=record.headers,
             )
         )
-    gc.collect()
-    gc.freeze()
-    with tempfile.TemporaryDirectory(prefix="bench-step-") as directory:
+    with as_in_service(), tempfile.TemporaryDirectory(prefix="bench-step-") as directory:
         steps = {n: RegistryStep(Path(directory) / str(n)) for n in by_partition}
         try:
             began = time.perf_counter()
@@ -167,7 +164,6 @@ def _step_alone(backlog: list[Input]) -> float:
         finally:
             for step in steps.values():
                 step.close()
-            gc.unfreeze()
     return len(backlog) / took
 
 
