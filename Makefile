@@ -27,7 +27,7 @@ toolchain: ## make sure Java 17 and Maven are there (apt-get installs them when 
 demo: install ## run the demo end to end against a real broker (started if none is up)
 	$(BIN)/gateway demo
 
-bench: install ## gateway bench: throughput, latency, restore, state-size, ledger (about 18 min)
+bench: install ## gateway bench: throughput, latency, restore, state-size, ledger (about 22 min)
 	$(BIN)/gateway bench $(BENCH_ARGS)
 
 faults: install ## the fault test: 20,000 events, 10 kill -9, 2 broker restarts (about 10 min)
