@@ -518,7 +518,7 @@ class ExactlyOnceEngine(Generic[StateT]):
             await self._rewind_to_committed(records)
             return
         consumer = self._consumer
-        waiting = {(r.topic, r.partition) for r in self._queued.get(number, ())}
+        waiting = _partitions_waiting(records, self._queued.get(number, ()))
         final_offsets = await _offsets_to_commit(consumer, records, waiting)
         await self._commit(held, list(records), final_offsets, time.perf_counter())
 
@@ -894,6 +894,22 @@ def _describe(error: BaseException) -> str:
     text = str(error).strip()
     name = type(error).__name__
     return f"{name}: {text[:500]}" if text else name
+
+
+def _partitions_waiting(
+    batch: Sequence[ConsumerRecord], queued: Sequence[ConsumerRecord]
+) -> set[tuple[str, int]]:
+    """The batch's topic partitions that still have records queued behind it. The queue may
+    hold a whole backlog: the scan stops once every partition of the batch is found."""
+    wanted = {(record.topic, record.partition) for record in batch}
+    found: set[tuple[str, int]] = set()
+    for record in queued:
+        where = (record.topic, record.partition)
+        if where in wanted and where not in found:
+            found.add(where)
+            if len(found) == len(wanted):
+                break
+    return found
 
 
 async def _offsets_to_commit(
