@@ -42,7 +42,6 @@ _PRODUCT_FIELDS = {
 _REPORTING_FIELDS = {
     "reporting_period": "the reporting period",
     "methodology": "the methodology used",
-    "level_of_assurance": "the level of assurance",
 }
 _VERIFIER_FIELDS = {
     "company_name": "the verifier's company name",
@@ -66,7 +65,7 @@ def decide_form(
         *_reporting_violations(form, cbam),
         *_embedded_emissions_violations(form, cbam),
         *_emission_factor_violations(form, cbam),
-        *_verifier_violations(form, cbam),
+        *_verification_violations(form, cbam, today),
         *_scope_3_violations(form, cbam),
     ]
     if violations:
@@ -148,6 +147,11 @@ def _notes(
         notes.append(
             f"submitted after the {deadline.day} {deadline:%B %Y} deadline "
             f"({cbam.rules['deadline']})"
+        )
+    if _unverified(form):
+        notes.append(
+            f"not verified: a form must be verified from "
+            f"{cbam.verification_start.isoformat()} ({cbam.rules['verification']})"
         )
     if emissions.alloying_as_primary:
         notes.append(
@@ -344,6 +348,17 @@ def _reporting_violations(form: CbamEmissionsFormSubmitted, cbam: CbamRules) -> 
                 message=f"the form reports calendar year {year}, 1 January to 31 December",
             )
         )
+    return found
+
+
+def _verification_violations(
+    form: CbamEmissionsFormSubmitted, cbam: CbamRules, today: date
+) -> list[Violation]:
+    """The verifier and level of assurance: mandatory from the verification start; before it
+    a form may leave both out, but a verification it states must be complete."""
+    if today < cbam.verification_start and _unverified(form):
+        return []
+    found = _missing_fields(form, {"level_of_assurance": "the level of assurance"}, "", cbam)
     level = form.level_of_assurance
     if level is not None and level not in cbam.levels_of_assurance:
         found.append(
@@ -356,7 +371,15 @@ def _reporting_violations(form: CbamEmissionsFormSubmitted, cbam: CbamRules) -> 
                 message=f"{level!r} is not a level of assurance the form knows",
             )
         )
+    if form.verifier is None:
+        found.append(_missing("verifier", "the verifier of the report", cbam))
+    else:
+        found.extend(_missing_fields(form.verifier, _VERIFIER_FIELDS, "verifier.", cbam))
     return found
+
+
+def _unverified(form: CbamEmissionsFormSubmitted) -> bool:
+    return form.verifier is None and _absent(form.level_of_assurance)
 
 
 def _embedded_emissions_violations(
@@ -424,12 +447,6 @@ def _emission_factor_violations(
             )
         )
     return found
-
-
-def _verifier_violations(form: CbamEmissionsFormSubmitted, cbam: CbamRules) -> list[Violation]:
-    if form.verifier is None:
-        return [_missing("verifier", "the verifier of the report", cbam)]
-    return _missing_fields(form.verifier, _VERIFIER_FIELDS, "verifier.", cbam)
 
 
 def _scope_3_violations(form: CbamEmissionsFormSubmitted, cbam: CbamRules) -> list[Violation]:

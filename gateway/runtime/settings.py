@@ -107,3 +107,19 @@ class Settings(BaseSettings):
         default=None,
         description="The SCR 4.2 notice date, overriding the rulebook's (set by Notice).",
     )
+    cbam_form_deadline: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{2}-[0-9]{2}$",
+        description="The yearly CBAM form deadline, MM-DD of the year after the reporting "
+        "year, overriding the rulebook's (15 March, §4.3).",
+    )
+    cbam_first_form_deadline: date | None = Field(
+        default=None,
+        description="The deadline of the first reporting year's form, overriding the yearly "
+        "one (the exchange moved the first to 2025-06-15).",
+    )
+    cbam_verification_start: date | None = Field(
+        default=None,
+        description="From this day a CBAM form must be verified, overriding the rulebook's "
+        "(2026-01-01, the definitive period, §4.1.3).",
+    )

@@ -6,14 +6,14 @@ import io
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gateway.rulebook.model import load_rulebook
+from gateway.rulebook.model import Rulebook, load_rulebook
 from gateway.tools.check import run_check
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -21,10 +21,10 @@ GATEWAY = Path(sys.executable).parent / "gateway"
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
 
-def run(name: str) -> tuple[list[dict[str, Any]], Any]:
+def run(name: str, rulebook: Rulebook | None = None) -> tuple[list[dict[str, Any]], Any]:
     sink = io.StringIO()
     with (SCENARIOS / name).open(encoding="utf-8") as source:
-        report = run_check(source, sink, rulebook=load_rulebook(), now=NOW)
+        report = run_check(source, sink, rulebook=rulebook or load_rulebook(), now=NOW)
     return [json.loads(line) for line in sink.getvalue().splitlines()], report
 
 
@@ -220,3 +220,79 @@ def test_the_console_command_reads_standard_input() -> None:
         "custody.ecoa.rejected",
         "custody.cbam-form.rejected",
     ]
+
+
+def notes_of(records: list[dict[str, Any]]) -> list[tuple[int, str, list[str]]]:
+    return [(r["line"], r["type"], r["body"].get("notes", [])) for r in records if "body" in r]
+
+
+NOT_VERIFIED = "not verified: a form must be verified from {} (§4.1.3)"
+ALLOYING = (
+    "alloying elements at 14.8 % exceed 5 %: their mass is counted as primary unwrought "
+    "aluminium at the default values (§6.3)"
+)
+
+
+def test_the_cbam_dates_of_the_source_are_the_defaults() -> None:
+    """15 March 2025 for the 2024 form (late on 1 June), verification from 2026 (the 2025
+    form without a verifier is rejected)."""
+    records, _ = run("cbam_dates.jsonl")
+    assert summary(records) == [
+        (8, "custody.brand.listed", []),
+        (9, "custody.cbam-form.accepted", []),
+        (10, "custody.cbam-form.rejected", ["MANDATORY_FIELD_MISSING", "MANDATORY_FIELD_MISSING"]),
+    ]
+    assert notes_of(records)[1][2] == [
+        "submitted after the 15 March 2025 deadline (§4.3)",
+        NOT_VERIFIED.format("2026-01-01"),
+        ALLOYING,
+    ]
+    fields = {v["field"] for v in records[2]["body"]["violations"]}
+    assert fields == {"verifier", "level_of_assurance"}
+
+
+def test_the_cbam_dates_the_exchange_moves_are_read_by_the_rules() -> None:
+    moved = load_rulebook(
+        first_form_deadline=date(2025, 6, 15), verification_start=date(2027, 1, 1)
+    )
+    records, _ = run("cbam_dates.jsonl", moved)
+    assert notes_of(records) == [
+        (8, "custody.brand.listed", []),
+        (9, "custody.cbam-form.accepted", [NOT_VERIFIED.format("2027-01-01"), ALLOYING]),
+        (10, "custody.cbam-form.accepted", [NOT_VERIFIED.format("2027-01-01"), ALLOYING]),
+    ]
+
+
+def test_the_console_command_takes_the_cbam_dates_as_options() -> None:
+    done = subprocess.run(
+        [
+            str(GATEWAY),
+            "check",
+            str(SCENARIOS / "cbam_dates.jsonl"),
+            "--first-form-deadline",
+            "2025-06-15",
+            "--verification-start",
+            "2027-01-01",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    types = [json.loads(line)["type"] for line in done.stdout.splitlines()]
+    assert types.count("custody.cbam-form.accepted") == 2
+    assert "first form deadline 2025-06-15" in done.stderr
+    assert "verification from 2027-01-01" in done.stderr
+
+
+def test_the_console_command_refuses_a_yearly_deadline_not_in_every_year() -> None:
+    done = subprocess.run(
+        [str(GATEWAY), "check", str(SCENARIOS / "cbam_dates.jsonl"), "--form-deadline", "02-29"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "not a day of every year" in done.stderr
