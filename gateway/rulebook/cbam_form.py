@@ -8,15 +8,17 @@ from datetime import date
 from decimal import Decimal
 
 from contracts.cbam import (
+    CalculationMethodology,
     CbamEmissionsFormSubmitted,
     CbamProduct,
     EmbeddedEmissions,
     EmissionFactorSource,
     EmissionsBasis,
+    MonitoringMethodology,
 )
 from contracts.values import MetalContract
 from gateway.rulebook.decisions import FormDecision
-from gateway.rulebook.model import CbamRules, Rulebook
+from gateway.rulebook.model import Bounds, CbamRules, Rulebook
 from gateway.rulebook.state import BrandStatus, BrandView, EmissionsFigures
 from gateway.violations import Violation, shown
 
@@ -63,8 +65,10 @@ def decide_form(
         *_installation_violations(form, cbam),
         *_product_violations(form, brand, cbam),
         *_reporting_violations(form, cbam),
+        *_calculation_methodology_violations(form, cbam, today),
         *_embedded_emissions_violations(form, cbam),
         *_emission_factor_violations(form, cbam),
+        *_plausibility_violations(form, cbam),
         *_verification_violations(form, cbam, today),
         *_scope_3_violations(form, cbam),
     ]
@@ -349,6 +353,99 @@ def _reporting_violations(form: CbamEmissionsFormSubmitted, cbam: CbamRules) -> 
             )
         )
     return found
+
+
+NOT_THE_EU_MONITORING = frozenset({MonitoringMethodology.OTHER_EQUIVALENT})
+
+
+def calculation_methodology_of(form: CbamEmissionsFormSubmitted) -> CalculationMethodology | None:
+    """The methodology the form states, or for a form that does not state it the one its
+    monitoring implies: the calculation- and measurement-based approaches and the default
+    values are the EU methodology's, ``other_equivalent`` is not; None if neither is given."""
+    if form.calculation_methodology is not None:
+        return form.calculation_methodology
+    if form.methodology is None:
+        return None
+    if form.methodology in NOT_THE_EU_MONITORING:
+        return CalculationMethodology.OTHER
+    return CalculationMethodology.EU
+
+
+def _calculation_methodology_violations(
+    form: CbamEmissionsFormSubmitted, cbam: CbamRules, today: date
+) -> list[Violation]:
+    used = calculation_methodology_of(form)
+    if today < cbam.eu_methodology_only_from or used in (None, CalculationMethodology.EU):
+        return []
+    stated = form.calculation_methodology is not None
+    field = "calculation_methodology" if stated else "methodology"
+    observed = str(used) if stated else f"{form.methodology} (not the EU methodology)"
+    return [
+        Violation(
+            code="METHODOLOGY_NOT_EU",
+            rule=cbam.rules["methodology"],
+            field=field,
+            observed=observed,
+            allowed=f"{CalculationMethodology.EU} (the EU methodology)",
+            message="only the EU methodology is accepted from "
+            f"{cbam.eu_methodology_only_from.isoformat()}",
+        )
+    ]
+
+
+def _plausibility_violations(form: CbamEmissionsFormSubmitted, cbam: CbamRules) -> list[Violation]:
+    plausible = cbam.plausible
+    found = []
+    for scope, figure, bounds in (
+        ("direct", form.direct_embedded_emissions, plausible.direct_tco2e_per_t),
+        ("indirect", form.indirect_embedded_emissions, plausible.indirect_tco2e_per_t),
+    ):
+        if figure is not None and figure.basis is EmissionsBasis.ACTUAL:
+            found.extend(
+                _implausible(
+                    f"{scope}_embedded_emissions.tco2e_per_t",
+                    figure.tco2e_per_t,
+                    bounds,
+                    ("t CO2e/t", "kg CO2e/t"),
+                    cbam,
+                )
+            )
+    if form.emission_factor is not None:
+        found.extend(
+            _implausible(
+                "emission_factor.tco2e_per_mwh",
+                form.emission_factor.tco2e_per_mwh,
+                plausible.emission_factor_tco2e_per_mwh,
+                ("t CO2e/MWh", "kg CO2e/MWh"),
+                cbam,
+            )
+        )
+    return found
+
+
+def _implausible(
+    field: str, value: Decimal | None, bounds: Bounds, units: tuple[str, str], cbam: CbamRules
+) -> list[Violation]:
+    if value is None or value < 0 or bounds.contains(value):
+        return []
+    unit, small_unit = units
+    slipped = value / cbam.plausible.unit_slip_factor
+    likely = (
+        f"{shown(slipped)} {unit} would be plausible: a figure in {small_unit} entered as "
+        f"{unit} ({shown(cbam.plausible.unit_slip_factor)}x)?"
+        if bounds.contains(slipped)
+        else "check the figure and its unit"
+    )
+    return [
+        Violation(
+            code="EMISSIONS_IMPLAUSIBLE",
+            rule=cbam.rules["plausibility"],
+            field=field,
+            observed=f"{shown(value)} {unit}",
+            allowed=bounds.describe(unit),
+            message=f"{shown(value)} {unit} is more than aluminium production can emit; " + likely,
+        )
+    ]
 
 
 def _verification_violations(

@@ -120,6 +120,19 @@ class FormDeadline(_Data):
         return cls(month=int(month), day=int(day))
 
 
+class PlausibleFigures(_Data):
+    """What aluminium production can emit at all: a figure outside is a slip, most often a
+    unit (kg entered as t), and the form is refused naming it."""
+
+    direct_tco2e_per_t: Bounds
+    indirect_tco2e_per_t: Bounds
+    emission_factor_tco2e_per_mwh: Bounds
+    unit_slip_factor: Decimal = Field(
+        description="A figure this many times too large is named as kg entered as t."
+    )
+    justification: str
+
+
 class CbamRules(_Data):
     """CBAM reporting (§4, Appendix II) and the dates the exchange sets by Notice."""
 
@@ -138,6 +151,10 @@ class CbamRules(_Data):
     )
     default_direct_tco2e_per_t: Decimal
     default_indirect_tco2e_per_t: Decimal
+    plausible: PlausibleFigures
+    eu_methodology_only_from: date = Field(
+        description="From this decision day a form must use the EU methodology (§4.3)."
+    )
     cn_code_prefix: str
     aggregated_goods_category: str
     levels_of_assurance: tuple[str, ...]

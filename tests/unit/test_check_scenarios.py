@@ -296,3 +296,29 @@ def test_the_console_command_refuses_a_yearly_deadline_not_in_every_year() -> No
     )
     assert done.returncode == 2
     assert "not a day of every year" in done.stderr
+
+
+def test_an_implausible_form_and_another_methodology_are_refused_the_corrected_one_attached() -> (
+    None
+):
+    records, _ = run("cbam_plausibility.jsonl")
+    assert summary(records) == [
+        (6, "custody.brand.listed", []),
+        (9, "custody.ecoa.accepted", []),
+        (10, "custody.cbam-form.rejected", ["EMISSIONS_IMPLAUSIBLE", "EMISSIONS_IMPLAUSIBLE"]),
+        (11, "custody.cbam-form.rejected", ["METHODOLOGY_NOT_EU"]),
+        (12, "custody.cbam-form.accepted", []),
+        (12, "custody.emissions.attached", []),
+    ]
+    direct = records[2]["body"]["violations"][0]
+    assert (direct["field"], direct["observed"], direct["rule"]) == (
+        "direct_embedded_emissions.tco2e_per_t",
+        "1600 t CO2e/t",
+        "§4.1.2",
+    )
+    assert (
+        "1.6 t CO2e/t would be plausible: a figure in kg CO2e/t entered as" in (direct["message"])
+    )
+    attached = records[-1]["body"]
+    assert (attached["form_id"], attached["ecoa_id"]) == ("FORM-NORDAL-2025", "ECOA-NORDAL-0101")
+    assert Decimal(str(attached["emissions"]["direct_tco2e_per_t"])) == Decimal("1.71248")

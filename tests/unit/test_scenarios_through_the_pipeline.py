@@ -114,3 +114,16 @@ def test_every_scenario_file_decides_the_same_through_the_pipeline() -> None:
             continue
         checked = [(kind, codes) for _, kind, codes in summary(run(path.name)[0])]
         assert pipeline(path.name) == checked, path.name
+
+
+def test_an_implausible_form_is_refused_through_the_pipeline_and_the_corrected_one_attached() -> (
+    None
+):
+    assert pipeline("cbam_plausibility.jsonl") == [
+        ("custody.brand.listed", []),
+        ("custody.ecoa.accepted", []),
+        ("custody.cbam-form.rejected", ["EMISSIONS_IMPLAUSIBLE", "EMISSIONS_IMPLAUSIBLE"]),
+        ("custody.cbam-form.rejected", ["METHODOLOGY_NOT_EU"]),
+        ("custody.cbam-form.accepted", []),
+        ("custody.emissions.attached", []),
+    ]
