@@ -237,9 +237,7 @@ def configured_rulebook(settings: Settings) -> Rulebook:
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) -> GatewayApp:
     rulebook = configured_rulebook(settings)
     prefix = settings.topic_prefix
-    exchange_parties = frozenset(
-        party.strip() for party in settings.exchange_party_ids.split(",") if party.strip()
-    )
+    exchange_parties = settings.exchange_parties
     instance_id = settings.instance_id or default_instance_id(settings)
 
     def engine(group: str) -> EngineSettings:

@@ -60,6 +60,14 @@ class Settings(BaseSettings):
         default="exchange-listing-desk",
         description="Comma-separated party ids allowed to send brand listing commands.",
     )
+
+    @property
+    def exchange_parties(self) -> frozenset[str]:
+        """The party ids of ``exchange_party_ids``."""
+        return frozenset(
+            party.strip() for party in self.exchange_party_ids.split(",") if party.strip()
+        )
+
     max_message_bytes: int = Field(
         default=1_000_000, gt=0, description="Larger record values go to the dead letters."
     )

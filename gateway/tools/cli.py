@@ -121,14 +121,20 @@ def _check(settings: Settings, arguments: argparse.Namespace) -> int:
     rulebook = configured_rulebook(settings)
     cbam = rulebook.cbam
     now = arguments.now or datetime.now(UTC)
+    parties = settings.exchange_parties
     if arguments.file == "-":
-        report = run_check(sys.stdin, sys.stdout, rulebook=rulebook, now=now)
+        report = run_check(
+            sys.stdin, sys.stdout, rulebook=rulebook, now=now, exchange_parties=parties
+        )
     else:
         with open(arguments.file, encoding="utf-8") as source:
-            report = run_check(source, sys.stdout, rulebook=rulebook, now=now)
+            report = run_check(
+                source, sys.stdout, rulebook=rulebook, now=now, exchange_parties=parties
+            )
     print(
         f"gateway check: {report.messages} messages, {report.outputs} outputs, "
-        f"{report.malformed} malformed lines, {report.refused} refused "
+        f"{report.malformed} malformed lines, {report.refused} refused, "
+        f"{report.without_sender} without a sender (judged by the rulebook only) "
         f"(rulebook {rulebook.version}, notice date {cbam.notice_date}, first form "
         f"deadline {cbam.deadline_for(cbam.first_reporting_year)}, yearly deadline "
         f"{cbam.form_deadline.month:02d}-{cbam.form_deadline.day:02d}, verification from "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -19,12 +20,19 @@ from gateway.tools.check import run_check
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 GATEWAY = Path(sys.executable).parent / "gateway"
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
+EXCHANGE_PARTIES = frozenset({"exchange-listing-desk"})
 
 
 def run(name: str, rulebook: Rulebook | None = None) -> tuple[list[dict[str, Any]], Any]:
     sink = io.StringIO()
     with (SCENARIOS / name).open(encoding="utf-8") as source:
-        report = run_check(source, sink, rulebook=rulebook or load_rulebook(), now=NOW)
+        report = run_check(
+            source,
+            sink,
+            rulebook=rulebook or load_rulebook(),
+            now=NOW,
+            exchange_parties=EXCHANGE_PARTIES,
+        )
     return [json.loads(line) for line in sink.getvalue().splitlines()], report
 
 
@@ -322,3 +330,74 @@ def test_an_implausible_form_and_another_methodology_are_refused_the_corrected_o
     attached = records[-1]["body"]
     assert (attached["form_id"], attached["ecoa_id"]) == ("FORM-NORDAL-2025", "ECOA-NORDAL-0101")
     assert Decimal(str(attached["emissions"]["direct_tco2e_per_t"])) == Decimal("1.71248")
+
+
+def test_a_line_that_states_its_sender_is_held_to_the_sender_rules_of_the_topics() -> None:
+    records, report = run("sender_identity.jsonl")
+    assert summary(records) == [
+        (8, "custody.brand.listed", []),
+        (11, "custody.cbam-form.rejected", ["SENDER_NOT_PERMITTED"]),
+        (12, "custody.ecoa.rejected", ["SENDER_NOT_PERMITTED"]),
+        (13, "error", ["warehouse_id"]),
+        (14, "error", ["ce_partyid"]),
+        (15, "custody.ecoa.accepted", []),
+        (16, "custody.cbam-form.accepted", []),
+        (16, "custody.emissions.attached", []),
+        (18, "custody.warrant.issued", []),
+    ]
+    rules = [[v["rule"] for v in r["body"]["violations"]] for r in records if r["line"] in (11, 12)]
+    assert rules == [["§4.2.1"], ["SCR 4.6"]]
+    errors = [r["error"] for r in records if "error" in r]
+    assert [(e["kind"], e["rule"]) for e in errors] == [
+        ("sender_not_permitted", "sender identity")
+    ] * 2
+    assert (report.refused, report.without_sender) == (2, 2)
+
+
+def test_without_a_sender_a_line_is_judged_by_the_rulebook_only() -> None:
+    """The same stranger's form without ``partyid`` is accepted: no sender, no sender rules."""
+    lines = (SCENARIOS / "sender_identity.jsonl").read_text(encoding="utf-8").splitlines()
+    listing, stranger_form = json.loads(lines[7]), json.loads(lines[10])
+    del stranger_form["envelope"]["partyid"]
+    sink = io.StringIO()
+    report = run_check(
+        [json.dumps(listing), json.dumps(stranger_form)],
+        sink,
+        rulebook=load_rulebook(),
+        now=NOW,
+        exchange_parties=EXCHANGE_PARTIES,
+    )
+    types = [json.loads(line)["type"] for line in sink.getvalue().splitlines()]
+    assert types == ["custody.brand.listed", "custody.cbam-form.accepted"]
+    assert report.without_sender == 1
+
+
+@pytest.mark.parametrize(
+    ("envelope", "field"),
+    [({"partyid": ""}, "envelope.partyid"), ({"partyId": "x"}, "envelope.partyId")],
+)
+def test_a_sender_that_cannot_be_read_is_a_malformed_line(
+    envelope: dict[str, str], field: str
+) -> None:
+    lines = (SCENARIOS / "sender_identity.jsonl").read_text(encoding="utf-8").splitlines()
+    listing = json.loads(lines[7])
+    listing["envelope"] = envelope
+    sink = io.StringIO()
+    report = run_check([json.dumps(listing)], sink, rulebook=load_rulebook(), now=NOW)
+    [record] = [json.loads(text) for text in sink.getvalue().splitlines()]
+    assert record["error"]["field"] == field
+    assert report.malformed == 1
+
+
+def test_the_console_command_applies_the_exchange_parties_of_the_settings() -> None:
+    done = subprocess.run(
+        [str(GATEWAY), "check", str(SCENARIOS / "sender_identity.jsonl")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "GATEWAY_EXCHANGE_PARTY_IDS": "exchange-desk-2"},
+    )
+    first = json.loads(done.stdout.splitlines()[0])
+    assert (first["line"], first["error"]["kind"]) == (8, "sender_not_permitted")
+    assert "without a sender (judged by the rulebook only)" in done.stderr

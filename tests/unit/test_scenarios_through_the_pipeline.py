@@ -62,15 +62,19 @@ def records_of(name: str) -> list[tuple[InputRecord, datetime]]:
     return records
 
 
-def pipeline(name: str, rulebook: Rulebook | None = None) -> list[tuple[str, list[str]]]:
-    """(type, violation codes and missing references) of every decision the pipeline
-    publishes for the file; a dead letter is ("dead letter", [its reason])."""
-    settings = PipelineSettings(
-        rulebook=rulebook or load_rulebook(),
+def pipeline_settings(rulebook: Rulebook) -> PipelineSettings:
+    return PipelineSettings(
+        rulebook=rulebook,
         registry_party="custody-registry",
         exchange_parties=frozenset({EXCHANGE}),
         max_value_bytes=64_000,
     )
+
+
+def pipeline(name: str, rulebook: Rulebook | None = None) -> list[tuple[str, list[str]]]:
+    """(type, violation codes and missing references) of every decision the pipeline
+    publishes for the file; a dead letter is ("dead letter", [its reason])."""
+    settings = pipeline_settings(rulebook or load_rulebook())
     state, decided = RegistryState(), []
     for record, at in records_of(name):
         result = process_record(state, record, now=at, settings=settings)
@@ -108,9 +112,9 @@ def test_the_cbam_dates_the_exchange_moves_decide_the_same_through_the_pipeline(
 
 
 def test_every_scenario_file_decides_the_same_through_the_pipeline() -> None:
-    """The documented files without malformed lines: check and pipeline agree, line by line."""
+    """The documented files whose every line is decided: check and pipeline agree."""
     for path in sorted(Path(SCENARIOS).glob("*.jsonl")):
-        if path.name == "malformed_lines.jsonl":
+        if path.name in ("malformed_lines.jsonl", "sender_identity.jsonl"):
             continue
         checked = [(kind, codes) for _, kind, codes in summary(run(path.name)[0])]
         assert pipeline(path.name) == checked, path.name
@@ -127,3 +131,31 @@ def test_an_implausible_form_is_refused_through_the_pipeline_and_the_corrected_o
         ("custody.cbam-form.accepted", []),
         ("custody.emissions.attached", []),
     ]
+
+
+def test_the_sender_rules_of_a_dry_run_are_the_pipeline_s() -> None:
+    """Where ``gateway check`` gives an error of kind sender_not_permitted the pipeline sets
+    the record aside for the same reason; everything else is the same decision."""
+    checked = []
+    for _, kind, codes in summary(run("sender_identity.jsonl")[0]):
+        checked.append(
+            ("dead letter", ["sender_not_permitted"]) if kind == "error" else (kind, codes)
+        )
+    assert pipeline("sender_identity.jsonl") == checked
+    assert checked[1:4] == [
+        ("custody.cbam-form.rejected", ["SENDER_NOT_PERMITTED"]),
+        ("custody.ecoa.rejected", ["SENDER_NOT_PERMITTED"]),
+        ("dead letter", ["sender_not_permitted"]),
+    ]
+
+
+def test_the_pipeline_cites_the_rulebook_for_a_wrong_uploader() -> None:
+    settings = pipeline_settings(load_rulebook())
+    state, rules = RegistryState(), []
+    for record, at in records_of("sender_identity.jsonl")[:5]:
+        result = process_record(state, record, now=at, settings=settings)
+        state = result.state
+        for output in result.outputs:
+            body = decode_message(output.headers, output.value).body
+            rules += [v.rule for v in getattr(body, "violations", ())]
+    assert rules == ["§4.2.1", "SCR 4.6"]
