@@ -401,3 +401,23 @@ def test_the_console_command_applies_the_exchange_parties_of_the_settings() -> N
     first = json.loads(done.stdout.splitlines()[0])
     assert (first["line"], first["error"]["kind"]) == (8, "sender_not_permitted")
     assert "without a sender (judged by the rulebook only)" in done.stderr
+
+
+def test_a_delisting_takes_effect_at_its_time_not_when_announced() -> None:
+    records, _ = run("delisting_notice.jsonl")
+    assert summary(records) == [
+        (6, "custody.brand.listed", []),
+        (9, "custody.ecoa.accepted", []),
+        (10, "custody.cbam-form.accepted", []),
+        (10, "custody.emissions.attached", []),
+        (11, "custody.brand.delisted", []),
+        (13, "custody.warrant.issued", []),
+        (15, "custody.warrant.rejected", ["BRAND_DELISTED"]),
+    ]
+    delisted = records[4]["body"]
+    assert (delisted["effective_at"], delisted["notice_period_days"]) == (
+        "2026-06-01T00:00:00Z",
+        92,
+    )
+    [violation] = records[-2]["body"]["violations"]
+    assert violation["rule"] == "§4.4"

@@ -159,3 +159,15 @@ def test_the_pipeline_cites_the_rulebook_for_a_wrong_uploader() -> None:
             body = decode_message(output.headers, output.value).body
             rules += [v.rule for v in getattr(body, "violations", ())]
     assert rules == ["§4.2.1", "SCR 4.6"]
+
+
+def test_a_delisting_takes_effect_at_its_time_through_the_pipeline() -> None:
+    assert pipeline("delisting_notice.jsonl") == [
+        ("custody.brand.listed", []),
+        ("custody.ecoa.accepted", []),
+        ("custody.cbam-form.accepted", []),
+        ("custody.emissions.attached", []),
+        ("custody.brand.delisted", []),
+        ("custody.warrant.issued", []),
+        ("custody.warrant.rejected", ["BRAND_DELISTED"]),
+    ]
