@@ -69,35 +69,6 @@ class BrandRecord:
 
 
 @dataclass(frozen=True)
-class BrandAsOf:
-    """A brand as a decision made at ``moment`` sees it: the listing in force then."""
-
-    view: BrandView
-    moment: datetime
-
-    @property
-    def brand(self) -> str:
-        return self.view.brand
-
-    @property
-    def record(self) -> BrandRecord | None:
-        record = self.view.record
-        return None if record is None else record.in_force_at(self.moment)
-
-    def recorded_cast(self, cast_reference: str) -> RecordedCast | None:
-        return self.view.recorded_cast(cast_reference)
-
-    def certificates_of(self, cast_reference: str) -> tuple[CertifiedCast, ...]:
-        return self.view.certificates_of(cast_reference)
-
-    def form(self, reporting_year: int) -> AcceptedForm | None:
-        return self.view.form(reporting_year)
-
-    def casts_read_as(self, normal_form: str) -> tuple[str, ...]:
-        return self.view.casts_read_as(normal_form)
-
-
-@dataclass(frozen=True)
 class RecordedCast:
     """A production batch (cast) as its producer recorded it."""
 
@@ -189,6 +160,35 @@ class BrandState:
 
     def certified_casts(self) -> Iterable[CertifiedCast]:
         return (cast for casts in self.certified.values() for cast in casts)
+
+
+@dataclass(frozen=True)
+class BrandAsOf:
+    """A brand as a decision made at ``moment`` sees it: the listing in force then."""
+
+    view: BrandView
+    moment: datetime
+
+    @property
+    def brand(self) -> str:
+        return self.view.brand
+
+    @property
+    def record(self) -> BrandRecord | None:
+        record = self.view.record
+        return None if record is None else record.in_force_at(self.moment)
+
+    def recorded_cast(self, cast_reference: str) -> RecordedCast | None:
+        return self.view.recorded_cast(cast_reference)
+
+    def certificates_of(self, cast_reference: str) -> tuple[CertifiedCast, ...]:
+        return self.view.certificates_of(cast_reference)
+
+    def form(self, reporting_year: int) -> AcceptedForm | None:
+        return self.view.form(reporting_year)
+
+    def casts_read_as(self, normal_form: str) -> tuple[str, ...]:
+        return self.view.casts_read_as(normal_form)
 
 
 @dataclass(frozen=True)
