@@ -443,7 +443,8 @@ def _implausible(
             field=field,
             observed=f"{shown(value)} {unit}",
             allowed=bounds.describe(unit),
-            message=f"{shown(value)} {unit} is more than aluminium production can emit; " + likely,
+            message=f"{shown(value)} {unit} is outside what aluminium production can emit; "
+            + likely,
         )
     ]
 
