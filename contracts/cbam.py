@@ -47,6 +47,21 @@ class MonitoringMethodology(StrEnum):
     OTHER_EQUIVALENT = "other_equivalent"
 
 
+def _not_stated(value: object) -> bool:
+    """A field added to version 1 later is left out while null, so the body reads (and
+    digests) as before for a reader that does not know it."""
+    return value is None
+
+
+class CalculationMethodology(StrEnum):
+    """Under which rules the embedded emissions were determined (§4.3): only the EU
+    methodology from 1 January 2025; 2024 allowed others."""
+
+    EU = "eu"
+    THIRD_COUNTRY_EQUIVALENT = "third_country_equivalent"
+    OTHER = "other"
+
+
 class EmissionsBasis(StrEnum):
     """Whether a figure is the producer's own (calculated or measured) or the EU default."""
 
@@ -202,7 +217,16 @@ class CbamEmissionsFormSubmitted(Contract):
         default=None, description=f"Reporting period. {_MANDATORY}"
     )
     methodology: MonitoringMethodology | None = Field(
-        default=None, description=f"Methodology used. {_MANDATORY}"
+        default=None, description=f"Methodology used: how emissions were monitored. {_MANDATORY}"
+    )
+    calculation_methodology: CalculationMethodology | None = Field(
+        default=None,
+        exclude_if=_not_stated,
+        description="Under which rules the emissions were determined: the EU methodology "
+        "(required from 1 January 2025, §4.3), a third country's equivalent, or other. Absent "
+        "(forms written before this field): read from `methodology`, whose calculation- and "
+        "measurement-based approaches and default values are the EU methodology's, and "
+        "`other_equivalent` is not. Left out of the body while null.",
     )
     direct_embedded_emissions: EmbeddedEmissions | None = Field(
         default=None,

@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from contracts.base import Contract
-from contracts.cbam import CbamEmissionsFormSubmitted
 from contracts.dead_letter import (
     DeadLetterReason,
 )
-from contracts.ecoa import ECoACreated
 from contracts.envelope import (
     DecodedMessage,
     Envelope,
@@ -26,12 +24,10 @@ from contracts.envelope import (
 )
 from contracts.topics import TOPICS_BY_NAME
 from gateway.processors.records import InputRecord, OutputRecord, dead_letter_records, published
-from gateway.processors.sender_identity import sender_violation
+from gateway.processors.sender_identity import sender_rejection, sender_violation
 from gateway.processors.step import Outcome, Processed
 from gateway.registry.core import handle, record_digest
-from gateway.registry.decision_messages import ecoa_message, form_message
 from gateway.registry.state import CommandRefused, RegistryState
-from gateway.rulebook.decisions import ECoADecision, FormDecision
 from gateway.rulebook.model import Rulebook
 from gateway.violations import Violation
 
@@ -77,6 +73,7 @@ def process_record(
         decoded.envelope.sender_party_id,
         body,
         state,
+        rulebook=settings.rulebook,
         exchange_parties=settings.exchange_parties,
     )
     if refusal is not None:
@@ -135,21 +132,8 @@ def _refused_sender(
     """A sender may not send this: an eCOA or a form is rejected with the reason (the sender
     reads those decisions); anything else is set aside as a dead letter."""
     body = decoded.body
-    version = settings.rulebook.version
-    rejection: Contract
-    if isinstance(body, ECoACreated):
-        rejection = ecoa_message(
-            ECoADecision(body.ecoa_id, body.brand, body.kind, (refusal,), ()),
-            rulebook_version=version,
-            now=now,
-        )
-    elif isinstance(body, CbamEmissionsFormSubmitted):
-        rejection = form_message(
-            FormDecision(body.form_id, body.brand, body.reporting_year, (refusal,), None),
-            rulebook_version=version,
-            now=now,
-        )
-    else:
+    rejection = sender_rejection(body, refusal, rulebook_version=settings.rulebook.version, now=now)
+    if rejection is None:
         return _dead_letter(
             state,
             record,

@@ -6,21 +6,30 @@ warehouse of a lot, a warrant request or a warrant cancellation, the creator of 
 only a brand's own producer may send that brand's casts, Enhanced eCOAs and CBAM forms.
 Broker-level authentication (one principal per party, ACLs per ingest topic) plugs in
 underneath without changing these rules.
+
+The registry pipeline and ``gateway check`` (a line that states its sender) apply these same
+functions, against the state before the message. Where the rulebook says who may send, its
+rule is cited (a brand's form: §4.2.1; an Enhanced eCOA: SCR 4.6; a producer's Basic eCOA:
+SCR 4.4(c)); the rest is the gateway's own "sender identity".
 """
 
 from __future__ import annotations
 
 from collections.abc import Set
+from datetime import datetime
 
 from contracts.base import Contract
 from contracts.cbam import CbamEmissionsFormSubmitted
-from contracts.ecoa import ECoACreated
+from contracts.ecoa import ECoACreated, ECoAKind
 from contracts.lots import LotArrived
 from contracts.production import ProductionBatchRecorded
-from contracts.topics import TopicSpec
+from contracts.topics import CATALOGUE, TopicSpec
 from contracts.values import PartyRole
 from contracts.warrants import CancelWarrant, RequestWarrant
+from gateway.registry.decision_messages import ecoa_message, form_message
 from gateway.registry.state import RegistryState
+from gateway.rulebook.decisions import ECoADecision, FormDecision
+from gateway.rulebook.model import Rulebook
 from gateway.violations import Violation
 
 SENDER_RULE = "sender identity"
@@ -32,9 +41,21 @@ def sender_violation(
     body: Contract,
     state: RegistryState,
     *,
+    rulebook: Rulebook,
     exchange_parties: Set[str],
 ) -> Violation | None:
     """Why ``sender`` may not send ``body`` on ``topic``, or None when it may."""
+    if PartyRole.PRODUCER in topic.writer_roles and _speaks_for_brand(body):
+        record = state.brand(_brand_of(body)).record
+        if record is not None and record.producer_id != sender:
+            return _refused(
+                sender,
+                record.producer_id,
+                f"only brand {record.brand}'s producer {record.producer_id} may send its "
+                f"{body.MESSAGE_TYPE} messages",
+                "ce_partyid",
+                rule=_producer_rule(body, rulebook),
+            )
     claimed = _claimed_sender(body)
     if claimed is not None and claimed != sender:
         field, party = _claimed_field(body), claimed
@@ -51,16 +72,6 @@ def sender_violation(
             f"a {body.created_by_role.value} may not create eCOAs on {topic.name}",
             "created_by_role",
         )
-    if PartyRole.PRODUCER in topic.writer_roles and _speaks_for_brand(body):
-        record = state.brand(_brand_of(body)).record
-        if record is not None and record.producer_id != sender:
-            return _refused(
-                sender,
-                record.producer_id,
-                f"only brand {record.brand}'s producer {record.producer_id} may send its "
-                f"{body.MESSAGE_TYPE} messages",
-                "ce_partyid",
-            )
     if PartyRole.EXCHANGE in topic.writer_roles and sender not in exchange_parties:
         return _refused(
             sender,
@@ -69,6 +80,48 @@ def sender_violation(
             "ce_partyid",
         )
     return None
+
+
+def sender_rejection(
+    body: Contract, refusal: Violation, *, rulebook_version: str, now: datetime
+) -> Contract | None:
+    """The decision an eCOA or a form from a sender who may not send it gets (the sender reads
+    those decisions); None for any other message, which is set aside."""
+    if isinstance(body, ECoACreated):
+        return ecoa_message(
+            ECoADecision(body.ecoa_id, body.brand, body.kind, (refusal,), ()),
+            rulebook_version=rulebook_version,
+            now=now,
+        )
+    if isinstance(body, CbamEmissionsFormSubmitted):
+        return form_message(
+            FormDecision(body.form_id, body.brand, body.reporting_year, (refusal,), None),
+            rulebook_version=rulebook_version,
+            now=now,
+        )
+    return None
+
+
+def ingest_topic_of(body: Contract) -> TopicSpec:
+    """The topic a message is sent on when no record says (``gateway check``): an eCOA on
+    its creator's role's topic, anything else on the one ingest topic that carries it."""
+    carrying = [spec for spec in CATALOGUE if type(body) in spec.message_types]
+    if not carrying:
+        raise LookupError(f"no topic carries {body.MESSAGE_TYPE}")
+    if isinstance(body, ECoACreated):
+        for spec in carrying:
+            if body.created_by_role in spec.writer_roles:
+                return spec
+    return carrying[0]
+
+
+def _producer_rule(body: Contract, rulebook: Rulebook) -> str:
+    """The rulebook's rule on who may send what a brand's producer sends."""
+    if isinstance(body, CbamEmissionsFormSubmitted):
+        return rulebook.cbam.rules["brand_uploads"]
+    if isinstance(body, ECoACreated):
+        return "SCR 4.6" if body.kind is ECoAKind.ENHANCED else "SCR 4.4(c)"
+    return SENDER_RULE
 
 
 def _claimed_field(body: Contract) -> str:
@@ -95,10 +148,12 @@ def _brand_of(body: Contract) -> str:
     return body.brand
 
 
-def _refused(sender: str, allowed: str, message: str, field: str) -> Violation:
+def _refused(
+    sender: str, allowed: str, message: str, field: str, *, rule: str = SENDER_RULE
+) -> Violation:
     return Violation(
         code="SENDER_NOT_PERMITTED",
-        rule=SENDER_RULE,
+        rule=rule,
         field=field,
         observed=sender,
         allowed=allowed,

@@ -20,6 +20,7 @@ from gateway.rulebook.cbam_form import decide_form
 from gateway.rulebook.ecoa import decide_ecoa
 from gateway.rulebook.state import (
     AcceptedForm,
+    BrandAsOf,
     CertifiedCast,
     RecordedCast,
 )
@@ -60,7 +61,7 @@ def decide_ecoa_message(state: RegistryState, ecoa: ECoACreated, context: Contex
 def decide_form_message(
     state: RegistryState, form: CbamEmissionsFormSubmitted, context: Context
 ) -> Step:
-    brand = state.brand(form.brand)
+    brand = BrandAsOf(state.brand(form.brand), context.now)
     decision = decide_form(form, brand, context.rulebook, today=context.now.date())
     outputs: list[Contract] = [
         form_message(decision, rulebook_version=context.rulebook.version, now=context.now)

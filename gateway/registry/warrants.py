@@ -33,7 +33,7 @@ from gateway.registry.state import (
     Step,
 )
 from gateway.rulebook.decisions import WarrantDecision, WarrantOutcome
-from gateway.rulebook.state import OpenRequest, arrived_lot, open_request
+from gateway.rulebook.state import BrandAsOf, OpenRequest, arrived_lot, open_request
 from gateway.rulebook.warrantability import decide_warrant
 from gateway.violations import Violation
 
@@ -156,7 +156,7 @@ def _decide(
     decision = decide_warrant(
         request,
         state.lot(request.lot_id),
-        state.brand(request.brand),
+        BrandAsOf(state.brand(request.brand), context.now),
         context.rulebook,
         today=context.now.date(),
     )

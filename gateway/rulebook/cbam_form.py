@@ -8,15 +8,17 @@ from datetime import date
 from decimal import Decimal
 
 from contracts.cbam import (
+    CalculationMethodology,
     CbamEmissionsFormSubmitted,
     CbamProduct,
     EmbeddedEmissions,
     EmissionFactorSource,
     EmissionsBasis,
+    MonitoringMethodology,
 )
 from contracts.values import MetalContract
 from gateway.rulebook.decisions import FormDecision
-from gateway.rulebook.model import CbamRules, Rulebook
+from gateway.rulebook.model import Bounds, CbamRules, Rulebook
 from gateway.rulebook.state import BrandStatus, BrandView, EmissionsFigures
 from gateway.violations import Violation, shown
 
@@ -42,7 +44,6 @@ _PRODUCT_FIELDS = {
 _REPORTING_FIELDS = {
     "reporting_period": "the reporting period",
     "methodology": "the methodology used",
-    "level_of_assurance": "the level of assurance",
 }
 _VERIFIER_FIELDS = {
     "company_name": "the verifier's company name",
@@ -64,9 +65,11 @@ def decide_form(
         *_installation_violations(form, cbam),
         *_product_violations(form, brand, cbam),
         *_reporting_violations(form, cbam),
+        *_calculation_methodology_violations(form, cbam, today),
         *_embedded_emissions_violations(form, cbam),
         *_emission_factor_violations(form, cbam),
-        *_verifier_violations(form, cbam),
+        *_plausibility_violations(form, cbam),
+        *_verification_violations(form, cbam, today),
         *_scope_3_violations(form, cbam),
     ]
     if violations:
@@ -148,6 +151,11 @@ def _notes(
         notes.append(
             f"submitted after the {deadline.day} {deadline:%B %Y} deadline "
             f"({cbam.rules['deadline']})"
+        )
+    if _unverified(form):
+        notes.append(
+            f"not verified: a form must be verified from "
+            f"{cbam.verification_start.isoformat()} ({cbam.rules['verification']})"
         )
     if emissions.alloying_as_primary:
         notes.append(
@@ -344,6 +352,111 @@ def _reporting_violations(form: CbamEmissionsFormSubmitted, cbam: CbamRules) -> 
                 message=f"the form reports calendar year {year}, 1 January to 31 December",
             )
         )
+    return found
+
+
+NOT_THE_EU_MONITORING = frozenset({MonitoringMethodology.OTHER_EQUIVALENT})
+
+
+def calculation_methodology_of(form: CbamEmissionsFormSubmitted) -> CalculationMethodology | None:
+    """The methodology the form states, or for a form that does not state it the one its
+    monitoring implies: the calculation- and measurement-based approaches and the default
+    values are the EU methodology's, ``other_equivalent`` is not; None if neither is given."""
+    if form.calculation_methodology is not None:
+        return form.calculation_methodology
+    if form.methodology is None:
+        return None
+    if form.methodology in NOT_THE_EU_MONITORING:
+        return CalculationMethodology.OTHER
+    return CalculationMethodology.EU
+
+
+def _calculation_methodology_violations(
+    form: CbamEmissionsFormSubmitted, cbam: CbamRules, today: date
+) -> list[Violation]:
+    used = calculation_methodology_of(form)
+    if today < cbam.eu_methodology_only_from or used in (None, CalculationMethodology.EU):
+        return []
+    stated = form.calculation_methodology is not None
+    field = "calculation_methodology" if stated else "methodology"
+    observed = str(used) if stated else f"{form.methodology} (not the EU methodology)"
+    return [
+        Violation(
+            code="METHODOLOGY_NOT_EU",
+            rule=cbam.rules["methodology"],
+            field=field,
+            observed=observed,
+            allowed=f"{CalculationMethodology.EU} (the EU methodology)",
+            message="only the EU methodology is accepted from "
+            f"{cbam.eu_methodology_only_from.isoformat()}",
+        )
+    ]
+
+
+def _plausibility_violations(form: CbamEmissionsFormSubmitted, cbam: CbamRules) -> list[Violation]:
+    plausible = cbam.plausible
+    found = []
+    for scope, figure, bounds in (
+        ("direct", form.direct_embedded_emissions, plausible.direct_tco2e_per_t),
+        ("indirect", form.indirect_embedded_emissions, plausible.indirect_tco2e_per_t),
+    ):
+        if figure is not None and figure.basis is EmissionsBasis.ACTUAL:
+            found.extend(
+                _implausible(
+                    f"{scope}_embedded_emissions.tco2e_per_t",
+                    figure.tco2e_per_t,
+                    bounds,
+                    ("t CO2e/t", "kg CO2e/t"),
+                    cbam,
+                )
+            )
+    if form.emission_factor is not None:
+        found.extend(
+            _implausible(
+                "emission_factor.tco2e_per_mwh",
+                form.emission_factor.tco2e_per_mwh,
+                plausible.emission_factor_tco2e_per_mwh,
+                ("t CO2e/MWh", "kg CO2e/MWh"),
+                cbam,
+            )
+        )
+    return found
+
+
+def _implausible(
+    field: str, value: Decimal | None, bounds: Bounds, units: tuple[str, str], cbam: CbamRules
+) -> list[Violation]:
+    if value is None or value < 0 or bounds.contains(value):
+        return []
+    unit, small_unit = units
+    slipped = value / cbam.plausible.unit_slip_factor
+    likely = (
+        f"{shown(slipped)} {unit} would be plausible: a figure in {small_unit} entered as "
+        f"{unit} ({shown(cbam.plausible.unit_slip_factor)}x)?"
+        if bounds.contains(slipped)
+        else "check the figure and its unit"
+    )
+    return [
+        Violation(
+            code="EMISSIONS_IMPLAUSIBLE",
+            rule=cbam.rules["plausibility"],
+            field=field,
+            observed=f"{shown(value)} {unit}",
+            allowed=bounds.describe(unit),
+            message=f"{shown(value)} {unit} is outside what aluminium production can emit; "
+            + likely,
+        )
+    ]
+
+
+def _verification_violations(
+    form: CbamEmissionsFormSubmitted, cbam: CbamRules, today: date
+) -> list[Violation]:
+    """The verifier and level of assurance: mandatory from the verification start; before it
+    a form may leave both out, but a verification it states must be complete."""
+    if today < cbam.verification_start and _unverified(form):
+        return []
+    found = _missing_fields(form, {"level_of_assurance": "the level of assurance"}, "", cbam)
     level = form.level_of_assurance
     if level is not None and level not in cbam.levels_of_assurance:
         found.append(
@@ -356,7 +469,15 @@ def _reporting_violations(form: CbamEmissionsFormSubmitted, cbam: CbamRules) -> 
                 message=f"{level!r} is not a level of assurance the form knows",
             )
         )
+    if form.verifier is None:
+        found.append(_missing("verifier", "the verifier of the report", cbam))
+    else:
+        found.extend(_missing_fields(form.verifier, _VERIFIER_FIELDS, "verifier.", cbam))
     return found
+
+
+def _unverified(form: CbamEmissionsFormSubmitted) -> bool:
+    return form.verifier is None and _absent(form.level_of_assurance)
 
 
 def _embedded_emissions_violations(
@@ -424,12 +545,6 @@ def _emission_factor_violations(
             )
         )
     return found
-
-
-def _verifier_violations(form: CbamEmissionsFormSubmitted, cbam: CbamRules) -> list[Violation]:
-    if form.verifier is None:
-        return [_missing("verifier", "the verifier of the report", cbam)]
-    return _missing_fields(form.verifier, _VERIFIER_FIELDS, "verifier.", cbam)
 
 
 def _scope_3_violations(form: CbamEmissionsFormSubmitted, cbam: CbamRules) -> list[Violation]:

@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.values import MetalContract, Shape
 
@@ -97,8 +97,40 @@ class ContractRules(_Data):
 
 
 class FormDeadline(_Data):
+    """A day of the year, the same every year (29 February is refused: not every year has it)."""
+
     month: int = Field(ge=1, le=12)
     day: int = Field(ge=1, le=31)
+
+    @model_validator(mode="after")
+    def _a_day_of_every_year(self) -> FormDeadline:
+        try:
+            date(2001, self.month, self.day)
+        except ValueError:
+            shown = f"{self.month:02d}-{self.day:02d}"
+            raise ValueError(f"{shown} is not a day of every year") from None
+        return self
+
+    @classmethod
+    def parse(cls, text: str) -> FormDeadline:
+        """``"MM-DD"``, e.g. ``"03-15"`` for 15 March."""
+        month, separator, day = text.partition("-")
+        if not (separator and month.isdigit() and day.isdigit()):
+            raise ValueError(f"{text!r} is not a month and day, MM-DD")
+        return cls(month=int(month), day=int(day))
+
+
+class PlausibleFigures(_Data):
+    """What aluminium production can emit at all: a figure outside is a slip, most often a
+    unit (kg entered as t), and the form is refused naming it."""
+
+    direct_tco2e_per_t: Bounds
+    indirect_tco2e_per_t: Bounds
+    emission_factor_tco2e_per_mwh: Bounds
+    unit_slip_factor: Decimal = Field(
+        description="A figure this many times too large is named as kg entered as t."
+    )
+    justification: str
 
 
 class CbamRules(_Data):
@@ -106,9 +138,23 @@ class CbamRules(_Data):
 
     notice_date: date = Field(description="The SCR 4.2 date, set by the exchange by Notice.")
     first_reporting_year: int
-    form_deadline: FormDeadline
+    form_deadline: FormDeadline = Field(
+        description="The day of the year after the reporting year a form is due by (§4.3)."
+    )
+    form_deadline_overrides: dict[int, date] = Field(
+        default_factory=dict,
+        description="Reporting year -> its own deadline, where the exchange moved one.",
+    )
+    verification_start: date = Field(
+        description="From this day a form must name its verifier and level of assurance "
+        "(§4.1.3: the start of the definitive period)."
+    )
     default_direct_tco2e_per_t: Decimal
     default_indirect_tco2e_per_t: Decimal
+    plausible: PlausibleFigures
+    eu_methodology_only_from: date = Field(
+        description="From this decision day a form must use the EU methodology (§4.3)."
+    )
     cn_code_prefix: str
     aggregated_goods_category: str
     levels_of_assurance: tuple[str, ...]
@@ -117,7 +163,11 @@ class CbamRules(_Data):
     rules: dict[str, str]
 
     def deadline_for(self, reporting_year: int) -> date:
-        """The last day a form for ``reporting_year`` is due (15 March of the next year)."""
+        """The last day a form for ``reporting_year`` is due: the year's own deadline where
+        one is set, else the yearly day (15 March) of the next year."""
+        moved = self.form_deadline_overrides.get(reporting_year)
+        if moved is not None:
+            return moved
         return date(reporting_year + 1, self.form_deadline.month, self.form_deadline.day)
 
 
@@ -129,14 +179,34 @@ class Rulebook(_Data):
     contracts: dict[MetalContract, ContractRules]
 
 
-def load_rulebook(path: Path | None = None, *, cbam_notice_date: date | None = None) -> Rulebook:
-    """Read a rulebook file (the bundled one by default); a notice date given here wins."""
+def load_rulebook(
+    path: Path | None = None,
+    *,
+    cbam_notice_date: date | None = None,
+    form_deadline: FormDeadline | None = None,
+    first_form_deadline: date | None = None,
+    verification_start: date | None = None,
+) -> Rulebook:
+    """Read a rulebook file (the bundled one by default); each date given here wins over the
+    file's. ``first_form_deadline`` is the deadline of the first reporting year."""
     text = (path or BUNDLED_RULEBOOK).read_text(encoding="utf-8")
     rulebook = Rulebook.model_validate_json(text)
-    if cbam_notice_date is None:
+    cbam = rulebook.cbam
+    update: dict[str, object] = {}
+    if cbam_notice_date is not None:
+        update["notice_date"] = cbam_notice_date
+    if form_deadline is not None:
+        update["form_deadline"] = form_deadline
+    if first_form_deadline is not None:
+        update["form_deadline_overrides"] = {
+            **cbam.form_deadline_overrides,
+            cbam.first_reporting_year: first_form_deadline,
+        }
+    if verification_start is not None:
+        update["verification_start"] = verification_start
+    if not update:
         return rulebook
-    cbam = rulebook.cbam.model_copy(update={"notice_date": cbam_notice_date})
-    return rulebook.model_copy(update={"cbam": cbam})
+    return rulebook.model_copy(update={"cbam": cbam.model_copy(update=update)})
 
 
 def _plain(value: Decimal) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -39,13 +39,33 @@ class BrandStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class ScheduledStatus:
+    """A status the exchange announced with notice: it takes effect at ``effective_at``."""
+
+    status: BrandStatus
+    effective_at: datetime
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class BrandRecord:
+    """A brand's listing. ``status`` is in force until ``scheduled`` takes effect: what a
+    decision sees is ``in_force_at`` its own time (§4.4 gives notice of a delisting)."""
+
     brand: str
     producer_id: str
     country_of_origin: str
     contracts: tuple[MetalContract, ...]
     status: BrandStatus
     status_reason: str | None = None
+    scheduled: ScheduledStatus | None = None
+
+    def in_force_at(self, moment: datetime) -> BrandRecord:
+        """The record as of ``moment``: the scheduled status in place once it took effect."""
+        change = self.scheduled
+        if change is None or moment < change.effective_at:
+            return self
+        return replace(self, status=change.status, status_reason=change.reason, scheduled=None)
 
 
 @dataclass(frozen=True)
@@ -140,6 +160,35 @@ class BrandState:
 
     def certified_casts(self) -> Iterable[CertifiedCast]:
         return (cast for casts in self.certified.values() for cast in casts)
+
+
+@dataclass(frozen=True)
+class BrandAsOf:
+    """A brand as a decision made at ``moment`` sees it: the listing in force then."""
+
+    view: BrandView
+    moment: datetime
+
+    @property
+    def brand(self) -> str:
+        return self.view.brand
+
+    @property
+    def record(self) -> BrandRecord | None:
+        record = self.view.record
+        return None if record is None else record.in_force_at(self.moment)
+
+    def recorded_cast(self, cast_reference: str) -> RecordedCast | None:
+        return self.view.recorded_cast(cast_reference)
+
+    def certificates_of(self, cast_reference: str) -> tuple[CertifiedCast, ...]:
+        return self.view.certificates_of(cast_reference)
+
+    def form(self, reporting_year: int) -> AcceptedForm | None:
+        return self.view.form(reporting_year)
+
+    def casts_read_as(self, normal_form: str) -> tuple[str, ...]:
+        return self.view.casts_read_as(normal_form)
 
 
 @dataclass(frozen=True)

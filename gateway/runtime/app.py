@@ -31,7 +31,7 @@ from gateway.processors import registry as registry_processor
 from gateway.processors.ledger import LedgerSettings
 from gateway.processors.registry import PipelineSettings
 from gateway.registry.state import RegistryState
-from gateway.rulebook.model import Rulebook, load_rulebook
+from gateway.rulebook.model import FormDeadline, Rulebook, load_rulebook
 from gateway.runtime.broker_watch import BrokerWatch
 from gateway.runtime.ops_http import OpsServer, Readiness
 from gateway.runtime.settings import Settings
@@ -222,12 +222,22 @@ def default_instance_id(settings: Settings) -> str:
     return f"{socket.gethostname()}-{hashlib.sha256(where.encode()).hexdigest()[:10]}"
 
 
-def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) -> GatewayApp:
-    rulebook = load_rulebook(settings.rulebook_file, cbam_notice_date=settings.cbam_notice_date)
-    prefix = settings.topic_prefix
-    exchange_parties = frozenset(
-        party.strip() for party in settings.exchange_party_ids.split(",") if party.strip()
+def configured_rulebook(settings: Settings) -> Rulebook:
+    """The rulebook file with the dates the settings set (by Notice) in place of its own."""
+    deadline = settings.cbam_form_deadline
+    return load_rulebook(
+        settings.rulebook_file,
+        cbam_notice_date=settings.cbam_notice_date,
+        form_deadline=None if deadline is None else FormDeadline.parse(deadline),
+        first_form_deadline=settings.cbam_first_form_deadline,
+        verification_start=settings.cbam_verification_start,
     )
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) -> GatewayApp:
+    rulebook = configured_rulebook(settings)
+    prefix = settings.topic_prefix
+    exchange_parties = settings.exchange_parties
     instance_id = settings.instance_id or default_instance_id(settings)
 
     def engine(group: str) -> EngineSettings:

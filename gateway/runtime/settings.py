@@ -60,6 +60,14 @@ class Settings(BaseSettings):
         default="exchange-listing-desk",
         description="Comma-separated party ids allowed to send brand listing commands.",
     )
+
+    @property
+    def exchange_parties(self) -> frozenset[str]:
+        """The party ids of ``exchange_party_ids``."""
+        return frozenset(
+            party.strip() for party in self.exchange_party_ids.split(",") if party.strip()
+        )
+
     max_message_bytes: int = Field(
         default=1_000_000, gt=0, description="Larger record values go to the dead letters."
     )
@@ -106,4 +114,20 @@ class Settings(BaseSettings):
     cbam_notice_date: date | None = Field(
         default=None,
         description="The SCR 4.2 notice date, overriding the rulebook's (set by Notice).",
+    )
+    cbam_form_deadline: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{2}-[0-9]{2}$",
+        description="The yearly CBAM form deadline, MM-DD of the year after the reporting "
+        "year, overriding the rulebook's (15 March, §4.3).",
+    )
+    cbam_first_form_deadline: date | None = Field(
+        default=None,
+        description="The deadline of the first reporting year's form, overriding the yearly "
+        "one (the exchange moved the first to 2025-06-15).",
+    )
+    cbam_verification_start: date | None = Field(
+        default=None,
+        description="From this day a CBAM form must be verified, overriding the rulebook's "
+        "(2026-01-01, the definitive period, §4.1.3).",
     )

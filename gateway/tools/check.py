@@ -5,19 +5,26 @@ Input is JSON Lines, one message a line, as it travels on the topics::
     {"type": "custody.lot.arrived", "body": {...}, "envelope": {"time": "2026-03-02T09:00:00Z"}}
 
 ``envelope`` is optional; its ``time`` (RFC 3339) is the moment the message is decided at,
-otherwise ``--now``. Blank lines and lines starting with ``#`` are comments. Messages run in
-order through the same ``gateway.registry.core.handle`` the pipeline uses, so a file can set the
-scene (list a brand, record casts, accept eCOAs and forms) before the message under test.
+otherwise ``--now`` (the live registry decides at the moment it processes the record). Its
+``partyid`` is the sender, as the ``ce_partyid`` header: a line that states it is held to the
+same sender rules as on the topics (who may upload a brand's form, create an Enhanced eCOA,
+speak for a warehouse, send listing commands), against the state before the line; a line
+without it is judged by the rulebook only. Blank lines and lines starting with ``#`` are
+comments. Messages run in order through the same ``gateway.registry.core.handle`` the
+pipeline uses, so a file can set the scene (list a brand, record casts, accept eCOAs and
+forms) before the message under test.
 
 Output is JSON Lines on stdout: every outgoing message as ``{"line", "type", "body"}``, and
 every line that could not be read or carried out as ``{"line", "error": {kind, field,
-message}}``. The exit status is 1 when any line was malformed, else 0.
+message}}``. A sender who may not send an eCOA or a form gets its rejection, as on the
+topics; any other message from such a sender is an error of kind ``sender_not_permitted``
+(a dead letter on the topics). The exit status is 1 when any line was malformed, else 0.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
@@ -26,6 +33,11 @@ from pydantic import TypeAdapter, ValidationError
 
 from contracts.base import Contract
 from contracts.envelope import DecodeErrorKind, MessageDecodeError, decode_body
+from gateway.processors.sender_identity import (
+    ingest_topic_of,
+    sender_rejection,
+    sender_violation,
+)
 from gateway.registry.core import handle
 from gateway.registry.state import CommandRefused, RegistryState
 from gateway.rulebook.model import Rulebook
@@ -40,25 +52,42 @@ class CheckReport:
     outputs: int
     malformed: int
     refused: int
+    without_sender: int
 
 
 def run_check(
-    source: Iterable[str], sink: TextIO, *, rulebook: Rulebook, now: datetime
+    source: Iterable[str],
+    sink: TextIO,
+    *,
+    rulebook: Rulebook,
+    now: datetime,
+    exchange_parties: Set[str] = frozenset(),
 ) -> CheckReport:
-    """Fold every message of ``source`` through the registry and write what comes out."""
+    """Fold every message of ``source`` through the registry and write what comes out.
+    ``exchange_parties`` are the parties that may send brand listing commands."""
     state = RegistryState()
-    counts = {"lines": 0, "messages": 0, "outputs": 0, "malformed": 0, "refused": 0}
+    counts = dict.fromkeys(
+        ("lines", "messages", "outputs", "malformed", "refused", "without_sender"), 0
+    )
     for number, text in enumerate(source, start=1):
         counts["lines"] = number
         if not text.strip() or text.lstrip().startswith("#"):
             continue
         try:
-            body, at = _read_line(text, default_time=now)
+            body, at, sender = _read_line(text, default_time=now)
         except MessageDecodeError as error:
             counts["malformed"] += 1
             _write(sink, {"line": number, "error": _error(error.kind, error.field, error.message)})
             continue
         counts["messages"] += 1
+        if sender is None:
+            counts["without_sender"] += 1
+        else:
+            refused = _refused_sender(body, sender, state, at, rulebook, exchange_parties)
+            if refused is not None:
+                counts["refused" if "error" in refused else "outputs"] += 1
+                _write(sink, {"line": number, **refused})
+                continue
         try:
             step = handle(state, body, now=at, rulebook=rulebook)
         except (CommandRefused, LookupError) as refusal:
@@ -76,10 +105,38 @@ def run_check(
         outputs=counts["outputs"],
         malformed=counts["malformed"],
         refused=counts["refused"],
+        without_sender=counts["without_sender"],
     )
 
 
-def _read_line(text: str, *, default_time: datetime) -> tuple[Contract, datetime]:
+def _refused_sender(
+    body: Contract,
+    sender: str,
+    state: RegistryState,
+    at: datetime,
+    rulebook: Rulebook,
+    exchange_parties: Set[str],
+) -> dict[str, Any] | None:
+    """What a line from a sender who may not send it gives, as on the topics: an eCOA's or a
+    form's rejection, else an error (a dead letter there); None when the sender may send it."""
+    refusal = sender_violation(
+        ingest_topic_of(body),
+        sender,
+        body,
+        state,
+        rulebook=rulebook,
+        exchange_parties=exchange_parties,
+    )
+    if refusal is None:
+        return None
+    rejection = sender_rejection(body, refusal, rulebook_version=rulebook.version, now=at)
+    if rejection is None:
+        error = _error("sender_not_permitted", refusal.field, refusal.message)
+        return {"error": {**error, "rule": refusal.rule}}
+    return {"type": rejection.MESSAGE_TYPE, "body": _json(rejection)}
+
+
+def _read_line(text: str, *, default_time: datetime) -> tuple[Contract, datetime, str | None]:
     try:
         line = json.loads(text)
     except json.JSONDecodeError as error:
@@ -99,16 +156,38 @@ def _read_line(text: str, *, default_time: datetime) -> tuple[Contract, datetime
     if not isinstance(line["type"], str):
         raise MessageDecodeError(DecodeErrorKind.UNDECODABLE, "type", "'type' must be a string")
     body = decode_body(line["type"], line["body"])
-    return body, _time_of(line.get("envelope"), default_time)
-
-
-def _time_of(envelope: object, default_time: datetime) -> datetime:
+    envelope = line.get("envelope")
     if envelope is None:
-        return default_time
+        return body, default_time, None
     if not isinstance(envelope, dict):
         raise MessageDecodeError(
             DecodeErrorKind.UNDECODABLE, "envelope", "'envelope' must be an object"
         )
+    unknown = sorted(set(envelope) - ENVELOPE_KEYS)
+    if unknown:
+        raise MessageDecodeError(
+            DecodeErrorKind.UNDECODABLE,
+            f"envelope.{unknown[0]}",
+            f"unexpected envelope key(s): {', '.join(unknown)} (known: time, partyid)",
+        )
+    return body, _time_of(envelope, default_time), _sender_of(envelope)
+
+
+ENVELOPE_KEYS = frozenset({"time", "partyid"})
+
+
+def _sender_of(envelope: dict[str, Any]) -> str | None:
+    if "partyid" not in envelope:
+        return None
+    sender = envelope["partyid"]
+    if not isinstance(sender, str) or not sender.strip():
+        raise MessageDecodeError(
+            DecodeErrorKind.BAD_HEADER, "envelope.partyid", "envelope.partyid must name a party"
+        )
+    return sender
+
+
+def _time_of(envelope: dict[str, Any], default_time: datetime) -> datetime:
     if "time" not in envelope:
         return default_time
     problem = f"envelope.time {envelope['time']!r} is not an RFC 3339 time with a zone"

@@ -16,8 +16,8 @@ import gateway.tools.faults
 from contracts.asyncapi import ASYNCAPI_FILE, stale_asyncapi, write_asyncapi
 from contracts.schema_export import SCHEMA_DIRECTORY, stale_schemas, write_schemas
 from contracts.topics import CATALOGUE
-from gateway.rulebook.model import load_rulebook
-from gateway.runtime.app import GatewayApp, create_app
+from gateway.rulebook.model import FormDeadline
+from gateway.runtime.app import GatewayApp, configured_rulebook, create_app
 from gateway.runtime.garbage import tune_for_service
 from gateway.runtime.logging_setup import configure_json_logging, log_loop_exceptions
 from gateway.runtime.settings import Settings
@@ -110,23 +110,46 @@ def _schemas(check: bool) -> int:
 
 
 def _check(settings: Settings, arguments: argparse.Namespace) -> int:
-    rulebook = load_rulebook(
-        arguments.rulebook or settings.rulebook_file,
-        cbam_notice_date=arguments.notice_date or settings.cbam_notice_date,
-    )
+    given = {
+        "rulebook_file": arguments.rulebook,
+        "cbam_notice_date": arguments.notice_date,
+        "cbam_form_deadline": arguments.form_deadline,
+        "cbam_first_form_deadline": arguments.first_form_deadline,
+        "cbam_verification_start": arguments.verification_start,
+    }
+    settings = settings.model_copy(update={k: v for k, v in given.items() if v is not None})
+    rulebook = configured_rulebook(settings)
+    cbam = rulebook.cbam
     now = arguments.now or datetime.now(UTC)
+    parties = settings.exchange_parties
     if arguments.file == "-":
-        report = run_check(sys.stdin, sys.stdout, rulebook=rulebook, now=now)
+        report = run_check(
+            sys.stdin, sys.stdout, rulebook=rulebook, now=now, exchange_parties=parties
+        )
     else:
         with open(arguments.file, encoding="utf-8") as source:
-            report = run_check(source, sys.stdout, rulebook=rulebook, now=now)
+            report = run_check(
+                source, sys.stdout, rulebook=rulebook, now=now, exchange_parties=parties
+            )
     print(
         f"gateway check: {report.messages} messages, {report.outputs} outputs, "
-        f"{report.malformed} malformed lines, {report.refused} refused "
-        f"(rulebook {rulebook.version}, notice date {rulebook.cbam.notice_date})",
+        f"{report.malformed} malformed lines, {report.refused} refused, "
+        f"{report.without_sender} without a sender (judged by the rulebook only) "
+        f"(rulebook {rulebook.version}, notice date {cbam.notice_date}, first form "
+        f"deadline {cbam.deadline_for(cbam.first_reporting_year)}, yearly deadline "
+        f"{cbam.form_deadline.month:02d}-{cbam.form_deadline.day:02d}, verification from "
+        f"{cbam.verification_start})",
         file=sys.stderr,
     )
     return 1 if report.malformed else 0
+
+
+def _month_day(text: str) -> str:
+    try:
+        FormDeadline.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 def _aware_time(text: str) -> datetime:
@@ -251,6 +274,21 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--rulebook", type=Path, help="rulebook JSON file")
     check.add_argument(
         "--notice-date", type=date.fromisoformat, help="SCR 4.2 notice date (YYYY-MM-DD)"
+    )
+    check.add_argument(
+        "--form-deadline",
+        type=_month_day,
+        help="yearly CBAM form deadline, MM-DD of the year after the reporting year (03-15)",
+    )
+    check.add_argument(
+        "--first-form-deadline",
+        type=date.fromisoformat,
+        help="deadline of the first reporting year's form (YYYY-MM-DD), if moved",
+    )
+    check.add_argument(
+        "--verification-start",
+        type=date.fromisoformat,
+        help="first day a CBAM form must be verified (YYYY-MM-DD, 2026-01-01)",
     )
 
     commands.add_parser("run", help="run the registry until SIGTERM or Ctrl-C")

@@ -4,27 +4,35 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gateway.rulebook.model import load_rulebook
+from gateway.rulebook.model import Rulebook, load_rulebook
 from gateway.tools.check import run_check
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 GATEWAY = Path(sys.executable).parent / "gateway"
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
+EXCHANGE_PARTIES = frozenset({"exchange-listing-desk"})
 
 
-def run(name: str) -> tuple[list[dict[str, Any]], Any]:
+def run(name: str, rulebook: Rulebook | None = None) -> tuple[list[dict[str, Any]], Any]:
     sink = io.StringIO()
     with (SCENARIOS / name).open(encoding="utf-8") as source:
-        report = run_check(source, sink, rulebook=load_rulebook(), now=NOW)
+        report = run_check(
+            source,
+            sink,
+            rulebook=rulebook or load_rulebook(),
+            now=NOW,
+            exchange_parties=EXCHANGE_PARTIES,
+        )
     return [json.loads(line) for line in sink.getvalue().splitlines()], report
 
 
@@ -220,3 +228,196 @@ def test_the_console_command_reads_standard_input() -> None:
         "custody.ecoa.rejected",
         "custody.cbam-form.rejected",
     ]
+
+
+def notes_of(records: list[dict[str, Any]]) -> list[tuple[int, str, list[str]]]:
+    return [(r["line"], r["type"], r["body"].get("notes", [])) for r in records if "body" in r]
+
+
+NOT_VERIFIED = "not verified: a form must be verified from {} (§4.1.3)"
+ALLOYING = (
+    "alloying elements at 14.8 % exceed 5 %: their mass is counted as primary unwrought "
+    "aluminium at the default values (§6.3)"
+)
+
+
+def test_the_cbam_dates_of_the_source_are_the_defaults() -> None:
+    """15 March 2025 for the 2024 form (late on 1 June), verification from 2026 (the 2025
+    form without a verifier is rejected)."""
+    records, _ = run("cbam_dates.jsonl")
+    assert summary(records) == [
+        (8, "custody.brand.listed", []),
+        (9, "custody.cbam-form.accepted", []),
+        (10, "custody.cbam-form.rejected", ["MANDATORY_FIELD_MISSING", "MANDATORY_FIELD_MISSING"]),
+    ]
+    assert notes_of(records)[1][2] == [
+        "submitted after the 15 March 2025 deadline (§4.3)",
+        NOT_VERIFIED.format("2026-01-01"),
+        ALLOYING,
+    ]
+    fields = {v["field"] for v in records[2]["body"]["violations"]}
+    assert fields == {"verifier", "level_of_assurance"}
+
+
+def test_the_cbam_dates_the_exchange_moves_are_read_by_the_rules() -> None:
+    moved = load_rulebook(
+        first_form_deadline=date(2025, 6, 15), verification_start=date(2027, 1, 1)
+    )
+    records, _ = run("cbam_dates.jsonl", moved)
+    assert notes_of(records) == [
+        (8, "custody.brand.listed", []),
+        (9, "custody.cbam-form.accepted", [NOT_VERIFIED.format("2027-01-01"), ALLOYING]),
+        (10, "custody.cbam-form.accepted", [NOT_VERIFIED.format("2027-01-01"), ALLOYING]),
+    ]
+
+
+def test_the_console_command_takes_the_cbam_dates_as_options() -> None:
+    done = subprocess.run(
+        [
+            str(GATEWAY),
+            "check",
+            str(SCENARIOS / "cbam_dates.jsonl"),
+            "--first-form-deadline",
+            "2025-06-15",
+            "--verification-start",
+            "2027-01-01",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    types = [json.loads(line)["type"] for line in done.stdout.splitlines()]
+    assert types.count("custody.cbam-form.accepted") == 2
+    assert "first form deadline 2025-06-15" in done.stderr
+    assert "verification from 2027-01-01" in done.stderr
+
+
+def test_the_console_command_refuses_a_yearly_deadline_not_in_every_year() -> None:
+    done = subprocess.run(
+        [str(GATEWAY), "check", str(SCENARIOS / "cbam_dates.jsonl"), "--form-deadline", "02-29"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "not a day of every year" in done.stderr
+
+
+def test_an_implausible_form_and_another_methodology_are_refused_the_corrected_one_attached() -> (
+    None
+):
+    records, _ = run("cbam_plausibility.jsonl")
+    assert summary(records) == [
+        (6, "custody.brand.listed", []),
+        (9, "custody.ecoa.accepted", []),
+        (10, "custody.cbam-form.rejected", ["EMISSIONS_IMPLAUSIBLE", "EMISSIONS_IMPLAUSIBLE"]),
+        (11, "custody.cbam-form.rejected", ["METHODOLOGY_NOT_EU"]),
+        (12, "custody.cbam-form.accepted", []),
+        (12, "custody.emissions.attached", []),
+    ]
+    direct = records[2]["body"]["violations"][0]
+    assert (direct["field"], direct["observed"], direct["rule"]) == (
+        "direct_embedded_emissions.tco2e_per_t",
+        "1600 t CO2e/t",
+        "§4.1.2",
+    )
+    assert (
+        "1.6 t CO2e/t would be plausible: a figure in kg CO2e/t entered as" in (direct["message"])
+    )
+    attached = records[-1]["body"]
+    assert (attached["form_id"], attached["ecoa_id"]) == ("FORM-NORDAL-2025", "ECOA-NORDAL-0101")
+    assert Decimal(str(attached["emissions"]["direct_tco2e_per_t"])) == Decimal("1.71248")
+
+
+def test_a_line_that_states_its_sender_is_held_to_the_sender_rules_of_the_topics() -> None:
+    records, report = run("sender_identity.jsonl")
+    assert summary(records) == [
+        (8, "custody.brand.listed", []),
+        (11, "custody.cbam-form.rejected", ["SENDER_NOT_PERMITTED"]),
+        (12, "custody.ecoa.rejected", ["SENDER_NOT_PERMITTED"]),
+        (13, "error", ["warehouse_id"]),
+        (14, "error", ["ce_partyid"]),
+        (15, "custody.ecoa.accepted", []),
+        (16, "custody.cbam-form.accepted", []),
+        (16, "custody.emissions.attached", []),
+        (18, "custody.warrant.issued", []),
+    ]
+    rules = [[v["rule"] for v in r["body"]["violations"]] for r in records if r["line"] in (11, 12)]
+    assert rules == [["§4.2.1"], ["SCR 4.6"]]
+    errors = [r["error"] for r in records if "error" in r]
+    assert [(e["kind"], e["rule"]) for e in errors] == [
+        ("sender_not_permitted", "sender identity")
+    ] * 2
+    assert (report.refused, report.without_sender) == (2, 2)
+
+
+def test_without_a_sender_a_line_is_judged_by_the_rulebook_only() -> None:
+    """The same stranger's form without ``partyid`` is accepted: no sender, no sender rules."""
+    lines = (SCENARIOS / "sender_identity.jsonl").read_text(encoding="utf-8").splitlines()
+    listing, stranger_form = json.loads(lines[7]), json.loads(lines[10])
+    del stranger_form["envelope"]["partyid"]
+    sink = io.StringIO()
+    report = run_check(
+        [json.dumps(listing), json.dumps(stranger_form)],
+        sink,
+        rulebook=load_rulebook(),
+        now=NOW,
+        exchange_parties=EXCHANGE_PARTIES,
+    )
+    types = [json.loads(line)["type"] for line in sink.getvalue().splitlines()]
+    assert types == ["custody.brand.listed", "custody.cbam-form.accepted"]
+    assert report.without_sender == 1
+
+
+@pytest.mark.parametrize(
+    ("envelope", "field"),
+    [({"partyid": ""}, "envelope.partyid"), ({"partyId": "x"}, "envelope.partyId")],
+)
+def test_a_sender_that_cannot_be_read_is_a_malformed_line(
+    envelope: dict[str, str], field: str
+) -> None:
+    lines = (SCENARIOS / "sender_identity.jsonl").read_text(encoding="utf-8").splitlines()
+    listing = json.loads(lines[7])
+    listing["envelope"] = envelope
+    sink = io.StringIO()
+    report = run_check([json.dumps(listing)], sink, rulebook=load_rulebook(), now=NOW)
+    [record] = [json.loads(text) for text in sink.getvalue().splitlines()]
+    assert record["error"]["field"] == field
+    assert report.malformed == 1
+
+
+def test_the_console_command_applies_the_exchange_parties_of_the_settings() -> None:
+    done = subprocess.run(
+        [str(GATEWAY), "check", str(SCENARIOS / "sender_identity.jsonl")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "GATEWAY_EXCHANGE_PARTY_IDS": "exchange-desk-2"},
+    )
+    first = json.loads(done.stdout.splitlines()[0])
+    assert (first["line"], first["error"]["kind"]) == (8, "sender_not_permitted")
+    assert "without a sender (judged by the rulebook only)" in done.stderr
+
+
+def test_a_delisting_takes_effect_at_its_time_not_when_announced() -> None:
+    records, _ = run("delisting_notice.jsonl")
+    assert summary(records) == [
+        (6, "custody.brand.listed", []),
+        (9, "custody.ecoa.accepted", []),
+        (10, "custody.cbam-form.accepted", []),
+        (10, "custody.emissions.attached", []),
+        (11, "custody.brand.delisted", []),
+        (13, "custody.warrant.issued", []),
+        (15, "custody.warrant.rejected", ["BRAND_DELISTED"]),
+    ]
+    delisted = records[4]["body"]
+    assert (delisted["effective_at"], delisted["notice_period_days"]) == (
+        "2026-06-01T00:00:00Z",
+        92,
+    )
+    [violation] = records[-2]["body"]["violations"]
+    assert violation["rule"] == "§4.4"

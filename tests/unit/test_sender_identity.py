@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from contracts.base import Contract
+from contracts.ecoa import ECoAKind
 from contracts.topics import TOPICS_BY_NAME
 from contracts.values import PartyRole
-from gateway.processors.sender_identity import sender_violation
+from gateway.processors.sender_identity import ingest_topic_of, sender_violation
 from gateway.registry.state import RegistryState
-from tests.unit.test_registry import after, scenario_messages
+from tests.unit.test_registry import RULEBOOK, after, scenario_messages
 from tests.unit.test_registry_custody_moves import cancel
 
 MESSAGES = {type(m).__name__: m for m in scenario_messages()}
@@ -18,8 +19,17 @@ EXCHANGE = frozenset({"exchange-listing-desk"})
 
 
 def check(topic: str, sender: str, body: Contract, state: RegistryState = LISTED) -> str | None:
-    found = sender_violation(TOPICS_BY_NAME[topic], sender, body, state, exchange_parties=EXCHANGE)
+    found = sender_violation(
+        TOPICS_BY_NAME[topic], sender, body, state, rulebook=RULEBOOK, exchange_parties=EXCHANGE
+    )
     return None if found is None else f"{found.code} {found.field} {found.allowed}"
+
+
+def rule_of(topic: str, sender: str, body: Contract, state: RegistryState = LISTED) -> str | None:
+    found = sender_violation(
+        TOPICS_BY_NAME[topic], sender, body, state, rulebook=RULEBOOK, exchange_parties=EXCHANGE
+    )
+    return None if found is None else found.rule
 
 
 @pytest.mark.parametrize(
@@ -37,7 +47,7 @@ def check(topic: str, sender: str, body: Contract, state: RegistryState = LISTED
             "producer.ecoas",
             "smelter-other",
             "ECoACreated",
-            "SENDER_NOT_PERMITTED created_by smelter-nordal",
+            "SENDER_NOT_PERMITTED ce_partyid smelter-nordal",
         ),
         (
             "warehouse.ecoas",
@@ -97,3 +107,43 @@ def test_a_warrant_cancellation_comes_only_from_the_warehouse_it_names() -> None
         check("warehouse.warrant-requests", "warehouse-antwerp-02", cancel())
         == "SENDER_NOT_PERMITTED warehouse_id warehouse-rotterdam-07"
     )
+
+
+@pytest.mark.parametrize(
+    ("topic", "sender", "body", "rule"),
+    [
+        ("producer.cbam-forms", "smelter-other", MESSAGES["CbamEmissionsFormSubmitted"], "§4.2.1"),
+        ("producer.ecoas", "smelter-other", MESSAGES["ECoACreated"], "SCR 4.6"),
+        (
+            "producer.ecoas",
+            "smelter-other",
+            MESSAGES["ECoACreated"].model_copy(update={"kind": ECoAKind.BASIC}),
+            "SCR 4.4(c)",
+        ),
+        (
+            "producer.production-batches",
+            "smelter-other",
+            MESSAGES["ProductionBatchRecorded"],
+            "sender identity",
+        ),
+        (
+            "warehouse.lot-arrivals",
+            "warehouse-antwerp-02",
+            MESSAGES["LotArrived"],
+            "sender identity",
+        ),
+        ("exchange.brand-commands", "smelter-nordal", MESSAGES["ListBrand"], "sender identity"),
+    ],
+)
+def test_a_wrong_sender_is_refused_under_the_rulebook_rule_where_it_has_one(
+    topic: str, sender: str, body: Contract, rule: str
+) -> None:
+    assert rule_of(topic, sender, body) == rule
+
+
+def test_the_topic_of_a_message_without_a_record_follows_its_sender_role() -> None:
+    ecoa = MESSAGES["ECoACreated"]
+    assert ingest_topic_of(ecoa).name == "producer.ecoas"
+    member = ecoa.model_copy(update={"created_by_role": PartyRole.MEMBER})
+    assert ingest_topic_of(member).name == "member.ecoas"
+    assert ingest_topic_of(MESSAGES["LotArrived"]).name == "warehouse.lot-arrivals"

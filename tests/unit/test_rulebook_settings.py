@@ -1,0 +1,40 @@
+"""The rulebook's dates set by Notice come from GATEWAY_* settings, the source's otherwise."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from pydantic import ValidationError
+
+from gateway.runtime.app import configured_rulebook
+from gateway.runtime.settings import Settings
+
+
+def test_without_settings_the_rulebook_keeps_the_source_dates() -> None:
+    cbam = configured_rulebook(Settings()).cbam
+    assert (cbam.deadline_for(2024), cbam.deadline_for(2025)) == (
+        date(2025, 3, 15),
+        date(2026, 3, 15),
+    )
+    assert (cbam.notice_date, cbam.verification_start) == (date(2025, 1, 1), date(2026, 1, 1))
+
+
+def test_the_environment_sets_each_cbam_date(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEWAY_CBAM_NOTICE_DATE", "2025-07-01")
+    monkeypatch.setenv("GATEWAY_CBAM_FORM_DEADLINE", "04-30")
+    monkeypatch.setenv("GATEWAY_CBAM_FIRST_FORM_DEADLINE", "2025-06-15")
+    monkeypatch.setenv("GATEWAY_CBAM_VERIFICATION_START", "2027-01-01")
+    cbam = configured_rulebook(Settings()).cbam
+    assert cbam.notice_date == date(2025, 7, 1)
+    assert cbam.deadline_for(2024) == date(2025, 6, 15)
+    assert cbam.deadline_for(2025) == date(2026, 4, 30)
+    assert cbam.verification_start == date(2027, 1, 1)
+
+
+def test_a_yearly_deadline_that_is_not_month_and_day_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GATEWAY_CBAM_FORM_DEADLINE", "15 March")
+    with pytest.raises(ValidationError):
+        Settings()
