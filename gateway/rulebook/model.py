@@ -147,7 +147,8 @@ class CbamRules(_Data):
     )
     verification_start: date = Field(
         description="From this day a form must name its verifier and level of assurance "
-        "(§4.1.3: the start of the definitive period)."
+        "(§4.1.3: the exchange requires third-party verification ahead of the EU's definitive "
+        "period, which starts on 1 January 2026)."
     )
     default_direct_tco2e_per_t: Decimal
     default_indirect_tco2e_per_t: Decimal

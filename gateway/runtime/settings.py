@@ -129,5 +129,5 @@ class Settings(BaseSettings):
     cbam_verification_start: date | None = Field(
         default=None,
         description="From this day a CBAM form must be verified, overriding the rulebook's "
-        "(2026-01-01, the definitive period, §4.1.3).",
+        "(2024-01-01: the exchange requires it ahead of the EU's 2026-01-01, §4.1.3).",
     )

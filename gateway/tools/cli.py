@@ -288,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--verification-start",
         type=date.fromisoformat,
-        help="first day a CBAM form must be verified (YYYY-MM-DD, 2026-01-01)",
+        help="first day a CBAM form must be verified (YYYY-MM-DD, 2024-01-01)",
     )
 
     commands.add_parser("run", help="run the registry until SIGTERM or Ctrl-C")

@@ -241,14 +241,29 @@ ALLOYING = (
 )
 
 
-def test_the_cbam_dates_of_the_source_are_the_defaults() -> None:
+def test_by_default_every_form_must_be_verified_ahead_of_the_eu() -> None:
+    """The exchange requires verification ahead of the EU (§4.1.3): neither unverified form
+    is accepted."""
+    records, _ = run("cbam_dates.jsonl")
+    missing = ["MANDATORY_FIELD_MISSING", "MANDATORY_FIELD_MISSING"]
+    assert summary(records) == [
+        (9, "custody.brand.listed", []),
+        (10, "custody.cbam-form.rejected", missing),
+        (11, "custody.cbam-form.rejected", missing),
+    ]
+    for rejected in records[1:]:
+        fields = {v["field"] for v in rejected["body"]["violations"]}
+        assert fields == {"verifier", "level_of_assurance"}
+
+
+def test_verification_from_the_eu_date_and_the_source_deadline() -> None:
     """15 March 2025 for the 2024 form (late on 1 June), verification from 2026 (the 2025
     form without a verifier is rejected)."""
-    records, _ = run("cbam_dates.jsonl")
+    records, _ = run("cbam_dates.jsonl", load_rulebook(verification_start=date(2026, 1, 1)))
     assert summary(records) == [
-        (8, "custody.brand.listed", []),
-        (9, "custody.cbam-form.accepted", []),
-        (10, "custody.cbam-form.rejected", ["MANDATORY_FIELD_MISSING", "MANDATORY_FIELD_MISSING"]),
+        (9, "custody.brand.listed", []),
+        (10, "custody.cbam-form.accepted", []),
+        (11, "custody.cbam-form.rejected", ["MANDATORY_FIELD_MISSING", "MANDATORY_FIELD_MISSING"]),
     ]
     assert notes_of(records)[1][2] == [
         "submitted after the 15 March 2025 deadline (§4.3)",
@@ -265,9 +280,9 @@ def test_the_cbam_dates_the_exchange_moves_are_read_by_the_rules() -> None:
     )
     records, _ = run("cbam_dates.jsonl", moved)
     assert notes_of(records) == [
-        (8, "custody.brand.listed", []),
-        (9, "custody.cbam-form.accepted", [NOT_VERIFIED.format("2027-01-01"), ALLOYING]),
+        (9, "custody.brand.listed", []),
         (10, "custody.cbam-form.accepted", [NOT_VERIFIED.format("2027-01-01"), ALLOYING]),
+        (11, "custody.cbam-form.accepted", [NOT_VERIFIED.format("2027-01-01"), ALLOYING]),
     ]
 
 

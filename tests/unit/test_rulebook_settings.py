@@ -17,7 +17,7 @@ def test_without_settings_the_rulebook_keeps_the_source_dates() -> None:
         date(2025, 3, 15),
         date(2026, 3, 15),
     )
-    assert (cbam.notice_date, cbam.verification_start) == (date(2025, 1, 1), date(2026, 1, 1))
+    assert (cbam.notice_date, cbam.verification_start) == (date(2025, 1, 1), date(2024, 1, 1))
 
 
 def test_the_environment_sets_each_cbam_date(monkeypatch: pytest.MonkeyPatch) -> None:

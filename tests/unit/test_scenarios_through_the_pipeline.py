@@ -93,10 +93,16 @@ def pipeline(name: str, rulebook: Rulebook | None = None) -> list[tuple[str, lis
 
 
 def test_the_cbam_dates_of_the_source_decide_the_same_through_the_pipeline() -> None:
+    missing = ["MANDATORY_FIELD_MISSING", "MANDATORY_FIELD_MISSING"]
     assert pipeline("cbam_dates.jsonl") == [
         ("custody.brand.listed", []),
+        ("custody.cbam-form.rejected", missing),
+        ("custody.cbam-form.rejected", missing),
+    ]
+    assert pipeline("cbam_dates.jsonl", load_rulebook(verification_start=date(2026, 1, 1))) == [
+        ("custody.brand.listed", []),
         ("custody.cbam-form.accepted", []),
-        ("custody.cbam-form.rejected", ["MANDATORY_FIELD_MISSING", "MANDATORY_FIELD_MISSING"]),
+        ("custody.cbam-form.rejected", missing),
     ]
 
 

@@ -15,7 +15,9 @@ from gateway.rulebook.warrantability import form_for_production_year
 from tests.unit.rulebook.test_cbam_form import accepted_form, calendar_year, listed, valid_form
 
 SOURCE = load_rulebook()
-MOVED = load_rulebook(first_form_deadline=date(2025, 6, 15))
+EU_VERIFICATION = load_rulebook(verification_start=date(2026, 1, 1))
+"""An exchange that requires verification only from the EU's definitive period."""
+MOVED = load_rulebook(first_form_deadline=date(2025, 6, 15), verification_start=date(2026, 1, 1))
 UNVERIFIED = {"verifier": None, "level_of_assurance": None}
 
 
@@ -29,7 +31,7 @@ def test_the_source_dates_are_the_defaults() -> None:
     cbam = SOURCE.cbam
     assert cbam.deadline_for(2024) == date(2025, 3, 15)
     assert cbam.deadline_for(2025) == date(2026, 3, 15)
-    assert cbam.verification_start == date(2026, 1, 1)
+    assert cbam.verification_start == date(2024, 1, 1)
 
 
 def test_a_moved_first_deadline_moves_that_year_only() -> None:
@@ -49,7 +51,7 @@ def test_a_moved_yearly_deadline_moves_every_year_but_one_with_its_own() -> None
     ("rulebook", "notes"),
     [
         pytest.param(
-            SOURCE,
+            EU_VERIFICATION,
             (
                 "submitted after the 15 March 2025 deadline (§4.3)",
                 "not verified: a form must be verified from 2026-01-01 (§4.1.3)",
@@ -71,13 +73,25 @@ def test_the_first_form_of_1_june_2025_is_late_only_under_the_source_deadline(
     assert decision.notes == notes
 
 
+def test_by_default_every_form_must_be_verified_ahead_of_the_eu() -> None:
+    decision = decide_form(form_of(2024, **UNVERIFIED), listed(), SOURCE, today=date(2025, 3, 1))
+    assert {(v.code, v.field) for v in decision.violations} == {
+        ("MANDATORY_FIELD_MISSING", "verifier"),
+        ("MANDATORY_FIELD_MISSING", "level_of_assurance"),
+    }
+
+
 def test_before_the_verification_start_a_form_may_be_unverified() -> None:
-    decision = decide_form(form_of(2024, **UNVERIFIED), listed(), SOURCE, today=date(2025, 12, 31))
+    decision = decide_form(
+        form_of(2024, **UNVERIFIED), listed(), EU_VERIFICATION, today=date(2025, 12, 31)
+    )
     assert decision.accepted
 
 
 def test_from_the_verification_start_a_form_must_be_verified() -> None:
-    decision = decide_form(form_of(2024, **UNVERIFIED), listed(), SOURCE, today=date(2026, 1, 1))
+    decision = decide_form(
+        form_of(2024, **UNVERIFIED), listed(), EU_VERIFICATION, today=date(2026, 1, 1)
+    )
     assert {(v.code, v.field) for v in decision.violations} == {
         ("MANDATORY_FIELD_MISSING", "verifier"),
         ("MANDATORY_FIELD_MISSING", "level_of_assurance"),
@@ -92,7 +106,7 @@ def test_a_later_verification_start_lets_an_unverified_form_through() -> None:
 
 def test_before_the_verification_start_a_stated_verification_must_be_complete() -> None:
     decision = decide_form(
-        form_of(2024, level_of_assurance=None), listed(), SOURCE, today=date(2025, 6, 1)
+        form_of(2024, level_of_assurance=None), listed(), EU_VERIFICATION, today=date(2025, 6, 1)
     )
     assert [(v.code, v.field) for v in decision.violations] == [
         ("MANDATORY_FIELD_MISSING", "level_of_assurance")
