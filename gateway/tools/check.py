@@ -26,6 +26,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from contracts.base import Contract
 from contracts.envelope import DecodeErrorKind, MessageDecodeError, decode_body
+from contracts.json_numbers import parse_exact
 from gateway.registry.core import handle
 from gateway.registry.state import CommandRefused, RegistryState
 from gateway.rulebook.model import Rulebook
@@ -69,7 +70,7 @@ def run_check(
         state = step.state
         for output in step.outputs:
             counts["outputs"] += 1
-            _write(sink, {"line": number, "type": output.MESSAGE_TYPE, "body": _json(output)})
+            sink.write(_output_line(number, output))
     return CheckReport(
         lines_read=counts["lines"],
         messages=counts["messages"],
@@ -81,7 +82,7 @@ def run_check(
 
 def _read_line(text: str, *, default_time: datetime) -> tuple[Contract, datetime]:
     try:
-        line = json.loads(text)
+        line = parse_exact(text)
     except json.JSONDecodeError as error:
         raise MessageDecodeError(
             DecodeErrorKind.UNDECODABLE, None, f"not JSON: {error.msg} at column {error.colno}"
@@ -125,8 +126,10 @@ def _error(kind: object, field: str | None, message: str) -> dict[str, Any]:
     return {"kind": str(kind), "field": field, "message": message}
 
 
-def _json(body: Contract) -> Any:
-    return body.model_dump(mode="json")
+def _output_line(number: int, body: Contract) -> str:
+    """``{"line", "type", "body"}``, the body as it travels, its numbers exact."""
+    message_type = json.dumps(body.MESSAGE_TYPE)
+    return f'{{"line": {number}, "type": {message_type}, "body": {body.model_dump_json()}}}\n'
 
 
 def _write(sink: TextIO, record: dict[str, Any]) -> None:
