@@ -357,19 +357,43 @@ def test_gateway_check_refuses_an_unreadable_weight_naming_the_field(
     assert not [line for line in output if line.get("type") == WarrantIssued.MESSAGE_TYPE]
 
 
-def test_a_registry_entity_with_a_long_fraction_survives_the_codec_exactly() -> None:
-    lot = next(body for body in claimed_scenario() if isinstance(body, LotArrived))
-    exact = lot.model_copy(update={"net_weight_kg": Decimal(LONG_FRACTION)})
+LOT_KG = Decimal("19999.999999999999999999")
+BUNDLE_KG = Decimal("999.999999999999999999")
+BUNDLE_MM = Decimal("1099.999999999999999999")
+
+
+def measured_lot(lot: LotArrived) -> LotArrived:
+    """``lot`` (20 bundles of 1000 kg, 1100 mm long) weighed and measured to 10^-18: its
+    last bundle, the makeweight, lighter and shorter by that much. A binary float reads it
+    as ``lot``."""
+    last = lot.bundles[-1]
+    assert last.dimensions is not None
+    makeweight = last.model_copy(
+        update={
+            "net_weight_kg": BUNDLE_KG,
+            "dimensions": last.dimensions.model_copy(update={"length_mm": BUNDLE_MM}),
+            "is_makeweight": True,
+        }
+    )
+    return lot.model_copy(
+        update={"net_weight_kg": LOT_KG, "bundles": (*lot.bundles[:-1], makeweight)}
+    )
+
+
+def test_a_registry_entity_with_long_fractions_survives_the_codec_exactly() -> None:
+    *setting, lot, request = claimed_scenario()
+    assert isinstance(lot, LotArrived)
     state = RegistryState()
-    for message in [*[m for m in claimed_scenario() if not isinstance(m, LotArrived)], exact]:
+    for message in [*setting, measured_lot(lot), request]:
         state = handle(state, message, now=NOW, rulebook=RULEBOOK).state
     entities = all_entities(state)
     (stored,) = [value for key, value in entities.items() if key.startswith("lot:")]
-    assert LONG_FRACTION.encode() in stored
+    assert b'"length_mm":' + str(BUNDLE_MM).encode() + b"," in stored  # a JSON number
     restored = entity_values(state_from_entities(entities))
     assert restored == entity_values(state)
-    (lot_entity,) = [value for key, value in restored.items() if key.startswith("lot:")]
-    assert lot_entity.net_weight_kg == Decimal(LONG_FRACTION)
+    (arrived,) = [value for key, value in restored.items() if key.startswith("lot:")]
+    assert (arrived.net_weight_kg, arrived.bundles[-1].net_weight_kg) == (LOT_KG, BUNDLE_KG)
+    assert arrived.bundles[-1].dimensions.length_mm == BUNDLE_MM
 
 
 def test_every_entity_kind_reads_the_same_through_the_exact_parse(
