@@ -96,7 +96,7 @@ async def test_a_17_digit_quantity_is_booked_exactly_and_unreadable_ones_are_dea
 ) -> None:
     async with running_registry(registry_settings(topics, tmp_path / "state")) as app:
         await send(topics, [*certification(), (certified_input("in-big", BIG), SITE_OPERATOR)])
-        await send_by_hand(topics, ["NaN", "1e999999", "1.00000000000000000000000000001"])
+        await send_by_hand(topics, ["NaN", "1e999999", "1.0000000000000000000000000001"])
         await wait_until_booked(topics, app.ledger_group_id)
 
     sent = [r for r in await raw_records(topics, LEDGER_INPUT) if b"in-big" in r.value]
