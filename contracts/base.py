@@ -21,25 +21,28 @@ from pydantic import (
     field_validator,
 )
 
+from contracts.json_numbers import dump_exact, json_number
+
 JsonObject = dict[str, Any]
 Upcaster = Callable[[JsonObject], JsonObject]
 
 
-def _decimal_as_json_number(value: Decimal) -> float:
-    return float(value)
-
-
-# Exact decimal quantities (a limit of 1.80 % must compare exactly), written as JSON numbers.
+# Exact decimal quantities (a limit of 1.80 % must compare exactly), written as JSON numbers
+# that read back as the same value (``contracts.json_numbers``: the limits a number is held to).
 Decimal_ = Annotated[
     Decimal,
     Field(allow_inf_nan=False),
-    PlainSerializer(_decimal_as_json_number, return_type=float, when_used="json"),
+    PlainSerializer(json_number, return_type=Any, when_used="json"),
     WithJsonSchema({"type": "number"}),
 ]
-Kilograms = Annotated[Decimal_, Field(ge=0)]
-Millimetres = Annotated[Decimal_, Field(ge=0)]
-Tonnes = Annotated[Decimal_, Field(ge=0)]
-PercentByMass = Annotated[Decimal_, Field(ge=0, le=100)]
+Kilograms = Annotated[Decimal_, Field(ge=0), WithJsonSchema({"type": "number", "minimum": 0})]
+Millimetres = Annotated[Decimal_, Field(ge=0), WithJsonSchema({"type": "number", "minimum": 0})]
+Tonnes = Annotated[Decimal_, Field(ge=0), WithJsonSchema({"type": "number", "minimum": 0})]
+PercentByMass = Annotated[
+    Decimal_,
+    Field(ge=0, le=100),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 100}),
+]
 TonnesCO2ePerTonne = Decimal_  # sign is a rulebook matter (a negative figure is rejected there)
 
 
@@ -80,6 +83,14 @@ class Contract(BaseModel):
     def build(cls, **fields: Any) -> Self:
         """Build a body of the current schema version (the version is filled in)."""
         return cls(schema_version=cls.SCHEMA_VERSION, **fields)
+
+    def model_dump_json(self, **options: Any) -> str:
+        """The body's JSON, every number exact (``contracts.json_numbers.dump_exact``)."""
+
+        def dump() -> bytes:
+            return super(Contract, self).model_dump_json(**options).encode()
+
+        return dump_exact(dump).decode()
 
 
 class SchemaVersionError(ValueError):

@@ -15,10 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import partial
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from contracts.base import Contract, SchemaVersionError, upcast
+from contracts.json_numbers import dump_exact, may_lose_digits, parse_exact, unreadable_number
 from contracts.message_types import UnknownMessageType, contract_for
 
 SPEC_VERSION = "1.0"
@@ -147,7 +149,9 @@ _JSON_CONTENT_TYPE_BYTES = JSON_CONTENT_TYPE.encode()
 
 
 def encode_body(body: Contract) -> bytes:
-    return body.model_dump_json().encode("utf-8")
+    """The body's JSON (UTF-8), every number exact; straight from pydantic-core's bytes, the
+    same as ``body.model_dump_json()`` without its decoding and encoding again."""
+    return dump_exact(partial(body.__pydantic_serializer__.to_json, body))
 
 
 class DecodeErrorKind(StrEnum):
@@ -200,20 +204,23 @@ def decode_message(
 
 def read_body_bytes(contract: type[Contract], value: bytes) -> Contract:
     """A body from the record's bytes: validated straight from the JSON when it is of the
-    current version and valid (the common case, half the work of parsing and then
-    validating); anything else goes the long way, which upcasts and names what is wrong."""
-    try:
-        body = contract.model_validate_json(value)
-    except ValidationError:
-        body = None
-    if body is not None and body.schema_version == contract.SCHEMA_VERSION:
-        return body
+    current version and valid and pydantic reads its every number exactly (the common case,
+    half the work of parsing and then validating); anything else goes the long way, which
+    reads every number exactly, upcasts and names what is wrong."""
+    if not may_lose_digits(value):
+        try:
+            body = contract.model_validate_json(value)
+        except ValidationError:
+            body = None
+        if body is not None and body.schema_version == contract.SCHEMA_VERSION:
+            return body
     return read_body(contract, _parse_json_object(value))
 
 
 def decode_body(message_type: str, raw: object) -> Contract:
-    """A body given as parsed JSON, read as its current-version contract (for callers that
-    carry messages without Kafka headers, such as ``gateway check``)."""
+    """A body given as parsed JSON (``contracts.json_numbers.parse_exact``), read as its
+    current-version contract (for callers that carry messages without Kafka headers, such as
+    ``gateway check``)."""
     if not isinstance(raw, dict):
         raise MessageDecodeError(
             DecodeErrorKind.UNDECODABLE,
@@ -230,7 +237,14 @@ def decode_body(message_type: str, raw: object) -> Contract:
 
 
 def read_body(contract: type[Contract], raw: dict[str, object]) -> Contract:
-    """Upcast and validate a parsed body; errors name the field."""
+    """Upcast and validate a parsed body (``contracts.json_numbers.parse_exact``); errors
+    name the field."""
+    unreadable = unreadable_number(raw)
+    if unreadable is not None:
+        location, problem = unreadable
+        field = field_path(location)
+        message = f"the body breaks its schema: {field}: {problem}"
+        raise MessageDecodeError(DecodeErrorKind.SCHEMA_VIOLATION, field, message)
     try:
         current = upcast(contract, raw)
     except SchemaVersionError as error:
@@ -332,7 +346,7 @@ def _contract_of(message_type: str) -> type[Contract]:
 
 def _parse_json_object(value: bytes) -> dict[str, object]:
     try:
-        parsed = json.loads(value.decode("utf-8"))
+        parsed = parse_exact(value.decode("utf-8"))
     except UnicodeDecodeError as error:
         raise MessageDecodeError(
             DecodeErrorKind.UNDECODABLE,

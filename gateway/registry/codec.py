@@ -13,7 +13,6 @@ brand's handled ids, and lots, requests, cancellations and moves as wire bodies.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -22,6 +21,7 @@ from pydantic import TypeAdapter
 
 from contracts.base import upcast
 from contracts.custody import CustodyMovementRecorded
+from contracts.json_numbers import dump_exact, may_lose_digits, parse_exact
 from contracts.lots import LotArrived
 from contracts.warrants import CancelWarrant, RequestWarrant
 from gateway.registry.state import (
@@ -101,14 +101,20 @@ def _kind_of(key: str) -> EntityKind:
 
 def encode(key: str, value: Any) -> bytes:
     kind = _kind_of(key)
-    return kind.prefix + kind.adapter.dump_json(value) + b"}"
+    entity = dump_exact(lambda: kind.adapter.dump_json(value))
+    return kind.prefix + entity + b"}"
 
 
 def decode(key: str, data: bytes) -> Any:
+    """The entity ``data`` holds; pydantic parses it unless some number of it would not be
+    read exactly (``contracts.json_numbers``)."""
     kind = _kind_of(key)
     if data.startswith(kind.prefix) and data.endswith(b"}"):
-        return kind.adapter.validate_json(data[len(kind.prefix) : -1])
-    wrapped = json.loads(data)
+        entity = data[len(kind.prefix) : -1]
+        if not may_lose_digits(entity):
+            return kind.adapter.validate_json(entity)
+        return kind.adapter.validate_python(parse_exact(entity))
+    wrapped = parse_exact(data)
     if not isinstance(wrapped, dict) or "v" not in wrapped or "d" not in wrapped:
         raise UnknownEntity(f"registry entity {key!r} is not a versioned entity")
     version, body = wrapped["v"], wrapped["d"]
@@ -179,7 +185,7 @@ _Body = TypeVar("_Body", LotArrived, RequestWarrant, CancelWarrant, CustodyMovem
 
 def _legacy_body(contract: type[_Body], data: bytes) -> _Body:
     """A wire body as version 0 stored it, through the contract's upcasters."""
-    return contract.model_validate(upcast(contract, json.loads(data)))
+    return contract.model_validate(upcast(contract, parse_exact(data)))
 
 
 def _legacy_tombstone(kind: str, name: str, restored: Lookup) -> dict[str, Any | None]:

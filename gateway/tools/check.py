@@ -33,6 +33,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from contracts.base import Contract
 from contracts.envelope import DecodeErrorKind, MessageDecodeError, decode_body
+from contracts.json_numbers import parse_exact
 from gateway.processors.sender_identity import (
     ingest_topic_of,
     sender_rejection,
@@ -84,9 +85,13 @@ def run_check(
             counts["without_sender"] += 1
         else:
             refused = _refused_sender(body, sender, state, at, rulebook, exchange_parties)
+            if isinstance(refused, Contract):
+                counts["outputs"] += 1
+                sink.write(_output_line(number, refused))
+                continue
             if refused is not None:
-                counts["refused" if "error" in refused else "outputs"] += 1
-                _write(sink, {"line": number, **refused})
+                counts["refused"] += 1
+                _write(sink, {"line": number, "error": refused})
                 continue
         try:
             step = handle(state, body, now=at, rulebook=rulebook)
@@ -98,7 +103,7 @@ def run_check(
         state = step.state
         for output in step.outputs:
             counts["outputs"] += 1
-            _write(sink, {"line": number, "type": output.MESSAGE_TYPE, "body": _json(output)})
+            sink.write(_output_line(number, output))
     return CheckReport(
         lines_read=counts["lines"],
         messages=counts["messages"],
@@ -116,7 +121,7 @@ def _refused_sender(
     at: datetime,
     rulebook: Rulebook,
     exchange_parties: Set[str],
-) -> dict[str, Any] | None:
+) -> Contract | dict[str, Any] | None:
     """What a line from a sender who may not send it gives, as on the topics: an eCOA's or a
     form's rejection, else an error (a dead letter there); None when the sender may send it."""
     refusal = sender_violation(
@@ -131,14 +136,16 @@ def _refused_sender(
         return None
     rejection = sender_rejection(body, refusal, rulebook_version=rulebook.version, now=at)
     if rejection is None:
-        error = _error("sender_not_permitted", refusal.field, refusal.message)
-        return {"error": {**error, "rule": refusal.rule}}
-    return {"type": rejection.MESSAGE_TYPE, "body": _json(rejection)}
+        return {
+            **_error("sender_not_permitted", refusal.field, refusal.message),
+            "rule": refusal.rule,
+        }
+    return rejection
 
 
 def _read_line(text: str, *, default_time: datetime) -> tuple[Contract, datetime, str | None]:
     try:
-        line = json.loads(text)
+        line = parse_exact(text)
     except json.JSONDecodeError as error:
         raise MessageDecodeError(
             DecodeErrorKind.UNDECODABLE, None, f"not JSON: {error.msg} at column {error.colno}"
@@ -204,8 +211,10 @@ def _error(kind: object, field: str | None, message: str) -> dict[str, Any]:
     return {"kind": str(kind), "field": field, "message": message}
 
 
-def _json(body: Contract) -> Any:
-    return body.model_dump(mode="json")
+def _output_line(number: int, body: Contract) -> str:
+    """``{"line", "type", "body"}``, the body as it travels, its numbers exact."""
+    message_type = json.dumps(body.MESSAGE_TYPE)
+    return f'{{"line": {number}, "type": {message_type}, "body": {body.model_dump_json()}}}\n'
 
 
 def _write(sink: TextIO, record: dict[str, Any]) -> None:
