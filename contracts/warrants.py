@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import AwareDatetime, Field
 
-from contracts.base import Contract, Kilograms
+from contracts.base import Contract, JsonObject, Kilograms, Upcaster
 from contracts.values import (
     CalendarYear,
     EmissionsSummary,
@@ -156,17 +157,28 @@ class WarrantRejected(Contract):
     decided_at: AwareDatetime = Field(description="When the decision was made.")
 
 
+def _pending_version_1_to_2(body: JsonObject) -> JsonObject:
+    """Version 1 named no rejected certificate."""
+    return {**body, "certificate_violations": []}
+
+
 class WarrantPending(Contract):
     """A lot cannot be warranted yet: documents are missing that may still arrive."""
 
     MESSAGE_TYPE: ClassVar[str] = "custody.warrant.pending"
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
+    UPCASTERS: ClassVar[Mapping[int, Upcaster]] = {1: _pending_version_1_to_2}
 
     request_id: Identifier = Field(description="Request decided on.")
     lot_id: Identifier = Field(description="Lot of the request.")
     brand: Identifier = Field(description="Brand of the lot (the partition key).")
     missing: tuple[MissingItem, ...] = Field(
         min_length=1, description="Every document still awaited, with the rule requiring it."
+    )
+    certificate_violations: tuple[RuleViolation, ...] = Field(
+        default=(),
+        description="Every rule broken by the rejected eCOAs of the lot's casts that no "
+        "accepted eCOA covers (the field names the eCOA): what a valid eCOA must put right.",
     )
     rulebook_version: Identifier = Field(description="Version of the rulebook applied.")
     decided_at: AwareDatetime = Field(description="When the decision was made.")

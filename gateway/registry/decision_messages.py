@@ -170,6 +170,9 @@ def warrant_messages(
             lot_id=decision.lot_id,
             brand=decision.brand,
             missing=missing,
+            certificate_violations=tuple(
+                rule_violation(v) for v in decision.certificate_violations
+            ),
             rulebook_version=rulebook_version,
             decided_at=now,
         )

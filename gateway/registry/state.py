@@ -39,6 +39,7 @@ from gateway.rulebook.state import (
     CertifiedCast,
     OpenRequest,
     RecordedCast,
+    RejectedCertificate,
     normalised_cast_reference,
 )
 
@@ -63,6 +64,8 @@ class CastEntry:
 
     recorded: RecordedCast | None = None
     certificates: tuple[CertifiedCast, ...] = ()
+    rejected: RejectedCertificate | None = None
+    """The latest eCOA rejected for the cast (one is kept, so the entry stays small)."""
 
 
 @dataclass(frozen=True)
@@ -403,6 +406,9 @@ class BrandEntities:
 
     def certificates_of(self, cast_reference: str) -> tuple[CertifiedCast, ...]:
         return self.cast(cast_reference).certificates
+
+    def rejected_certificate_of(self, cast_reference: str) -> RejectedCertificate | None:
+        return self.cast(cast_reference).rejected
 
     def form(self, reporting_year: int) -> AcceptedForm | None:
         form: AcceptedForm | None = self.state.get(

@@ -34,7 +34,7 @@ from gateway.registry.state import (
 )
 from gateway.rulebook.decisions import WarrantDecision, WarrantOutcome
 from gateway.rulebook.state import OpenRequest, arrived_lot, open_request
-from gateway.rulebook.warrantability import decide_warrant
+from gateway.rulebook.warrantability import decide_warrant, is_overdue
 from gateway.violations import Violation
 
 CUSTODY_RULE = "CoC: each custody move is booked once"
@@ -100,7 +100,8 @@ def request_warrant(state: RegistryState, request: RequestWarrant, context: Cont
     if previous is not None and previous.outcome is WarrantOutcome.ISSUED:
         cancelled = state.cancellation(request.lot_id)
         return Step(state, (_already_on_warrant(request, previous, cancelled, context),))
-    state, outputs = _decide(state, open_request(request), context, always_publish=True)
+    received = open_request(request, received_at=context.now)
+    state, outputs = _decide(state, received, context, always_publish=True)
     return Step(state, tuple(outputs))
 
 
@@ -159,6 +160,7 @@ def _decide(
         state.brand(request.brand),
         context.rulebook,
         today=context.now.date(),
+        now=context.now,
     )
     previous = state.warrant_decision(request.lot_id)
     if decision.outcome is WarrantOutcome.PENDING:
@@ -308,4 +310,17 @@ def decide_open_requests(
     for request in state.open_requests_of(brand):
         state, decided = _decide(state, request, context)
         outputs.extend(decided)
+    return state, outputs
+
+
+def expire_overdue_requests(
+    state: RegistryState, brand: str, context: Context
+) -> tuple[RegistryState, list[Contract]]:
+    """Reject, as expired, the brand's requests pending past the rulebook's limit. The
+    registry has no timers: this runs when the next message of the brand arrives."""
+    outputs: list[Contract] = []
+    for request in state.open_requests_of(brand):
+        if is_overdue(request, context.rulebook, now=context.now):
+            state, decided = _decide(state, request, context)
+            outputs.extend(decided)
     return state, outputs

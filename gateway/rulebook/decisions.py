@@ -95,3 +95,6 @@ class WarrantDecision:
     terms: WarrantTerms | None = None
     notes: tuple[str, ...] = ()
     """Flags a person should see on an issued warrant (e.g. the previous year's form used)."""
+    certificate_violations: tuple[Violation, ...] = ()
+    """The rules broken by the rejected eCOAs of the lot's casts that no accepted eCOA
+    covers: what a pending lot's certificates must put right."""

@@ -22,6 +22,7 @@ from contracts.ecoa import ECoAKind
 from contracts.lots import LotArrived
 from contracts.values import Dimensions, MetalContract, Shape
 from contracts.warrants import RequestWarrant
+from gateway.violations import Violation
 
 _IGNORED_IN_REFERENCES = re.compile(r"[\s\-]")
 
@@ -72,6 +73,16 @@ class CertifiedCast:
 
 
 @dataclass(frozen=True)
+class RejectedCertificate:
+    """The latest eCOA rejected for a cast, with every rule it broke: a lot of that cast
+    waits for a valid eCOA naming them (SCR 4.1, 4.5)."""
+
+    ecoa_id: str
+    kind: ECoAKind
+    violations: tuple[Violation, ...]
+
+
+@dataclass(frozen=True)
 class EmissionsFigures:
     """Embedded emissions of a brand's metal for one year, t CO2e per t of goods."""
 
@@ -106,6 +117,10 @@ class BrandView(Protocol):
 
     def certificates_of(self, cast_reference: str) -> tuple[CertifiedCast, ...]: ...
 
+    def rejected_certificate_of(self, cast_reference: str) -> RejectedCertificate | None:
+        """The latest eCOA rejected for the cast, if any."""
+        ...
+
     def form(self, reporting_year: int) -> AcceptedForm | None: ...
 
     def casts_read_as(self, normal_form: str) -> tuple[str, ...]:
@@ -124,12 +139,16 @@ class BrandState:
     casts: Mapping[str, RecordedCast] = field(default_factory=dict)
     certified: Mapping[str, tuple[CertifiedCast, ...]] = field(default_factory=dict)
     forms: Mapping[int, AcceptedForm] = field(default_factory=dict)
+    rejected: Mapping[str, RejectedCertificate] = field(default_factory=dict)
 
     def recorded_cast(self, cast_reference: str) -> RecordedCast | None:
         return self.casts.get(cast_reference)
 
     def certificates_of(self, cast_reference: str) -> tuple[CertifiedCast, ...]:
         return self.certified.get(cast_reference, ())
+
+    def rejected_certificate_of(self, cast_reference: str) -> RejectedCertificate | None:
+        return self.rejected.get(cast_reference)
 
     def form(self, reporting_year: int) -> AcceptedForm | None:
         return self.forms.get(reporting_year)
@@ -217,9 +236,16 @@ class OpenRequest:
     warehouse_id: str
     requested_at: datetime
     warrant_holder_id: str | None = None
+    received_at: datetime | None = None
+    """When the registry first took the request in; it pends from then (from
+    ``requested_at`` for a request kept before the registry recorded it)."""
+
+    @property
+    def pending_since(self) -> datetime:
+        return self.received_at or self.requested_at
 
 
-def open_request(request: RequestWarrant) -> OpenRequest:
+def open_request(request: RequestWarrant, *, received_at: datetime | None = None) -> OpenRequest:
     return OpenRequest(
         request_id=request.request_id,
         lot_id=request.lot_id,
@@ -227,4 +253,5 @@ def open_request(request: RequestWarrant) -> OpenRequest:
         warehouse_id=request.warehouse_id,
         requested_at=request.requested_at,
         warrant_holder_id=request.warrant_holder_id,
+        received_at=received_at,
     )

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
@@ -35,6 +35,7 @@ from gateway.rulebook.state import (
     EmissionsFigures,
     LotBundle,
     OpenRequest,
+    RejectedCertificate,
     normalised_cast_reference,
 )
 from gateway.rulebook.violations import Missing, MissingKind
@@ -58,13 +59,30 @@ def decide_warrant(
     rulebook: Rulebook,
     *,
     today: date,
+    now: datetime | None = None,
 ) -> WarrantDecision:
     """Issue, reject or hold a warrant request, listing every failed rule and missing item.
 
     ``lot`` is None when the request came before the lot's arrival; ``brand`` is what the
     registry knows of the request's brand; ``today`` only decides whether the previous
-    year's CBAM form may still stand in for the production year's (§4.3 Figure 4).
+    year's CBAM form may still stand in for the production year's (§4.3 Figure 4). Given
+    ``now``, a request that would still pend after the rulebook's pending limit is rejected
+    as expired, naming what it waited for.
     """
+    decision = _decide_warrant(request, lot, brand, rulebook, today=today)
+    if now is not None and decision.outcome is WarrantOutcome.PENDING:
+        return _expired(decision, request, rulebook, now=now) or decision
+    return decision
+
+
+def _decide_warrant(
+    request: OpenRequest,
+    lot: ArrivedLot | None,
+    brand: BrandView,
+    rulebook: Rulebook,
+    *,
+    today: date,
+) -> WarrantDecision:
     if lot is None:
         return _decision(
             request, WarrantOutcome.PENDING, missing=(_lot_arrival_missing(request.lot_id),)
@@ -86,7 +104,12 @@ def decide_warrant(
     if violations or record is None:
         return _decision(request, WarrantOutcome.REJECTED, violations=violations, missing=missing)
     if missing or emissions.attached is None:
-        return _decision(request, WarrantOutcome.PENDING, missing=missing)
+        return _decision(
+            request,
+            WarrantOutcome.PENDING,
+            missing=missing,
+            certificate_violations=certificates.rejected,
+        )
     terms = _warrant_terms(lot, record, contract_rules, certificates.chosen, emissions.attached)
     return _decision(request, WarrantOutcome.ISSUED, terms=terms, notes=emissions.notes)
 
@@ -99,6 +122,7 @@ def _decision(
     missing: tuple[Missing, ...] = (),
     terms: WarrantTerms | None = None,
     notes: tuple[str, ...] = (),
+    certificate_violations: tuple[Violation, ...] = (),
 ) -> WarrantDecision:
     return WarrantDecision(
         request_id=request.request_id,
@@ -109,6 +133,53 @@ def _decision(
         missing=missing,
         terms=terms,
         notes=notes,
+        certificate_violations=certificate_violations,
+    )
+
+
+_AWAITED_SHOWN = 10
+
+
+def is_overdue(request: OpenRequest, rulebook: Rulebook, *, now: datetime) -> bool:
+    """Whether the request has pended longer than the rulebook's pending limit."""
+    return now - request.pending_since > rulebook.pending_limit
+
+
+def _spoken_duration(duration: timedelta) -> str:
+    """ "30 days", or "31 days, 0:00:01" for a duration of days and a part."""
+    if duration % timedelta(days=1):
+        return str(duration)
+    return f"{duration.days} days"
+
+
+def _expired(
+    pending: WarrantDecision, request: OpenRequest, rulebook: Rulebook, *, now: datetime
+) -> WarrantDecision | None:
+    """The rejection of a request pending past the limit, or None while it may still pend.
+
+    The limit is the gateway's reading of SCR 4.1 (a lot is warranted when its eCOA
+    accompanies it), not a period the source sets; the rejection names everything awaited,
+    and the rules the rejected certificates of its casts broke."""
+    if not is_overdue(request, rulebook, now=now):
+        return None
+    since = request.pending_since
+    references = [item.reference for item in pending.missing]
+    awaited = ", ".join(references[:_AWAITED_SHOWN]) + (
+        f" and {len(references) - _AWAITED_SHOWN} more" if len(references) > _AWAITED_SHOWN else ""
+    )
+    expiry = Violation(
+        code="WARRANT_REQUEST_EXPIRED",
+        rule=f"{SCR_4_1} (pending limit)",
+        field="request_id",
+        observed=f"pending since {since.isoformat()} ({_spoken_duration(now - since)})",
+        allowed=f"<= {_spoken_duration(rulebook.pending_limit)} pending",
+        message=f"request {request.request_id} waited longer than "
+        f"{_spoken_duration(rulebook.pending_limit)} for: {awaited}",
+    )
+    return replace(
+        pending,
+        outcome=WarrantOutcome.REJECTED,
+        violations=(expiry, *pending.certificate_violations),
     )
 
 
@@ -578,6 +649,8 @@ class _CertificateFindings:
     missing: tuple[Missing, ...]
     chosen: Mapping[str, CertifiedCast]
     """The certificate each certified cast of the lot is warranted with."""
+    rejected: tuple[Violation, ...] = ()
+    """The rules broken by the rejected eCOAs of the casts still missing one."""
 
 
 def _certificate_findings(
@@ -585,6 +658,7 @@ def _certificate_findings(
 ) -> _CertificateFindings:
     violations: list[Violation] = []
     missing: list[Missing] = []
+    rejected: list[Violation] = []
     chosen: dict[str, CertifiedCast] = {}
     seen: set[str] = set()
     for path, cast in _casts_of(lot):
@@ -599,14 +673,10 @@ def _certificate_findings(
             continue
         near_match = _near_match(cast, brand)
         if near_match is None:
-            missing.append(
-                Missing(
-                    kind=MissingKind.ECOA,
-                    reference=cast,
-                    rule=SCR_4_1,
-                    message=f"no accepted eCOA of brand {brand.brand} covers cast {cast}",
-                )
-            )
+            refused = brand.rejected_certificate_of(cast)
+            missing.append(_ecoa_missing(cast, brand.brand, refused))
+            if refused is not None:
+                rejected.extend(_rejected_certificate_violations(refused))
             continue
         violations.append(
             Violation(
@@ -620,7 +690,32 @@ def _certificate_findings(
                 "numbers on the eCOA",
             )
         )
-    return _CertificateFindings(tuple(violations), tuple(missing), chosen)
+    return _CertificateFindings(
+        tuple(violations), tuple(missing), chosen, tuple(dict.fromkeys(rejected))
+    )
+
+
+def _ecoa_missing(cast: str, brand: str, refused: RejectedCertificate | None) -> Missing:
+    message = f"no accepted eCOA of brand {brand} covers cast {cast}"
+    if refused is not None:
+        broken = ", ".join(dict.fromkeys(f"{v.code} ({v.rule})" for v in refused.violations))
+        message += f"; its eCOA {refused.ecoa_id} was rejected: {broken}"
+    return Missing(kind=MissingKind.ECOA, reference=cast, rule=SCR_4_1, message=message)
+
+
+def _rejected_certificate_violations(refused: RejectedCertificate) -> list[Violation]:
+    """The rules the cast's rejected eCOA broke, each with its observed and allowed value, its
+    field prefixed with the eCOA (the same for every cast the eCOA names)."""
+    return [
+        replace(
+            violation,
+            field=f"ecoa[{refused.ecoa_id}].{violation.field}"
+            if violation.field
+            else f"ecoa[{refused.ecoa_id}]",
+            message=f"eCOA {refused.ecoa_id} was rejected: {violation.message}",
+        )
+        for violation in refused.violations
+    ]
 
 
 def _certificate_not_for_contract(

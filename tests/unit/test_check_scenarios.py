@@ -220,3 +220,45 @@ def test_the_console_command_reads_standard_input() -> None:
         "custody.ecoa.rejected",
         "custody.cbam-form.rejected",
     ]
+
+
+def test_a_lot_of_off_specification_metal_pends_naming_the_rejected_ecoa_then_expires() -> None:
+    records, _ = run("offspec_cast_pending_then_expired.jsonl")
+    assert summary(records) == [
+        (6, "custody.brand.listed", []),
+        (9, "custody.ecoa.rejected", ["ELEMENT_OUT_OF_SPECIFICATION"]),
+        (10, "custody.cbam-form.accepted", []),
+        (12, "custody.warrant.pending", ["C26-0101", "C26-0102"]),
+        (
+            13,
+            "custody.warrant.rejected",
+            ["WARRANT_REQUEST_EXPIRED", "ELEMENT_OUT_OF_SPECIFICATION"],
+        ),
+    ]
+    pending = records[3]["body"]
+    [finding] = pending["certificate_violations"]
+    assert (finding["rule"], finding["field"], finding["observed"], finding["allowed"]) == (
+        "Aluminium Alloy SCR 1(a)(i)",
+        "ecoa[ECOA-NORDAL-0101].casts[0].chemistry.Cu",
+        "4.5 %",
+        "2-3.5 % (A380.1)",
+    )
+    assert "ECOA-NORDAL-0101 was rejected" in pending["missing"][0]["message"]
+    expiry = records[-2]["body"]["violations"][0]
+    assert (expiry["rule"], expiry["allowed"]) == ("SCR 4.1 (pending limit)", "<= 30 days pending")
+
+
+def test_a_lot_pending_on_a_rejected_ecoa_is_issued_when_a_valid_one_arrives_in_time() -> None:
+    records, _ = run("offspec_cast_corrected_then_issued.jsonl")
+    assert summary(records) == [
+        (4, "custody.brand.listed", []),
+        (7, "custody.ecoa.rejected", ["ELEMENT_OUT_OF_SPECIFICATION"]),
+        (8, "custody.cbam-form.accepted", []),
+        (10, "custody.warrant.pending", ["C26-0101", "C26-0102"]),
+        (11, "custody.ecoa.accepted", []),
+        (11, "custody.emissions.attached", []),
+        (11, "custody.warrant.issued", []),
+    ]
+    assert [v["code"] for v in records[3]["body"]["certificate_violations"]] == [
+        "ELEMENT_OUT_OF_SPECIFICATION"
+    ]

@@ -1,0 +1,62 @@
+"""Issue 11's warrant rules on the real broker, across a restart of the registry: what a
+pending lot's rejected certificates broke, and the pending limit."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from contracts.warrants import WarrantPending, WarrantRejected
+from gateway.rulebook.model import load_rulebook
+from tests.conftest import TestTopics
+from tests.integration.registry_support import (
+    all_outputs,
+    publish,
+    registry_settings,
+    running_registry,
+    wait_until_consumed,
+)
+from tests.unit.test_registry_warrant_rules_pipeline import timed_messages
+
+pytestmark = pytest.mark.broker
+
+PENDING_LIMIT = timedelta(seconds=4)
+
+
+def rulebook_file(directory: Path) -> Path:
+    """The bundled rulebook with a pending limit of a few seconds."""
+    rulebook = load_rulebook().model_copy(update={"pending_limit": PENDING_LIMIT})
+    path = directory / "rulebook.json"
+    path.write_text(rulebook.model_dump_json(), encoding="utf-8")
+    return path
+
+
+async def test_a_pending_off_specification_lot_names_its_ecoa_and_expires_after_a_restart(
+    topics: TestTopics, tmp_path: Path
+) -> None:
+    *scene, later_cast = [
+        message for _, message in timed_messages("offspec_cast_pending_then_expired.jsonl")
+    ]
+    settings = registry_settings(topics, tmp_path / "state").model_copy(
+        update={"rulebook_file": rulebook_file(tmp_path)}
+    )
+    async with running_registry(settings) as app:
+        await publish(topics, scene)
+        await wait_until_consumed(topics, app.registry_group_id)
+    await asyncio.sleep(PENDING_LIMIT.total_seconds() + 1)
+    async with running_registry(settings) as app:  # the open request comes from the store
+        await publish(topics, [later_cast])
+        await wait_until_consumed(topics, app.registry_group_id)
+    bodies = [record.decoded.body for record in await all_outputs(topics)]
+    [pending] = [body for body in bodies if isinstance(body, WarrantPending)]
+    assert [v.field for v in pending.certificate_violations] == [
+        "ecoa[ECOA-NORDAL-0101].casts[0].chemistry.Cu"
+    ]
+    [rejected] = [body for body in bodies if isinstance(body, WarrantRejected)]
+    assert [v.code for v in rejected.violations] == [
+        "WARRANT_REQUEST_EXPIRED",
+        "ELEMENT_OUT_OF_SPECIFICATION",
+    ]
