@@ -18,6 +18,7 @@ from contracts.values import (
     MissingItem,
     Name,
     PieceCount,
+    RuleReference,
     RuleViolation,
     Shape,
     Text,
@@ -117,11 +118,17 @@ class CancelWarrant(Contract):
     requested_at: AwareDatetime = Field(description="When the warehouse asked to cancel.")
 
 
+def _issued_version_1_to_2(body: JsonObject) -> JsonObject:
+    """Version 1 named neither the rules applied nor the notes."""
+    return {**body, "rules_applied": [], "notes": []}
+
+
 class WarrantIssued(Contract):
     """The registry placed a lot on warrant."""
 
     MESSAGE_TYPE: ClassVar[str] = "custody.warrant.issued"
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
+    UPCASTERS: ClassVar[Mapping[int, Upcaster]] = {1: _issued_version_1_to_2}
 
     warrant_id: Identifier = Field(description="Unique id of the warrant.")
     lot_id: Identifier = Field(description="Lot the warrant is for.")
@@ -133,6 +140,17 @@ class WarrantIssued(Contract):
         default=None,
         description="Party the warrant is issued to, as the request named it; null when the "
         "request named none.",
+    )
+    rules_applied: tuple[RuleReference, ...] = Field(
+        default=(),
+        description="The rules the warrant was issued under, as the source numbers them: the "
+        'contract\'s, and on what basis its certificates and emissions stand ("SCR 4.3", '
+        '"SCR 4.4", "§4.3 Figure 4", "§4.1.2", "SCR 4.2"); empty in version 1.',
+    )
+    notes: tuple[Text, ...] = Field(
+        default=(),
+        description="Flags a person should see (e.g. the previous year's form used); empty "
+        "in version 1.",
     )
 
     @property

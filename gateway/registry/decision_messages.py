@@ -86,6 +86,7 @@ def ecoa_message(
             brand=decision.brand,
             kind=decision.kind,
             cast_references=tuple(cast.cast_reference for cast in decision.certified),
+            rules_applied=decision.rules_applied,
             rulebook_version=rulebook_version,
             decided_at=now,
         )
@@ -163,6 +164,8 @@ def warrant_messages(
             issued_at=now,
             rulebook_version=rulebook_version,
             warrant_holder_id=warrant_holder_id,
+            rules_applied=decision.rules_applied,
+            notes=decision.notes,
         )
     elif decision.outcome is WarrantOutcome.PENDING:
         event = WarrantPending.build(

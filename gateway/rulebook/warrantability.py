@@ -111,7 +111,15 @@ def _decide_warrant(
             certificate_violations=certificates.rejected,
         )
     terms = _warrant_terms(lot, record, contract_rules, certificates.chosen, emissions.attached)
-    return _decision(request, WarrantOutcome.ISSUED, terms=terms, notes=emissions.notes)
+    return _decision(
+        request,
+        WarrantOutcome.ISSUED,
+        terms=terms,
+        notes=emissions.notes,
+        rules_applied=_issue_rules(
+            lot, contract_rules, rulebook.cbam, certificates.chosen, emissions.attached
+        ),
+    )
 
 
 def _decision(
@@ -123,6 +131,7 @@ def _decision(
     terms: WarrantTerms | None = None,
     notes: tuple[str, ...] = (),
     certificate_violations: tuple[Violation, ...] = (),
+    rules_applied: tuple[str, ...] = (),
 ) -> WarrantDecision:
     return WarrantDecision(
         request_id=request.request_id,
@@ -134,6 +143,7 @@ def _decision(
         terms=terms,
         notes=notes,
         certificate_violations=certificate_violations,
+        rules_applied=rules_applied,
     )
 
 
@@ -874,6 +884,52 @@ def _default_emissions(cbam: CbamRules) -> AttachedEmissions:
         reporting_year=None,
         from_previous_year=False,
     )
+
+
+# What an issued warrant was issued under
+
+
+def _issue_rules(
+    lot: ArrivedLot,
+    contract_rules: ContractRules,
+    cbam: CbamRules,
+    chosen: Mapping[str, CertifiedCast],
+    emissions: AttachedEmissions,
+) -> tuple[str, ...]:
+    """The contract's rules the lot passed, then on what basis it is warranted: an eCOA for
+    each cast (SCR 4.1) of a kind its production date allows, and the emissions attached."""
+    topics = ["brand_listed", "one_brand_shape", "shape", "lot_size"]
+    if lot.shape is Shape.INGOT:
+        topics.append("bundles")
+    if contract_rules.max_production_batches is not None:
+        topics.append("batches")
+    topics.extend(("quality", "warrant_fields", "warning"))
+    rules = [contract_rules.rule(topic) for topic in topics]
+    rules.extend((cbam.rules["brand_status"], SCR_4_1))
+    rules.extend(_certificate_basis(certificate, cbam) for certificate in chosen.values())
+    rules.append(_emissions_basis(emissions, cbam))
+    return tuple(dict.fromkeys(rules))
+
+
+def _certificate_basis(certificate: CertifiedCast, cbam: CbamRules) -> str:
+    """SCR 4.2 for an Enhanced eCOA of metal produced on or after the notice date, SCR 4.6
+    for one of earlier metal; SCR 4.3 for a Basic eCOA of unknown production date created
+    from the notice date (a warehouse's), SCR 4.4 for any other Basic eCOA."""
+    produced = certificate.production_date
+    if certificate.kind is ECoAKind.ENHANCED:
+        after_notice = produced is not None and produced >= cbam.notice_date
+        return cbam.rules["enhanced_and_form"] if after_notice else "SCR 4.6"
+    if produced is None and certificate.created_on >= cbam.notice_date:
+        return "SCR 4.3"
+    return "SCR 4.4"
+
+
+def _emissions_basis(emissions: AttachedEmissions, cbam: CbamRules) -> str:
+    if emissions.form_id is None:
+        return cbam.rules["default_values"]
+    if emissions.from_previous_year:
+        return cbam.rules["previous_year"]
+    return cbam.rules["enhanced_and_form"]
 
 
 # What an issued warrant states (SCR 3.3 / 3.4 (a) to (f), and the WARNING clause)

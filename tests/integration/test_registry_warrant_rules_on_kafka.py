@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from contracts.warrants import WarrantPending, WarrantRejected
+from contracts.ecoa import ECoAAccepted
+from contracts.warrants import WarrantIssued, WarrantPending, WarrantRejected
 from gateway.rulebook.model import load_rulebook
 from tests.conftest import TestTopics
 from tests.integration.registry_support import (
@@ -19,6 +20,7 @@ from tests.integration.registry_support import (
     running_registry,
     wait_until_consumed,
 )
+from tests.unit.test_registry import scenario_messages
 from tests.unit.test_registry_warrant_rules_pipeline import timed_messages
 
 pytestmark = pytest.mark.broker
@@ -60,3 +62,18 @@ async def test_a_pending_off_specification_lot_names_its_ecoa_and_expires_after_
         "WARRANT_REQUEST_EXPIRED",
         "ELEMENT_OUT_OF_SPECIFICATION",
     ]
+
+
+async def test_an_issued_warrant_and_an_accepted_ecoa_carry_their_basis_through_kafka(
+    topics: TestTopics, tmp_path: Path
+) -> None:
+    async with running_registry(registry_settings(topics, tmp_path / "state")) as app:
+        await publish(topics, scenario_messages())
+        await wait_until_consumed(topics, app.registry_group_id)
+    bodies = [record.decoded.body for record in await all_outputs(topics)]
+    [accepted] = [body for body in bodies if isinstance(body, ECoAAccepted)]
+    [issued] = [body for body in bodies if isinstance(body, WarrantIssued)]
+    assert accepted.schema_version == issued.schema_version == 2
+    assert accepted.rules_applied[2:4] == ("SCR 4.5", "SCR 4.6")
+    assert issued.rules_applied[-3:] == ("SCR 4.1", "SCR 4.2", "§4.3 Figure 4")
+    assert issued.notes == ("brand NORDAL's 2025 form used until 2026's is due (§4.3 Figure 4)",)

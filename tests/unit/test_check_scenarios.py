@@ -262,3 +262,44 @@ def test_a_lot_pending_on_a_rejected_ecoa_is_issued_when_a_valid_one_arrives_in_
     assert [v["code"] for v in records[3]["body"]["certificate_violations"]] == [
         "ELEMENT_OUT_OF_SPECIFICATION"
     ]
+
+
+def basis(body: dict[str, Any]) -> list[str]:
+    """The rules a decision names beyond the contract's own (its certificates' and
+    emissions' basis)."""
+    return [rule for rule in body["rules_applied"] if not rule.startswith("Aluminium Alloy")]
+
+
+def test_issued_warrants_and_accepted_ecoas_name_the_rules_they_were_decided_under() -> None:
+    records, _ = run("issued_on_basic_ecoas.jsonl")
+    assert summary(records) == [
+        (6, "custody.brand.listed", []),
+        (7, "custody.ecoa.accepted", []),
+        (9, "custody.warrant.issued", []),
+        (10, "custody.ecoa.accepted", []),
+        (12, "custody.warrant.issued", []),
+        (13, "custody.ecoa.rejected", ["UNKNOWN_PRODUCTION_DATE_NOT_BY_WAREHOUSE"]),
+    ]
+    decided = [r["body"] for r in records if r["type"] != "custody.warrant.state-changed"]
+    assert basis(decided[1]) == ["SCR 4.5", "SCR 4.4(a)", "SCR 4.7(a)"]
+    assert basis(decided[2]) == ["§4.4", "SCR 4.1", "SCR 4.4", "§4.1.2"]
+    assert basis(decided[3]) == ["SCR 4.5", "SCR 4.3", "SCR 4.7(a)"]
+    assert basis(decided[4]) == ["§4.4", "SCR 4.1", "SCR 4.3", "§4.1.2"]
+    assert "rules_applied" not in decided[5]
+    assert decided[2]["document"]["emissions"]["form_id"] is None
+
+
+def test_an_issued_warrant_names_its_enhanced_ecoa_and_previous_year_form_and_keeps_notes() -> None:
+    records, _ = run("issued_alloy_lot.jsonl")
+    ecoa = next(r["body"] for r in records if r["type"] == "custody.ecoa.accepted")
+    issued = next(r["body"] for r in records if r["type"] == "custody.warrant.issued")
+    assert basis(ecoa) == ["SCR 4.5", "SCR 4.6"]
+    assert "Aluminium Alloy SCR 1(a)(i)" in ecoa["rules_applied"]
+    assert basis(issued) == ["§4.4", "SCR 4.1", "SCR 4.2", "§4.3 Figure 4"]
+    assert issued["rules_applied"][:4] == [
+        "Aluminium Alloy SCR 1(c)",
+        "Aluminium Alloy SCR 3.2",
+        "Aluminium Alloy SCR 1(b)",
+        "Aluminium Alloy SCR 2, 3.1",
+    ]
+    assert issued["notes"] == ["brand NORDAL's 2025 form used until 2026's is due (§4.3 Figure 4)"]

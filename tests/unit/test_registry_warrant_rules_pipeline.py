@@ -4,14 +4,19 @@ Kafka): the scenario files of ``gateway check``, each record decided at its enve
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 from contracts.base import Contract
+from contracts.ecoa import ECoAAccepted, ECoACreated
 from contracts.envelope import decode_body, decode_message
-from contracts.warrants import WarrantPending, WarrantRejected
+from contracts.topics import route
+from contracts.warrants import WarrantIssued, WarrantPending, WarrantRejected
+from gateway.processors.records import InputRecord
 from gateway.processors.registry import Outcome, process_record
 from gateway.registry.state import RegistryState
+from producers.parties import sender_role_of
 from tests.unit.test_registry_pipeline import NOW, SETTINGS, record_of
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -30,11 +35,20 @@ def timed_messages(name: str) -> list[tuple[datetime, Contract]]:
     ]
 
 
+def sent(body: Contract, offset: int) -> InputRecord:
+    """The record as its sender sends it: an eCOA by its creator, on its role's topic."""
+    if not isinstance(body, ECoACreated):
+        return record_of(body, offset)
+    record = record_of(body, offset, sender=body.created_by)
+    topic = route(ECoACreated, sender_role_of(body)).name
+    return replace(record, topic=topic)
+
+
 def decided(name: str) -> list[Contract]:
     """Every output of the scenario through the pipeline, decoded, in order."""
     state, outputs = RegistryState(), []
     for offset, (now, message) in enumerate(timed_messages(name)):
-        result = process_record(state, record_of(message, offset), now=now, settings=SETTINGS)
+        result = process_record(state, sent(message, offset), now=now, settings=SETTINGS)
         assert result.outcome is not Outcome.DEAD_LETTER, result
         state = result.state
         outputs.extend(decode_message(o.headers, o.value).body for o in result.outputs)
@@ -87,3 +101,24 @@ def test_a_request_made_before_its_ecoa_was_rejected_learns_of_the_rejection() -
     ]
     assert isinstance(outputs[1], WarrantPending)
     assert outputs[1].certificate_violations[0].code == "ELEMENT_OUT_OF_SPECIFICATION"
+
+
+# Item 2: the rules applied, on the wire
+
+
+def test_issued_warrants_and_accepted_ecoas_carry_their_basis_through_the_pipeline() -> None:
+    outputs = decided("issued_on_basic_ecoas.jsonl")
+    accepted = [o for o in outputs if isinstance(o, ECoAAccepted)]
+    issued = [o for o in outputs if isinstance(o, WarrantIssued)]
+    assert [a.rules_applied[3] for a in accepted] == ["SCR 4.4(a)", "SCR 4.3"]
+    assert [i.rules_applied[-2:] for i in issued] == [
+        ("SCR 4.4", "§4.1.2"),
+        ("SCR 4.3", "§4.1.2"),
+    ]
+    assert [o.MESSAGE_TYPE for o in outputs].count("custody.ecoa.rejected") == 1
+
+
+def test_an_issued_warrant_keeps_its_notes_on_the_wire() -> None:
+    [issued] = [o for o in decided("issued_alloy_lot.jsonl") if isinstance(o, WarrantIssued)]
+    assert issued.notes == ("brand NORDAL's 2025 form used until 2026's is due (§4.3 Figure 4)",)
+    assert issued.rules_applied[-2:] == ("SCR 4.2", "§4.3 Figure 4")

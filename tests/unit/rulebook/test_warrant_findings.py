@@ -4,10 +4,14 @@ rejected eCOA of a cast, the pending limit (item 1)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from contracts.ecoa import ECoAKind
+import pytest
+
+from contracts.ecoa import ECoACreated, ECoAKind
+from contracts.values import PartyRole
 from gateway.rulebook.decisions import WarrantDecision, WarrantOutcome
+from gateway.rulebook.ecoa import decide_ecoa
 from gateway.rulebook.state import (
     BrandState,
     OpenRequest,
@@ -19,6 +23,10 @@ from gateway.rulebook.state import (
 )
 from gateway.rulebook.warrantability import decide_warrant
 from gateway.violations import Violation
+from tests.unit.rulebook.test_ecoa import RULEBOOK as ECOA_RULEBOOK
+from tests.unit.rulebook.test_ecoa import basic, enhanced
+from tests.unit.rulebook.test_ecoa import brand as ecoa_brand
+from tests.unit.rulebook.test_ecoa import cast as ecoa_cast
 from tests.unit.rulebook.test_warrantability import (
     CASTS,
     RULEBOOK,
@@ -127,3 +135,112 @@ def test_a_request_kept_without_its_receipt_time_pends_from_its_requested_at() -
         now=kept.requested_at + RULEBOOK.pending_limit + timedelta(microseconds=1),
     )
     assert [v.code for v in expired.violations] == ["WARRANT_REQUEST_EXPIRED"]
+
+
+# Item 2: every decision names the rules it applied, issued ones included
+
+
+def issued_basis(decision: WarrantDecision) -> tuple[str, ...]:
+    assert decision.outcome is WarrantOutcome.ISSUED
+    return tuple(rule for rule in decision.rules_applied if not rule.startswith("Aluminium"))
+
+
+def certified_as(
+    kind: ECoAKind, *, produced: date | None, created_on: date = date(2025, 6, 15)
+) -> BrandState:
+    certificates = {
+        cast: tuple(
+            replace(certificate, kind=kind, production_date=produced, created_on=created_on)
+            for certificate in found
+        )
+        for cast, found in standard_certificates().items()
+    }
+    return nordal(certified=certificates)
+
+
+@pytest.mark.parametrize(
+    ("kind", "produced", "created_on", "lot_produced", "expected"),
+    [
+        # Enhanced eCOA + the production year's form (SCR 4.2)
+        (ECoAKind.ENHANCED, date(2025, 6, 10), date(2025, 6, 15), date(2025, 6, 10), "SCR 4.2"),
+        # produced before the notice date: defaults (§4.1.2), Basic by an SCR 4.4 creator
+        (ECoAKind.BASIC, date(2024, 6, 10), date(2025, 6, 15), date(2024, 6, 10), "SCR 4.4"),
+        # unknown production date from the notice date: a warehouse's Basic (SCR 4.3)
+        (ECoAKind.BASIC, None, date(2025, 6, 15), None, "SCR 4.3"),
+        # the producer's Enhanced eCOA of earlier metal (SCR 4.6)
+        (ECoAKind.ENHANCED, date(2024, 6, 10), date(2025, 6, 15), date(2024, 6, 10), "SCR 4.6"),
+    ],
+)
+def test_an_issued_warrant_names_the_basis_of_its_certificates_and_emissions(
+    kind: ECoAKind,
+    produced: date | None,
+    created_on: date,
+    lot_produced: date | None,
+    expected: str,
+) -> None:
+    decision = decide_warrant(
+        the_request(),
+        arrived(ingot_lot(production_date=lot_produced)),
+        certified_as(kind, produced=produced, created_on=created_on),
+        RULEBOOK,
+        today=TODAY,
+    )
+    emissions = "SCR 4.2" if expected == "SCR 4.2" else "§4.1.2"
+    assert issued_basis(decision) == tuple(dict.fromkeys(("§4.4", "SCR 4.1", expected, emissions)))
+
+
+def test_the_previous_years_form_is_named_with_figure_4_until_the_deadline() -> None:
+    produced = date(2026, 1, 10)
+    decision = decide_warrant(
+        the_request(),
+        arrived(ingot_lot(production_date=produced)),
+        certified_as(ECoAKind.ENHANCED, produced=produced),
+        RULEBOOK,
+        today=TODAY,
+    )
+    assert issued_basis(decision) == ("§4.4", "SCR 4.1", "SCR 4.2", "§4.3 Figure 4")
+    assert decision.notes == ("brand NORDAL's 2025 form used until 2026's is due (§4.3 Figure 4)",)
+
+
+def test_a_decision_other_than_issued_names_no_basis() -> None:
+    pending = decide_warrant(the_request(), None, nordal(), RULEBOOK, today=TODAY)
+    assert pending.rules_applied == ()
+
+
+@pytest.mark.parametrize(
+    ("ecoa", "expected"),
+    [
+        (enhanced(), ("SCR 4.5", "SCR 4.6")),
+        (basic(), ("SCR 4.5", "SCR 4.4(a)", "SCR 4.7(a)")),
+        (
+            basic(created_by="inspector-1", created_by_role=PartyRole.PERMITTED_PARTY),
+            ("SCR 4.5", "SCR 4.4(d)", "SCR 4.7(a)"),
+        ),
+        (
+            basic(
+                created_by="WH-1",
+                created_by_role=PartyRole.WAREHOUSE,
+                lot_id="LOT-1",
+                casts=(ecoa_cast(produced=None),),
+            ),
+            ("SCR 4.5", "SCR 4.3", "SCR 4.7(a)"),
+        ),
+    ],
+)
+def test_an_accepted_ecoa_names_the_rules_it_was_accepted_under(
+    ecoa: ECoACreated, expected: tuple[str, ...]
+) -> None:
+    decision = decide_ecoa(ecoa, ecoa_brand(), ECOA_RULEBOOK)
+    assert decision.accepted
+    assert decision.rules_applied[:2] == (
+        "Aluminium Alloy SCR 1(c)",
+        "Aluminium Alloy SCR 1(a)(i)",
+    )
+    assert decision.rules_applied[2:-1] == expected
+    assert decision.rules_applied[-1] == "Aluminium Alloy SCR 5.9"  # includes English
+
+
+def test_a_rejected_ecoa_names_no_basis() -> None:
+    decision = decide_ecoa(basic(paper_coa=None), ecoa_brand(), ECOA_RULEBOOK)
+    assert not decision.accepted
+    assert decision.rules_applied == ()
