@@ -89,7 +89,10 @@ def _decide_warrant(
         )
     contract_rules = rulebook.contracts[lot.contract]
     certificates = _certificate_findings(lot, brand, contract_rules)
-    emissions = _notice_date_findings(lot, brand, certificates.chosen, rulebook.cbam, today=today)
+    known_dates = _known_production_dates(lot, brand)
+    emissions = _notice_date_findings(
+        lot, brand, certificates.chosen, known_dates, rulebook.cbam, today=today
+    )
     violations = (
         *_brand_violations(request, lot, brand, contract_rules, rulebook.cbam),
         *_shape_violations(lot, contract_rules),
@@ -98,6 +101,7 @@ def _decide_warrant(
         *_bundle_violations(lot, contract_rules),
         *_production_batch_violations(lot, contract_rules),
         *certificates.violations,
+        *_production_date_violations(lot, known_dates),
     )
     missing = (*certificates.missing, *emissions.missing)
     record = brand.record
@@ -782,15 +786,75 @@ class _EmissionsFindings:
     notes: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class _KnownDate:
+    """A production date of one of the lot's casts, as a certificate or its producer
+    recorded it."""
+
+    cast: str
+    produced: date
+    source: str
+
+
+def _known_production_dates(lot: ArrivedLot, brand: BrandView) -> tuple[_KnownDate, ...]:
+    found: list[_KnownDate] = []
+    for cast in _distinct(cast for _, cast in _casts_of(lot)):
+        recorded = brand.recorded_cast(cast)
+        if recorded is not None:
+            found.append(_KnownDate(cast, recorded.production_date, "recorded batch"))
+        found.extend(
+            _KnownDate(cast, certificate.production_date, f"eCOA {certificate.ecoa_id}")
+            for certificate in brand.certificates_of(cast)
+            if certificate.production_date is not None
+        )
+    return tuple(found)
+
+
+def _production_date_violations(lot: ArrivedLot, known: tuple[_KnownDate, ...]) -> list[Violation]:
+    """A lot whose stated production date lies outside its casts' certified and recorded
+    ones is not shown to be the certified metal (SCR 4.1), and its date would decide what
+    SCR 4.2 requires: rejected, naming the casts' dates."""
+    stated = lot.production_date
+    if stated is None or not known:
+        return []
+    earliest = min(date_.produced for date_ in known)
+    latest = max(date_.produced for date_ in known)
+    if earliest <= stated <= latest:
+        return []
+    span = earliest.isoformat() if earliest == latest else f"{earliest} to {latest}"
+    sources: dict[tuple[str, date], list[str]] = {}
+    for k in known:
+        sources.setdefault((k.cast, k.produced), []).append(k.source)
+    listed = [f"{cast} {day} ({', '.join(by)})" for (cast, day), by in sources.items()]
+    shown_dates = ", ".join(listed[:_AWAITED_SHOWN]) + (
+        f" and {len(listed) - _AWAITED_SHOWN} more" if len(listed) > _AWAITED_SHOWN else ""
+    )
+    return [
+        Violation(
+            code="LOT_PRODUCTION_DATE_NOT_CERTIFIED",
+            rule="SCR 4.1, 4.2",
+            field="production_date",
+            observed=stated.isoformat(),
+            allowed=f"{span} (the casts' certified and recorded production dates)",
+            message=f"lot {lot.lot_id} states it was produced on {stated}, but its casts were "
+            f"produced on {shown_dates}; the casts' dates decide what SCR 4.2 requires",
+        )
+    ]
+
+
 def _notice_date_findings(
     lot: ArrivedLot,
     brand: BrandView,
     chosen: Mapping[str, CertifiedCast],
+    known: tuple[_KnownDate, ...],
     cbam: CbamRules,
     *,
     today: date,
 ) -> _EmissionsFindings:
-    production = lot.production_date
+    """SCR 4.2 applies when any cast of the lot was certified or recorded as produced on or
+    after the notice date (the lot's stated date only when none of its casts' dates is
+    known); the form is that of the latest production year."""
+    production = max((k.produced for k in known), default=lot.production_date)
     if production is None or production < cbam.notice_date:
         return _EmissionsFindings(attached=_default_emissions(cbam))
     rule = cbam.rules["enhanced_and_form"]
@@ -804,6 +868,7 @@ def _notice_date_findings(
         )
         for cast, certificate in chosen.items()
         if certificate.kind is ECoAKind.BASIC
+        and _produced_from(cast, known, cbam.notice_date) is not False
     )
     from_form = _emissions_from_form(brand, production.year, cbam, today=today)
     return _EmissionsFindings(
@@ -811,6 +876,13 @@ def _notice_date_findings(
         missing=(*enhanced_missing, *from_form.missing),
         notes=from_form.notes,
     )
+
+
+def _produced_from(cast: str, known: tuple[_KnownDate, ...], notice: date) -> bool | None:
+    """Whether the cast was produced on or after ``notice`` by its known dates; None when
+    none is known (then the lot's date stands for it)."""
+    dates = [k.produced for k in known if k.cast == cast]
+    return max(dates) >= notice if dates else None
 
 
 def form_for_production_year(

@@ -77,3 +77,33 @@ async def test_an_issued_warrant_and_an_accepted_ecoa_carry_their_basis_through_
     assert accepted.rules_applied[2:4] == ("SCR 4.5", "SCR 4.6")
     assert issued.rules_applied[-3:] == ("SCR 4.1", "SCR 4.2", "§4.3 Figure 4")
     assert issued.notes == ("brand NORDAL's 2025 form used until 2026's is due (§4.3 Figure 4)",)
+
+
+async def test_a_lot_whose_date_contradicts_its_ecoa_is_rejected_then_issued_through_kafka(
+    topics: TestTopics, tmp_path: Path
+) -> None:
+    listing, batch_1, batch_2, ecoa, early_lot, request, lot, request_again, form = (
+        message for _, message in timed_messages("lot_date_contradicts_its_ecoa.jsonl")
+    )
+    settings = registry_settings(topics, tmp_path / "state")
+    stages = [[listing, batch_1, batch_2, ecoa, early_lot], [request], [lot], [request_again]]
+    for stage in stages:
+        async with running_registry(settings) as app:  # each stage after a restart
+            await publish(topics, stage)
+            await wait_until_consumed(topics, app.registry_group_id)
+    async with running_registry(settings) as app:
+        await publish(topics, [form])
+        await wait_until_consumed(topics, app.registry_group_id)
+    bodies = [record.decoded.body for record in await all_outputs(topics)]
+    decisions = [
+        body.MESSAGE_TYPE
+        for body in bodies
+        if isinstance(body, WarrantIssued | WarrantRejected | WarrantPending)
+    ]
+    assert decisions == [
+        "custody.warrant.rejected",
+        "custody.warrant.pending",
+        "custody.warrant.issued",
+    ]
+    [rejected] = [body for body in bodies if isinstance(body, WarrantRejected)]
+    assert [v.code for v in rejected.violations] == ["LOT_PRODUCTION_DATE_NOT_CERTIFIED"]

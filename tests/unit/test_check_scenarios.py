@@ -303,3 +303,25 @@ def test_an_issued_warrant_names_its_enhanced_ecoa_and_previous_year_form_and_ke
         "Aluminium Alloy SCR 2, 3.1",
     ]
     assert issued["notes"] == ["brand NORDAL's 2025 form used until 2026's is due (§4.3 Figure 4)"]
+
+
+def test_a_lot_stated_as_produced_before_the_notice_date_cannot_bypass_scr_4_2() -> None:
+    records, _ = run("lot_date_contradicts_its_ecoa.jsonl")
+    assert summary(records) == [
+        (7, "custody.brand.listed", []),
+        (10, "custody.ecoa.accepted", []),
+        (12, "custody.warrant.rejected", ["LOT_PRODUCTION_DATE_NOT_CERTIFIED"]),
+        (14, "custody.warrant.pending", ["brand NORDAL year 2026"]),
+        (15, "custody.cbam-form.accepted", []),
+        (15, "custody.emissions.attached", []),
+        (15, "custody.warrant.issued", []),
+    ]
+    [violation] = records[2]["body"]["violations"]
+    assert (violation["rule"], violation["observed"], violation["allowed"]) == (
+        "SCR 4.1, 4.2",
+        "2024-12-01",
+        "2026-02-10 (the casts' certified and recorded production dates)",
+    )
+    issued = records[-2]["body"]
+    assert issued["document"]["emissions"]["form_id"] == "FORM-NORDAL-2025"
+    assert basis(issued)[-2:] == ["SCR 4.2", "§4.3 Figure 4"]

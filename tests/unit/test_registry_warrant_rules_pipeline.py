@@ -122,3 +122,18 @@ def test_an_issued_warrant_keeps_its_notes_on_the_wire() -> None:
     [issued] = [o for o in decided("issued_alloy_lot.jsonl") if isinstance(o, WarrantIssued)]
     assert issued.notes == ("brand NORDAL's 2025 form used until 2026's is due (§4.3 Figure 4)",)
     assert issued.rules_applied[-2:] == ("SCR 4.2", "§4.3 Figure 4")
+
+
+# Item 3: the casts' production dates decide SCR 4.2
+
+
+def test_a_lot_whose_date_contradicts_its_ecoa_is_rejected_through_the_pipeline() -> None:
+    outputs = decided("lot_date_contradicts_its_ecoa.jsonl")
+    [rejected] = [o for o in outputs if isinstance(o, WarrantRejected)]
+    assert [(v.code, v.field) for v in rejected.violations] == [
+        ("LOT_PRODUCTION_DATE_NOT_CERTIFIED", "production_date")
+    ]
+    [pending] = [o for o in outputs if isinstance(o, WarrantPending)]
+    assert [m.reference for m in pending.missing] == ["brand NORDAL year 2026"]
+    [issued] = [o for o in outputs if isinstance(o, WarrantIssued)]
+    assert issued.document.emissions.form_id == "FORM-NORDAL-2025"

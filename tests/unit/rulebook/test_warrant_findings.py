@@ -31,6 +31,7 @@ from tests.unit.rulebook.test_warrantability import (
     CASTS,
     RULEBOOK,
     TODAY,
+    certify,
     ingot_lot,
     nordal,
     request,
@@ -155,7 +156,9 @@ def certified_as(
         )
         for cast, found in standard_certificates().items()
     }
-    return nordal(certified=certificates)
+    if produced is None:
+        return nordal(certified=certificates, recorded=())
+    return nordal(certified=certificates, produced=produced)
 
 
 @pytest.mark.parametrize(
@@ -244,3 +247,86 @@ def test_a_rejected_ecoa_names_no_basis() -> None:
     decision = decide_ecoa(basic(paper_coa=None), ecoa_brand(), ECOA_RULEBOOK)
     assert not decision.accepted
     assert decision.rules_applied == ()
+
+
+# Item 3: SCR 4.2 follows the casts' certified and recorded production dates
+
+
+def test_a_lot_stated_before_the_notice_date_with_casts_certified_after_is_rejected() -> None:
+    produced = date(2025, 6, 10)  # nordal()'s casts: certified and recorded so
+    decision = decide_warrant(
+        the_request(),
+        arrived(ingot_lot(production_date=date(2024, 12, 1))),
+        nordal(forms={}),
+        RULEBOOK,
+        today=TODAY,
+    )
+    assert decision.outcome is WarrantOutcome.REJECTED
+    [violation] = decision.violations
+    assert (violation.code, violation.rule, violation.observed, violation.allowed) == (
+        "LOT_PRODUCTION_DATE_NOT_CERTIFIED",
+        "SCR 4.1, 4.2",
+        "2024-12-01",
+        f"{produced} (the casts' certified and recorded production dates)",
+    )
+
+
+def test_a_lot_without_a_stated_date_is_decided_by_its_casts_dates() -> None:
+    pending = decide_warrant(
+        the_request(),
+        arrived(ingot_lot(production_date=None)),
+        nordal(forms={}),
+        RULEBOOK,
+        today=TODAY,
+    )
+    assert pending.outcome is WarrantOutcome.PENDING
+    assert [(m.reference, m.rule) for m in pending.missing] == [
+        ("brand NORDAL year 2025", "SCR 4.2")
+    ]
+
+
+def test_a_stated_date_within_the_casts_dates_is_no_finding() -> None:
+    certified = {
+        **certify(CASTS[:2], "ECOA-A", produced=date(2025, 6, 1)),
+        **certify(CASTS[2:], "ECOA-B", produced=date(2025, 6, 20)),
+    }
+    brand = nordal(certified=certified, recorded=())
+    within = arrived(ingot_lot(production_date=date(2025, 6, 10)))
+    outside = arrived(ingot_lot(production_date=date(2025, 6, 21)))
+    assert decide_warrant(the_request(), within, brand, RULEBOOK, today=TODAY).violations == ()
+    rejected = decide_warrant(the_request(), outside, brand, RULEBOOK, today=TODAY)
+    assert [(v.code, v.allowed) for v in rejected.violations] == [
+        (
+            "LOT_PRODUCTION_DATE_NOT_CERTIFIED",
+            "2025-06-01 to 2025-06-20 (the casts' certified and recorded production dates)",
+        )
+    ]
+
+
+def test_a_recorded_date_after_the_notice_date_asks_an_enhanced_ecoa_of_a_basic_one() -> None:
+    """The warehouse's Basic eCOA of unknown production date (SCR 4.3) does not make SCR 4.2
+    go away when the producer recorded the cast as produced after the notice date."""
+    basic_unknown = certify(CASTS, "ECOA-WH-1", kind=ECoAKind.BASIC, produced=None)
+    decision = decide_warrant(
+        the_request(),
+        arrived(ingot_lot(production_date=None)),
+        nordal(certified=basic_unknown),
+        RULEBOOK,
+        today=TODAY,
+    )
+    assert decision.outcome is WarrantOutcome.PENDING
+    assert {(m.kind.value, m.rule) for m in decision.missing} == {("enhanced_ecoa", "SCR 4.2")}
+
+
+def test_basic_ecoas_of_casts_produced_before_the_notice_date_need_no_enhanced_one() -> None:
+    early = date(2024, 6, 10)
+    basic = certify(CASTS, "ECOA-M-1", kind=ECoAKind.BASIC, produced=early)
+    decision = decide_warrant(
+        the_request(),
+        arrived(ingot_lot(production_date=None)),
+        nordal(certified=basic, produced=early, forms={}),
+        RULEBOOK,
+        today=TODAY,
+    )
+    assert decision.outcome is WarrantOutcome.ISSUED
+    assert decision.terms is not None and decision.terms.emissions.form_id is None
