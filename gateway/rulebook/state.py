@@ -33,6 +33,25 @@ def normalised_cast_reference(reference: str) -> str:
     return _IGNORED_IN_REFERENCES.sub("", reference).casefold()
 
 
+_LOOK_ALIKE = {"o": "0", "0": "o", "i": "1", "l": "1", "1": "il"}
+"""Characters read for one another on a marking (in normal form): O and 0, I or l and 1."""
+
+
+def near_miss_forms(reference: str) -> tuple[str, ...]:
+    """The normal forms one slip away from ``reference``'s: one character read for its
+    look-alike, or two adjacent characters transposed (its own normal form excluded)."""
+    normal = normalised_cast_reference(reference)
+    forms: dict[str, None] = {}
+    for index, character in enumerate(normal):
+        for alike in _LOOK_ALIKE.get(character, ""):
+            forms[normal[:index] + alike + normal[index + 1 :]] = None
+        following = normal[index + 1 : index + 2]
+        if following and following != character:
+            forms[normal[:index] + following + character + normal[index + 2 :]] = None
+    forms.pop(normal, None)
+    return tuple(forms)
+
+
 class BrandStatus(StrEnum):
     LISTED = "listed"
     SUSPENDED = "suspended"

@@ -36,6 +36,7 @@ from gateway.rulebook.state import (
     LotBundle,
     OpenRequest,
     RejectedCertificate,
+    near_miss_forms,
     normalised_cast_reference,
 )
 from gateway.rulebook.violations import Missing, MissingKind
@@ -699,9 +700,9 @@ def _certificate_findings(
                 field=path,
                 observed=cast,
                 allowed=near_match,
-                message=f"cast {cast} on the metal is not identical to {near_match} on the "
-                "brand's records; the cast reference must cross-reference to identical "
-                "numbers on the eCOA",
+                message=f"cast {cast} on the metal matches no cast of brand {brand.brand} and "
+                f"is likely {near_match} on the brand's records; the cast reference marked on "
+                "the metal must cross-reference to identical numbers on the eCOA",
             )
         )
     return _CertificateFindings(
@@ -770,10 +771,17 @@ def _preferred(certificates: tuple[CertifiedCast, ...]) -> CertifiedCast:
 
 
 def _near_match(cast: str, brand: BrandView) -> str | None:
-    """A certified or recorded cast of the brand that differs from ``cast`` only in case,
-    spaces or hyphens."""
-    known = brand.casts_read_as(normalised_cast_reference(cast))
-    return next((reference for reference in known if reference != cast), None)
+    """The brand's known casts (recorded or certified) a reference it does not know was most
+    likely meant for: one that reads the same once case, spaces and hyphens are ignored, else
+    one a slip away (a look-alike character, two adjacent characters transposed). A reference
+    the brand knows is its own cast, however alike another one looks."""
+    if brand.recorded_cast(cast) is not None:
+        return None
+    same = [ref for ref in brand.casts_read_as(normalised_cast_reference(cast)) if ref != cast]
+    if same:
+        return ", ".join(same)
+    slips = [ref for form in near_miss_forms(cast) for ref in brand.casts_read_as(form)]
+    return ", ".join(sorted(set(slips))) or None
 
 
 # Produced on or after the notice date: Enhanced eCOA and CBAM form (SCR 4.2, §4.3)

@@ -107,3 +107,37 @@ async def test_a_lot_whose_date_contradicts_its_ecoa_is_rejected_then_issued_thr
     ]
     [rejected] = [body for body in bodies if isinstance(body, WarrantRejected)]
     assert [v.code for v in rejected.violations] == ["LOT_PRODUCTION_DATE_NOT_CERTIFIED"]
+
+
+async def test_a_near_miss_reference_is_found_in_the_stored_casts_after_a_restart(
+    topics: TestTopics, tmp_path: Path
+) -> None:
+    messages = [message for _, message in timed_messages("near_miss_cast_references.jsonl")]
+    setting, lots = messages[:7], messages[7:]
+    settings = registry_settings(topics, tmp_path / "state")
+    async with running_registry(settings) as app:
+        await publish(topics, setting)
+        await wait_until_consumed(topics, app.registry_group_id)
+    for lot, request in zip(lots[::2], lots[1::2], strict=True):
+        async with running_registry(settings) as app:  # the casts are read from the store
+            await publish(topics, [lot])
+            await wait_until_consumed(topics, app.registry_group_id)
+            await publish(topics, [request])
+            await wait_until_consumed(topics, app.registry_group_id)
+    bodies = [record.decoded.body for record in await all_outputs(topics)]
+    decided = {
+        body.lot_id: body
+        for body in bodies
+        if isinstance(body, WarrantIssued | WarrantRejected | WarrantPending)
+    }
+    assert {lot: type(body).__name__ for lot, body in decided.items()} == {
+        "LOT-RTM-0501": "WarrantRejected",
+        "LOT-RTM-0502": "WarrantIssued",
+        "LOT-RTM-0503": "WarrantPending",
+    }
+    rejected = decided["LOT-RTM-0501"]
+    assert isinstance(rejected, WarrantRejected)
+    assert [(v.observed, v.allowed) for v in rejected.violations] == [
+        ("C26-O101", "C26-0101"),
+        ("C26-0l02", "C26-0102"),
+    ]

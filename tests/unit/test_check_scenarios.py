@@ -325,3 +325,22 @@ def test_a_lot_stated_as_produced_before_the_notice_date_cannot_bypass_scr_4_2()
     issued = records[-2]["body"]
     assert issued["document"]["emissions"]["form_id"] == "FORM-NORDAL-2025"
     assert basis(issued)[-2:] == ["SCR 4.2", "§4.3 Figure 4"]
+
+
+def test_a_cast_reference_one_slip_from_a_known_cast_is_a_mismatch_naming_it() -> None:
+    records, _ = run("near_miss_cast_references.jsonl")
+    decisions = [row for row in summary(records) if row[1].startswith("custody.warrant.")]
+    assert decisions == [
+        (
+            15,
+            "custody.warrant.rejected",
+            ["CAST_REFERENCE_NOT_IDENTICAL", "CAST_REFERENCE_NOT_IDENTICAL"],
+        ),
+        (17, "custody.warrant.issued", []),
+        (19, "custody.warrant.pending", ["C26-0999"]),
+    ]
+    rejected = next(r["body"] for r in records if r["type"] == "custody.warrant.rejected")
+    assert [(v["rule"], v["observed"], v["allowed"]) for v in rejected["violations"]] == [
+        ("SCR 4.5", "C26-O101", "C26-0101"),
+        ("SCR 4.5", "C26-0l02", "C26-0102"),
+    ]

@@ -137,3 +137,21 @@ def test_a_lot_whose_date_contradicts_its_ecoa_is_rejected_through_the_pipeline(
     assert [m.reference for m in pending.missing] == ["brand NORDAL year 2026"]
     [issued] = [o for o in outputs if isinstance(o, WarrantIssued)]
     assert issued.document.emissions.form_id == "FORM-NORDAL-2025"
+
+
+# Item 4: near-miss cast references
+
+
+def test_near_miss_references_are_mismatches_and_real_look_alikes_issue_in_the_pipeline() -> None:
+    outputs = decided("near_miss_cast_references.jsonl")
+    decisions = [
+        o for o in outputs if isinstance(o, WarrantIssued | WarrantRejected | WarrantPending)
+    ]
+    assert [(type(o).__name__, o.lot_id) for o in decisions] == [
+        ("WarrantRejected", "LOT-RTM-0501"),
+        ("WarrantIssued", "LOT-RTM-0502"),
+        ("WarrantPending", "LOT-RTM-0503"),
+    ]
+    rejected = decisions[0]
+    assert isinstance(rejected, WarrantRejected)
+    assert [v.allowed for v in rejected.violations] == ["C26-0101", "C26-0102"]

@@ -16,6 +16,7 @@ from gateway.rulebook.state import (
     BrandState,
     OpenRequest,
     RejectedCertificate,
+    near_miss_forms,
     open_request,
 )
 from gateway.rulebook.state import (
@@ -33,6 +34,7 @@ from tests.unit.rulebook.test_warrantability import (
     TODAY,
     certify,
     ingot_lot,
+    make_bundles,
     nordal,
     request,
     standard_certificates,
@@ -330,3 +332,62 @@ def test_basic_ecoas_of_casts_produced_before_the_notice_date_need_no_enhanced_o
     )
     assert decision.outcome is WarrantOutcome.ISSUED
     assert decision.terms is not None and decision.terms.emissions.form_id is None
+
+
+# Item 4: near-miss cast references
+
+
+@pytest.mark.parametrize(
+    ("marked", "meant"),
+    [
+        ("NRD-25-1O1", "NRD-25-101"),  # letter O for zero
+        ("NRD-25-I01", "NRD-25-101"),  # capital I for one
+        ("NRD-25-l01", "NRD-25-101"),  # small l for one
+        ("NRD-25-110", "NRD-25-101"),  # two adjacent characters transposed
+        ("NRD-52-101", "NRD-25-101"),
+        ("nrd 25 101", "NRD-25-101"),  # case, spaces and hyphens, as before
+    ],
+)
+def test_a_reference_one_slip_from_a_known_cast_is_a_mismatch_naming_it(
+    marked: str, meant: str
+) -> None:
+    casts = (marked, *CASTS[1:])
+    the_lot = ingot_lot(
+        cast_references=casts, bundles=make_bundles(20, pieces=125, piece_kg="8", casts=casts)
+    )
+    decision = decide_warrant(the_request(), arrived(the_lot), nordal(), RULEBOOK, today=TODAY)
+    assert decision.outcome is WarrantOutcome.REJECTED
+    assert [(v.code, v.field, v.observed, v.allowed) for v in decision.violations] == [
+        ("CAST_REFERENCE_NOT_IDENTICAL", "cast_references[0]", marked, meant)
+    ]
+
+
+def test_real_casts_that_look_alike_are_each_their_own() -> None:
+    """B10 and B1O both certified: a lot of both is issued; B1O only recorded, not yet
+    certified, waits for its eCOA rather than being read as B10."""
+    casts = ("B10", "B1O")
+    the_lot = ingot_lot(
+        cast_references=casts, bundles=make_bundles(20, pieces=125, piece_kg="8", casts=casts)
+    )
+    both = nordal(certified=certify(casts, "ECOA-B"), recorded=casts)
+    issued = decide_warrant(the_request(), arrived(the_lot), both, RULEBOOK, today=TODAY)
+    assert issued.outcome is WarrantOutcome.ISSUED
+    one = nordal(certified=certify(casts[:1], "ECOA-B"), recorded=casts)
+    pending = decide_warrant(the_request(), arrived(the_lot), one, RULEBOOK, today=TODAY)
+    assert pending.outcome is WarrantOutcome.PENDING
+    assert [m.reference for m in pending.missing] == ["B1O"]
+
+
+def test_a_reference_alike_to_several_casts_names_them_all() -> None:
+    casts = ("B1O", "CAST-9")
+    the_lot = ingot_lot(
+        cast_references=casts, bundles=make_bundles(20, pieces=125, piece_kg="8", casts=casts)
+    )
+    brand = nordal(certified=certify(("B10", "BIO", "CAST-9"), "ECOA-B"), recorded=())
+    decision = decide_warrant(the_request(), arrived(the_lot), brand, RULEBOOK, today=TODAY)
+    assert [v.allowed for v in decision.violations] == ["B10, BIO"]
+
+
+def test_the_forms_one_slip_away_are_look_alikes_and_adjacent_transpositions() -> None:
+    assert set(near_miss_forms("B-1O")) == {"bio", "blo", "b10", "bo1", "1bo"}
+    assert near_miss_forms("AA") == ()
