@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from contracts.custody import CustodyMovementRecorded
 from contracts.ecoa import ECoAAccepted
 from contracts.warrants import WarrantIssued, WarrantPending, WarrantRejected
 from gateway.rulebook.model import load_rulebook
@@ -21,6 +22,7 @@ from tests.integration.registry_support import (
     wait_until_consumed,
 )
 from tests.unit.test_registry import scenario_messages
+from tests.unit.test_registry_custody_moves import cancel, claimed_scenario
 from tests.unit.test_registry_warrant_rules_pipeline import timed_messages
 
 pytestmark = pytest.mark.broker
@@ -141,3 +143,30 @@ async def test_a_near_miss_reference_is_found_in_the_stored_casts_after_a_restar
         ("C26-O101", "C26-0101"),
         ("C26-0l02", "C26-0102"),
     ]
+
+
+async def test_a_cancelled_lot_is_warranted_again_with_posting_ids_of_its_own_through_kafka(
+    topics: TestTopics, tmp_path: Path
+) -> None:
+    *setting, request = claimed_scenario()
+    again = request.model_copy(
+        update={"request_id": "REQ-0002", "warrant_holder_id": "member-second"}
+    )
+    settings = registry_settings(topics, tmp_path / "state")
+    for stage in ([*setting, request], [cancel()], [again]):
+        async with running_registry(settings) as app:  # each stage after a restart
+            await publish(topics, stage)
+            await wait_until_consumed(topics, app.registry_group_id)
+    bodies = [record.decoded.body for record in await all_outputs(topics)]
+    assert [b.warrant_id for b in bodies if isinstance(b, WarrantIssued)] == [
+        "WRT-LOT-RTM-0001",
+        "WRT-LOT-RTM-0001#2",
+    ]
+    postings = [b.posting_id for b in bodies if isinstance(b, CustodyMovementRecorded)]
+    assert postings == [
+        "lot-arrival.LOT-RTM-0001",
+        "warrant-issued.WRT-LOT-RTM-0001",
+        "warrant-cancelled.WRT-LOT-RTM-0001",
+        "warrant-issued.WRT-LOT-RTM-0001#2",
+    ]
+    assert not [b for b in bodies if isinstance(b, WarrantRejected)]

@@ -344,3 +344,24 @@ def test_a_cast_reference_one_slip_from_a_known_cast_is_a_mismatch_naming_it() -
         ("SCR 4.5", "C26-O101", "C26-0101"),
         ("SCR 4.5", "C26-0l02", "C26-0102"),
     ]
+
+
+def test_a_lot_is_warranted_again_after_its_warrant_was_cancelled_under_the_same_rules() -> None:
+    records, _ = run("rewarranted_after_cancellation.jsonl")
+    decisions = [
+        (line, kind, details, record["body"].get("warrant_id"))
+        for (line, kind, details), record in zip(
+            summary(records),
+            [r for r in records if r["type"] != "custody.warrant.state-changed"],
+            strict=True,
+        )
+        if kind.startswith("custody.warrant.")
+    ]
+    assert decisions == [
+        (12, "custody.warrant.issued", [], "WRT-LOT-RTM-0001"),
+        (13, "custody.warrant.cancelled", [], "WRT-LOT-RTM-0001"),
+        (14, "custody.warrant.issued", [], "WRT-LOT-RTM-0001#2"),
+        (15, "custody.warrant.rejected", ["LOT_ALREADY_ON_WARRANT"], None),
+        (16, "custody.warrant.cancelled", [], "WRT-LOT-RTM-0001#2"),
+        (18, "custody.warrant.rejected", ["BRAND_SUSPENDED"], None),
+    ]

@@ -21,8 +21,7 @@ from contracts.warrants import WarrantCancelled, WarrantIssued
 from gateway.processors.records import InputRecord
 from gateway.registry import codec
 from gateway.registry.core import handle
-from gateway.registry.state import RegistryState
-from gateway.rulebook.decisions import WarrantDecision
+from gateway.registry.state import LotWarrant, RegistryState
 from gateway.rulebook.state import OpenRequest
 from tests.unit.registry_entities import all_entities, entity_values
 from tests.unit.test_registry import NOW, RULEBOOK
@@ -101,8 +100,8 @@ def without_what_version_0_lacked(entities: dict[str, Any]) -> dict[str, Any]:
 def _as_version_0_kept(value: Any) -> Any:
     if isinstance(value, OpenRequest):
         return replace(value, received_at=None)
-    if isinstance(value, WarrantDecision):
-        return replace(value, rules_applied=())
+    if isinstance(value, LotWarrant):
+        return replace(value, decision=replace(value.decision, rules_applied=()))
     return value
 
 

@@ -16,7 +16,7 @@ from contracts.warrants import WarrantIssued, WarrantPending, WarrantRejected
 from gateway.processors.records import InputRecord
 from gateway.processors.registry import Outcome, process_record
 from gateway.registry.state import RegistryState
-from producers.parties import sender_role_of
+from producers.parties import DEMO_PARTIES, sender_role_of
 from tests.unit.test_registry_pipeline import NOW, SETTINGS, record_of
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -36,12 +36,12 @@ def timed_messages(name: str) -> list[tuple[datetime, Contract]]:
 
 
 def sent(body: Contract, offset: int) -> InputRecord:
-    """The record as its sender sends it: an eCOA by its creator, on its role's topic."""
-    if not isinstance(body, ECoACreated):
-        return record_of(body, offset)
-    record = record_of(body, offset, sender=body.created_by)
-    topic = route(ECoACreated, sender_role_of(body)).name
-    return replace(record, topic=topic)
+    """The record as its sender sends it: on its role's topic, by that role's party (an
+    eCOA by its creator)."""
+    role = sender_role_of(body)
+    party = body.created_by if isinstance(body, ECoACreated) else DEMO_PARTIES[role]
+    record = record_of(body, offset, sender=party)
+    return replace(record, topic=route(type(body), role).name)
 
 
 def decided(name: str) -> list[Contract]:
@@ -155,3 +155,17 @@ def test_near_miss_references_are_mismatches_and_real_look_alikes_issue_in_the_p
     rejected = decisions[0]
     assert isinstance(rejected, WarrantRejected)
     assert [v.allowed for v in rejected.violations] == ["C26-0101", "C26-0102"]
+
+
+# Item 7: re-warranting after a cancellation
+
+
+def test_a_cancelled_lot_is_warranted_again_with_its_own_ids_through_the_pipeline() -> None:
+    outputs = decided("rewarranted_after_cancellation.jsonl")
+    issued = [o for o in outputs if isinstance(o, WarrantIssued)]
+    assert [i.warrant_id for i in issued] == ["WRT-LOT-RTM-0001", "WRT-LOT-RTM-0001#2"]
+    rejected = [o for o in outputs if isinstance(o, WarrantRejected)]
+    assert [[v.code for v in r.violations] for r in rejected] == [
+        ["LOT_ALREADY_ON_WARRANT"],
+        ["BRAND_SUSPENDED"],
+    ]
