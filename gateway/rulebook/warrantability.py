@@ -152,7 +152,13 @@ def _decision(
     )
 
 
-_AWAITED_SHOWN = 10
+_LISTED_AT_MOST = 10
+
+
+def _listed(items: list[str]) -> str:
+    """Items for a message: the first ten, and how many more."""
+    more = len(items) - _LISTED_AT_MOST
+    return ", ".join(items[:_LISTED_AT_MOST]) + (f" and {more} more" if more > 0 else "")
 
 
 def is_overdue(request: OpenRequest, rulebook: Rulebook, *, now: datetime) -> bool:
@@ -161,7 +167,7 @@ def is_overdue(request: OpenRequest, rulebook: Rulebook, *, now: datetime) -> bo
 
 
 def _spoken_duration(duration: timedelta) -> str:
-    """ "30 days", or "31 days, 0:00:01" for a duration of days and a part."""
+    """A duration as "30 days", or as "31 days, 0:00:01" when it is not whole days."""
     if duration % timedelta(days=1):
         return str(duration)
     return f"{duration.days} days"
@@ -179,9 +185,7 @@ def _expired(
         return None
     since = request.pending_since
     references = [item.reference for item in pending.missing]
-    awaited = ", ".join(references[:_AWAITED_SHOWN]) + (
-        f" and {len(references) - _AWAITED_SHOWN} more" if len(references) > _AWAITED_SHOWN else ""
-    )
+    awaited = _listed(references)
     expiry = Violation(
         code="WARRANT_REQUEST_EXPIRED",
         rule=f"{SCR_4_1} (pending limit)",
@@ -834,9 +838,7 @@ def _production_date_violations(lot: ArrivedLot, known: tuple[_KnownDate, ...]) 
     for k in known:
         sources.setdefault((k.cast, k.produced), []).append(k.source)
     listed = [f"{cast} {day} ({', '.join(by)})" for (cast, day), by in sources.items()]
-    shown_dates = ", ".join(listed[:_AWAITED_SHOWN]) + (
-        f" and {len(listed) - _AWAITED_SHOWN} more" if len(listed) > _AWAITED_SHOWN else ""
-    )
+    shown_dates = _listed(listed)
     return [
         Violation(
             code="LOT_PRODUCTION_DATE_NOT_CERTIFIED",
