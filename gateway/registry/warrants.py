@@ -3,6 +3,8 @@ cancelled, and the custody moves these imply."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from contracts.base import Contract
 from contracts.lots import LotArrived
 from contracts.warrants import (
@@ -327,10 +329,13 @@ def expire_overdue_requests(
     state: RegistryState, brand: str, context: Context
 ) -> tuple[RegistryState, list[Contract]]:
     """Reject, as expired, the brand's requests pending past the rulebook's limit. The
-    registry has no timers: this runs when the next message of the brand arrives."""
+    registry has no timers: this runs when the next message of the brand arrives. A request
+    kept before the registry recorded when it took requests in pends from now."""
     outputs: list[Contract] = []
     for request in state.open_requests_of(brand):
-        if is_overdue(request, context.rulebook, now=context.now):
+        if request.received_at is None:
+            state = state.with_open_request(replace(request, received_at=context.now))
+        elif is_overdue(request, context.rulebook, now=context.now):
             state, decided = _decide(state, request, context)
             outputs.extend(decided)
     return state, outputs

@@ -256,12 +256,8 @@ class OpenRequest:
     requested_at: datetime
     warrant_holder_id: str | None = None
     received_at: datetime | None = None
-    """When the registry first took the request in; it pends from then (from
-    ``requested_at`` for a request kept before the registry recorded it)."""
-
-    @property
-    def pending_since(self) -> datetime:
-        return self.received_at or self.requested_at
+    """When the registry took the request in, from which it pends; None for a request kept
+    before the registry recorded it (stamped when the next message of its brand comes)."""
 
 
 def open_request(request: RequestWarrant, *, received_at: datetime | None = None) -> OpenRequest:

@@ -162,8 +162,10 @@ def _listed(items: list[str]) -> str:
 
 
 def is_overdue(request: OpenRequest, rulebook: Rulebook, *, now: datetime) -> bool:
-    """Whether the request has pended longer than the rulebook's pending limit."""
-    return now - request.pending_since > rulebook.pending_limit
+    """Whether the request has pended longer than the rulebook's pending limit since the
+    registry took it in (never, while that time is not recorded)."""
+    since = request.received_at
+    return since is not None and now - since > rulebook.pending_limit
 
 
 def _spoken_duration(duration: timedelta) -> str:
@@ -181,9 +183,9 @@ def _expired(
     The limit is the gateway's reading of SCR 4.1 (a lot is warranted when its eCOA
     accompanies it), not a period the source sets; the rejection names everything awaited,
     and the rules the rejected certificates of its casts broke."""
-    if not is_overdue(request, rulebook, now=now):
+    since = request.received_at
+    if since is None or not is_overdue(request, rulebook, now=now):
         return None
-    since = request.pending_since
     references = [item.reference for item in pending.missing]
     awaited = _listed(references)
     expiry = Violation(

@@ -24,7 +24,7 @@ def test_a_cast_stored_before_rejected_ecoas_were_kept_reads_with_none() -> None
     assert entry.rejected is None
 
 
-def test_a_request_stored_before_its_receipt_time_was_kept_pends_from_its_request() -> None:
+def test_a_request_stored_before_its_receipt_time_was_kept_reads_without_it() -> None:
     stored = (
         b'{"v":1,"d":{"request_id":"REQ-1","lot_id":"LOT-1","brand":"NORDAL",'
         b'"warehouse_id":"WH-1","requested_at":"2026-03-02T09:00:00Z",'
@@ -33,7 +33,7 @@ def test_a_request_stored_before_its_receipt_time_was_kept_pends_from_its_reques
     request = codec.decode(entity_key("request", "LOT-1"), stored)
     assert isinstance(request, OpenRequest)
     assert request.received_at is None
-    assert request.pending_since == REQUESTED_AT
+    assert request.requested_at == REQUESTED_AT
 
 
 def stored_version_1(decision: WarrantDecision) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from contracts.base import Contract
@@ -15,6 +15,7 @@ from contracts.topics import route
 from contracts.warrants import WarrantIssued, WarrantPending, WarrantRejected
 from gateway.processors.records import InputRecord
 from gateway.processors.registry import Outcome, process_record
+from gateway.registry.core import handle
 from gateway.registry.state import RegistryState
 from producers.parties import DEMO_PARTIES, sender_role_of
 from tests.unit.test_registry_pipeline import NOW, SETTINGS, record_of
@@ -169,3 +170,28 @@ def test_a_cancelled_lot_is_warranted_again_with_its_own_ids_through_the_pipelin
         ["LOT_ALREADY_ON_WARRANT"],
         ["BRAND_SUSPENDED"],
     ]
+
+
+def test_a_request_kept_without_its_receipt_time_pends_from_the_next_message_of_its_brand() -> None:
+    listing, batch_1, batch_2, ecoa, form, lot, request, later_cast = (
+        message for _, message in timed_messages("offspec_cast_pending_then_expired.jsonl")
+    )
+    state = RegistryState()
+    for message in (listing, batch_1, batch_2, ecoa, lot, request):
+        state = handle(state, message, now=NOW, rulebook=SETTINGS.rulebook).state
+    kept = state.open_request("LOT-RTM-0001")
+    assert kept is not None
+    state = state.with_open_request(replace(kept, received_at=None))  # as stored before
+    upgraded = NOW + 3 * SETTINGS.rulebook.pending_limit
+    step = handle(state, form, now=upgraded, rulebook=SETTINGS.rulebook)
+    assert not [o for o in step.outputs if isinstance(o, WarrantRejected)]
+    stamped = step.state.open_request("LOT-RTM-0001")
+    assert stamped is not None and stamped.received_at == upgraded
+    expired = handle(
+        step.state,
+        later_cast,
+        now=upgraded + SETTINGS.rulebook.pending_limit + timedelta(seconds=1),
+        rulebook=SETTINGS.rulebook,
+    )
+    [rejected] = [o for o in expired.outputs if isinstance(o, WarrantRejected)]
+    assert rejected.violations[0].code == "WARRANT_REQUEST_EXPIRED"
