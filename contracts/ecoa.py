@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import AwareDatetime, Field
 
-from contracts.base import Contract
+from contracts.base import Contract, JsonObject, Upcaster
 from contracts.values import (
     CastAnalysis,
     Designation,
@@ -16,6 +17,7 @@ from contracts.values import (
     MetalContract,
     PaperCoaReference,
     PartyRole,
+    RuleReference,
     RuleViolation,
 )
 
@@ -65,17 +67,30 @@ class ECoACreated(Contract):
     )
 
 
+def _accepted_version_1_to_2(body: JsonObject) -> JsonObject:
+    """Version 1 named no rule applied."""
+    return {**body, "rules_applied": []}
+
+
 class ECoAAccepted(Contract):
     """The registry accepted an eCOA: its casts may back a warrant."""
 
     MESSAGE_TYPE: ClassVar[str] = "custody.ecoa.accepted"
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
+    UPCASTERS: ClassVar[Mapping[int, Upcaster]] = {1: _accepted_version_1_to_2}
 
     ecoa_id: Identifier = Field(description="Id of the eCOA decided on.")
     brand: Identifier = Field(description="Brand of the eCOA.")
     kind: ECoAKind = Field(description="Enhanced or Basic eCOA.")
     cast_references: tuple[Identifier, ...] = Field(
         min_length=1, description="Cast references the eCOA certifies."
+    )
+    rules_applied: tuple[RuleReference, ...] = Field(
+        default=(),
+        description="The rules the eCOA was accepted under, as the source numbers them: the "
+        'specification\'s, SCR 4.5, and who may create it ("SCR 4.6" Enhanced by the producer, '
+        '"SCR 4.3" a warehouse\'s for unknown production date, "SCR 4.4(b)" ...); empty in '
+        "version 1.",
     )
     rulebook_version: Identifier = Field(description="Version of the rulebook applied.")
     decided_at: AwareDatetime = Field(description="When the decision was made.")

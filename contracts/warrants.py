@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import AwareDatetime, Field
 
-from contracts.base import Contract, Kilograms
+from contracts.base import Contract, JsonObject, Kilograms, Upcaster
 from contracts.values import (
     CalendarYear,
     EmissionsSummary,
@@ -17,6 +18,7 @@ from contracts.values import (
     MissingItem,
     Name,
     PieceCount,
+    RuleReference,
     RuleViolation,
     Shape,
     Text,
@@ -116,11 +118,17 @@ class CancelWarrant(Contract):
     requested_at: AwareDatetime = Field(description="When the warehouse asked to cancel.")
 
 
+def _issued_version_1_to_2(body: JsonObject) -> JsonObject:
+    """Version 1 named neither the rules applied nor the notes."""
+    return {**body, "rules_applied": [], "notes": []}
+
+
 class WarrantIssued(Contract):
     """The registry placed a lot on warrant."""
 
     MESSAGE_TYPE: ClassVar[str] = "custody.warrant.issued"
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
+    UPCASTERS: ClassVar[Mapping[int, Upcaster]] = {1: _issued_version_1_to_2}
 
     warrant_id: Identifier = Field(description="Unique id of the warrant.")
     lot_id: Identifier = Field(description="Lot the warrant is for.")
@@ -132,6 +140,17 @@ class WarrantIssued(Contract):
         default=None,
         description="Party the warrant is issued to, as the request named it; null when the "
         "request named none.",
+    )
+    rules_applied: tuple[RuleReference, ...] = Field(
+        default=(),
+        description="The rules the warrant was issued under, as the source numbers them: the "
+        'contract\'s, and on what basis its certificates and emissions stand ("SCR 4.3", '
+        '"SCR 4.4", "§4.3 Figure 4", "§4.1.2", "SCR 4.2"); empty in version 1.',
+    )
+    notes: tuple[Text, ...] = Field(
+        default=(),
+        description="Flags a person should see (e.g. the previous year's form used); empty "
+        "in version 1.",
     )
 
     @property
@@ -156,17 +175,28 @@ class WarrantRejected(Contract):
     decided_at: AwareDatetime = Field(description="When the decision was made.")
 
 
+def _pending_version_1_to_2(body: JsonObject) -> JsonObject:
+    """Version 1 named no rejected certificate."""
+    return {**body, "certificate_violations": []}
+
+
 class WarrantPending(Contract):
     """A lot cannot be warranted yet: documents are missing that may still arrive."""
 
     MESSAGE_TYPE: ClassVar[str] = "custody.warrant.pending"
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
+    UPCASTERS: ClassVar[Mapping[int, Upcaster]] = {1: _pending_version_1_to_2}
 
     request_id: Identifier = Field(description="Request decided on.")
     lot_id: Identifier = Field(description="Lot of the request.")
     brand: Identifier = Field(description="Brand of the lot (the partition key).")
     missing: tuple[MissingItem, ...] = Field(
         min_length=1, description="Every document still awaited, with the rule requiring it."
+    )
+    certificate_violations: tuple[RuleViolation, ...] = Field(
+        default=(),
+        description="Every rule broken by the rejected eCOAs of the lot's casts that no "
+        "accepted eCOA covers (the field names the eCOA): what a valid eCOA must put right.",
     )
     rulebook_version: Identifier = Field(description="Version of the rulebook applied.")
     decided_at: AwareDatetime = Field(description="When the decision was made.")

@@ -17,12 +17,14 @@ from gateway.registry.decision_messages import (
 from gateway.registry.state import BrandEntities, Context, RegistryState, Step
 from gateway.registry.warrants import decide_open_requests
 from gateway.rulebook.cbam_form import decide_form
+from gateway.rulebook.decisions import ECoADecision
 from gateway.rulebook.ecoa import decide_ecoa
 from gateway.rulebook.state import (
     AcceptedForm,
     BrandAsOf,
     CertifiedCast,
     RecordedCast,
+    RejectedCertificate,
 )
 from gateway.rulebook.warrantability import form_for_production_year
 
@@ -48,7 +50,9 @@ def decide_ecoa_message(state: RegistryState, ecoa: ECoACreated, context: Contex
         ecoa_message(decision, rulebook_version=context.rulebook.version, now=context.now)
     ]
     if not decision.accepted:
-        return Step(state, tuple(outputs))
+        state = _record_rejection(state, ecoa, decision)
+        state, decided = decide_open_requests(state, ecoa.brand, context)
+        return Step(state, (*outputs, *decided))
     for cast in decision.certified:
         entry = state.brand(ecoa.brand).cast(cast.cast_reference)
         entry = replace(entry, certificates=(*entry.certificates, cast))
@@ -56,6 +60,20 @@ def decide_ecoa_message(state: RegistryState, ecoa: ECoACreated, context: Contex
     outputs.extend(_attach_to_casts(state.brand(ecoa.brand), decision.certified, context))
     state, decided = decide_open_requests(state, ecoa.brand, context)
     return Step(state, (*outputs, *decided))
+
+
+def _record_rejection(
+    state: RegistryState, ecoa: ECoACreated, decision: ECoADecision
+) -> RegistryState:
+    """Each cast the rejected eCOA names keeps it as its latest rejected certificate, so that
+    a lot of the cast names what it broke instead of waiting silently."""
+    rejected = RejectedCertificate(
+        ecoa_id=ecoa.ecoa_id, kind=ecoa.kind, violations=decision.violations
+    )
+    for reference in dict.fromkeys(cast.cast_reference for cast in ecoa.casts):
+        entry = state.brand(ecoa.brand).cast(reference)
+        state = state.with_cast(ecoa.brand, reference, replace(entry, rejected=rejected))
+    return state
 
 
 def decide_form_message(

@@ -30,11 +30,11 @@ from gateway.registry.state import (
     Cancellation,
     CastEntry,
     CustodyMove,
+    LotWarrant,
     Pending,
     cast_key,
     entity_key,
 )
-from gateway.rulebook.decisions import WarrantDecision
 from gateway.rulebook.state import (
     AcceptedForm,
     ArrivedLot,
@@ -75,6 +75,12 @@ class EntityKind:
         return b'{"v":%d,"d":' % self.version
 
 
+def _warrant_version_1_to_2(decision: Any) -> Any:
+    """Version 1 was the lot's decision alone: a lot had at most one warrant, issued if the
+    decision was."""
+    return {"decision": decision, "issued": 1 if decision.get("outcome") == "issued" else 0}
+
+
 KINDS: Mapping[str, EntityKind] = {
     kind.name: kind
     for kind in (
@@ -85,7 +91,9 @@ KINDS: Mapping[str, EntityKind] = {
         EntityKind("lot", TypeAdapter(ArrivedLot)),
         EntityKind("request", TypeAdapter(OpenRequest)),
         EntityKind("pending", TypeAdapter(Pending)),
-        EntityKind("warrant", TypeAdapter(WarrantDecision)),
+        EntityKind(
+            "warrant", TypeAdapter(LotWarrant), version=2, upcasters={1: _warrant_version_1_to_2}
+        ),
         EntityKind("cancellation", TypeAdapter(Cancellation)),
         EntityKind("move", TypeAdapter(CustodyMove)),
     )
@@ -135,7 +143,7 @@ def decode(key: str, data: bytes) -> Any:
 
 _LEGACY_BRAND = TypeAdapter(BrandState)
 _LEGACY_HANDLED: TypeAdapter[dict[str, str]] = TypeAdapter(dict[str, str])
-_LEGACY_DECISION = TypeAdapter(WarrantDecision)
+_LEGACY_WARRANT = TypeAdapter(LotWarrant)
 
 Lookup = Callable[[str], Any | None]
 """Key -> the entity already restored (decoded), or None."""
@@ -170,7 +178,8 @@ def legacy_entities(key: str, data: bytes | None, restored: Lookup) -> dict[str,
             entity_key("pending", request.brand, request.lot_id): PENDING,
         }
     if kind == "warrant":
-        return {entity_key("warrant", name): _LEGACY_DECISION.validate_json(data)}
+        decision = _warrant_version_1_to_2(parse_exact(data))
+        return {entity_key("warrant", name): _LEGACY_WARRANT.validate_python(decision)}
     if kind == "cancellation":
         cancel = _legacy_body(CancelWarrant, data)
         return {entity_key("cancellation", name): Cancellation.of(cancel)}

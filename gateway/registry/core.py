@@ -38,7 +38,12 @@ from contracts.warrants import (
 from gateway.registry.brands import delist_brand, list_brand, reinstate_brand, suspend_brand
 from gateway.registry.certificates import decide_ecoa_message, decide_form_message, record_batch
 from gateway.registry.state import CANONICAL_DIGEST, CommandRefused, Context, RegistryState, Step
-from gateway.registry.warrants import cancel_warrant, lot_arrived, request_warrant
+from gateway.registry.warrants import (
+    cancel_warrant,
+    expire_overdue_requests,
+    lot_arrived,
+    request_warrant,
+)
 from gateway.rulebook.model import Rulebook
 
 
@@ -60,9 +65,10 @@ def handle(
     handler = HANDLERS.get(type(body))
     if handler is None:
         raise LookupError(f"the registry does not take {body.MESSAGE_TYPE} as input")
+    context = Context(rulebook=rulebook, now=now)
     identity = _identity(body)
     if identity is None:
-        return handler(state, body, Context(rulebook=rulebook, now=now))
+        return _with_expiries(state, body, context, handler)
     brand, id_field, message_id = identity
     if digest is None:
         digest = body_digest(body)
@@ -76,8 +82,27 @@ def handle(
             f"{id_field} {message_id.split(':', 1)[1]} was already used for another "
             f"{body.MESSAGE_TYPE} message; send a new id for new content",
         )
-    step = handler(state, body, Context(rulebook=rulebook, now=now))
+    step = _with_expiries(state, body, context, handler)
     return Step(step.state.with_handled(brand, message_id, digest), step.outputs)
+
+
+def _with_expiries(
+    state: RegistryState, body: Contract, context: Context, handler: Handler
+) -> Step:
+    """The brand's requests pending past the limit are rejected as expired before the
+    message is decided (the registry has no timers; any message of the brand is its
+    clock)."""
+    state, expired = expire_overdue_requests(state, _brand_of(body), context)
+    step = handler(state, body, context)
+    return Step(step.state, (*expired, *step.outputs))
+
+
+def _brand_of(body: Contract) -> str:
+    """The brand every input the registry takes is of (its partition key)."""
+    brand = getattr(body, "brand", None)
+    if not isinstance(brand, str):
+        raise LookupError(f"{body.MESSAGE_TYPE} names no brand")
+    return brand
 
 
 def body_digest(body: Contract) -> str:

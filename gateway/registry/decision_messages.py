@@ -31,18 +31,27 @@ from gateway.violations import Violation
 WarrantMessage = WarrantIssued | WarrantRejected | WarrantPending
 
 
-def warrant_id_for(lot_id: str) -> str:
-    """One warrant per lot: its id follows from the lot's, so a replay gives the same id."""
-    return f"{_WARRANT_ID_PREFIX}{lot_id}"
+def warrant_id_for(lot_id: str, number: int = 1) -> str:
+    """A lot's warrants are numbered: the first's id is ``WRT-<lot>`` (as before lots could
+    be warranted again), the n-th's ``WRT-<lot>#<n>``; a replay gives the same ids."""
+    suffix = "" if number == 1 else f"{_NUMBER_MARK}{number}"
+    return f"{_WARRANT_ID_PREFIX}{lot_id}{suffix}"
 
 
-def lot_of_warrant_id(warrant_id: str) -> str | None:
-    """The lot whose warrant has this id, or None for an id no lot's warrant has."""
+def warrants_of_id(warrant_id: str) -> list[tuple[str, int]]:
+    """Every (lot, number) whose warrant would have this id: the first warrant of a lot, and
+    the n-th of the lot before a ``#<n>`` suffix (a lot id may itself hold ``#``)."""
     if not warrant_id.startswith(_WARRANT_ID_PREFIX):
-        return None
-    return warrant_id[len(_WARRANT_ID_PREFIX) :] or None
+        return []
+    named = warrant_id[len(_WARRANT_ID_PREFIX) :]
+    found = [(named, 1)] if named else []
+    lot_id, mark, number = named.rpartition(_NUMBER_MARK)
+    if mark and lot_id and number.isdigit() and int(number) >= 2 and number[0] != "0":
+        found.append((lot_id, int(number)))
+    return found
 
 
+_NUMBER_MARK = "#"
 _WARRANT_ID_PREFIX = "WRT-"
 
 
@@ -86,6 +95,7 @@ def ecoa_message(
             brand=decision.brand,
             kind=decision.kind,
             cast_references=tuple(cast.cast_reference for cast in decision.certified),
+            rules_applied=decision.rules_applied,
             rulebook_version=rulebook_version,
             decided_at=now,
         )
@@ -147,22 +157,27 @@ def warrant_messages(
     *,
     rulebook_version: str,
     now: datetime,
+    warrant_id: str | None = None,
     warrant_holder_id: str | None = None,
 ) -> tuple[WarrantMessage, WarrantStateChanged]:
     """The decision event and the lot's new current state (for the compacted topic); an
-    issued warrant names the holder its request named."""
+    issued warrant has ``warrant_id`` (the lot's first by default) and names the holder its
+    request named."""
+    issued_id = warrant_id or warrant_id_for(decision.lot_id)
     violations = tuple(rule_violation(v) for v in decision.violations)
     missing = tuple(missing_item(m) for m in decision.missing)
     event: WarrantMessage
     if decision.outcome is WarrantOutcome.ISSUED and decision.terms is not None:
         event = WarrantIssued.build(
-            warrant_id=warrant_id_for(decision.lot_id),
+            warrant_id=issued_id,
             lot_id=decision.lot_id,
             request_id=decision.request_id,
             document=_document(decision.terms),
             issued_at=now,
             rulebook_version=rulebook_version,
             warrant_holder_id=warrant_holder_id,
+            rules_applied=decision.rules_applied,
+            notes=decision.notes,
         )
     elif decision.outcome is WarrantOutcome.PENDING:
         event = WarrantPending.build(
@@ -170,6 +185,9 @@ def warrant_messages(
             lot_id=decision.lot_id,
             brand=decision.brand,
             missing=missing,
+            certificate_violations=tuple(
+                rule_violation(v) for v in decision.certificate_violations
+            ),
             rulebook_version=rulebook_version,
             decided_at=now,
         )
@@ -185,9 +203,7 @@ def warrant_messages(
     state = WarrantStateChanged.build(
         lot_id=decision.lot_id,
         brand=decision.brand,
-        warrant_id=(
-            warrant_id_for(decision.lot_id) if decision.outcome is WarrantOutcome.ISSUED else None
-        ),
+        warrant_id=issued_id if decision.outcome is WarrantOutcome.ISSUED else None,
         request_id=decision.request_id,
         state=WarrantState(decision.outcome.value),
         violations=violations,

@@ -30,7 +30,7 @@ from contracts.base import Contract
 from contracts.custody import CustodyMovementRecorded, CustodyMoveReason
 from contracts.values import AccountingLevel
 from contracts.warrants import CancelWarrant
-from gateway.rulebook.decisions import WarrantDecision
+from gateway.rulebook.decisions import WarrantDecision, WarrantOutcome
 from gateway.rulebook.model import Rulebook
 from gateway.rulebook.state import (
     AcceptedForm,
@@ -39,6 +39,7 @@ from gateway.rulebook.state import (
     CertifiedCast,
     OpenRequest,
     RecordedCast,
+    RejectedCertificate,
     normalised_cast_reference,
 )
 
@@ -63,6 +64,8 @@ class CastEntry:
 
     recorded: RecordedCast | None = None
     certificates: tuple[CertifiedCast, ...] = ()
+    rejected: RejectedCertificate | None = None
+    """The latest eCOA rejected for the cast (one is kept, so the entry stays small)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,20 @@ class Cancellation:
             warehouse_id=cancel.warehouse_id,
             reason=cancel.reason,
         )
+
+
+@dataclass(frozen=True)
+class LotWarrant:
+    """A lot's latest warrant decision, and how many warrants were issued for the lot: a
+    lot may be warranted again after its warrant was cancelled, each warrant numbered."""
+
+    decision: WarrantDecision
+    issued: int = 0
+
+    @property
+    def standing_number(self) -> int | None:
+        """The number of the lot's warrant when the latest decision issued one."""
+        return self.issued if self.decision.outcome is WarrantOutcome.ISSUED else None
 
 
 @dataclass(frozen=True)
@@ -358,12 +375,21 @@ class RegistryState:
         state = self.put(entity_key("request", lot_id), None)
         return state.put(entity_key("pending", request.brand, lot_id), None)
 
+    def lot_warrant(self, lot_id: str) -> LotWarrant | None:
+        warrant: LotWarrant | None = self.get(entity_key("warrant", lot_id))
+        return warrant
+
     def warrant_decision(self, lot_id: str) -> WarrantDecision | None:
-        decision: WarrantDecision | None = self.get(entity_key("warrant", lot_id))
-        return decision
+        warrant = self.lot_warrant(lot_id)
+        return None if warrant is None else warrant.decision
 
     def with_warrant_decision(self, decision: WarrantDecision) -> RegistryState:
-        return self.put(entity_key("warrant", decision.lot_id), decision)
+        """The lot's latest decision; an issued one is the lot's next warrant."""
+        earlier = self.lot_warrant(decision.lot_id)
+        issued = 0 if earlier is None else earlier.issued
+        if decision.outcome is WarrantOutcome.ISSUED:
+            issued += 1
+        return self.put(entity_key("warrant", decision.lot_id), LotWarrant(decision, issued))
 
     def cancellation(self, lot_id: str) -> Cancellation | None:
         cancellation: Cancellation | None = self.get(entity_key("cancellation", lot_id))
@@ -403,6 +429,9 @@ class BrandEntities:
 
     def certificates_of(self, cast_reference: str) -> tuple[CertifiedCast, ...]:
         return self.cast(cast_reference).certificates
+
+    def rejected_certificate_of(self, cast_reference: str) -> RejectedCertificate | None:
+        return self.cast(cast_reference).rejected
 
     def form(self, reporting_year: int) -> AcceptedForm | None:
         form: AcceptedForm | None = self.state.get(

@@ -3,6 +3,8 @@ cancelled, and the custody moves these imply."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from contracts.base import Contract
 from contracts.lots import LotArrived
 from contracts.warrants import (
@@ -20,9 +22,9 @@ from gateway.registry.custody_moves import (
     issue_posting_id,
 )
 from gateway.registry.decision_messages import (
-    lot_of_warrant_id,
     warrant_id_for,
     warrant_messages,
+    warrants_of_id,
 )
 from gateway.registry.state import (
     Cancellation,
@@ -34,7 +36,7 @@ from gateway.registry.state import (
 )
 from gateway.rulebook.decisions import WarrantDecision, WarrantOutcome
 from gateway.rulebook.state import BrandAsOf, OpenRequest, arrived_lot, open_request
-from gateway.rulebook.warrantability import decide_warrant
+from gateway.rulebook.warrantability import decide_warrant, is_overdue
 from gateway.violations import Violation
 
 CUSTODY_RULE = "CoC: each custody move is booked once"
@@ -94,51 +96,53 @@ def _changed_arrival_field(earlier: CustodyMove, lot: LotArrived) -> str:
 
 
 def request_warrant(state: RegistryState, request: RequestWarrant, context: Context) -> Step:
+    """Decide a warehouse's request. The same request again was already answered; a lot whose
+    warrant stands is refused; a lot whose warrant was cancelled is decided again under the
+    same rules (§4.4 speaks of metal "warranted (or re-warranted)")."""
     previous = state.warrant_decision(request.lot_id)
     if previous is not None and previous.request_id == request.request_id:
         return Step(state, ())  # the same request again: already answered
-    if previous is not None and previous.outcome is WarrantOutcome.ISSUED:
-        cancelled = state.cancellation(request.lot_id)
-        return Step(state, (_already_on_warrant(request, previous, cancelled, context),))
-    state, outputs = _decide(state, open_request(request), context, always_publish=True)
+    standing = standing_warrant_id(state, request.lot_id)
+    if previous is not None and standing is not None:
+        return Step(state, (_already_on_warrant(request, previous, standing, context),))
+    received = open_request(request, received_at=context.now)
+    state, outputs = _decide(state, received, context, always_publish=True)
     return Step(state, tuple(outputs))
 
 
+def standing_warrant_id(state: RegistryState, lot_id: str) -> str | None:
+    """The id of the lot's warrant while it stands: issued and not cancelled."""
+    warrant = state.lot_warrant(lot_id)
+    number = None if warrant is None else warrant.standing_number
+    if number is None:
+        return None
+    warrant_id = warrant_id_for(lot_id, number)
+    cancelled = state.cancellation(lot_id)
+    if cancelled is not None and cancelled.warrant_id == warrant_id:
+        return None
+    return warrant_id
+
+
 def _already_on_warrant(
-    request: RequestWarrant,
-    issued: WarrantDecision,
-    cancelled: Cancellation | None,
-    context: Context,
+    request: RequestWarrant, issued: WarrantDecision, warrant_id: str, context: Context
 ) -> Contract:
-    """A lot is placed on warrant once: while its warrant stands, and after it was cancelled
-    (a warrant's id follows from its lot's, and the cancelled metal leaves the warehouse)."""
-    warrant_id = warrant_id_for(request.lot_id)
-    if cancelled is None:
-        violation = Violation(
-            code="LOT_ALREADY_ON_WARRANT",
-            rule="SCR 4.1",
-            field="lot_id",
-            observed=request.lot_id,
-            allowed="a lot not yet on warrant",
-            message=f"lot {request.lot_id} is already on warrant {warrant_id} "
-            f"(request {issued.request_id})",
-        )
-    else:
-        violation = Violation(
-            code="LOT_WARRANT_CANCELLED",
-            rule="SCR 4.1",
-            field="lot_id",
-            observed=request.lot_id,
-            allowed="a lot never placed on warrant",
-            message=f"lot {request.lot_id}'s warrant {warrant_id} was cancelled "
-            f"(cancellation {cancelled.cancellation_id}); a lot is placed on warrant once",
-        )
+    """A lot is on one warrant at a time: a request while its warrant stands is refused."""
     rejection = WarrantDecision(
         request_id=request.request_id,
         lot_id=request.lot_id,
         brand=request.brand,
         outcome=WarrantOutcome.REJECTED,
-        violations=(violation,),
+        violations=(
+            Violation(
+                code="LOT_ALREADY_ON_WARRANT",
+                rule="SCR 4.1",
+                field="lot_id",
+                observed=request.lot_id,
+                allowed="a lot not on a standing warrant",
+                message=f"lot {request.lot_id} is already on warrant {warrant_id} "
+                f"(request {issued.request_id})",
+            ),
+        ),
     )
     event, _state_unchanged = warrant_messages(
         rejection, rulebook_version=context.rulebook.version, now=context.now
@@ -159,6 +163,7 @@ def _decide(
         BrandAsOf(state.brand(request.brand), context.now),
         context.rulebook,
         today=context.now.date(),
+        now=context.now,
     )
     previous = state.warrant_decision(request.lot_id)
     if decision.outcome is WarrantOutcome.PENDING:
@@ -168,22 +173,26 @@ def _decide(
     state = state.with_warrant_decision(decision)
     if decision == previous and not always_publish:
         return state, []
+    warrant = state.lot_warrant(request.lot_id)
+    number = None if warrant is None else warrant.standing_number
+    warrant_id = None if number is None else warrant_id_for(request.lot_id, number)
     messages: list[Contract] = list(
         warrant_messages(
             decision,
             rulebook_version=context.rulebook.version,
             now=context.now,
+            warrant_id=warrant_id,
             warrant_holder_id=request.warrant_holder_id,
         )
     )
-    if decision.outcome is WarrantOutcome.ISSUED:
-        state, moved = _issue_custody(state, request, context)
+    if warrant_id is not None:
+        state, moved = _issue_custody(state, request, warrant_id, context)
         messages.extend(moved)
     return state, messages
 
 
 def _issue_custody(
-    state: RegistryState, request: OpenRequest, context: Context
+    state: RegistryState, request: OpenRequest, warrant_id: str, context: Context
 ) -> tuple[RegistryState, tuple[Contract, ...]]:
     """Whatever input issues the warrant (the request, or the lot, eCOA or form a pending
     request waited for), the custody the lot's arrival brought to the warehouse moves on to
@@ -192,7 +201,6 @@ def _issue_custody(
     arrival = state.custody_move(arrival_posting_id(request.lot_id))
     if arrival is None:
         return state, ()
-    warrant_id = warrant_id_for(request.lot_id)
     move = issue_move(
         arrival,
         warrant_id=warrant_id,
@@ -244,7 +252,8 @@ def _warrant_to_cancel(state: RegistryState, cancel: CancelWarrant) -> WarrantDe
     """The issued decision of the warrant ``cancel`` names, or ``CommandRefused`` saying which
     field is wrong."""
     warrant_id, lot_id = cancel.warrant_id, cancel.lot_id
-    if warrant_id_for(lot_id) != warrant_id:
+    numbers = [number for lot, number in warrants_of_id(warrant_id) if lot == lot_id]
+    if not numbers:
         owner = _lot_of_warrant(state, warrant_id)
         if owner is None:
             raise CommandRefused(
@@ -256,22 +265,29 @@ def _warrant_to_cancel(state: RegistryState, cancel: CancelWarrant) -> WarrantDe
             f"cannot cancel warrant {warrant_id} for lot {lot_id}: it is the warrant of lot "
             f"{owner}",
         )
-    decision = state.warrant_decision(lot_id)
-    if decision is None or decision.outcome is not WarrantOutcome.ISSUED:
+    [number] = numbers
+    warrant = state.lot_warrant(lot_id)
+    if warrant is None or number > warrant.issued:
+        decision = None if warrant is None else warrant.decision
         where = "no request was made" if decision is None else f"it is {decision.outcome.value}"
         raise CommandRefused(
             "warrant_id",
             CANCEL_RULE,
             f"cannot cancel warrant {warrant_id}: it was not issued (lot {lot_id}: {where})",
         )
-    earlier = state.cancellation(lot_id)
-    if earlier is not None:
+    if standing_warrant_id(state, lot_id) != warrant_id:
+        earlier = state.cancellation(lot_id)
+        by = (
+            f" (cancellation {earlier.cancellation_id})"
+            if earlier is not None and earlier.warrant_id == warrant_id
+            else ""
+        )
         raise CommandRefused(
             "warrant_id",
             CANCEL_RULE,
-            f"cannot cancel warrant {warrant_id}: it was already cancelled (cancellation "
-            f"{earlier.cancellation_id})",
+            f"cannot cancel warrant {warrant_id}: it was already cancelled{by}",
         )
+    decision = warrant.decision
     if decision.brand != cancel.brand:
         raise CommandRefused(
             "brand",
@@ -291,14 +307,12 @@ def _warrant_to_cancel(state: RegistryState, cancel: CancelWarrant) -> WarrantDe
 
 
 def _lot_of_warrant(state: RegistryState, warrant_id: str) -> str | None:
-    """The lot whose issued warrant has this id (a warrant's id follows from its lot's)."""
-    lot_id = lot_of_warrant_id(warrant_id)
-    if lot_id is None:
-        return None
-    decision = state.warrant_decision(lot_id)
-    if decision is None or decision.outcome is not WarrantOutcome.ISSUED:
-        return None
-    return lot_id
+    """The lot that was issued a warrant with this id."""
+    for lot_id, number in warrants_of_id(warrant_id):
+        warrant = state.lot_warrant(lot_id)
+        if warrant is not None and warrant.issued >= number:
+            return lot_id
+    return None
 
 
 def decide_open_requests(
@@ -308,4 +322,20 @@ def decide_open_requests(
     for request in state.open_requests_of(brand):
         state, decided = _decide(state, request, context)
         outputs.extend(decided)
+    return state, outputs
+
+
+def expire_overdue_requests(
+    state: RegistryState, brand: str, context: Context
+) -> tuple[RegistryState, list[Contract]]:
+    """Reject, as expired, the brand's requests pending past the rulebook's limit. The
+    registry has no timers: this runs when the next message of the brand arrives. A request
+    kept before the registry recorded when it took requests in pends from now."""
+    outputs: list[Contract] = []
+    for request in state.open_requests_of(brand):
+        if request.received_at is None:
+            state = state.with_open_request(replace(request, received_at=context.now))
+        elif is_overdue(request, context.rulebook, now=context.now):
+            state, decided = _decide(state, request, context)
+            outputs.extend(decided)
     return state, outputs

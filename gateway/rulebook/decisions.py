@@ -22,6 +22,8 @@ class ECoADecision:
     violations: tuple[Violation, ...]
     certified: tuple[CertifiedCast, ...]
     """The casts this eCOA certifies once accepted (empty when rejected)."""
+    rules_applied: tuple[str, ...] = ()
+    """The rules an accepted eCOA was accepted under."""
 
     @property
     def accepted(self) -> bool:
@@ -95,3 +97,9 @@ class WarrantDecision:
     terms: WarrantTerms | None = None
     notes: tuple[str, ...] = ()
     """Flags a person should see on an issued warrant (e.g. the previous year's form used)."""
+    rules_applied: tuple[str, ...] = ()
+    """The rules an issued warrant was issued under: the contract's, and the basis of its
+    certificates and emissions."""
+    certificate_violations: tuple[Violation, ...] = ()
+    """The rules broken by the rejected eCOAs of the lot's casts that no accepted eCOA
+    covers: what a pending lot's certificates must put right."""

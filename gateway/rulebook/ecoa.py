@@ -37,14 +37,57 @@ def decide_ecoa(ecoa: ECoACreated, brand: BrandView, rulebook: Rulebook) -> ECoA
         violations.append(_specification_not_of_contract(ecoa, contract))
     else:
         violations.extend(_quality(ecoa, specification, contract))
-    certified = () if violations else _certified_casts(ecoa)
+    if violations or specification is None:
+        return ECoADecision(
+            ecoa_id=ecoa.ecoa_id,
+            brand=ecoa.brand,
+            kind=ecoa.kind,
+            violations=tuple(violations),
+            certified=(),
+        )
     return ECoADecision(
         ecoa_id=ecoa.ecoa_id,
         brand=ecoa.brand,
         kind=ecoa.kind,
-        violations=tuple(violations),
-        certified=certified,
+        violations=(),
+        certified=_certified_casts(ecoa),
+        rules_applied=_rules_applied(ecoa, specification, contract, rulebook),
     )
+
+
+_BASIC_CREATOR_RULES = {
+    PartyRole.MEMBER: "SCR 4.4(a)",
+    PartyRole.WAREHOUSE: "SCR 4.4(b)",
+    PartyRole.PRODUCER: "SCR 4.4(c)",
+    PartyRole.PERMITTED_PARTY: "SCR 4.4(d)",
+}
+
+
+def _rules_applied(
+    ecoa: ECoACreated, specification: Specification, contract: ContractRules, rulebook: Rulebook
+) -> tuple[str, ...]:
+    """What an accepted eCOA was accepted under: the brand's listing, the specification, a
+    valid eCOA (SCR 4.5), and who may create it: the producer's Enhanced eCOA (SCR 4.6), a
+    warehouse's Basic one for metal of unknown production date from the notice date (SCR
+    4.3), or a Basic one by one of the SCR 4.4 creators from a paper COA (SCR 4.7(a))."""
+    rules = [
+        contract.rule("brand_listed"),
+        f"{contract.name} {specification.rule}",
+        "SCR 4.5",
+    ]
+    if ecoa.kind is ECoAKind.ENHANCED:
+        rules.append("SCR 4.6")
+    else:
+        unknown_after_notice = ecoa.created_on >= rulebook.cbam.notice_date and any(
+            cast.production_date is None for cast in ecoa.casts
+        )
+        rules.append(
+            "SCR 4.3" if unknown_after_notice else _BASIC_CREATOR_RULES[ecoa.created_by_role]
+        )
+        rules.append("SCR 4.7(a)")
+    if ecoa.includes_english:
+        rules.append(contract.rule("english"))
+    return tuple(rules)
 
 
 def _certified_casts(ecoa: ECoACreated) -> tuple[CertifiedCast, ...]:

@@ -7,7 +7,7 @@ that the exchange sets by Notice.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -178,6 +178,13 @@ class Rulebook(_Data):
     cbam: CbamRules
     specifications: dict[str, Specification]
     contracts: dict[MetalContract, ContractRules]
+    pending_limit: timedelta = Field(
+        default=timedelta(days=30),
+        gt=timedelta(0),
+        description="How long a warrant request may pend (the gateway's choice, not the "
+        'source\'s; ISO 8601, e.g. "P30D"): a request still pending after it is rejected as '
+        "expired.",
+    )
 
 
 def load_rulebook(

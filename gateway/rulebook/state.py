@@ -22,6 +22,7 @@ from contracts.ecoa import ECoAKind
 from contracts.lots import LotArrived
 from contracts.values import Dimensions, MetalContract, Shape
 from contracts.warrants import RequestWarrant
+from gateway.violations import Violation
 
 _IGNORED_IN_REFERENCES = re.compile(r"[\s\-]")
 
@@ -30,6 +31,25 @@ def normalised_cast_reference(reference: str) -> str:
     """A cast reference with case, spaces and hyphens ignored: to tell a near miss from a
     cast that is simply unknown (SCR 4.5 asks for identical numbers)."""
     return _IGNORED_IN_REFERENCES.sub("", reference).casefold()
+
+
+_LOOK_ALIKE = {"o": "0", "0": "o", "i": "1", "l": "1", "1": "il"}
+"""Characters read for one another on a marking (in normal form): O and 0, I or l and 1."""
+
+
+def near_miss_forms(reference: str) -> tuple[str, ...]:
+    """The normal forms one slip away from ``reference``'s: one character read for its
+    look-alike, or two adjacent characters transposed (its own normal form excluded)."""
+    normal = normalised_cast_reference(reference)
+    forms: dict[str, None] = {}
+    for index, character in enumerate(normal):
+        for alike in _LOOK_ALIKE.get(character, ""):
+            forms[normal[:index] + alike + normal[index + 1 :]] = None
+        following = normal[index + 1 : index + 2]
+        if following and following != character:
+            forms[normal[:index] + following + character + normal[index + 2 :]] = None
+    forms.pop(normal, None)
+    return tuple(forms)
 
 
 class BrandStatus(StrEnum):
@@ -92,6 +112,16 @@ class CertifiedCast:
 
 
 @dataclass(frozen=True)
+class RejectedCertificate:
+    """The latest eCOA rejected for a cast, with every rule it broke: a lot of that cast
+    waits for a valid eCOA naming them (SCR 4.1, 4.5)."""
+
+    ecoa_id: str
+    kind: ECoAKind
+    violations: tuple[Violation, ...]
+
+
+@dataclass(frozen=True)
 class EmissionsFigures:
     """Embedded emissions of a brand's metal for one year, t CO2e per t of goods."""
 
@@ -126,6 +156,10 @@ class BrandView(Protocol):
 
     def certificates_of(self, cast_reference: str) -> tuple[CertifiedCast, ...]: ...
 
+    def rejected_certificate_of(self, cast_reference: str) -> RejectedCertificate | None:
+        """The latest eCOA rejected for the cast, if any."""
+        ...
+
     def form(self, reporting_year: int) -> AcceptedForm | None: ...
 
     def casts_read_as(self, normal_form: str) -> tuple[str, ...]:
@@ -144,12 +178,16 @@ class BrandState:
     casts: Mapping[str, RecordedCast] = field(default_factory=dict)
     certified: Mapping[str, tuple[CertifiedCast, ...]] = field(default_factory=dict)
     forms: Mapping[int, AcceptedForm] = field(default_factory=dict)
+    rejected: Mapping[str, RejectedCertificate] = field(default_factory=dict)
 
     def recorded_cast(self, cast_reference: str) -> RecordedCast | None:
         return self.casts.get(cast_reference)
 
     def certificates_of(self, cast_reference: str) -> tuple[CertifiedCast, ...]:
         return self.certified.get(cast_reference, ())
+
+    def rejected_certificate_of(self, cast_reference: str) -> RejectedCertificate | None:
+        return self.rejected.get(cast_reference)
 
     def form(self, reporting_year: int) -> AcceptedForm | None:
         return self.forms.get(reporting_year)
@@ -183,6 +221,9 @@ class BrandAsOf:
 
     def certificates_of(self, cast_reference: str) -> tuple[CertifiedCast, ...]:
         return self.view.certificates_of(cast_reference)
+
+    def rejected_certificate_of(self, cast_reference: str) -> RejectedCertificate | None:
+        return self.view.rejected_certificate_of(cast_reference)
 
     def form(self, reporting_year: int) -> AcceptedForm | None:
         return self.view.form(reporting_year)
@@ -266,9 +307,12 @@ class OpenRequest:
     warehouse_id: str
     requested_at: datetime
     warrant_holder_id: str | None = None
+    received_at: datetime | None = None
+    """When the registry took the request in, from which it pends; None for a request kept
+    before the registry recorded it (stamped when the next message of its brand comes)."""
 
 
-def open_request(request: RequestWarrant) -> OpenRequest:
+def open_request(request: RequestWarrant, *, received_at: datetime | None = None) -> OpenRequest:
     return OpenRequest(
         request_id=request.request_id,
         lot_id=request.lot_id,
@@ -276,4 +320,5 @@ def open_request(request: RequestWarrant) -> OpenRequest:
         warehouse_id=request.warehouse_id,
         requested_at=request.requested_at,
         warrant_holder_id=request.warrant_holder_id,
+        received_at=received_at,
     )

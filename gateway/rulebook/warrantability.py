@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
@@ -35,6 +35,8 @@ from gateway.rulebook.state import (
     EmissionsFigures,
     LotBundle,
     OpenRequest,
+    RejectedCertificate,
+    near_miss_forms,
     normalised_cast_reference,
 )
 from gateway.rulebook.violations import Missing, MissingKind
@@ -58,20 +60,40 @@ def decide_warrant(
     rulebook: Rulebook,
     *,
     today: date,
+    now: datetime | None = None,
 ) -> WarrantDecision:
     """Issue, reject or hold a warrant request, listing every failed rule and missing item.
 
     ``lot`` is None when the request came before the lot's arrival; ``brand`` is what the
     registry knows of the request's brand; ``today`` only decides whether the previous
-    year's CBAM form may still stand in for the production year's (§4.3 Figure 4).
+    year's CBAM form may still stand in for the production year's (§4.3 Figure 4). Given
+    ``now``, a request that would still pend after the rulebook's pending limit is rejected
+    as expired, naming what it waited for.
     """
+    decision = _decide_warrant(request, lot, brand, rulebook, today=today)
+    if now is not None and decision.outcome is WarrantOutcome.PENDING:
+        return _expired(decision, request, rulebook, now=now) or decision
+    return decision
+
+
+def _decide_warrant(
+    request: OpenRequest,
+    lot: ArrivedLot | None,
+    brand: BrandView,
+    rulebook: Rulebook,
+    *,
+    today: date,
+) -> WarrantDecision:
     if lot is None:
         return _decision(
             request, WarrantOutcome.PENDING, missing=(_lot_arrival_missing(request.lot_id),)
         )
     contract_rules = rulebook.contracts[lot.contract]
     certificates = _certificate_findings(lot, brand, contract_rules)
-    emissions = _notice_date_findings(lot, brand, certificates.chosen, rulebook.cbam, today=today)
+    known_dates = _known_production_dates(lot, brand)
+    emissions = _notice_date_findings(
+        lot, brand, certificates.chosen, known_dates, rulebook.cbam, today=today
+    )
     violations = (
         *_brand_violations(request, lot, brand, contract_rules, rulebook.cbam),
         *_shape_violations(lot, contract_rules),
@@ -80,15 +102,29 @@ def decide_warrant(
         *_bundle_violations(lot, contract_rules),
         *_production_batch_violations(lot, contract_rules),
         *certificates.violations,
+        *_production_date_violations(lot, known_dates),
     )
     missing = (*certificates.missing, *emissions.missing)
     record = brand.record
     if violations or record is None:
         return _decision(request, WarrantOutcome.REJECTED, violations=violations, missing=missing)
     if missing or emissions.attached is None:
-        return _decision(request, WarrantOutcome.PENDING, missing=missing)
+        return _decision(
+            request,
+            WarrantOutcome.PENDING,
+            missing=missing,
+            certificate_violations=certificates.rejected,
+        )
     terms = _warrant_terms(lot, record, contract_rules, certificates.chosen, emissions.attached)
-    return _decision(request, WarrantOutcome.ISSUED, terms=terms, notes=emissions.notes)
+    return _decision(
+        request,
+        WarrantOutcome.ISSUED,
+        terms=terms,
+        notes=emissions.notes,
+        rules_applied=_issue_rules(
+            lot, contract_rules, rulebook.cbam, certificates.chosen, emissions.attached
+        ),
+    )
 
 
 def _decision(
@@ -99,6 +135,8 @@ def _decision(
     missing: tuple[Missing, ...] = (),
     terms: WarrantTerms | None = None,
     notes: tuple[str, ...] = (),
+    certificate_violations: tuple[Violation, ...] = (),
+    rules_applied: tuple[str, ...] = (),
 ) -> WarrantDecision:
     return WarrantDecision(
         request_id=request.request_id,
@@ -109,6 +147,60 @@ def _decision(
         missing=missing,
         terms=terms,
         notes=notes,
+        certificate_violations=certificate_violations,
+        rules_applied=rules_applied,
+    )
+
+
+_LISTED_AT_MOST = 10
+
+
+def _listed(items: list[str]) -> str:
+    """Items for a message: the first ten, and how many more."""
+    more = len(items) - _LISTED_AT_MOST
+    return ", ".join(items[:_LISTED_AT_MOST]) + (f" and {more} more" if more > 0 else "")
+
+
+def is_overdue(request: OpenRequest, rulebook: Rulebook, *, now: datetime) -> bool:
+    """Whether the request has pended longer than the rulebook's pending limit since the
+    registry took it in (never, while that time is not recorded)."""
+    since = request.received_at
+    return since is not None and now - since > rulebook.pending_limit
+
+
+def _spoken_duration(duration: timedelta) -> str:
+    """A duration as "30 days", or as "31 days, 0:00:01" when it is not whole days."""
+    if duration % timedelta(days=1):
+        return str(duration)
+    return f"{duration.days} days"
+
+
+def _expired(
+    pending: WarrantDecision, request: OpenRequest, rulebook: Rulebook, *, now: datetime
+) -> WarrantDecision | None:
+    """The rejection of a request pending past the limit, or None while it may still pend.
+
+    The limit is the gateway's reading of SCR 4.1 (a lot is warranted when its eCOA
+    accompanies it), not a period the source sets; the rejection names everything awaited,
+    and the rules the rejected certificates of its casts broke."""
+    since = request.received_at
+    if since is None or not is_overdue(request, rulebook, now=now):
+        return None
+    references = [item.reference for item in pending.missing]
+    awaited = _listed(references)
+    expiry = Violation(
+        code="WARRANT_REQUEST_EXPIRED",
+        rule=f"{SCR_4_1} (pending limit)",
+        field="request_id",
+        observed=f"pending since {since.isoformat()} ({_spoken_duration(now - since)})",
+        allowed=f"<= {_spoken_duration(rulebook.pending_limit)} pending",
+        message=f"request {request.request_id} waited longer than "
+        f"{_spoken_duration(rulebook.pending_limit)} for: {awaited}",
+    )
+    return replace(
+        pending,
+        outcome=WarrantOutcome.REJECTED,
+        violations=(expiry, *pending.certificate_violations),
     )
 
 
@@ -578,6 +670,8 @@ class _CertificateFindings:
     missing: tuple[Missing, ...]
     chosen: Mapping[str, CertifiedCast]
     """The certificate each certified cast of the lot is warranted with."""
+    rejected: tuple[Violation, ...] = ()
+    """The rules broken by the rejected eCOAs of the casts still missing one."""
 
 
 def _certificate_findings(
@@ -585,6 +679,7 @@ def _certificate_findings(
 ) -> _CertificateFindings:
     violations: list[Violation] = []
     missing: list[Missing] = []
+    rejected: list[Violation] = []
     chosen: dict[str, CertifiedCast] = {}
     seen: set[str] = set()
     for path, cast in _casts_of(lot):
@@ -599,14 +694,10 @@ def _certificate_findings(
             continue
         near_match = _near_match(cast, brand)
         if near_match is None:
-            missing.append(
-                Missing(
-                    kind=MissingKind.ECOA,
-                    reference=cast,
-                    rule=SCR_4_1,
-                    message=f"no accepted eCOA of brand {brand.brand} covers cast {cast}",
-                )
-            )
+            refused = brand.rejected_certificate_of(cast)
+            missing.append(_ecoa_missing(cast, brand.brand, refused))
+            if refused is not None:
+                rejected.extend(_rejected_certificate_violations(refused))
             continue
         violations.append(
             Violation(
@@ -615,12 +706,37 @@ def _certificate_findings(
                 field=path,
                 observed=cast,
                 allowed=near_match,
-                message=f"cast {cast} on the metal is not identical to {near_match} on the "
-                "brand's records; the cast reference must cross-reference to identical "
-                "numbers on the eCOA",
+                message=f"cast {cast} on the metal matches no cast of brand {brand.brand} and "
+                f"is likely {near_match} on the brand's records; the cast reference marked on "
+                "the metal must cross-reference to identical numbers on the eCOA",
             )
         )
-    return _CertificateFindings(tuple(violations), tuple(missing), chosen)
+    return _CertificateFindings(
+        tuple(violations), tuple(missing), chosen, tuple(dict.fromkeys(rejected))
+    )
+
+
+def _ecoa_missing(cast: str, brand: str, refused: RejectedCertificate | None) -> Missing:
+    message = f"no accepted eCOA of brand {brand} covers cast {cast}"
+    if refused is not None:
+        broken = ", ".join(dict.fromkeys(f"{v.code} ({v.rule})" for v in refused.violations))
+        message += f"; its eCOA {refused.ecoa_id} was rejected: {broken}"
+    return Missing(kind=MissingKind.ECOA, reference=cast, rule=SCR_4_1, message=message)
+
+
+def _rejected_certificate_violations(refused: RejectedCertificate) -> list[Violation]:
+    """The rules the cast's rejected eCOA broke, each with its observed and allowed value, its
+    field prefixed with the eCOA (the same for every cast the eCOA names)."""
+    return [
+        replace(
+            violation,
+            field=f"ecoa[{refused.ecoa_id}].{violation.field}"
+            if violation.field
+            else f"ecoa[{refused.ecoa_id}]",
+            message=f"eCOA {refused.ecoa_id} was rejected: {violation.message}",
+        )
+        for violation in refused.violations
+    ]
 
 
 def _certificate_not_for_contract(
@@ -661,10 +777,17 @@ def _preferred(certificates: tuple[CertifiedCast, ...]) -> CertifiedCast:
 
 
 def _near_match(cast: str, brand: BrandView) -> str | None:
-    """A certified or recorded cast of the brand that differs from ``cast`` only in case,
-    spaces or hyphens."""
-    known = brand.casts_read_as(normalised_cast_reference(cast))
-    return next((reference for reference in known if reference != cast), None)
+    """The brand's known casts (recorded or certified) a reference it does not know was most
+    likely meant for: one that reads the same once case, spaces and hyphens are ignored, else
+    one a slip away (a look-alike character, two adjacent characters transposed). A reference
+    the brand knows is its own cast, however alike another one looks."""
+    if brand.recorded_cast(cast) is not None:
+        return None
+    same = [ref for ref in brand.casts_read_as(normalised_cast_reference(cast)) if ref != cast]
+    if same:
+        return ", ".join(same)
+    slips = [ref for form in near_miss_forms(cast) for ref in brand.casts_read_as(form)]
+    return ", ".join(sorted(set(slips))) or None
 
 
 # Produced on or after the notice date: Enhanced eCOA and CBAM form (SCR 4.2, §4.3)
@@ -677,15 +800,73 @@ class _EmissionsFindings:
     notes: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class _KnownDate:
+    """A production date of one of the lot's casts, as a certificate or its producer
+    recorded it."""
+
+    cast: str
+    produced: date
+    source: str
+
+
+def _known_production_dates(lot: ArrivedLot, brand: BrandView) -> tuple[_KnownDate, ...]:
+    found: list[_KnownDate] = []
+    for cast in _distinct(cast for _, cast in _casts_of(lot)):
+        recorded = brand.recorded_cast(cast)
+        if recorded is not None:
+            found.append(_KnownDate(cast, recorded.production_date, "recorded batch"))
+        found.extend(
+            _KnownDate(cast, certificate.production_date, f"eCOA {certificate.ecoa_id}")
+            for certificate in brand.certificates_of(cast)
+            if certificate.production_date is not None
+        )
+    return tuple(found)
+
+
+def _production_date_violations(lot: ArrivedLot, known: tuple[_KnownDate, ...]) -> list[Violation]:
+    """A lot whose stated production date lies outside its casts' certified and recorded
+    ones is not shown to be the certified metal (SCR 4.1), and its date would decide what
+    SCR 4.2 requires: rejected, naming the casts' dates."""
+    stated = lot.production_date
+    if stated is None or not known:
+        return []
+    earliest = min(date_.produced for date_ in known)
+    latest = max(date_.produced for date_ in known)
+    if earliest <= stated <= latest:
+        return []
+    span = earliest.isoformat() if earliest == latest else f"{earliest} to {latest}"
+    sources: dict[tuple[str, date], list[str]] = {}
+    for k in known:
+        sources.setdefault((k.cast, k.produced), []).append(k.source)
+    listed = [f"{cast} {day} ({', '.join(by)})" for (cast, day), by in sources.items()]
+    shown_dates = _listed(listed)
+    return [
+        Violation(
+            code="LOT_PRODUCTION_DATE_NOT_CERTIFIED",
+            rule="SCR 4.1, 4.2",
+            field="production_date",
+            observed=stated.isoformat(),
+            allowed=f"{span} (the casts' certified and recorded production dates)",
+            message=f"lot {lot.lot_id} states it was produced on {stated}, but its casts were "
+            f"produced on {shown_dates}; the casts' dates decide what SCR 4.2 requires",
+        )
+    ]
+
+
 def _notice_date_findings(
     lot: ArrivedLot,
     brand: BrandView,
     chosen: Mapping[str, CertifiedCast],
+    known: tuple[_KnownDate, ...],
     cbam: CbamRules,
     *,
     today: date,
 ) -> _EmissionsFindings:
-    production = lot.production_date
+    """SCR 4.2 applies when any cast of the lot was certified or recorded as produced on or
+    after the notice date (the lot's stated date only when none of its casts' dates is
+    known); the form is that of the latest production year."""
+    production = max((k.produced for k in known), default=lot.production_date)
     if production is None or production < cbam.notice_date:
         return _EmissionsFindings(attached=_default_emissions(cbam))
     rule = cbam.rules["enhanced_and_form"]
@@ -699,6 +880,7 @@ def _notice_date_findings(
         )
         for cast, certificate in chosen.items()
         if certificate.kind is ECoAKind.BASIC
+        and _produced_from(cast, known, cbam.notice_date) is not False
     )
     from_form = _emissions_from_form(brand, production.year, cbam, today=today)
     return _EmissionsFindings(
@@ -706,6 +888,13 @@ def _notice_date_findings(
         missing=(*enhanced_missing, *from_form.missing),
         notes=from_form.notes,
     )
+
+
+def _produced_from(cast: str, known: tuple[_KnownDate, ...], notice: date) -> bool | None:
+    """Whether the cast was produced on or after ``notice`` by its known dates; None when
+    none is known (then the lot's date stands for it)."""
+    dates = [k.produced for k in known if k.cast == cast]
+    return max(dates) >= notice if dates else None
 
 
 def form_for_production_year(
@@ -779,6 +968,52 @@ def _default_emissions(cbam: CbamRules) -> AttachedEmissions:
         reporting_year=None,
         from_previous_year=False,
     )
+
+
+# What an issued warrant was issued under
+
+
+def _issue_rules(
+    lot: ArrivedLot,
+    contract_rules: ContractRules,
+    cbam: CbamRules,
+    chosen: Mapping[str, CertifiedCast],
+    emissions: AttachedEmissions,
+) -> tuple[str, ...]:
+    """The contract's rules the lot passed, then on what basis it is warranted: an eCOA for
+    each cast (SCR 4.1) of a kind its production date allows, and the emissions attached."""
+    topics = ["brand_listed", "one_brand_shape", "shape", "lot_size"]
+    if lot.shape is Shape.INGOT:
+        topics.append("bundles")
+    if contract_rules.max_production_batches is not None:
+        topics.append("batches")
+    topics.extend(("quality", "warrant_fields", "warning"))
+    rules = [contract_rules.rule(topic) for topic in topics]
+    rules.extend((cbam.rules["brand_status"], SCR_4_1))
+    rules.extend(_certificate_basis(certificate, cbam) for certificate in chosen.values())
+    rules.append(_emissions_basis(emissions, cbam))
+    return tuple(dict.fromkeys(rules))
+
+
+def _certificate_basis(certificate: CertifiedCast, cbam: CbamRules) -> str:
+    """SCR 4.2 for an Enhanced eCOA of metal produced on or after the notice date, SCR 4.6
+    for one of earlier metal; SCR 4.3 for a Basic eCOA of unknown production date created
+    from the notice date (a warehouse's), SCR 4.4 for any other Basic eCOA."""
+    produced = certificate.production_date
+    if certificate.kind is ECoAKind.ENHANCED:
+        after_notice = produced is not None and produced >= cbam.notice_date
+        return cbam.rules["enhanced_and_form"] if after_notice else "SCR 4.6"
+    if produced is None and certificate.created_on >= cbam.notice_date:
+        return "SCR 4.3"
+    return "SCR 4.4"
+
+
+def _emissions_basis(emissions: AttachedEmissions, cbam: CbamRules) -> str:
+    if emissions.form_id is None:
+        return cbam.rules["default_values"]
+    if emissions.from_previous_year:
+        return cbam.rules["previous_year"]
+    return cbam.rules["enhanced_and_form"]
 
 
 # What an issued warrant states (SCR 3.3 / 3.4 (a) to (f), and the WARNING clause)

@@ -436,3 +436,148 @@ def test_a_delisting_takes_effect_at_its_time_not_when_announced() -> None:
     )
     [violation] = records[-2]["body"]["violations"]
     assert violation["rule"] == "§4.4"
+
+
+def test_a_lot_of_off_specification_metal_pends_naming_the_rejected_ecoa_then_expires() -> None:
+    records, _ = run("offspec_cast_pending_then_expired.jsonl")
+    assert summary(records) == [
+        (6, "custody.brand.listed", []),
+        (9, "custody.ecoa.rejected", ["ELEMENT_OUT_OF_SPECIFICATION"]),
+        (10, "custody.cbam-form.accepted", []),
+        (12, "custody.warrant.pending", ["C26-0101", "C26-0102"]),
+        (
+            13,
+            "custody.warrant.rejected",
+            ["WARRANT_REQUEST_EXPIRED", "ELEMENT_OUT_OF_SPECIFICATION"],
+        ),
+    ]
+    pending = records[3]["body"]
+    [finding] = pending["certificate_violations"]
+    assert (finding["rule"], finding["field"], finding["observed"], finding["allowed"]) == (
+        "Aluminium Alloy SCR 1(a)(i)",
+        "ecoa[ECOA-NORDAL-0101].casts[0].chemistry.Cu",
+        "4.5 %",
+        "2-3.5 % (A380.1)",
+    )
+    assert "ECOA-NORDAL-0101 was rejected" in pending["missing"][0]["message"]
+    expiry = records[-2]["body"]["violations"][0]
+    assert (expiry["rule"], expiry["allowed"]) == ("SCR 4.1 (pending limit)", "<= 30 days pending")
+
+
+def test_a_lot_pending_on_a_rejected_ecoa_is_issued_when_a_valid_one_arrives_in_time() -> None:
+    records, _ = run("offspec_cast_corrected_then_issued.jsonl")
+    assert summary(records) == [
+        (4, "custody.brand.listed", []),
+        (7, "custody.ecoa.rejected", ["ELEMENT_OUT_OF_SPECIFICATION"]),
+        (8, "custody.cbam-form.accepted", []),
+        (10, "custody.warrant.pending", ["C26-0101", "C26-0102"]),
+        (11, "custody.ecoa.accepted", []),
+        (11, "custody.emissions.attached", []),
+        (11, "custody.warrant.issued", []),
+    ]
+    assert [v["code"] for v in records[3]["body"]["certificate_violations"]] == [
+        "ELEMENT_OUT_OF_SPECIFICATION"
+    ]
+
+
+def basis(body: dict[str, Any]) -> list[str]:
+    """The rules a decision names beyond the contract's own (its certificates' and
+    emissions' basis)."""
+    return [rule for rule in body["rules_applied"] if not rule.startswith("Aluminium Alloy")]
+
+
+def test_issued_warrants_and_accepted_ecoas_name_the_rules_they_were_decided_under() -> None:
+    records, _ = run("issued_on_basic_ecoas.jsonl")
+    assert summary(records) == [
+        (6, "custody.brand.listed", []),
+        (7, "custody.ecoa.accepted", []),
+        (9, "custody.warrant.issued", []),
+        (10, "custody.ecoa.accepted", []),
+        (12, "custody.warrant.issued", []),
+        (13, "custody.ecoa.rejected", ["UNKNOWN_PRODUCTION_DATE_NOT_BY_WAREHOUSE"]),
+    ]
+    decided = [r["body"] for r in records if r["type"] != "custody.warrant.state-changed"]
+    assert basis(decided[1]) == ["SCR 4.5", "SCR 4.4(a)", "SCR 4.7(a)"]
+    assert basis(decided[2]) == ["§4.4", "SCR 4.1", "SCR 4.4", "§4.1.2"]
+    assert basis(decided[3]) == ["SCR 4.5", "SCR 4.3", "SCR 4.7(a)"]
+    assert basis(decided[4]) == ["§4.4", "SCR 4.1", "SCR 4.3", "§4.1.2"]
+    assert "rules_applied" not in decided[5]
+    assert decided[2]["document"]["emissions"]["form_id"] is None
+
+
+def test_an_issued_warrant_names_its_enhanced_ecoa_and_previous_year_form_and_keeps_notes() -> None:
+    records, _ = run("issued_alloy_lot.jsonl")
+    ecoa = next(r["body"] for r in records if r["type"] == "custody.ecoa.accepted")
+    issued = next(r["body"] for r in records if r["type"] == "custody.warrant.issued")
+    assert basis(ecoa) == ["SCR 4.5", "SCR 4.6"]
+    assert "Aluminium Alloy SCR 1(a)(i)" in ecoa["rules_applied"]
+    assert basis(issued) == ["§4.4", "SCR 4.1", "SCR 4.2", "§4.3 Figure 4"]
+    assert issued["rules_applied"][:4] == [
+        "Aluminium Alloy SCR 1(c)",
+        "Aluminium Alloy SCR 3.2",
+        "Aluminium Alloy SCR 1(b)",
+        "Aluminium Alloy SCR 2, 3.1",
+    ]
+    assert issued["notes"] == ["brand NORDAL's 2025 form used until 2026's is due (§4.3 Figure 4)"]
+
+
+def test_a_lot_stated_as_produced_before_the_notice_date_cannot_bypass_scr_4_2() -> None:
+    records, _ = run("lot_date_contradicts_its_ecoa.jsonl")
+    assert summary(records) == [
+        (7, "custody.brand.listed", []),
+        (10, "custody.ecoa.accepted", []),
+        (12, "custody.warrant.rejected", ["LOT_PRODUCTION_DATE_NOT_CERTIFIED"]),
+        (14, "custody.warrant.pending", ["brand NORDAL year 2026"]),
+        (15, "custody.cbam-form.accepted", []),
+        (15, "custody.emissions.attached", []),
+        (15, "custody.warrant.issued", []),
+    ]
+    [violation] = records[2]["body"]["violations"]
+    assert (violation["rule"], violation["observed"], violation["allowed"]) == (
+        "SCR 4.1, 4.2",
+        "2024-12-01",
+        "2026-02-10 (the casts' certified and recorded production dates)",
+    )
+    issued = records[-2]["body"]
+    assert issued["document"]["emissions"]["form_id"] == "FORM-NORDAL-2025"
+    assert basis(issued)[-2:] == ["SCR 4.2", "§4.3 Figure 4"]
+
+
+def test_a_cast_reference_one_slip_from_a_known_cast_is_a_mismatch_naming_it() -> None:
+    records, _ = run("near_miss_cast_references.jsonl")
+    decisions = [row for row in summary(records) if row[1].startswith("custody.warrant.")]
+    assert decisions == [
+        (
+            15,
+            "custody.warrant.rejected",
+            ["CAST_REFERENCE_NOT_IDENTICAL", "CAST_REFERENCE_NOT_IDENTICAL"],
+        ),
+        (17, "custody.warrant.issued", []),
+        (19, "custody.warrant.pending", ["C26-0999"]),
+    ]
+    rejected = next(r["body"] for r in records if r["type"] == "custody.warrant.rejected")
+    assert [(v["rule"], v["observed"], v["allowed"]) for v in rejected["violations"]] == [
+        ("SCR 4.5", "C26-O101", "C26-0101"),
+        ("SCR 4.5", "C26-0l02", "C26-0102"),
+    ]
+
+
+def test_a_lot_is_warranted_again_after_its_warrant_was_cancelled_under_the_same_rules() -> None:
+    records, _ = run("rewarranted_after_cancellation.jsonl")
+    decisions = [
+        (line, kind, details, record["body"].get("warrant_id"))
+        for (line, kind, details), record in zip(
+            summary(records),
+            [r for r in records if r["type"] != "custody.warrant.state-changed"],
+            strict=True,
+        )
+        if kind.startswith("custody.warrant.")
+    ]
+    assert decisions == [
+        (12, "custody.warrant.issued", [], "WRT-LOT-RTM-0001"),
+        (13, "custody.warrant.cancelled", [], "WRT-LOT-RTM-0001"),
+        (14, "custody.warrant.issued", [], "WRT-LOT-RTM-0001#2"),
+        (15, "custody.warrant.rejected", ["LOT_ALREADY_ON_WARRANT"], None),
+        (16, "custody.warrant.cancelled", [], "WRT-LOT-RTM-0001#2"),
+        (18, "custody.warrant.rejected", ["BRAND_SUSPENDED"], None),
+    ]

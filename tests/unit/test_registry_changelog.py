@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from consumers.engine import LogPartition
 from consumers.metrics import GatewayMetrics
@@ -20,7 +21,8 @@ from contracts.warrants import WarrantCancelled, WarrantIssued
 from gateway.processors.records import InputRecord
 from gateway.registry import codec
 from gateway.registry.core import handle
-from gateway.registry.state import RegistryState
+from gateway.registry.state import LotWarrant, RegistryState
+from gateway.rulebook.state import OpenRequest
 from tests.unit.registry_entities import all_entities, entity_values
 from tests.unit.test_registry import NOW, RULEBOOK
 from tests.unit.test_registry_custody_moves import cancel, claimed_scenario
@@ -89,6 +91,20 @@ def fold(
     return state, outputs
 
 
+def without_what_version_0_lacked(entities: dict[str, Any]) -> dict[str, Any]:
+    """Version 0 did not record when the registry took a request in (a restored request
+    pends from its ``requested_at``), nor the rules a warrant was issued under."""
+    return {key: _as_version_0_kept(value) for key, value in entities.items()}
+
+
+def _as_version_0_kept(value: Any) -> Any:
+    if isinstance(value, OpenRequest):
+        return replace(value, received_at=None)
+    if isinstance(value, LotWarrant):
+        return replace(value, decision=replace(value.decision, rules_applied=()))
+    return value
+
+
 async def test_a_version_0_changelog_restores_the_state_todays_registry_would_hold() -> None:
     store = InMemoryStateStore()
     _changelog, state = await restored(version_0_records(), store)
@@ -96,7 +112,7 @@ async def test_a_version_0_changelog_restores_the_state_todays_registry_would_ho
     held = {
         key: codec.decode(key, store.get(0, key) or b"") for key in store.keys_with_prefix(0, "")
     }
-    assert held == entity_values(expected)
+    assert held == without_what_version_0_lacked(entity_values(expected))
     assert state.open_requests_of("NORDAL")[0].lot_id == "LOT-RTM-0001"
     assert store.checkpoint(0) == 0  # held until the translated entities are logged
 

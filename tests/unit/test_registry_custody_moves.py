@@ -319,17 +319,55 @@ def test_a_cancellation_of_a_warrant_not_issued_there_is_refused_naming_the_fiel
     assert refused.value.field == field
 
 
-def test_a_lot_whose_warrant_was_cancelled_is_not_placed_on_warrant_again() -> None:
+def test_a_lot_whose_warrant_was_cancelled_is_warranted_again_with_ids_of_its_own() -> None:
     messages = claimed_scenario()
     request = messages[-1]
     state, _ = after([*messages, cancel()])
-    step = handle(
-        state, request.model_copy(update={"request_id": "REQ-0002"}), now=NOW, rulebook=RULEBOOK
+    again = request.model_copy(
+        update={"request_id": "REQ-0002", "warrant_holder_id": "member-second"}
     )
-    [rejection] = step.outputs
+    step = handle(state, again, now=NOW, rulebook=RULEBOOK)
+    issued, changed, moved = step.outputs
+    second = f"{WARRANT}#2"
+    assert isinstance(issued, WarrantIssued) and issued.warrant_id == second
+    assert isinstance(changed, WarrantStateChanged) and changed.warrant_id == second
+    assert isinstance(moved, CustodyMovementRecorded)
+    assert (moved.posting_id, moved.from_holder_id, moved.to_holder_id, moved.warrant_id) == (
+        f"warrant-issued.{second}",
+        WAREHOUSE,
+        "member-second",
+        second,
+    )
+    first_issue = step.state.custody_move(f"warrant-issued.{WARRANT}")
+    assert first_issue is not None and first_issue.to_holder_id == HOLDER  # kept as it was
+
+
+def test_a_second_warrant_stands_until_cancelled_and_the_first_stays_cancelled() -> None:
+    messages = claimed_scenario()
+    again = messages[-1].model_copy(update={"request_id": "REQ-0002"})
+    state, _ = after([*messages, cancel(), again])
+    third = again.model_copy(update={"request_id": "REQ-0003"})
+    [rejection] = handle(state, third, now=NOW, rulebook=RULEBOOK).outputs
     assert isinstance(rejection, WarrantRejected)
-    assert [v.code for v in rejection.violations] == ["LOT_WARRANT_CANCELLED"]
-    assert step.state == state
+    assert [v.code for v in rejection.violations] == ["LOT_ALREADY_ON_WARRANT"]
+    assert f"warrant {WARRANT}#2" in rejection.violations[0].message
+    with pytest.raises(CommandRefused, match="already cancelled"):
+        handle(state, cancel(cancellation_id="CXL-0009"), now=NOW, rulebook=RULEBOOK)
+    step = handle(
+        state,
+        cancel(cancellation_id="CXL-0002", warrant_id=f"{WARRANT}#2"),
+        now=NOW,
+        rulebook=RULEBOOK,
+    )
+    [returned] = moves(step.outputs)
+    assert returned.posting_id == f"warrant-cancelled.{WARRANT}#2"
+    with pytest.raises(CommandRefused, match="not issued"):
+        handle(
+            step.state,
+            cancel(cancellation_id="CXL-0003", warrant_id=f"{WARRANT}#3"),
+            now=NOW,
+            rulebook=RULEBOOK,
+        )
 
 
 @pytest.mark.parametrize("index", range(8))

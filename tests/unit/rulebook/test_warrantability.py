@@ -215,6 +215,7 @@ def certify(
     kind: ECoAKind = ECoAKind.ENHANCED,
     created_on: date = date(2025, 6, 15),
     contract: MetalContract = ALLOY,
+    produced: date | None = date(2025, 6, 10),
 ) -> dict[str, tuple[CertifiedCast, ...]]:
     return {
         cast: (
@@ -222,7 +223,7 @@ def certify(
                 ecoa_id=ecoa_id,
                 kind=kind,
                 cast_reference=cast,
-                production_date=date(2025, 6, 10),
+                production_date=produced,
                 specification=SPECIFICATION[contract],
                 created_on=created_on,
             ),
@@ -250,8 +251,10 @@ def nordal(
     certified: Mapping[str, tuple[CertifiedCast, ...]] | None = None,
     forms: Mapping[int, AcceptedForm] | None = None,
     recorded: tuple[str, ...] = SIX_CASTS,
+    produced: date = date(2025, 6, 10),
 ) -> BrandState:
-    """The NORDAL brand, listed, with Enhanced eCOAs for its casts and its 2025 form."""
+    """The NORDAL brand, listed, with Enhanced eCOAs for its casts and its 2025 form; its
+    casts recorded as produced on ``produced``."""
     return BrandState(
         brand=BRAND,
         record=BrandRecord(
@@ -265,7 +268,7 @@ def nordal(
         casts={
             cast: RecordedCast(
                 cast_reference=cast,
-                production_date=date(2025, 6, 10),
+                production_date=produced,
                 contract=contract,
                 specification=SPECIFICATION[contract],
                 production_filtered=True,
@@ -1082,10 +1085,16 @@ def test_only_a_basic_ecoa_after_the_notice_date_waits_for_an_enhanced_one() -> 
     }
 
 
+def produced_in_2026() -> BrandState:
+    """NORDAL with its casts certified and recorded as produced on 10 January 2026."""
+    produced = date(2026, 1, 10)
+    return nordal(certified=certify(SIX_CASTS, "ECOA-NRD-26", produced=produced), produced=produced)
+
+
 def test_no_form_for_the_production_year_after_its_deadline_waits_for_the_form() -> None:
     the_lot = ingot_lot(production_date=date(2026, 1, 10))
 
-    decision = decide(the_lot, today=date(2027, 3, 16))
+    decision = decide(the_lot, produced_in_2026(), today=date(2027, 3, 16))
 
     assert decision.outcome is WarrantOutcome.PENDING
     assert missing(decision) == {(MissingKind.CBAM_FORM, "brand NORDAL year 2026", "SCR 4.2")}
@@ -1102,7 +1111,7 @@ def test_no_form_at_all_waits_for_the_production_years_form() -> None:
 def test_the_previous_years_form_stands_in_until_the_production_years_is_due(
     today: date,
 ) -> None:
-    decision = decide(ingot_lot(production_date=date(2026, 1, 10)), today=today)
+    decision = decide(ingot_lot(production_date=date(2026, 1, 10)), produced_in_2026(), today=today)
 
     assert decision.outcome is WarrantOutcome.ISSUED
     assert decision.notes == ("brand NORDAL's 2025 form used until 2026's is due (§4.3 Figure 4)",)
@@ -1131,11 +1140,20 @@ DEFAULT_EMISSIONS = AttachedEmissions(
 def test_metal_from_before_the_rule_or_of_unknown_date_gets_the_default_emissions(
     production_date: date | None,
 ) -> None:
-    basic_only = certify(CASTS, "ECOA-WH-7", kind=ECoAKind.BASIC, created_on=date(2026, 1, 21))
-
-    decision = decide(
-        ingot_lot(production_date=production_date), nordal(certified=basic_only, forms={})
+    basic_only = certify(
+        CASTS,
+        "ECOA-WH-7",
+        kind=ECoAKind.BASIC,
+        created_on=date(2026, 1, 21),
+        produced=production_date,
     )
+    brand = (
+        nordal(certified=basic_only, forms={}, recorded=())
+        if production_date is None
+        else nordal(certified=basic_only, forms={}, produced=production_date)
+    )
+
+    decision = decide(ingot_lot(production_date=production_date), brand)
 
     assert decision.outcome is WarrantOutcome.ISSUED
     assert decision.terms is not None

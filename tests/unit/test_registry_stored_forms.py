@@ -1,0 +1,72 @@
+"""Entities stored before issue 11 are read by today's registry: the fields added since take
+their defaults."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import TypeAdapter
+
+from gateway.registry import codec
+from gateway.registry.decision_messages import warrant_id_for, warrants_of_id
+from gateway.registry.state import CastEntry, LotWarrant, entity_key
+from gateway.rulebook.decisions import WarrantDecision, WarrantOutcome
+from gateway.rulebook.state import OpenRequest
+
+REQUESTED_AT = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+
+def test_a_cast_stored_before_rejected_ecoas_were_kept_reads_with_none() -> None:
+    stored = b'{"v":1,"d":{"recorded":null,"certificates":[]}}'
+    entry = codec.decode("cast:NORDAL:c1:C1", stored)
+    assert entry == CastEntry()
+    assert entry.rejected is None
+
+
+def test_a_request_stored_before_its_receipt_time_was_kept_reads_without_it() -> None:
+    stored = (
+        b'{"v":1,"d":{"request_id":"REQ-1","lot_id":"LOT-1","brand":"NORDAL",'
+        b'"warehouse_id":"WH-1","requested_at":"2026-03-02T09:00:00Z",'
+        b'"warrant_holder_id":null}}'
+    )
+    request = codec.decode(entity_key("request", "LOT-1"), stored)
+    assert isinstance(request, OpenRequest)
+    assert request.received_at is None
+    assert request.requested_at == REQUESTED_AT
+
+
+def stored_version_1(decision: WarrantDecision) -> bytes:
+    return b'{"v":1,"d":' + TypeAdapter(WarrantDecision).dump_json(decision) + b"}"
+
+
+@pytest.mark.parametrize(("outcome", "issued"), [("issued", 1), ("pending", 0), ("rejected", 0)])
+def test_a_lot_warrant_stored_as_its_decision_alone_reads_with_its_one_warrant(
+    outcome: str, issued: int
+) -> None:
+    """Version 1 of a ``warrant`` entity was the lot's decision: a lot had at most one
+    warrant, issued if the decision was."""
+    decision = WarrantDecision(
+        request_id="REQ-1", lot_id="LOT-1", brand="NORDAL", outcome=WarrantOutcome(outcome)
+    )
+    read = codec.decode(entity_key("warrant", "LOT-1"), stored_version_1(decision))
+    assert read == LotWarrant(decision=decision, issued=issued)
+    assert codec.encode(entity_key("warrant", "LOT-1"), read).startswith(b'{"v":2,')
+
+
+@pytest.mark.parametrize(
+    ("warrant_id", "warrants"),
+    [
+        ("WRT-LOT-1", [("LOT-1", 1)]),
+        ("WRT-LOT-1#2", [("LOT-1#2", 1), ("LOT-1", 2)]),
+        ("WRT-LOT#1", [("LOT#1", 1)]),  # no warrant is numbered 1 with a suffix
+        ("WRT-LOT#02", [("LOT#02", 1)]),
+        ("OTHER-LOT-1", []),
+    ],
+)
+def test_a_warrant_id_names_the_lots_first_warrant_or_a_numbered_one(
+    warrant_id: str, warrants: list[tuple[str, int]]
+) -> None:
+    assert warrants_of_id(warrant_id) == warrants
+    for lot_id, number in warrants:
+        assert warrant_id_for(lot_id, number) == warrant_id

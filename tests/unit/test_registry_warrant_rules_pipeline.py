@@ -1,0 +1,197 @@
+"""Issue 11's warrant rules through the registry pipeline (records in, records out, no
+Kafka): the scenario files of ``gateway check``, each record decided at its envelope time."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from contracts.base import Contract
+from contracts.ecoa import ECoAAccepted, ECoACreated
+from contracts.envelope import decode_body, decode_message
+from contracts.topics import route
+from contracts.warrants import WarrantIssued, WarrantPending, WarrantRejected
+from gateway.processors.records import InputRecord
+from gateway.processors.registry import Outcome, process_record
+from gateway.registry.core import handle
+from gateway.registry.state import RegistryState
+from producers.parties import DEMO_PARTIES, sender_role_of
+from tests.unit.test_registry_pipeline import NOW, SETTINGS, record_of
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def timed_messages(name: str) -> list[tuple[datetime, Contract]]:
+    """Each message of a scenario file with its envelope time."""
+    lines = (SCENARIOS / name).read_text(encoding="utf-8").splitlines()
+    records = [json.loads(text) for text in lines if text and text[0] != "#"]
+    return [
+        (
+            datetime.fromisoformat(record["envelope"]["time"]),
+            decode_body(record["type"], record["body"]),
+        )
+        for record in records
+    ]
+
+
+def sent(body: Contract, offset: int) -> InputRecord:
+    """The record as its sender sends it: on its role's topic, by that role's party (an
+    eCOA by its creator)."""
+    role = sender_role_of(body)
+    party = body.created_by if isinstance(body, ECoACreated) else DEMO_PARTIES[role]
+    record = record_of(body, offset, sender=party)
+    return replace(record, topic=route(type(body), role).name)
+
+
+def decided(name: str) -> list[Contract]:
+    """Every output of the scenario through the pipeline, decoded, in order."""
+    state, outputs = RegistryState(), []
+    for offset, (now, message) in enumerate(timed_messages(name)):
+        result = process_record(state, sent(message, offset), now=now, settings=SETTINGS)
+        assert result.outcome is not Outcome.DEAD_LETTER, result
+        state = result.state
+        outputs.extend(decode_message(o.headers, o.value).body for o in result.outputs)
+    return outputs
+
+
+def of_type(outputs: list[Contract], message_type: str) -> list[Contract]:
+    return [output for output in outputs if message_type == output.MESSAGE_TYPE]
+
+
+# Item 1: off-specification metal
+
+
+def test_a_lot_of_a_rejected_ecoa_pends_naming_it_then_expires_through_the_pipeline() -> None:
+    outputs = decided("offspec_cast_pending_then_expired.jsonl")
+    [pending] = of_type(outputs, "custody.warrant.pending")
+    assert isinstance(pending, WarrantPending)
+    assert [(v.code, v.field) for v in pending.certificate_violations] == [
+        ("ELEMENT_OUT_OF_SPECIFICATION", "ecoa[ECOA-NORDAL-0101].casts[0].chemistry.Cu")
+    ]
+    [rejected] = of_type(outputs, "custody.warrant.rejected")
+    assert isinstance(rejected, WarrantRejected)
+    assert [v.code for v in rejected.violations] == [
+        "WARRANT_REQUEST_EXPIRED",
+        "ELEMENT_OUT_OF_SPECIFICATION",
+    ]
+
+
+def test_a_lot_of_a_rejected_ecoa_is_issued_by_a_valid_one_through_the_pipeline() -> None:
+    outputs = decided("offspec_cast_corrected_then_issued.jsonl")
+    assert len(of_type(outputs, "custody.warrant.pending")) == 1
+    assert len(of_type(outputs, "custody.warrant.issued")) == 1
+    assert of_type(outputs, "custody.warrant.rejected") == []
+
+
+def test_a_request_made_before_its_ecoa_was_rejected_learns_of_the_rejection() -> None:
+    listing, batch_1, batch_2, ecoa, form, lot, request, _later = (
+        message for _, message in timed_messages("offspec_cast_pending_then_expired.jsonl")
+    )
+    state = RegistryState()
+    outputs: list[Contract] = []
+    for offset, message in enumerate([listing, batch_1, batch_2, form, lot, request, ecoa]):
+        result = process_record(state, record_of(message, offset), now=NOW, settings=SETTINGS)
+        state = result.state
+        outputs = [decode_message(o.headers, o.value).body for o in result.outputs]
+    assert [o.MESSAGE_TYPE for o in outputs] == [
+        "custody.ecoa.rejected",
+        "custody.warrant.pending",
+        "custody.warrant.state-changed",
+    ]
+    assert isinstance(outputs[1], WarrantPending)
+    assert outputs[1].certificate_violations[0].code == "ELEMENT_OUT_OF_SPECIFICATION"
+
+
+# Item 2: the rules applied, on the wire
+
+
+def test_issued_warrants_and_accepted_ecoas_carry_their_basis_through_the_pipeline() -> None:
+    outputs = decided("issued_on_basic_ecoas.jsonl")
+    accepted = [o for o in outputs if isinstance(o, ECoAAccepted)]
+    issued = [o for o in outputs if isinstance(o, WarrantIssued)]
+    assert [a.rules_applied[3] for a in accepted] == ["SCR 4.4(a)", "SCR 4.3"]
+    assert [i.rules_applied[-2:] for i in issued] == [
+        ("SCR 4.4", "§4.1.2"),
+        ("SCR 4.3", "§4.1.2"),
+    ]
+    assert [o.MESSAGE_TYPE for o in outputs].count("custody.ecoa.rejected") == 1
+
+
+def test_an_issued_warrant_keeps_its_notes_on_the_wire() -> None:
+    [issued] = [o for o in decided("issued_alloy_lot.jsonl") if isinstance(o, WarrantIssued)]
+    assert issued.notes == ("brand NORDAL's 2025 form used until 2026's is due (§4.3 Figure 4)",)
+    assert issued.rules_applied[-2:] == ("SCR 4.2", "§4.3 Figure 4")
+
+
+# Item 3: the casts' production dates decide SCR 4.2
+
+
+def test_a_lot_whose_date_contradicts_its_ecoa_is_rejected_through_the_pipeline() -> None:
+    outputs = decided("lot_date_contradicts_its_ecoa.jsonl")
+    [rejected] = [o for o in outputs if isinstance(o, WarrantRejected)]
+    assert [(v.code, v.field) for v in rejected.violations] == [
+        ("LOT_PRODUCTION_DATE_NOT_CERTIFIED", "production_date")
+    ]
+    [pending] = [o for o in outputs if isinstance(o, WarrantPending)]
+    assert [m.reference for m in pending.missing] == ["brand NORDAL year 2026"]
+    [issued] = [o for o in outputs if isinstance(o, WarrantIssued)]
+    assert issued.document.emissions.form_id == "FORM-NORDAL-2025"
+
+
+# Item 4: near-miss cast references
+
+
+def test_near_miss_references_are_mismatches_and_real_look_alikes_issue_in_the_pipeline() -> None:
+    outputs = decided("near_miss_cast_references.jsonl")
+    decisions = [
+        o for o in outputs if isinstance(o, WarrantIssued | WarrantRejected | WarrantPending)
+    ]
+    assert [(type(o).__name__, o.lot_id) for o in decisions] == [
+        ("WarrantRejected", "LOT-RTM-0501"),
+        ("WarrantIssued", "LOT-RTM-0502"),
+        ("WarrantPending", "LOT-RTM-0503"),
+    ]
+    rejected = decisions[0]
+    assert isinstance(rejected, WarrantRejected)
+    assert [v.allowed for v in rejected.violations] == ["C26-0101", "C26-0102"]
+
+
+# Item 7: re-warranting after a cancellation
+
+
+def test_a_cancelled_lot_is_warranted_again_with_its_own_ids_through_the_pipeline() -> None:
+    outputs = decided("rewarranted_after_cancellation.jsonl")
+    issued = [o for o in outputs if isinstance(o, WarrantIssued)]
+    assert [i.warrant_id for i in issued] == ["WRT-LOT-RTM-0001", "WRT-LOT-RTM-0001#2"]
+    rejected = [o for o in outputs if isinstance(o, WarrantRejected)]
+    assert [[v.code for v in r.violations] for r in rejected] == [
+        ["LOT_ALREADY_ON_WARRANT"],
+        ["BRAND_SUSPENDED"],
+    ]
+
+
+def test_a_request_kept_without_its_receipt_time_pends_from_the_next_message_of_its_brand() -> None:
+    listing, batch_1, batch_2, ecoa, form, lot, request, later_cast = (
+        message for _, message in timed_messages("offspec_cast_pending_then_expired.jsonl")
+    )
+    state = RegistryState()
+    for message in (listing, batch_1, batch_2, ecoa, lot, request):
+        state = handle(state, message, now=NOW, rulebook=SETTINGS.rulebook).state
+    kept = state.open_request("LOT-RTM-0001")
+    assert kept is not None
+    state = state.with_open_request(replace(kept, received_at=None))  # as stored before
+    upgraded = NOW + 3 * SETTINGS.rulebook.pending_limit
+    step = handle(state, form, now=upgraded, rulebook=SETTINGS.rulebook)
+    assert not [o for o in step.outputs if isinstance(o, WarrantRejected)]
+    stamped = step.state.open_request("LOT-RTM-0001")
+    assert stamped is not None and stamped.received_at == upgraded
+    expired = handle(
+        step.state,
+        later_cast,
+        now=upgraded + SETTINGS.rulebook.pending_limit + timedelta(seconds=1),
+        rulebook=SETTINGS.rulebook,
+    )
+    [rejected] = [o for o in expired.outputs if isinstance(o, WarrantRejected)]
+    assert rejected.violations[0].code == "WARRANT_REQUEST_EXPIRED"
