@@ -32,6 +32,7 @@ from gateway.registry.state import (
     CustodyMove,
     LotWarrant,
     Pending,
+    PendingWatch,
     cast_key,
     entity_key,
 )
@@ -96,6 +97,7 @@ KINDS: Mapping[str, EntityKind] = {
         ),
         EntityKind("cancellation", TypeAdapter(Cancellation)),
         EntityKind("move", TypeAdapter(CustodyMove)),
+        EntityKind("watch", TypeAdapter(PendingWatch)),
     )
 }
 

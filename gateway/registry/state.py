@@ -159,6 +159,16 @@ class Pending:
 PENDING = Pending()
 
 
+@dataclass(frozen=True)
+class PendingWatch:
+    """When the brand's oldest open request was taken in, or None when it has none: a message
+    of the brand looks its open requests over for expiry only once the oldest may be overdue,
+    not on every message. It may be older than the oldest still open (a request decided since
+    leaves it), which costs one look that brings it up to date."""
+
+    oldest_received_at: datetime | None
+
+
 CANONICAL_DIGEST = "json:"
 """A handled entry's digest of the body's canonical JSON starts so (``gateway check``, and
 version 0 of the state); one of the record's bytes starts ``bytes:``."""
@@ -366,7 +376,24 @@ class RegistryState:
 
     def with_open_request(self, request: OpenRequest) -> RegistryState:
         state = self.put(entity_key("request", request.lot_id), request)
-        return state.put(entity_key("pending", request.brand, request.lot_id), PENDING)
+        state = state.put(entity_key("pending", request.brand, request.lot_id), PENDING)
+        watch = state.pending_watch(request.brand)
+        received = request.received_at
+        if watch is None or received is None:
+            return state
+        oldest = watch.oldest_received_at
+        if oldest is not None and oldest <= received:
+            return state
+        return state.with_pending_watch(request.brand, PendingWatch(received))
+
+    def pending_watch(self, brand: str) -> PendingWatch | None:
+        """None while the brand's open requests were never looked over (a state kept before
+        the watch existed, or a brand that never had a request)."""
+        watch: PendingWatch | None = self.get(entity_key("watch", brand))
+        return watch
+
+    def with_pending_watch(self, brand: str, watch: PendingWatch) -> RegistryState:
+        return self.put(entity_key("watch", brand), watch)
 
     def without_open_request(self, lot_id: str) -> RegistryState:
         request = self.open_request(lot_id)

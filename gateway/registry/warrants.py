@@ -4,6 +4,7 @@ cancelled, and the custody moves these imply."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
 from contracts.base import Contract
 from contracts.lots import LotArrived
@@ -31,12 +32,13 @@ from gateway.registry.state import (
     CommandRefused,
     Context,
     CustodyMove,
+    PendingWatch,
     RegistryState,
     Step,
 )
 from gateway.rulebook.decisions import WarrantDecision, WarrantOutcome
 from gateway.rulebook.state import BrandAsOf, OpenRequest, arrived_lot, open_request
-from gateway.rulebook.warrantability import decide_warrant, is_overdue
+from gateway.rulebook.warrantability import decide_warrant, is_overdue, pended_too_long
 from gateway.violations import Violation
 
 CUSTODY_RULE = "CoC: each custody move is booked once"
@@ -329,13 +331,27 @@ def expire_overdue_requests(
     state: RegistryState, brand: str, context: Context
 ) -> tuple[RegistryState, list[Contract]]:
     """Reject, as expired, the brand's requests pending past the rulebook's limit. The
-    registry has no timers: this runs when the next message of the brand arrives. A request
-    kept before the registry recorded when it took requests in pends from now."""
+    registry has no timers: this runs when the next message of the brand arrives, and looks
+    the open requests over only once the brand's oldest may be overdue (``PendingWatch``). A
+    request kept before the registry recorded when it took requests in pends from now."""
+    watch = state.pending_watch(brand)
+    if watch is not None and (
+        watch.oldest_received_at is None
+        or not pended_too_long(watch.oldest_received_at, context.rulebook, now=context.now)
+    ):
+        return state, []
     outputs: list[Contract] = []
+    still_open: list[datetime] = []
     for request in state.open_requests_of(brand):
         if request.received_at is None:
-            state = state.with_open_request(replace(request, received_at=context.now))
+            request = replace(request, received_at=context.now)
+            state = state.with_open_request(request)
         elif is_overdue(request, context.rulebook, now=context.now):
             state, decided = _decide(state, request, context)
             outputs.extend(decided)
-    return state, outputs
+            if state.open_request(request.lot_id) is None:
+                continue
+        if request.received_at is not None:
+            still_open.append(request.received_at)
+    oldest = min(still_open, default=None)
+    return state.with_pending_watch(brand, PendingWatch(oldest)), outputs

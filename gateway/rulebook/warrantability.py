@@ -165,7 +165,12 @@ def is_overdue(request: OpenRequest, rulebook: Rulebook, *, now: datetime) -> bo
     """Whether the request has pended longer than the rulebook's pending limit since the
     registry took it in (never, while that time is not recorded)."""
     since = request.received_at
-    return since is not None and now - since > rulebook.pending_limit
+    return since is not None and pended_too_long(since, rulebook, now=now)
+
+
+def pended_too_long(since: datetime, rulebook: Rulebook, *, now: datetime) -> bool:
+    """Whether a request taken in at ``since`` is past the rulebook's pending limit."""
+    return now - since > rulebook.pending_limit
 
 
 def _spoken_duration(duration: timedelta) -> str:

@@ -93,8 +93,13 @@ def fold(
 
 def without_what_version_0_lacked(entities: dict[str, Any]) -> dict[str, Any]:
     """Version 0 did not record when the registry took a request in (a restored request
-    pends from its ``requested_at``), nor the rules a warrant was issued under."""
-    return {key: _as_version_0_kept(value) for key, value in entities.items()}
+    pends from its ``requested_at``), nor the rules a warrant was issued under, nor a brand's
+    pending watch (the brand's next message rebuilds it)."""
+    return {
+        key: _as_version_0_kept(value)
+        for key, value in entities.items()
+        if not key.startswith("watch:")
+    }
 
 
 def _as_version_0_kept(value: Any) -> Any:

@@ -8,6 +8,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from contracts.base import Contract
 from contracts.ecoa import ECoAAccepted, ECoACreated
 from contracts.envelope import decode_body, decode_message
@@ -16,7 +18,8 @@ from contracts.warrants import WarrantIssued, WarrantPending, WarrantRejected
 from gateway.processors.records import InputRecord
 from gateway.processors.registry import Outcome, process_record
 from gateway.registry.core import handle
-from gateway.registry.state import RegistryState
+from gateway.registry.state import PendingWatch, RegistryState, Step
+from gateway.rulebook.state import OpenRequest
 from producers.parties import DEMO_PARTIES, sender_role_of
 from tests.unit.test_registry_pipeline import NOW, SETTINGS, record_of
 
@@ -194,4 +197,57 @@ def test_a_request_kept_without_its_receipt_time_pends_from_the_next_message_of_
         rulebook=SETTINGS.rulebook,
     )
     [rejected] = [o for o in expired.outputs if isinstance(o, WarrantRejected)]
+    assert rejected.violations[0].code == "WARRANT_REQUEST_EXPIRED"
+
+
+def test_a_brand_looks_its_open_requests_over_only_once_its_oldest_may_be_overdue(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    listing, batch_1, batch_2, ecoa, _form, lot, request, later_cast = (
+        message for _, message in timed_messages("offspec_cast_pending_then_expired.jsonl")
+    )
+    limit = SETTINGS.rulebook.pending_limit
+    state = RegistryState()
+    for message in (listing, batch_1, batch_2, ecoa, lot, request):
+        state = handle(state, message, now=NOW, rulebook=SETTINGS.rulebook).state
+    watch = state.pending_watch("NORDAL")
+    assert watch is not None and watch.oldest_received_at == NOW
+    looks: list[str] = []
+    listed = RegistryState.open_requests_of
+
+    def counted(self: RegistryState, brand: str) -> list[OpenRequest]:
+        looks.append(brand)
+        return listed(self, brand)
+
+    monkeypatch.setattr(RegistryState, "open_requests_of", counted)
+    casts = iter(range(90, 99))
+
+    def next_cast(now: datetime) -> Step:
+        cast = later_cast.model_copy(update={"cast_reference": f"B{next(casts)}"})
+        return handle(state, cast, now=now, rulebook=SETTINGS.rulebook)
+
+    step = next_cast(NOW + limit)
+    assert (looks, step.outputs) == ([], ())
+    state = step.state
+    step = next_cast(NOW + limit + timedelta(seconds=1))
+    [rejected] = [o for o in step.outputs if isinstance(o, WarrantRejected)]
+    assert rejected.violations[0].code == "WARRANT_REQUEST_EXPIRED"
+    assert looks == ["NORDAL"]
+    state = step.state
+    assert state.pending_watch("NORDAL") == PendingWatch(None)
+    step = next_cast(NOW + 10 * limit)
+    assert (looks, step.outputs) == (["NORDAL"], ())
+
+
+def test_a_state_kept_before_the_watch_looks_its_requests_over_at_the_next_message() -> None:
+    listing, batch_1, batch_2, ecoa, _form, lot, request, later_cast = (
+        message for _, message in timed_messages("offspec_cast_pending_then_expired.jsonl")
+    )
+    state = RegistryState()
+    for message in (listing, batch_1, batch_2, ecoa, lot, request):
+        state = handle(state, message, now=NOW, rulebook=SETTINGS.rulebook).state
+    state = state.put("watch:NORDAL", None)  # as stored before the watch existed
+    limit = SETTINGS.rulebook.pending_limit
+    step = handle(state, later_cast, now=NOW + 2 * limit, rulebook=SETTINGS.rulebook)
+    [rejected] = [o for o in step.outputs if isinstance(o, WarrantRejected)]
     assert rejected.violations[0].code == "WARRANT_REQUEST_EXPIRED"
