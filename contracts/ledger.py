@@ -14,16 +14,17 @@ allocations; the registry records the custody moves its own events imply
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import AwareDatetime, Field
 
-from contracts.base import Contract, Decimal_, Kilograms
+from contracts.base import Contract, Decimal_, JsonObject, Kilograms, Upcaster
+from contracts.custody import CertifiedAccount, accounts_without_certificate
 from contracts.values import (
     AccountingLevel,
-    CustodyAccount,
     Identifier,
     Name,
     RuleViolation,
@@ -245,16 +246,22 @@ class ClosePeriod(Contract):
     period_start: date = Field(description="First day of the month or year to close.")
 
 
+def _accepted_1_to_2(body: JsonObject) -> JsonObject:
+    return {**body, "accounts": accounts_without_certificate(body.get("accounts"))}
+
+
 class LedgerPostingAccepted(Contract):
     """The ledger booked a command; its balance changes follow on the balances topic."""
 
     MESSAGE_TYPE: ClassVar[str] = "custody.ledger.posting-accepted"
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
+    UPCASTERS: ClassVar[Mapping[int, Upcaster]] = {1: _accepted_1_to_2}
 
     posting_id: Identifier = Field(description="Command booked.")
     command_type: Identifier = Field(description="Message type of the command.")
-    accounts: tuple[CustodyAccount, ...] = Field(
-        description="Accounts whose balance it changed, in order; empty when it moved none."
+    accounts: tuple[CertifiedAccount, ...] = Field(
+        description="Accounts whose balance it changed, in order, each under its certificate "
+        "(version 2); empty when it moved none."
     )
     decided_at: AwareDatetime = Field(description="When the ledger booked it.")
 
@@ -276,18 +283,31 @@ class LedgerPostingRejected(Contract):
 class AccountStatement(ValueObject):
     """One account over one closed period: closing = opening + in - out."""
 
-    account: CustodyAccount = Field(description="The account.")
+    account: CertifiedAccount = Field(description="The account, under its certificate.")
     opening_kg: Decimal_ = Field(description="Balance carried in, kg.")
     in_kg: Decimal_ = Field(description="Credits booked in the period, kg.")
     out_kg: Decimal_ = Field(description="Debits booked in the period, kg.")
     closing_kg: Decimal_ = Field(description="Balance carried forward, kg.")
 
 
+def _period_closed_1_to_2(body: JsonObject) -> JsonObject:
+    statements = body.get("statements")
+    if isinstance(statements, list):
+        statements = [
+            {**item, "account": accounts_without_certificate(item.get("account"))}
+            if isinstance(item, dict)
+            else item
+            for item in statements
+        ]
+    return {**body, "statements": statements}
+
+
 class LedgerPeriodClosed(Contract):
     """A month or a year was closed, with the reconciliation statement of every account."""
 
     MESSAGE_TYPE: ClassVar[str] = "custody.ledger.period-closed"
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
+    UPCASTERS: ClassVar[Mapping[int, Upcaster]] = {1: _period_closed_1_to_2}
 
     posting_id: Identifier = Field(description="The close command.")
     period_kind: PeriodKind = Field(description="month or year.")

@@ -39,7 +39,12 @@ from contracts.cbam import (
     ReportingPeriod,
     Verifier,
 )
-from contracts.custody import CustodyBalanceUpdated, CustodyMovementRecorded, CustodyMoveReason
+from contracts.custody import (
+    CertifiedAccount,
+    CustodyBalanceUpdated,
+    CustodyMovementRecorded,
+    CustodyMoveReason,
+)
 from contracts.dead_letter import (
     DeadLetterError,
     DeadLetterReason,
@@ -74,7 +79,6 @@ from contracts.production import ProductionBatchRecorded
 from contracts.values import (
     AccountingLevel,
     CastAnalysis,
-    CustodyAccount,
     Dimensions,
     ElementLevel,
     EmissionsSummary,
@@ -653,8 +657,11 @@ def _ledger_material() -> list[Contract]:
 
 
 def _ledger_decisions() -> list[Contract]:
-    account = CustodyAccount(
-        holder_id=SITE_ID, material_quality="asi_aluminium", level=AccountingLevel.SITE
+    account = CertifiedAccount(
+        holder_id=SITE_ID,
+        material_quality="asi_aluminium",
+        level=AccountingLevel.SITE,
+        certificate_id="ASI-COC-NORDAL-2026",
     )
     decided_at = _at(date(2026, 3, 18), 7, 40)
     return [
@@ -675,10 +682,11 @@ def _ledger_decisions() -> list[Contract]:
             command_type=CustodyMovementRecorded.MESSAGE_TYPE,
             accounts=(
                 account,
-                CustodyAccount(
+                CertifiedAccount(
                     holder_id=WAREHOUSE_ID,
                     material_quality="asi_aluminium",
                     level=AccountingLevel.SITE,
+                    certificate_id="COC-WAREHOUSE",
                 ),
             ),
             decided_at=decided_at,
@@ -694,7 +702,7 @@ def _ledger_decisions() -> list[Contract]:
                     observed="200000",
                     allowed="at most 148250",
                     message="RecordCertifiedOutput NORDAL-OUT-2026-0912 takes 200000 kg from "
-                    f"{SITE_ID}/asi_aluminium/S: available balance 148250 kg",
+                    f"{SITE_ID}/asi_aluminium/S@ASI-COC-NORDAL-2026: available balance 148250 kg",
                 ),
             ),
             decided_at=decided_at,

@@ -14,6 +14,7 @@ from datetime import date
 
 from gateway.ledger.model import AccountKey, Certificate, Level, is_site_quality
 from gateway.ledger.rules import (
+    CERTIFICATE_AMBIGUOUS,
     CREDITS_ACROSS_SITES,
     LEVEL_OUTSIDE_SCOPE,
     MEMBERSHIP_ORDER,
@@ -84,7 +85,7 @@ def site_account(
     if holder_id is not None and holder_id != expected:
         raise _wrong_holder(state, certificate, site_id, holder_id, expected, level)
     quality = certificate.accounts_quality(material_quality, level)
-    return AccountKey(expected, quality, level)
+    return AccountKey(expected, quality, level, certificate.certificate_id)
 
 
 def holder_account(
@@ -117,7 +118,8 @@ def holder_account(
             f"{holder_id} is neither a registered site nor a group holding a certificate",
             observed=holder_id,
         )
-    if level is not Level.GROUP or not any(Level.GROUP in c.levels for c in held):
+    at_group = [c for c in held if Level.GROUP in c.levels]
+    if level is not Level.GROUP or not at_group:
         raise refused(
             LEVEL_OUTSIDE_SCOPE,
             "level",
@@ -126,10 +128,21 @@ def holder_account(
             observed=level.value,
             allowed=Level.GROUP.value,
         )
+    if len(at_group) > 1:
+        names = ", ".join(c.certificate_id for c in at_group)
+        raise refused(
+            CERTIFICATE_AMBIGUOUS,
+            field,
+            f"group {holder_id} holds G accounts under certificates {names}; credits of one "
+            "are never used under another, so a move must name a site of one of them",
+            observed=holder_id,
+            allowed=names,
+        )
     _check_one_way(material_quality, level)
+    (certificate,) = at_group
     return HolderAccount(
-        AccountKey(holder_id, material_quality, Level.GROUP),
-        frozenset(c.certificate_id for c in held),
+        AccountKey(holder_id, material_quality, Level.GROUP, certificate.certificate_id),
+        frozenset({certificate.certificate_id}),
     )
 
 

@@ -1,22 +1,27 @@
 """The ledger's own records on Kafka, versioned: facts (the journal, and what one partition
 tells another) and snapshot items. Not wire contracts: nobody but the ledger reads them.
 
-A fact is one JSON array-free object with short keys (``v`` its version). Version 2 names the
-balance each delta left; version 1 (the first fact journal) did not. ``decode_fact`` upcasts
-a version 1 fact (``upcast_v1_v2``: no balance after is known), so a journal written by the
+A fact is one JSON array-free object with short keys (``v`` its version). Version 3 names the
+certificate of each delta's account; version 2 named the balance each delta left; version 1
+(the first fact journal) did not. ``decode_fact`` upcasts older facts (``upcast_v1_v2``: no
+balance after is known; ``upcast_v2_v3``: a legacy fact, whose accounts' certificates are
+taken from the directory when it is applied, ``facts.resolved``), so a journal written by a
 previous version restores. A snapshot is a list of items, one per entry of the state's maps,
-cut into chunks; ``decode_snapshot`` rebuilds the state from them.
+cut into chunks; ``decode_snapshot`` rebuilds the state from them (version 1 items name no
+certificate: resolved the same way once the directory is read).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
-from gateway.ledger.facts import Fact, FactKind
+from gateway.ledger.facts import UNRESOLVED, Fact, FactKind, StateDirectory, legacy_account
 from gateway.ledger.model import (
     AccountingScope,
     AccountKey,
@@ -31,8 +36,9 @@ from gateway.ledger.plan import Delta, SiteRecord
 from gateway.ledger.state import DecidedPosting, Flow, LedgerState
 from gateway.violations import Violation
 
-FACT_VERSION = 2
-SNAPSHOT_VERSION = 1
+FACT_VERSION = 3
+SNAPSHOT_VERSION = 2
+_READABLE_SNAPSHOTS = (1, 2)
 
 
 _LEVELS = {level.value: level for level in Level}
@@ -70,6 +76,8 @@ def encode_fact(fact: Fact) -> bytes:
         body["close"] = _period(fact.closed)
     if fact.reasons:
         body["why"] = [_violation(reason) for reason in fact.reasons]
+    if fact.legacy:
+        body["legacy"] = True
     return json.dumps(body, separators=(",", ":")).encode("utf-8")
 
 
@@ -79,7 +87,17 @@ def upcast_v1_v2(body: dict[str, Any]) -> dict[str, Any]:
     return {**body, "v": 2, **({"deltas": deltas} if deltas else {})}
 
 
-_UPCASTERS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: upcast_v1_v2}
+def upcast_v2_v3(body: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 deltas were ``[holder, quality, level, kg, after]``: their certificate is
+    not known until the fact is applied (``facts.resolved``)."""
+    deltas = [[*delta[:3], None, *delta[3:]] for delta in body.get("deltas", ())]
+    return {**body, "v": 3, "legacy": True, **({"deltas": deltas} if deltas else {})}
+
+
+_UPCASTERS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: upcast_v1_v2,
+    2: upcast_v2_v3,
+}
 
 
 class FactDecoder:
@@ -87,13 +105,13 @@ class FactDecoder:
     million facts builds each account's key once)."""
 
     def __init__(self) -> None:
-        self._accounts: dict[tuple[str, str, str], AccountKey] = {}
+        self._accounts: dict[tuple[str, str, str, str], AccountKey] = {}
 
-    def account(self, holder: str, quality: str, level: str) -> AccountKey:
-        key = (holder, quality, level)
+    def account(self, holder: str, quality: str, level: str, certificate: str | None) -> AccountKey:
+        key = (holder, quality, level, certificate or UNRESOLVED)
         account = self._accounts.get(key)
         if account is None:
-            account = self._accounts[key] = AccountKey(holder, quality, _LEVELS[level])
+            account = self._accounts[key] = AccountKey(holder, quality, _LEVELS[level], key[3])
         return account
 
     def __call__(self, raw: bytes) -> Fact:
@@ -113,8 +131,8 @@ class FactDecoder:
             occurred_on=date.fromisoformat(body["on"]),
             kind=FactKind(body["k"]),
             deltas=tuple(
-                Delta(self.account(holder, quality, level), Decimal(kg))
-                for holder, quality, level, kg, _after in raw_deltas
+                Delta(self.account(holder, quality, level, certificate), Decimal(kg))
+                for holder, quality, level, certificate, kg, _after in raw_deltas
             ),
             balances_after=tuple(
                 None if after is None else Decimal(after) for *_rest, after in raw_deltas
@@ -124,6 +142,7 @@ class FactDecoder:
             site_records=tuple(_read_site_record(item) for item in body.get("recs", ())),
             closed=_read_period(body["close"]) if "close" in body else None,
             reasons=tuple(Violation(*item) for item in body.get("why", ())),
+            legacy=bool(body.get("legacy")),
         )
 
 
@@ -206,17 +225,19 @@ def decode_snapshot(chunks: Sequence[bytes]) -> LedgerState:
     rejected: list[tuple[str, DecidedPosting]] = []
     for chunk in chunks:
         body = json.loads(chunk)
-        if body.get("v") != SNAPSHOT_VERSION:
+        if body.get("v") not in _READABLE_SNAPSHOTS:
             raise UnknownVersion(f"a ledger snapshot of version {body.get('v')!r}")
         for item in body["items"]:
             kind = item[0]
+            if body["v"] == 1 and kind in ("b", "f"):
+                item = _upcast_account_item(item)
             if kind == "a":
                 applied.append((item[1], DecidedPosting(item[2], item[3])))
             elif kind == "b":
-                balances.append((account(item[1], item[2], item[3]), Decimal(item[4])))
+                balances.append((account(*item[1:5]), Decimal(item[5])))
             elif kind == "f":
                 flows.setdefault(date.fromisoformat(item[1]), []).append(
-                    (account(item[2], item[3], item[4]), Flow(Decimal(item[5]), Decimal(item[6])))
+                    (account(*item[2:6]), Flow(Decimal(item[6]), Decimal(item[7])))
                 )
             elif kind == "r":
                 reasons = tuple(Violation(*reason) for reason in item[4])
@@ -240,29 +261,49 @@ def decode_snapshot(chunks: Sequence[bytes]) -> LedgerState:
             *by_holder.get(certificate.holder_group_id, ()),
             certificate_id,
         )
-    holder_accounts: dict[str, set[AccountKey]] = {}
-    for key, _kg in balances:
-        holder_accounts.setdefault(key.holder_id, set()).add(key)
-    return LedgerState(
+    state = LedgerState(
         certificates=PMap(certificates),
         certificates_by_holder=PMap(by_holder),
         sites=PMap(sites),
         memberships=PMap(memberships),
+    )
+    resolve = partial(legacy_account, directory=StateDirectory(state))
+    balances = [(resolve(key), kg) for key, kg in balances]
+    holder_accounts: dict[str, set[AccountKey]] = {}
+    for key, _kg in balances:
+        holder_accounts.setdefault(key.holder_id, set()).add(key)
+    return replace(
+        state,
         balances=PMap(balances),
         holder_accounts=PMap((holder, frozenset(keys)) for holder, keys in holder_accounts.items()),
         applied=PMap(applied),
         rejections=PMap(rejected),
         last_posted_on=PMap(last),
-        flows=PMap((month, PMap(entries)) for month, entries in flows.items()),
+        flows=PMap(
+            (month, PMap((resolve(key), flow) for key, flow in entries))
+            for month, entries in flows.items()
+        ),
         closed_periods=tuple(periods),
     )
+
+
+def _upcast_account_item(item: list[Any]) -> list[Any]:
+    """A version 1 balance or flow item names no certificate: resolved once the directory is
+    read (``facts.legacy_account``)."""
+    at = 4 if item[0] == "b" else 5
+    return [*item[:at], None, *item[at:]]
 
 
 # ---- the values inside ---------------------------------------------------------------------
 
 
-def _account(account: AccountKey) -> list[str]:
-    return [account.holder_id, account.material_quality, account.level.value]
+def _account(account: AccountKey) -> list[str | None]:
+    return [
+        account.holder_id,
+        account.material_quality,
+        account.level.value,
+        account.certificate_id or None,
+    ]
 
 
 def _certificate(certificate: Certificate) -> list[Any]:

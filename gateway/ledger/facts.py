@@ -16,12 +16,24 @@ from dataclasses import dataclass, fields, replace
 from datetime import date
 from decimal import Decimal
 from enum import Enum, StrEnum
+from typing import Protocol, TypeVar
 
-from gateway.ledger.model import ZERO, AccountKey, BalanceUpdate, Certificate, Period
+from gateway.ledger.model import (
+    ZERO,
+    AccountKey,
+    BalanceUpdate,
+    Certificate,
+    Level,
+    Membership,
+    Period,
+)
 from gateway.ledger.persistent import PMap, PMapMutation
 from gateway.ledger.plan import Delta, SiteRecord
 from gateway.ledger.state import DecidedPosting, Flow, LedgerState
 from gateway.violations import Violation
+
+K = TypeVar("K", contravariant=True)
+V = TypeVar("V", covariant=True)
 
 
 class FactKind(StrEnum):
@@ -48,6 +60,9 @@ class Fact:
     site_records: tuple[SiteRecord, ...] = ()
     closed: Period | None = None
     reasons: tuple[Violation, ...] = ()
+    legacy: bool = False
+    """Written before accounts named their certificate (see ``resolved``): its accounts'
+    certificates are taken from the directory when it is applied."""
 
     def credit_elsewhere(self, credit: Delta) -> Fact:
         """What the partition holding ``credit``'s account applies of this decision."""
@@ -95,6 +110,8 @@ def apply_fact(
     decided = DecidedPosting(fact.command_type, fact.digest, fact.reasons)
     if fact.kind is FactKind.REJECTED:
         return _replaced(state, rejections=state.rejections.set(fact.posting_id, decided)), ()
+    if fact.legacy:
+        fact = resolved(fact, StateDirectory(state))
     changes: dict[str, object] = {}
     if fact.kind is FactKind.ACCEPTED:
         changes["applied"] = state.applied.set(fact.posting_id, decided)
@@ -205,6 +222,8 @@ class _Builder:
         if fact.kind is FactKind.REJECTED:
             self.rejections[fact.posting_id] = decided
             return
+        if fact.legacy:
+            fact = resolved(fact, self)
         if fact.kind is FactKind.ACCEPTED:
             self.applied[fact.posting_id] = decided
         for certificate in fact.certificates:
@@ -259,6 +278,107 @@ class _Builder:
             flows=flows,
             closed_periods=tuple(self.closed),
         )
+
+
+UNRESOLVED = ""
+"""The certificate of an account in a legacy fact, until ``resolved`` names it."""
+
+
+class _Lookup(Protocol[K, V]):
+    def get(self, key: K) -> V | None: ...
+
+
+class Directory(Protocol):
+    """What resolving a legacy fact reads: a state's maps, or a restore's maps being built."""
+
+    @property
+    def memberships(self) -> _Lookup[str, tuple[Membership, ...]]: ...
+    @property
+    def by_holder(self) -> _Lookup[str, tuple[str, ...]]: ...
+    @property
+    def certificates(self) -> _Lookup[str, Certificate]: ...
+    @property
+    def holder_accounts(self) -> _Lookup[str, frozenset[AccountKey]]: ...
+    @property
+    def balances(self) -> _Lookup[AccountKey, Decimal]: ...
+
+
+@dataclass(frozen=True)
+class StateDirectory:
+    state: LedgerState
+
+    @property
+    def memberships(self) -> _Lookup[str, tuple[Membership, ...]]:
+        return self.state.memberships
+
+    @property
+    def by_holder(self) -> _Lookup[str, tuple[str, ...]]:
+        return self.state.certificates_by_holder
+
+    @property
+    def certificates(self) -> _Lookup[str, Certificate]:
+        return self.state.certificates
+
+    @property
+    def holder_accounts(self) -> _Lookup[str, frozenset[AccountKey]]:
+        return self.state.holder_accounts
+
+    @property
+    def balances(self) -> _Lookup[AccountKey, Decimal]:
+        return self.state.balances
+
+
+def resolved(fact: Fact, directory: Directory) -> Fact:
+    """A legacy fact as this version writes it. Before accounts named their certificate, a
+    site had one S account whatever certificate it was under, and a group one G account per
+    quality for all its certificates. So a legacy S account is the site's under the
+    certificate of its latest membership as the fact is applied (facts apply in the order
+    they were decided), a legacy G account the group's under the first certificate it
+    registered that keeps G accounts; and a legacy join moves the S balances the site
+    carries into the accounts of the certificate it joins, as a join now does."""
+    deltas = tuple(
+        Delta(legacy_account(delta.account, directory), delta.kg) for delta in fact.deltas
+    )
+    afters = fact.balances_after
+    if fact.command_type == "JoinCertificate" and fact.site_records:
+        record = fact.site_records[-1]
+        carried = _carried(record.site.site_id, record.memberships[-1].certificate_id, directory)
+        deltas = (*deltas, *carried)
+        afters = (*(afters or (None,) * len(fact.deltas)), *(None for _ in carried))
+    return replace(fact, deltas=deltas, balances_after=afters, legacy=False)
+
+
+def legacy_account(account: AccountKey, directory: Directory) -> AccountKey:
+    """The account a legacy item names, under its certificate (see ``resolved``)."""
+    if account.certificate_id != UNRESOLVED:
+        return account
+    if account.level is Level.SITE:
+        history = directory.memberships.get(account.holder_id) or ()
+        certificate_id = history[-1].certificate_id if history else UNRESOLVED
+    else:
+        held = directory.by_holder.get(account.holder_id) or ()
+        keeping = [
+            certificate_id
+            for certificate_id in held
+            if Level.GROUP in _levels(directory.certificates.get(certificate_id))
+        ]
+        certificate_id = (keeping or [*held, UNRESOLVED])[0]
+    return replace(account, certificate_id=certificate_id)
+
+
+def _levels(certificate: Certificate | None) -> frozenset[Level]:
+    return certificate.levels if certificate is not None else frozenset()
+
+
+def _carried(site_id: str, certificate_id: str, directory: Directory) -> tuple[Delta, ...]:
+    deltas: list[Delta] = []
+    accounts = directory.holder_accounts.get(site_id) or frozenset()
+    for account in sorted(accounts, key=lambda key: key.text):
+        kg = directory.balances.get(account) or ZERO
+        if account.level is Level.SITE and kg != ZERO and account.certificate_id != certificate_id:
+            deltas.append(Delta(account, -kg))
+            deltas.append(Delta(replace(account, certificate_id=certificate_id), kg))
+    return tuple(deltas)
 
 
 def command_digest(command: object) -> str:

@@ -4,6 +4,7 @@ and out of group certificates, e.g. when facilities are bought or sold)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
 
 from gateway.ledger.commands import (
     JoinCertificate,
@@ -97,10 +98,14 @@ def join_certificate(state: LedgerState, command: JoinCertificate) -> Plan:
             observed=str(command.effective_on),
             allowed=f"on or after {latest.last_change}",
         )
-    _check_carried_balances(state, site.site_id, certificate)
+    carried = sorted(state.site_balances(site.site_id).items(), key=_by_text)
+    _check_carried_balances(site.site_id, certificate, carried)
     membership = Membership(certificate.certificate_id, command.effective_on)
     joined = replace(site, certificate_id=certificate.certificate_id)
-    return Plan(site_records=(_with_membership(state, joined, membership, ends_latest=False),))
+    return Plan(
+        _carried_into(certificate, carried),
+        site_records=(_with_membership(state, joined, membership, ends_latest=False),),
+    )
 
 
 def leave_certificate(state: LedgerState, command: LeaveCertificate) -> Plan:
@@ -143,23 +148,33 @@ def leave_certificate(state: LedgerState, command: LeaveCertificate) -> Plan:
         deltas = tuple(
             Delta(account, -kg)
             for account, kg in sorted(state.site_balances(site.site_id).items(), key=_by_text)
+            if account.certificate_id == certificate.certificate_id
         )
     left = replace(latest, left_on=command.effective_on)
     record = _with_membership(state, replace(site, certificate_id=None), left, ends_latest=True)
     return Plan(deltas, site_records=(record,))
 
 
-def _check_carried_balances(state: LedgerState, site_id: str, certificate: Certificate) -> None:
-    stranded = {
-        account: kg
-        for account, kg in state.site_balances(site_id).items()
-        if not _keeps(certificate, account)
-    }
+def _carried_into(
+    certificate: Certificate, carried: list[tuple[AccountKey, Decimal]]
+) -> tuple[Delta, ...]:
+    """The S balances a site took with it, moved from the accounts of the certificate it left
+    into the same accounts under the certificate it joins: from now on they are its."""
+    deltas: list[Delta] = []
+    for account, kg in carried:
+        if account.certificate_id == certificate.certificate_id:
+            continue  # back under the certificate it left: the accounts are its already
+        deltas.append(Delta(account, -kg))
+        deltas.append(Delta(replace(account, certificate_id=certificate.certificate_id), kg))
+    return tuple(deltas)
+
+
+def _check_carried_balances(
+    site_id: str, certificate: Certificate, carried: list[tuple[AccountKey, Decimal]]
+) -> None:
+    stranded = [(account, kg) for account, kg in carried if not _keeps(certificate, account)]
     if stranded:
-        listed = ", ".join(
-            f"{shown(kg)} kg on {account.text}"
-            for account, kg in sorted(stranded.items(), key=_by_text)
-        )
+        listed = ", ".join(f"{shown(kg)} kg on {account.text}" for account, kg in stranded)
         raise refused(
             CARRIED_BALANCE_NOT_ACCOUNTED,
             "certificate_id",

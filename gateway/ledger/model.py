@@ -122,13 +122,22 @@ class Membership:
 
 @dataclass(frozen=True)
 class AccountKey:
+    """An account belongs to a certificate: a holder's credits of one quality at one level
+    under that certificate. Two certificates held by one group keep apart accounts."""
+
     holder_id: str
     material_quality: str
     level: Level
+    certificate_id: str
 
     @property
     def text(self) -> str:
-        """One string per account: "holder/quality/S" or "holder/quality/G"."""
+        """One string per account: "holder/quality/S@certificate" (or G)."""
+        return f"{self.holder_text}@{self.certificate_id}"
+
+    @property
+    def holder_text(self) -> str:
+        """The account without its certificate: "holder/quality/S" or "holder/quality/G"."""
         return f"{self.holder_id}/{self.material_quality}/{self.level.value}"
 
 

@@ -23,6 +23,7 @@ REGISTERED_HOLDERS = "ledger: postings name registered sites, groups and certifi
 POSTING_IDENTITY = "ledger: one decision per posting id"
 PERIOD_CLOSING = "CoC mass balance: monthly and yearly period closing"
 SENDER_IDENTITY = "sender identity"
+OWN_ACCOUNTS = "CoC: each certificate keeps its own material accounts"
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ SITE_NOT_CERTIFIED = Rejection("SITE_NOT_CERTIFIED", MEMBERSHIP)
 LEVEL_OUTSIDE_SCOPE = Rejection("LEVEL_OUTSIDE_SCOPE", SAME_SCOPE)
 WRONG_HOLDER = Rejection("WRONG_HOLDER", SAME_SCOPE)
 UNKNOWN_HOLDER = Rejection("UNKNOWN_HOLDER", REGISTERED_HOLDERS)
+CERTIFICATE_AMBIGUOUS = Rejection("CERTIFICATE_AMBIGUOUS", OWN_ACCOUNTS)
 CREDITS_ACROSS_SITES = Rejection("CREDITS_ACROSS_SITES", PHYSICAL_TRANSFER)
 SITE_MATERIAL_TO_GROUP = Rejection("SITE_MATERIAL_TO_GROUP", SCENARIO_3)
 # What a posting moves.
@@ -91,6 +93,7 @@ REJECTIONS: tuple[Rejection, ...] = (
     LEVEL_OUTSIDE_SCOPE,
     WRONG_HOLDER,
     UNKNOWN_HOLDER,
+    CERTIFICATE_AMBIGUOUS,
     CREDITS_ACROSS_SITES,
     SITE_MATERIAL_TO_GROUP,
     NON_POSITIVE_QUANTITY,

@@ -40,7 +40,7 @@ from typing import Any
 import gateway.ledger as ledger
 from contracts import ledger as wire
 from contracts.base import Contract
-from contracts.custody import CustodyBalanceUpdated, CustodyMovementRecorded
+from contracts.custody import CertifiedAccount, CustodyBalanceUpdated, CustodyMovementRecorded
 from contracts.dead_letter import DeadLetterReason
 from contracts.envelope import (
     Envelope,
@@ -50,7 +50,7 @@ from contracts.envelope import (
     envelope_headers,
 )
 from contracts.topics import TOPICS_BY_NAME
-from contracts.values import AccountingLevel, CustodyAccount
+from contracts.values import AccountingLevel
 from gateway.ledger.codec import FACT_VERSION, FactDecoder, encode_fact
 from gateway.processors.partitions import partition_of
 from gateway.processors.records import InputRecord, OutputRecord, dead_letter_records, published
@@ -500,12 +500,13 @@ def _header(record: InputRecord, name: str) -> bytes | None:
 
 
 @lru_cache(maxsize=1 << 18)
-def _account(account: ledger.AccountKey) -> CustodyAccount:
+def _account(account: ledger.AccountKey) -> CertifiedAccount:
     """The wire account of a core account (made once per account: contracts are frozen)."""
-    return CustodyAccount(
+    return CertifiedAccount(
         holder_id=account.holder_id,
         material_quality=account.material_quality,
         level=AccountingLevel(account.level.value),
+        certificate_id=account.certificate_id,
     )
 
 

@@ -119,7 +119,7 @@ def test_a_move_across_partitions_is_debited_at_the_source_and_credited_at_the_d
 ):
     cluster = funded(PARTITIONS)
     cluster.send(move("lot-arrival.L1", "400"), "custody-registry")
-    a1, wh1 = "A1/asi_aluminium/S", "WH1/asi_aluminium/S"
+    a1, wh1 = "A1/asi_aluminium/S@CERT-A", "WH1/asi_aluminium/S@CERT-WH"
     held = [
         {account.text: kg for account, kg in state.balances.items()} for state in cluster.states
     ]
@@ -148,7 +148,7 @@ def test_a_refused_debit_credits_nothing() -> None:
     cluster.send(move("lot-arrival.L2", "1500"), "custody-registry")
     (rejected,) = [b for b in cluster.bodies() if isinstance(b, wire.LedgerPostingRejected)]
     assert rejected.violations[0].code == "OVERDRAW"
-    assert cluster.balances() == {"A1/asi_aluminium/S": Decimal(1000)}
+    assert cluster.balances() == {"A1/asi_aluminium/S@CERT-A": Decimal(1000)}
     assert not cluster.waiting
 
 
@@ -161,7 +161,7 @@ def test_a_debit_arriving_where_its_holder_is_not_held_is_passed_on_and_decided_
     cluster.send(move(posting_id, "100"), "custody-registry", key=elsewhere)  # again
     assert cluster.outcomes[Outcome.FORWARDED] == forwarded + 2
     assert cluster.outcomes[Outcome.ALREADY_HANDLED] == 1
-    assert cluster.balances()["WH1/asi_aluminium/S"] == Decimal(100)
+    assert cluster.balances()["WH1/asi_aluminium/S@CERT-WH"] == Decimal(100)
     decided = [b.posting_id for b in cluster.bodies() if isinstance(b, wire.LedgerPostingAccepted)]
     assert decided.count(posting_id) == 1
 
@@ -215,5 +215,5 @@ def test_a_membership_change_is_decided_where_the_site_is_held() -> None:
     cluster.send(leave, "exchange-listing-desk", key="WH1")  # lands on partition 0
     assert cluster.outcomes[Outcome.FORWARDED] == forwarded + 1
     # decided on partition 1, which holds A1's account: its balance written off there
-    assert cluster.balances()["A1/asi_aluminium/S"] == Decimal(0)
+    assert cluster.balances()["A1/asi_aluminium/S@CERT-A"] == Decimal(0)
     assert cluster.states[0].latest_membership("A1") == cluster.states[1].latest_membership("A1")

@@ -222,20 +222,29 @@ def moved(
     )
 
 
-def described(entry: BalanceUpdate) -> str:
-    """An update as the tables write it: "SITE/quality/S +100 = 600"."""
+def described(entry: BalanceUpdate, *, certificate: bool = False) -> str:
+    """An update as the tables write it: "SITE/quality/S +100 = 600", or with ``certificate``
+    "SITE/quality/S@C-1 +100 = 600" (where a holder accounts under several certificates)."""
     sign = "+" if entry.delta_kg > 0 else ""
-    return f"{entry.account.text} {sign}{shown(entry.delta_kg)} = {shown(entry.balance_kg)}"
+    text = entry.account.text if certificate else entry.account.holder_text
+    return f"{text} {sign}{shown(entry.delta_kg)} = {shown(entry.balance_kg)}"
 
 
 def balances_by_text(state: LedgerState) -> dict[str, Decimal]:
-    return {account.text: balance for account, balance in state.balances.items()}
+    """Balances by "holder/quality/S@certificate", and by "holder/quality/S": the sum of a
+    holder's accounts of that quality and level under any certificate."""
+    balances = {account.text: balance for account, balance in state.balances.items()}
+    for account, balance in state.balances.items():
+        balances[account.holder_text] = balances.get(account.holder_text, Decimal(0)) + balance
+    return balances
 
 
 def account(text: str) -> AccountKey:
-    holder, rest = text.split("/", 1)
+    """The account of "holder/quality/S@certificate"."""
+    rest, certificate_id = text.rsplit("@", 1)
+    holder, rest = rest.split("/", 1)
     quality, level = rest.rsplit("/", 1)
-    return AccountKey(holder, quality, Level(level))
+    return AccountKey(holder, quality, Level(level), certificate_id)
 
 
 def _date(on: date | int) -> date:

@@ -189,7 +189,13 @@ class Edge:
     case: str
     steps: tuple[Sent, ...]
     account: str
+    """"holder/quality/S@certificate"."""
     balance_kg: Decimal
+
+    def account_under(self, prefix: str) -> str:
+        """The account's text with its ids under ``prefix`` (``namespaced``)."""
+        holder, certificate_id = self.account.rsplit("@", 1)
+        return f"{prefix}{holder}@{prefix}{certificate_id}"
 
 
 def edge(case: str, account: str, balance_kg: str, *steps: Step) -> Edge:
@@ -251,6 +257,9 @@ ROWS: tuple[Row, ...] = (
         *GROUP_LEVEL_B1, received("in-1", "B1", 100, level=G, holder="B1")),
     row(rules.UNKNOWN_HOLDER, "a posting crediting an unknown holder",
         *GROUP_LEVEL_B1, received("in-1", "B1", 100, level=G, holder="NOBODY")),
+    row(rules.CERTIFICATE_AMBIGUOUS, "a move from a group holding two group-level certificates",
+        *GROUP_LEVEL_B1, certificate("cert-B2", "CERT-B2", "GROUP-B", GROUP_LEVEL),
+        moved("move-1", "GROUP-B", "B1", 10)),
     row(rules.CREDITS_ACROSS_SITES, "a site selling against another site's S credits",
         *SITE_LEVEL_A1_A2, sold("out-1", "A2", 10, holder="A1")),
     row(rules.SITE_MATERIAL_TO_GROUP, "scenario 3: an allocation S -> G",
@@ -287,9 +296,9 @@ ROWS: tuple[Row, ...] = (
 """One row per entry of ``REJECTIONS``, in its order."""
 
 ACCEPTED_EDGES: tuple[Edge, ...] = (
-    edge("an output taking the balance to exactly 0 kg", "A1/asi_aluminium/S", "0",
+    edge("an output taking the balance to exactly 0 kg", "A1/asi_aluminium/S@CERT-A", "0",
          *SITE_LEVEL_A1, received("in-1", "A1", 100), sold("out-1", "A1", 100)),
-    edge("an input of 1 g, just above 0 kg", "A1/asi_aluminium/S", "0.001",
+    edge("an input of 1 g, just above 0 kg", "A1/asi_aluminium/S@CERT-A", "0.001",
          *SITE_LEVEL_A1, received("in-1", "A1", "0.001")),
 )
 """The passing side of the quantity rules (no negative balance, a positive quantity)."""

@@ -39,8 +39,8 @@ from tests.unit.ledger.builders import (
 )
 
 JANUARY, FEBRUARY, MARCH = (Period.month(2026, month) for month in (1, 2, 3))
-A = "A/asi_aluminium/S"
-B = "B/asi_aluminium/S"
+A = "A/asi_aluminium/S@C-1"
+B = "B/asi_aluminium/S@C-1"
 
 
 def ledger() -> LedgerState:

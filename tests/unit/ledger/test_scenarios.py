@@ -108,7 +108,7 @@ SCENARIO_1: Sequence[Row] = [
     ("certified output consumes credits", sold("1-12", "ALPHA-1", 400),
      books("ALPHA-1/asi_aluminium/S -400 = 600")),
     ("an output that would overdraw is rejected, naming the balance", sold("1-13", "ALPHA-1", 700),
-     rejects("OVERDRAW", "takes 700 kg from ALPHA-1/asi_aluminium/S: available balance 600 kg")),
+     rejects("OVERDRAW", "from ALPHA-1/asi_aluminium/S@C-ALPHA: available balance 600 kg")),
     ("BETA-1 cannot sell against ALPHA-1's credits", sold("1-14", "BETA-1", 100, holder="ALPHA-1"),
      rejects("CREDITS_ACROSS_SITES", "only with a physical transfer")),
     ("no physical transfer between two certified entities",
@@ -165,7 +165,7 @@ SCENARIO_2: Sequence[Row] = [
     ("credits move with a physical transfer", shipped("2-14", "N1", "N2", 300),
      books("N1/asi_aluminium/S -300 = 700", "N2/asi_aluminium/S +300 = 300")),
     ("a transfer cannot overdraw the sender", shipped("2-15", "N1", "N2", 800),
-     rejects("OVERDRAW", "takes 800 kg from N1/asi_aluminium/S: available balance 700 kg")),
+     rejects("OVERDRAW", "takes 800 kg from N1/asi_aluminium/S@C-NORD: available balance 700 kg")),
     ("a transfer goes to another site", shipped("2-16", "N1", "N1", 10),
      rejects("SAME_ENDPOINTS", "not from N1 to itself")),
     ("N2 sells what it received", sold("2-17", "N2", 300), books("N2/asi_aluminium/S -300 = 0")),
@@ -187,7 +187,9 @@ SCENARIO_2: Sequence[Row] = [
      certificate("2-25", "C-N1", "N1-ENTITY", SITE_LEVEL), books()),
     ("a join cannot be back-dated before the leave", join("2-26", "N1", "C-N1", on=9),
      rejects("MEMBERSHIP_ORDER", "left certificate C-NORD effective 2026-03-10")),
-    ("N1 joins its own certificate", join("2-27", "N1", "C-N1", on=10), books()),
+    ("N1 joins its own certificate, its balance moving to C-N1's accounts",
+     join("2-27", "N1", "C-N1", on=10),
+     books("N1/asi_aluminium/S -700 = 0", "N1/asi_aluminium/S +700 = 700")),
     ("and uses the balance it took along", sold("2-28", "N1", 100, on=12),
      books("N1/asi_aluminium/S -100 = 600")),
     ("a group-level certificate", certificate("2-29", "C-GL", "GLGROUP", GROUP_LEVEL), books()),
@@ -228,9 +230,9 @@ SCENARIO_3: Sequence[Row] = [
     ("an allocation only goes G -> S", allocated("3-14", "Q", 100, from_level=G, to_level=G),
      rejects("ALLOCATION_LEVELS", "not G->G")),
     ("an allocation cannot overdraw the group", allocated("3-15", "Q", 600),
-     rejects("OVERDRAW", "SUDGROUP/asi_aluminium/G: available balance 500 kg")),
+     rejects("OVERDRAW", "SUDGROUP/asi_aluminium/G@C-SUD: available balance 500 kg")),
     ("an S output draws on the site quality only, never on G", sold("3-16", "Q", 450),
-     rejects("OVERDRAW", "Q/asi_aluminium/site/S: available balance 400 kg")),
+     rejects("OVERDRAW", "Q/asi_aluminium/site/S@C-SUD: available balance 400 kg")),
     ("Q sells site-level material", sold("3-17", "Q", 150),
      books("Q/asi_aluminium/site/S -150 = 250")),
     ("site quality moves between sites with a physical transfer", shipped("3-18", "Q", "P", 100),
@@ -251,7 +253,7 @@ SCENARIO_3: Sequence[Row] = [
      leave("3-26", "P", "C-SUD", 10, CLOSE),
      books("P/asi_aluminium/site/S -100 = 0", holding={"SUDGROUP/asi_aluminium/G": "500"})),
     ("Q may take its site quality into a site-level certificate", join("3-27", "Q", "C-TWO", on=10),
-     books()),
+     books("Q/asi_aluminium/site/S -150 = 0", "Q/asi_aluminium/site/S +150 = 150")),
     ("and sell it there", sold("3-28", "Q", 50, quality="asi_aluminium/site", on=11),
      books("Q/asi_aluminium/site/S -50 = 100")),
 ]
@@ -281,7 +283,7 @@ GROUP_LEVEL_DEFAULT: Sequence[Row] = [
     ("a lot arrives at the warehouse", moved("G-14", "METALCO", "WAREHOUSE-CO", 250),
      books("METALCO/asi_aluminium/G -250 = 50", "WAREHOUSE-CO/asi_aluminium/G +250 = 250")),
     ("a move cannot overdraw its source", moved("G-15", "WAREHOUSE-CO", "METALCO", 300),
-     rejects("OVERDRAW", "WAREHOUSE-CO/asi_aluminium/G: available balance 250 kg")),
+     rejects("OVERDRAW", "WAREHOUSE-CO/asi_aluminium/G@C-WH: available balance 250 kg")),
     ("a move to an unknown holder is rejected", moved("G-16", "WAREHOUSE-CO", "NOBODY", 10),
      rejects("UNKNOWN_HOLDER", "NOBODY is neither")),
     ("inside one certificate it is a physical transfer", moved("G-17", "M1", "M2", 10),
@@ -294,11 +296,45 @@ GROUP_LEVEL_DEFAULT: Sequence[Row] = [
 ]
 # fmt: on
 
+TWO_CERTIFICATES_ONE_HOLDER: Sequence[Row] = [
+    # Accounts belong to a certificate: HOLDCO holds two group-level certificates, and
+    # credits booked under one are never consumed under the other.
+    ("HOLDCO's first certificate", certificate("H-01", "C-H1", "HOLDCO", GROUP_LEVEL), books()),
+    ("HOLDCO's second certificate", certificate("H-02", "C-H2", "HOLDCO", GROUP_LEVEL), books()),
+    ("site X1", site("H-03", "X1"), books()),
+    ("site X2", site("H-04", "X2"), books()),
+    ("X1 joins C-H1", join("H-05", "X1", "C-H1"), books()),
+    ("X2 joins C-H2", join("H-06", "X2", "C-H2"), books()),
+    (
+        "100 kg at X1 credit C-H1's account",
+        received("H-07", "X1", 100, level=G, holder="HOLDCO"),
+        books("HOLDCO/asi_aluminium/G@C-H1 +100 = 100"),
+    ),
+    (
+        "X2 cannot sell them: C-H2's account is empty",
+        sold("H-08", "X2", 100, level=G, holder="HOLDCO"),
+        rejects("OVERDRAW", "HOLDCO/asi_aluminium/G@C-H2: available balance 0 kg"),
+    ),
+    (
+        "X1 can",
+        sold("H-09", "X1", 60, level=G, holder="HOLDCO"),
+        books(
+            "HOLDCO/asi_aluminium/G@C-H1 -60 = 40", holding={"HOLDCO/asi_aluminium/G@C-H1": "40"}
+        ),
+    ),
+    (
+        "a move from HOLDCO must say which certificate's credits",
+        moved("H-10", "HOLDCO", "X1", 10),
+        rejects("CERTIFICATE_AMBIGUOUS", "holds G accounts under certificates C-H1, C-H2"),
+    ),
+]
+
 TABLES = {
     "scenario 1": SCENARIO_1,
     "scenario 2": SCENARIO_2,
     "scenario 3": SCENARIO_3,
     "group level": GROUP_LEVEL_DEFAULT,
+    "two certificates, one holder": TWO_CERTIFICATES_ONE_HOLDER,
 }
 STEPS = [
     pytest.param(table, index, id=f"{name}: {table[index][0]}")
@@ -332,7 +368,9 @@ def test_step(table: Sequence[Row], index: int) -> None:
     else:
         assert isinstance(expected, Books)
         assert isinstance(outcome, Accepted), outcome
-        assert tuple(described(entry) for entry in outcome.entries) == expected.updates
+        certificate = any("@" in update for update in expected.updates)
+        shown = tuple(described(entry, certificate=certificate) for entry in outcome.entries)
+        assert shown == expected.updates
         after = balances_by_text(outcome.state)
         for text, balance in expected.balances.items():
             assert after[text] == kg(balance), text
@@ -353,7 +391,7 @@ def test_every_update_says_s_or_g_and_no_balance_goes_negative(table: Sequence[R
     assert updates
     for update in updates:
         assert update.level in (Level.SITE, Level.GROUP)
-        assert update.account.text.endswith("/" + update.level.value)
+        assert update.account.holder_text.endswith("/" + update.level.value)
 
 
 def test_a_rejected_posting_leaves_balances_registry_and_journal_as_they_were() -> None:

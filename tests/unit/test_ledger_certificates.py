@@ -1,0 +1,43 @@
+"""Issue 11's ledger rules through the pipeline (wire commands in, decisions and balance
+updates out): each with a command it books and one it refuses."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from contracts import ledger as wire
+from contracts.custody import CustodyBalanceUpdated
+from gateway.processors.step import Outcome
+from tests.unit.ledger.builders import GROUP_LEVEL, G, certificate, received, sold
+from tests.unit.ledger.rejection_rows import member, sent
+from tests.unit.test_ledger_pipeline import balances, bodies_of, run
+
+TWO_CERTIFICATES_OF_HOLDCO = [
+    sent(certificate("cert-1", "C-H1", "HOLDCO", GROUP_LEVEL)),
+    sent(certificate("cert-2", "C-H2", "HOLDCO", GROUP_LEVEL)),
+    *(sent(step) for step in member("X1", "C-H1")),
+    *(sent(step) for step in member("X2", "C-H2")),
+]
+
+
+def test_credits_of_one_certificate_are_not_consumed_under_another_of_the_same_holder() -> None:
+    state, results, _ = run(
+        [
+            *TWO_CERTIFICATES_OF_HOLDCO,
+            sent(received("in-1", "X1", 100, level=G, holder="HOLDCO")),
+            sent(sold("out-x2", "X2", 100, level=G, holder="HOLDCO")),
+            sent(sold("out-x1", "X1", 100, level=G, holder="HOLDCO")),
+        ]
+    )
+    booked_input, refused, booked_output = results[-3:]
+    (_, update) = bodies_of(booked_input)
+    assert isinstance(update, CustodyBalanceUpdated)
+    assert update.account.certificate_id == "C-H1"
+    assert booked_input.outputs[1].key == b"HOLDCO/asi_aluminium/G@C-H1"
+    assert refused.outcome is Outcome.REJECTED
+    (rejection,) = bodies_of(refused)
+    assert isinstance(rejection, wire.LedgerPostingRejected)
+    assert [v.code for v in rejection.violations] == ["OVERDRAW"]
+    assert "HOLDCO/asi_aluminium/G@C-H2: available balance 0 kg" in rejection.violations[0].message
+    assert booked_output.outcome is Outcome.BOOKED
+    assert balances(state) == {"HOLDCO/asi_aluminium/G@C-H1": Decimal(0)}
