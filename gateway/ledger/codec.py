@@ -76,6 +76,8 @@ def encode_fact(fact: Fact) -> bytes:
         body["close"] = _period(fact.closed)
     if fact.reasons:
         body["why"] = [_violation(reason) for reason in fact.reasons]
+    if fact.documents:
+        body["docs"] = list(fact.documents)
     if fact.legacy:
         body["legacy"] = True
     return json.dumps(body, separators=(",", ":")).encode("utf-8")
@@ -142,6 +144,7 @@ class FactDecoder:
             site_records=tuple(_read_site_record(item) for item in body.get("recs", ())),
             closed=_read_period(body["close"]) if "close" in body else None,
             reasons=tuple(Violation(*item) for item in body.get("why", ())),
+            documents=tuple(body.get("docs", ())),
             legacy=bool(body.get("legacy")),
         )
 
@@ -182,7 +185,8 @@ def id_items(state: LedgerState, ids: Iterable[str]) -> Iterator[list[Any]]:
     for posting_id in ids:
         accepted = state.applied.get(posting_id)
         if accepted is not None:
-            yield ["a", posting_id, accepted.command_type, accepted.digest]
+            item = ["a", posting_id, accepted.command_type, accepted.digest]
+            yield [*item, list(accepted.documents)] if accepted.documents else item
         rejected = state.rejections.get(posting_id)
         if rejected is not None:
             reasons = [_violation(reason) for reason in rejected.reasons]
@@ -232,7 +236,8 @@ def decode_snapshot(chunks: Sequence[bytes]) -> LedgerState:
             if body["v"] == 1 and kind in ("b", "f"):
                 item = _upcast_account_item(item)
             if kind == "a":
-                applied.append((item[1], DecidedPosting(item[2], item[3])))
+                documents = tuple(item[4]) if len(item) > 4 else ()
+                applied.append((item[1], DecidedPosting(item[2], item[3], (), documents)))
             elif kind == "b":
                 balances.append((account(*item[1:5]), Decimal(item[5])))
             elif kind == "f":
@@ -284,6 +289,11 @@ def decode_snapshot(chunks: Sequence[bytes]) -> LedgerState:
             for month, entries in flows.items()
         ),
         closed_periods=tuple(periods),
+        booked_documents=PMap(
+            (document, posting_id)
+            for posting_id, decided in applied
+            for document in decided.documents
+        ),
     )
 
 

@@ -147,6 +147,7 @@ def post(state: LedgerState, command: Command, *, owns: Owns = _everything) -> O
         posting_sites=plan.posting_sites,
         certificates=plan.certificates,
         site_records=plan.site_records,
+        documents=plan.documents,
     )
     after, entries = apply_fact(state, fact)
     return Accepted(after, entries, fact, credits)

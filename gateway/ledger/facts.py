@@ -60,6 +60,8 @@ class Fact:
     site_records: tuple[SiteRecord, ...] = ()
     closed: Period | None = None
     reasons: tuple[Violation, ...] = ()
+    documents: tuple[str, ...] = ()
+    """The documents an accepted posting booked (``plan.document_key``)."""
     legacy: bool = False
     """Written before accounts named their certificate (see ``resolved``): its accounts'
     certificates are taken from the directory when it is applied."""
@@ -114,7 +116,12 @@ def apply_fact(
         fact = resolved(fact, StateDirectory(state))
     changes: dict[str, object] = {}
     if fact.kind is FactKind.ACCEPTED:
+        decided = replace(decided, documents=fact.documents)
         changes["applied"] = state.applied.set(fact.posting_id, decided)
+        if fact.documents:
+            changes["booked_documents"] = state.booked_documents.updated(
+                (document, fact.posting_id) for document in fact.documents
+            )
     if fact.certificates:
         certificates, by_holder = state.certificates, state.certificates_by_holder
         for certificate in fact.certificates:
@@ -214,6 +221,7 @@ class _Builder:
         self.balances = state.balances.mutate()
         self.holder_accounts = state.holder_accounts.mutate()
         self.last = state.last_posted_on.mutate()
+        self.documents = state.booked_documents.mutate()
         self.flows: dict[date, PMapMutation[AccountKey, Flow]] = {}
         self.closed = list(state.closed_periods)
 
@@ -225,7 +233,9 @@ class _Builder:
         if fact.legacy:
             fact = resolved(fact, self)
         if fact.kind is FactKind.ACCEPTED:
-            self.applied[fact.posting_id] = decided
+            self.applied[fact.posting_id] = replace(decided, documents=fact.documents)
+            for document in fact.documents:
+                self.documents[document] = fact.posting_id
         for certificate in fact.certificates:
             self.certificates[certificate.certificate_id] = certificate
             held = self.by_holder.get(certificate.holder_group_id) or ()
@@ -277,6 +287,7 @@ class _Builder:
             last_posted_on=self.last.finish(),
             flows=flows,
             closed_periods=tuple(self.closed),
+            booked_documents=self.documents.finish(),
         )
 
 

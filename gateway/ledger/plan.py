@@ -32,3 +32,10 @@ class Plan:
     """Certificates the command registers."""
     site_records: tuple[SiteRecord, ...] = ()
     """Sites the command registers or whose membership it changes."""
+    documents: tuple[str, ...] = ()
+    """The documents whose quantity the posting books (``document_key``): each once."""
+
+
+def document_key(kind: str, reference: str) -> str:
+    """A document as the ledger remembers it: its kind and reference ("coc:COC-1")."""
+    return f"{kind}:{reference}"

@@ -14,15 +14,18 @@ from gateway.ledger.commands import (
     PhysicalTransfer,
 )
 from gateway.ledger.model import Level
-from gateway.ledger.plan import Delta, Plan
+from gateway.ledger.plan import Delta, Plan, document_key
 from gateway.ledger.rules import (
     ALLOCATION_LEVELS,
     ALLOCATION_OUTSIDE_SCENARIO_3,
+    COC_DOCUMENT_CREDITED,
     MOVE_TO_SAME_HOLDER,
     SITE_MATERIAL_TO_GROUP,
     TRANSFER_ACROSS_CERTIFICATES,
     TRANSFER_TO_ITSELF,
+    TRANSPORT_DOCUMENT_USED,
     USE_PHYSICAL_TRANSFER,
+    Rejection,
     refused,
 )
 from gateway.ledger.state import LedgerState
@@ -37,7 +40,30 @@ def book_input(state: LedgerState, command: CertifiedInput | EligibleScrapInput)
         level=command.level,
         day=command.occurred_on,
     )
-    return Plan((Delta(account, command.quantity_kg),), (command.site_id,))
+    documents: tuple[str, ...] = ()
+    if isinstance(command, CertifiedInput):
+        documents = (
+            _booked_once(state, COC_DOCUMENT_CREDITED, "coc", command.coc_document, "coc_document"),
+        )
+    return Plan((Delta(account, command.quantity_kg),), (command.site_id,), documents=documents)
+
+
+def _booked_once(
+    state: LedgerState, rejection: Rejection, kind: str, reference: str, field: str
+) -> str:
+    """The document's key; refused if a posting booked the document already."""
+    key = document_key(kind, reference)
+    earlier = state.booked_documents.get(key)
+    if earlier is not None:
+        raise refused(
+            rejection,
+            field,
+            f"{field.replace('_', ' ')} {reference} was booked by posting {earlier}: a "
+            "document's quantity is credited once, whatever the site or posting id",
+            observed=reference,
+            allowed=f"a document not booked before (not {earlier}'s)",
+        )
+    return key
 
 
 def book_output(state: LedgerState, command: CertifiedOutput) -> Plan:
@@ -91,14 +117,23 @@ def book_transfer(state: LedgerState, command: PhysicalTransfer) -> Plan:
         for site_id, field in ((command.from_site, "from_site"), (command.to_site, "to_site"))
     ]
     sites = (command.from_site, command.to_site)
+    documents = (
+        _booked_once(
+            state,
+            TRANSPORT_DOCUMENT_USED,
+            "transport",
+            command.transport_document,
+            "transport_document",
+        ),
+    )
     if command.level is Level.GROUP:
-        return Plan((), sites)
+        return Plan((), sites, documents=documents)
     source_account, target_account = accounts
     deltas = (
         Delta(source_account, -command.quantity_kg),
         Delta(target_account, command.quantity_kg),
     )
-    return Plan(deltas, sites)
+    return Plan(deltas, sites, documents=documents)
 
 
 def book_allocation(state: LedgerState, command: LevelAllocation) -> Plan:

@@ -36,6 +36,8 @@ class DecidedPosting:
     command_type: str
     digest: str
     reasons: tuple[Violation, ...] = ()
+    documents: tuple[str, ...] = ()
+    """For an accepted posting, the documents it booked (``plan.document_key``)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,9 @@ class LedgerState:
     flows: PMap[date, PMap[AccountKey, Flow]] = field(default_factory=PMap)
     """By the first day of a month, each account's in and out in that month."""
     closed_periods: tuple[Period, ...] = ()
+    booked_documents: PMap[str, str] = field(default_factory=PMap)
+    """The posting id that booked each document (``plan.document_key``): a CoC document's
+    quantity is credited once, a transport document moves its material once."""
 
     def decided(self, posting_id: str) -> DecidedPosting | None:
         """What was decided under ``posting_id`` (accepted or rejected), if anything."""

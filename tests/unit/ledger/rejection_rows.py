@@ -280,6 +280,12 @@ ROWS: tuple[Row, ...] = (
         *GROUP_LEVEL_B1, moved("move-1", "GROUP-B", "GROUP-B", 10)),
     row(rules.USE_PHYSICAL_TRANSFER, "a custody move between two sites of one certificate",
         *SITE_LEVEL_A1_A2, moved("move-1", "A1", "A2", 10, level=S)),
+    row(rules.COC_DOCUMENT_CREDITED, "one CoC document booked at a second site under a new id",
+        *SITE_LEVEL_A1_A2, received("in-1", "A1", 100),
+        replace(received("in-2", "A2", 100), coc_document="COC-in-1")),
+    row(rules.TRANSPORT_DOCUMENT_USED, "one transport document booked for a second transfer",
+        *SITE_LEVEL_A1_A2, received("in-1", "A1", 100), shipped("transfer-1", "A1", "A2", 10),
+        replace(shipped("transfer-2", "A1", "A2", 10), transport_document="CMR-transfer-1")),
     row(rules.POSTING_ID_REUSED, "another command under a used posting id",
         *SITE_LEVEL_A1, received("in-1", "A1", 100), received("in-1", "A1", 99)),
     row(rules.PERIOD_CLOSED, "a registration dated in a closed month",
@@ -317,9 +323,12 @@ _ID_FIELDS = frozenset(
         "from_holder_id",
         "to_holder_id",
         "lot_id",
+        "coc_document",
+        "transport_document",
     }
 )
-"""Every field naming a command, certificate, group, site, holder, operator or lot."""
+"""Every field naming a command, certificate, group, site, holder, operator, lot or the
+document a posting books."""
 
 
 def namespaced(steps: Iterable[Sent], prefix: str) -> tuple[Sent, ...]:

@@ -158,3 +158,13 @@ def test_a_version_1_snapshot_restores_its_accounts_under_their_certificates() -
 def _certificate_at(item: list[object]) -> int:
     """Where a version 2 balance or flow item names its certificate (-1: nowhere)."""
     return {"b": 4, "f": 5}.get(str(item[0]), -1)
+
+
+def test_the_documents_a_posting_booked_restore_from_its_fact_and_from_a_snapshot() -> None:
+    outcome = post(certified_alpha(), received("in-1", "ALPHA-1", 250, on=2))
+    assert isinstance(outcome, Accepted) and outcome.fact is not None
+    fact = decode_fact(encode_fact(outcome.fact))
+    assert fact.documents == ("coc:COC-in-1",)
+    restored = apply_facts([fact], certified_alpha())
+    assert restored.booked_documents == {"coc:COC-in-1": "in-1"} and restored == outcome.state
+    assert decode_snapshot(encode_chunks(snapshot_items(restored), 1 << 20)) == restored

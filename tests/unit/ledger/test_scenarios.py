@@ -329,12 +329,47 @@ TWO_CERTIFICATES_ONE_HOLDER: Sequence[Row] = [
     ),
 ]
 
+ONE_DOCUMENT_ONCE: Sequence[Row] = [
+    # A CoC document's quantity is credited once, a transport document moves material once.
+    ("C-ONE, site level", certificate("D-01", "C-ONE", "ONEGROUP", SITE_LEVEL), books()),
+    ("site D1", site("D-02", "D1"), books()),
+    ("site D2", site("D-03", "D2"), books()),
+    ("D1 joins", join("D-04", "D1", "C-ONE"), books()),
+    ("D2 joins", join("D-05", "D2", "C-ONE"), books()),
+    (
+        "D1 receives 100 kg with COC-7",
+        replace(received("D-06", "D1", 100), coc_document="COC-7"),
+        books("D1/asi_aluminium/S +100 = 100"),
+    ),
+    (
+        "COC-7 booked again at D2 under a new id",
+        replace(received("D-07", "D2", 100), coc_document="COC-7"),
+        rejects("COC_DOCUMENT_CREDITED", "coc document COC-7 was booked by posting D-06"),
+    ),
+    (
+        "another document is credited",
+        replace(received("D-08", "D2", 50), coc_document="COC-8"),
+        books("D2/asi_aluminium/S +50 = 50"),
+    ),
+    (
+        "D1 ships 40 kg under CMR-1",
+        replace(shipped("D-09", "D1", "D2", 40), transport_document="CMR-1"),
+        books("D1/asi_aluminium/S -40 = 60", "D2/asi_aluminium/S +40 = 90"),
+    ),
+    (
+        "CMR-1 booked for a second transfer",
+        replace(shipped("D-10", "D1", "D2", 40), transport_document="CMR-1"),
+        rejects("TRANSPORT_DOCUMENT_USED", "transport document CMR-1 was booked by posting D-09"),
+    ),
+]
+
 TABLES = {
     "scenario 1": SCENARIO_1,
     "scenario 2": SCENARIO_2,
     "scenario 3": SCENARIO_3,
     "group level": GROUP_LEVEL_DEFAULT,
     "two certificates, one holder": TWO_CERTIFICATES_ONE_HOLDER,
+    "one document once": ONE_DOCUMENT_ONCE,
 }
 STEPS = [
     pytest.param(table, index, id=f"{name}: {table[index][0]}")
