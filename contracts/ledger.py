@@ -236,14 +236,22 @@ class AllocateToSiteLevel(Contract):
 
 
 class ClosePeriod(Contract):
-    """Close a calendar month or year: a reconciliation per account, carried forward."""
+    """Close a calendar month or year for one certificate: a reconciliation per account of
+    the certificate, carried forward; the other certificates stay open."""
 
     MESSAGE_TYPE: ClassVar[str] = "custody.ledger.close-period"
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
+    UPCASTERS: ClassVar[Mapping[int, Upcaster]] = {1: lambda body: dict(body)}
+    """A version 1 close named no certificate: it closes for every certificate, as it did."""
 
     posting_id: Identifier = Field(description=_POSTING_ID)
     period_kind: PeriodKind = Field(description="month or year.")
     period_start: date = Field(description="First day of the month or year to close.")
+    certificate_id: Identifier | None = Field(
+        default=None,
+        description="Certificate whose period closes (version 2); null or absent: every "
+        "certificate registered, as a version 1 close did.",
+    )
 
 
 def _accepted_1_to_2(body: JsonObject) -> JsonObject:
@@ -299,7 +307,7 @@ def _period_closed_1_to_2(body: JsonObject) -> JsonObject:
             else item
             for item in statements
         ]
-    return {**body, "statements": statements}
+    return {**body, "statements": statements, "certificate_id": None}
 
 
 class LedgerPeriodClosed(Contract):
@@ -313,6 +321,10 @@ class LedgerPeriodClosed(Contract):
     period_kind: PeriodKind = Field(description="month or year.")
     period_start: date = Field(description="First day of the period.")
     period_end: date = Field(description="Last day of the period.")
+    certificate_id: Identifier | None = Field(
+        description="Certificate whose period closed (version 2); null: a close for several "
+        "certificates (one naming none), and every version 1 body."
+    )
     statements: tuple[AccountStatement, ...] = Field(
         description="One per account with an opening balance or a movement in the period."
     )

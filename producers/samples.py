@@ -587,7 +587,10 @@ def _ledger_setup() -> list[Contract]:
             reason="Sold to Helgeland Metals AS.",
         ),
         ClosePeriod.build(
-            posting_id="close/2026-02", period_kind=PeriodKind.MONTH, period_start=date(2026, 2, 1)
+            posting_id="close/2026-02",
+            period_kind=PeriodKind.MONTH,
+            period_start=date(2026, 2, 1),
+            certificate_id="ASI-COC-NORDAL-2026",
         ),
     ]
 
@@ -712,6 +715,7 @@ def _ledger_decisions() -> list[Contract]:
             period_kind=PeriodKind.MONTH,
             period_start=date(2026, 2, 1),
             period_end=date(2026, 2, 28),
+            certificate_id="ASI-COC-NORDAL-2026",
             statements=(
                 AccountStatement(
                     account=account,

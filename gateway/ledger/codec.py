@@ -21,7 +21,14 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from gateway.ledger.facts import UNRESOLVED, Fact, FactKind, StateDirectory, legacy_account
+from gateway.ledger.facts import (
+    UNRESOLVED,
+    Fact,
+    FactKind,
+    StateDirectory,
+    legacy_account,
+    with_closed,
+)
 from gateway.ledger.model import (
     AccountingScope,
     AccountKey,
@@ -33,7 +40,7 @@ from gateway.ledger.model import (
 )
 from gateway.ledger.persistent import PMap
 from gateway.ledger.plan import Delta, SiteRecord
-from gateway.ledger.state import DecidedPosting, Flow, LedgerState
+from gateway.ledger.state import Closes, DecidedPosting, Flow, LedgerState
 from gateway.violations import Violation
 
 FACT_VERSION = 3
@@ -74,6 +81,7 @@ def encode_fact(fact: Fact) -> bytes:
         body["recs"] = [_site_record(record) for record in fact.site_records]
     if fact.closed is not None:
         body["close"] = _period(fact.closed)
+        body["close_for"] = list(fact.closed_for)
     if fact.reasons:
         body["why"] = [_violation(reason) for reason in fact.reasons]
     if fact.documents:
@@ -143,6 +151,7 @@ class FactDecoder:
             certificates=tuple(_read_certificate(item) for item in body.get("certs", ())),
             site_records=tuple(_read_site_record(item) for item in body.get("recs", ())),
             closed=_read_period(body["close"]) if "close" in body else None,
+            closed_for=tuple(body.get("close_for", ())),
             reasons=tuple(Violation(*item) for item in body.get("why", ())),
             documents=tuple(body.get("docs", ())),
             legacy=bool(body.get("legacy")),
@@ -176,8 +185,9 @@ def state_items(state: LedgerState) -> Iterator[list[Any]]:
     for month, flows in state.flows.items():
         for account, flow in flows.items():
             yield ["f", month.isoformat(), *_account(account), str(flow.in_kg), str(flow.out_kg)]
-    for period in state.closed_periods:
-        yield ["p", *_period(period)]
+    for certificate_id, closes in state.closes.items():
+        for period in closes.periods:
+            yield ["p", *_period(period), certificate_id]
 
 
 def id_items(state: LedgerState, ids: Iterable[str]) -> Iterator[list[Any]]:
@@ -224,7 +234,8 @@ def decode_snapshot(chunks: Sequence[bytes]) -> LedgerState:
     balances: list[tuple[AccountKey, Decimal]] = []
     last: list[tuple[str, date]] = []
     flows: dict[date, list[tuple[AccountKey, Flow]]] = {}
-    periods: list[Period] = []
+    periods: list[tuple[Period, str | None]] = []
+    """Each closed period with its certificate (None in version 1: the whole ledger)."""
     applied: list[tuple[str, DecidedPosting]] = []
     rejected: list[tuple[str, DecidedPosting]] = []
     for chunk in chunks:
@@ -257,7 +268,7 @@ def decode_snapshot(chunks: Sequence[bytes]) -> LedgerState:
             elif kind == "l":
                 last.append((item[1], date.fromisoformat(item[2])))
             elif kind == "p":
-                periods.append(_read_period(item[1:]))
+                periods.append((_read_period(item[1:3]), item[3] if len(item) > 3 else None))
             else:
                 raise UnknownVersion(f"a ledger snapshot item of kind {kind!r}")
     by_holder: dict[str, tuple[str, ...]] = {}
@@ -288,12 +299,33 @@ def decode_snapshot(chunks: Sequence[bytes]) -> LedgerState:
             (month, PMap((resolve(key), flow) for key, flow in entries))
             for month, entries in flows.items()
         ),
-        closed_periods=tuple(periods),
+        closes=_closes(periods, [certificate_id for certificate_id, _ in certificates]),
+        certificate_accounts=_by_certificate(key for key, _kg in balances),
         booked_documents=PMap(
             (document, posting_id)
             for posting_id, decided in applied
             for document in decided.documents
         ),
+    )
+
+
+def _closes(
+    periods: Iterable[tuple[Period, str | None]], every_certificate: list[str]
+) -> PMap[str, Closes]:
+    closes: dict[str, Closes] = {}
+    for period, certificate_id in periods:
+        for closing in every_certificate if certificate_id is None else [certificate_id]:
+            closes[closing] = with_closed(closes.get(closing), period)
+    return PMap(closes)
+
+
+def _by_certificate(accounts: Iterable[AccountKey]) -> PMap[str, PMap[AccountKey, bool]]:
+    by_certificate: dict[str, list[AccountKey]] = {}
+    for account in accounts:
+        by_certificate.setdefault(account.certificate_id, []).append(account)
+    return PMap(
+        (certificate_id, PMap((account, True) for account in held))
+        for certificate_id, held in by_certificate.items()
     )
 
 

@@ -3,11 +3,16 @@ and a date it takes effect on; every posting that moves credits says S or G."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 from gateway.ledger.model import AccountingScope, BalanceRule, CustodyReason, Level, Period
+
+ADDED_LATER = "added_later"
+"""Field metadata: a field added after commands were first digested. While it holds its
+default it is left out of the digest, so a command sent before it existed, read again,
+keeps its digest (the same command again, not another under a used id)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,10 +193,13 @@ class CustodyMove:
 
 @dataclass(frozen=True, kw_only=True)
 class ClosePeriod:
-    """Close a month or a year (``close_period``): dated the period's last day."""
+    """Close a month or a year (``close_period``) for one certificate, or for every
+    certificate registered when ``certificate_id`` is None (a close sent before closes named
+    a certificate): dated the period's last day."""
 
     posting_id: str
     period: Period
+    certificate_id: str | None = field(default=None, metadata={ADDED_LATER: True})
 
     @property
     def occurred_on(self) -> date:

@@ -18,6 +18,7 @@ from decimal import Decimal
 from enum import Enum, StrEnum
 from typing import Protocol, TypeVar
 
+from gateway.ledger.commands import ADDED_LATER
 from gateway.ledger.model import (
     ZERO,
     AccountKey,
@@ -29,7 +30,7 @@ from gateway.ledger.model import (
 )
 from gateway.ledger.persistent import PMap, PMapMutation
 from gateway.ledger.plan import Delta, SiteRecord
-from gateway.ledger.state import DecidedPosting, Flow, LedgerState
+from gateway.ledger.state import Closes, DecidedPosting, Flow, LedgerState
 from gateway.violations import Violation
 
 K = TypeVar("K", contravariant=True)
@@ -59,6 +60,14 @@ class Fact:
     certificates: tuple[Certificate, ...] = ()
     site_records: tuple[SiteRecord, ...] = ()
     closed: Period | None = None
+    closed_for: tuple[str, ...] = ()
+    """The certificates ``closed`` is closed for."""
+
+    @property
+    def closed_certificate(self) -> str | None:
+        """The certificate a close closed when it is one (None: several, or none)."""
+        return self.closed_for[0] if len(self.closed_for) == 1 else None
+
     reasons: tuple[Violation, ...] = ()
     documents: tuple[str, ...] = ()
     """The documents an accepted posting booked (``plan.document_key``)."""
@@ -83,6 +92,7 @@ class Fact:
             certificates=self.certificates,
             site_records=self.site_records,
             closed=self.closed,
+            closed_for=self.closed_for,
         )
 
     def _applied(self) -> Fact:
@@ -148,14 +158,25 @@ def apply_fact(
                 last = last.set(site_id, fact.occurred_on)
         changes["last_posted_on"] = last
     if fact.closed is not None:
-        changes["closed_periods"] = (*state.closed_periods, fact.closed)
+        closes = state.closes
+        for certificate_id in fact.closed_for:
+            closes = closes.set(
+                certificate_id, with_closed(closes.get(certificate_id), fact.closed)
+            )
+        changes["closes"] = closes
     return _replaced(state, **changes), entries
+
+
+def with_closed(closes: Closes | None, period: Period) -> Closes:
+    """A certificate's closes with ``period`` closed too."""
+    return closes.with_period(period) if closes is not None else Closes((period,), period.end)
 
 
 def _book(
     state: LedgerState, fact: Fact, changes: dict[str, object], *, check: bool
 ) -> tuple[BalanceUpdate, ...]:
     balances, holder_accounts = state.balances, state.holder_accounts
+    by_certificate = state.certificate_accounts
     month = fact.occurred_on.replace(day=1)
     flows_of_month = state.flows.get(month)
     month_flows: PMap[AccountKey, Flow] = flows_of_month if flows_of_month is not None else PMap()
@@ -167,6 +188,10 @@ def _book(
         if previous is None:
             held = holder_accounts.get(account.holder_id, frozenset()) or frozenset()
             holder_accounts = holder_accounts.set(account.holder_id, held | {account})
+            of_certificate = by_certificate.get(account.certificate_id) or PMap()
+            by_certificate = by_certificate.set(
+                account.certificate_id, of_certificate.set(account, True)
+            )
             previous = ZERO
         balance = previous + delta.kg
         if check and expected is not None and expected != balance:
@@ -182,6 +207,7 @@ def _book(
         month_flows = month_flows.set(account, flow)
         entries.append(BalanceUpdate(account, fact.posting_id, fact.occurred_on, delta.kg, balance))
     changes["balances"], changes["holder_accounts"] = balances, holder_accounts
+    changes["certificate_accounts"] = by_certificate
     changes["flows"] = state.flows.set(month, month_flows)
     return tuple(entries)
 
@@ -223,7 +249,9 @@ class _Builder:
         self.last = state.last_posted_on.mutate()
         self.documents = state.booked_documents.mutate()
         self.flows: dict[date, PMapMutation[AccountKey, Flow]] = {}
-        self.closed = list(state.closed_periods)
+        self.closes = state.closes.mutate()
+        self.certificate_accounts = state.certificate_accounts.mutate()
+        self._certificate_ids = list(state.certificates.keys())
 
     def apply(self, fact: Fact) -> None:
         decided = DecidedPosting(fact.command_type, fact.digest, fact.reasons)
@@ -237,6 +265,8 @@ class _Builder:
             for document in fact.documents:
                 self.documents[document] = fact.posting_id
         for certificate in fact.certificates:
+            if self.certificates.get(certificate.certificate_id) is None:
+                self._certificate_ids.append(certificate.certificate_id)
             self.certificates[certificate.certificate_id] = certificate
             held = self.by_holder.get(certificate.holder_group_id) or ()
             if certificate.certificate_id not in held:
@@ -257,6 +287,10 @@ class _Builder:
                         self.holder_accounts.get(account.holder_id) or frozenset()
                     )
                     self.holder_accounts[account.holder_id] = held_accounts | {account}
+                    of_certificate = self.certificate_accounts.get(account.certificate_id)
+                    self.certificate_accounts[account.certificate_id] = (
+                        of_certificate or PMap()
+                    ).set(account, True)
                     previous = ZERO
                 self.balances[account] = previous + delta.kg
                 flow = flows.get(account) or Flow()
@@ -269,7 +303,13 @@ class _Builder:
             if previous_day is None or previous_day < fact.occurred_on:
                 self.last[site_id] = fact.occurred_on
         if fact.closed is not None:
-            self.closed.append(fact.closed)
+            for certificate_id in fact.closed_for:
+                self.closes[certificate_id] = with_closed(
+                    self.closes.get(certificate_id), fact.closed
+                )
+
+    def certificate_ids(self) -> Iterable[str]:
+        return self._certificate_ids
 
     def finish(self) -> LedgerState:
         flows = self._state.flows
@@ -286,7 +326,8 @@ class _Builder:
             rejections=self.rejections.finish(),
             last_posted_on=self.last.finish(),
             flows=flows,
-            closed_periods=tuple(self.closed),
+            closes=self.closes.finish(),
+            certificate_accounts=self.certificate_accounts.finish(),
             booked_documents=self.documents.finish(),
         )
 
@@ -312,6 +353,7 @@ class Directory(Protocol):
     def holder_accounts(self) -> _Lookup[str, frozenset[AccountKey]]: ...
     @property
     def balances(self) -> _Lookup[AccountKey, Decimal]: ...
+    def certificate_ids(self) -> Iterable[str]: ...
 
 
 @dataclass(frozen=True)
@@ -338,6 +380,9 @@ class StateDirectory:
     def balances(self) -> _Lookup[AccountKey, Decimal]:
         return self.state.balances
 
+    def certificate_ids(self) -> Iterable[str]:
+        return self.state.certificates.keys()
+
 
 def resolved(fact: Fact, directory: Directory) -> Fact:
     """A legacy fact as this version writes it. Before accounts named their certificate, a
@@ -345,8 +390,9 @@ def resolved(fact: Fact, directory: Directory) -> Fact:
     quality for all its certificates. So a legacy S account is the site's under the
     certificate of its latest membership as the fact is applied (facts apply in the order
     they were decided), a legacy G account the group's under the first certificate it
-    registered that keeps G accounts; and a legacy join moves the S balances the site
-    carries into the accounts of the certificate it joins, as a join now does."""
+    registered that keeps G accounts; a legacy join moves the S balances the site carries
+    into the accounts of the certificate it joins, as a join now does; and a legacy period
+    close closed the period for the whole ledger: for every certificate registered."""
     deltas = tuple(
         Delta(legacy_account(delta.account, directory), delta.kg) for delta in fact.deltas
     )
@@ -356,7 +402,10 @@ def resolved(fact: Fact, directory: Directory) -> Fact:
         carried = _carried(record.site.site_id, record.memberships[-1].certificate_id, directory)
         deltas = (*deltas, *carried)
         afters = (*(afters or (None,) * len(fact.deltas)), *(None for _ in carried))
-    return replace(fact, deltas=deltas, balances_after=afters, legacy=False)
+    closed_for = fact.closed_for
+    if fact.closed is not None and not closed_for:
+        closed_for = tuple(directory.certificate_ids())
+    return replace(fact, deltas=deltas, balances_after=afters, closed_for=closed_for, legacy=False)
 
 
 def legacy_account(account: AccountKey, directory: Directory) -> AccountKey:
@@ -398,15 +447,22 @@ def command_digest(command: object) -> str:
     kind = type(command)
     names = _FIELDS.get(kind)
     if names is None:
-        names = _FIELDS[kind] = tuple(f.name for f in fields(command))  # type: ignore[arg-type]
+        names = _FIELDS[kind] = tuple(
+            (f.name, f.default if f.metadata.get(ADDED_LATER) else _ALWAYS)
+            for f in fields(command)  # type: ignore[arg-type]
+        )
     parts = [kind.__name__]
-    for name in names:
+    for name, left_out in names:
         value = getattr(command, name)
+        if value is left_out:
+            continue
         parts.append(value if type(value) is str else _canonical(value))
     return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=16).hexdigest()
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
+_FIELDS: dict[type, tuple[tuple[str, object], ...]] = {}
+_ALWAYS = object()
+"""Stands for "digested whatever its value" (see ``commands.ADDED_LATER``)."""
 
 
 def _canonical(value: object) -> str:

@@ -104,6 +104,7 @@ def join_certificate(state: LedgerState, command: JoinCertificate) -> Plan:
     joined = replace(site, certificate_id=certificate.certificate_id)
     return Plan(
         _carried_into(certificate, carried),
+        certificate_ids=(certificate.certificate_id,),
         site_records=(_with_membership(state, joined, membership, ends_latest=False),),
     )
 
@@ -152,7 +153,7 @@ def leave_certificate(state: LedgerState, command: LeaveCertificate) -> Plan:
         )
     left = replace(latest, left_on=command.effective_on)
     record = _with_membership(state, replace(site, certificate_id=None), left, ends_latest=True)
-    return Plan(deltas, site_records=(record,))
+    return Plan(deltas, certificate_ids=(certificate.certificate_id,), site_records=(record,))
 
 
 def _carried_into(

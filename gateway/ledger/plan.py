@@ -32,6 +32,9 @@ class Plan:
     """Certificates the command registers."""
     site_records: tuple[SiteRecord, ...] = ()
     """Sites the command registers or whose membership it changes."""
+    certificate_ids: tuple[str, ...] = ()
+    """Certificates the command books under besides those of its deltas' accounts (a
+    membership change, a posting that moves no credits): their closed periods apply."""
     documents: tuple[str, ...] = ()
     """The documents whose quantity the posting books (``document_key``): each once."""
 

@@ -79,8 +79,8 @@ def book_output(state: LedgerState, command: CertifiedOutput) -> Plan:
 
 
 def record_non_certified(state: LedgerState, command: NonCertifiedInput) -> Plan:
-    certified_site(state, command.site_id, command.occurred_on, "site_id")
-    return Plan((), (command.site_id,))
+    certificate = certified_site(state, command.site_id, command.occurred_on, "site_id")
+    return Plan((), (command.site_id,), certificate_ids=(certificate.certificate_id,))
 
 
 def book_transfer(state: LedgerState, command: PhysicalTransfer) -> Plan:
@@ -127,7 +127,7 @@ def book_transfer(state: LedgerState, command: PhysicalTransfer) -> Plan:
         ),
     )
     if command.level is Level.GROUP:
-        return Plan((), sites, documents=documents)
+        return Plan((), sites, certificate_ids=(source.certificate_id,), documents=documents)
     source_account, target_account = accounts
     deltas = (
         Delta(source_account, -command.quantity_kg),

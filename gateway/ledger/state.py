@@ -49,6 +49,17 @@ class Flow:
 
 
 @dataclass(frozen=True)
+class Closes:
+    """The periods closed for one certificate, and the last day they close."""
+
+    periods: tuple[Period, ...]
+    through: date
+
+    def with_period(self, period: Period) -> Closes:
+        return Closes((*self.periods, period), max(self.through, period.end))
+
+
+@dataclass(frozen=True)
 class LedgerState:
     certificates: PMap[str, Certificate] = field(default_factory=PMap)
     certificates_by_holder: PMap[str, tuple[str, ...]] = field(default_factory=PMap)
@@ -67,7 +78,10 @@ class LedgerState:
     """By site id, the latest date of an accepted posting involving the site."""
     flows: PMap[date, PMap[AccountKey, Flow]] = field(default_factory=PMap)
     """By the first day of a month, each account's in and out in that month."""
-    closed_periods: tuple[Period, ...] = ()
+    closes: PMap[str, Closes] = field(default_factory=PMap)
+    """By certificate id, the periods closed for it (a few a year)."""
+    certificate_accounts: PMap[str, PMap[AccountKey, bool]] = field(default_factory=PMap)
+    """The accounts of each certificate (an index of ``balances``, for its period closes)."""
     booked_documents: PMap[str, str] = field(default_factory=PMap)
     """The posting id that booked each document (``plan.document_key``): a CoC document's
     quantity is credited once, a transport document moves its material once."""
@@ -104,7 +118,11 @@ class LedgerState:
         held = self.certificates_by_holder.get(holder_id, ()) or ()
         return tuple(self.certificates[certificate_id] for certificate_id in held)
 
-    @property
-    def closed_through(self) -> date | None:
-        """The last closed day: everything dated on or before it is closed."""
-        return max((period.end for period in self.closed_periods), default=None)
+    def closed_through(self, certificate_id: str) -> date | None:
+        """The certificate's last closed day: everything dated on or before it is closed."""
+        closes = self.closes.get(certificate_id)
+        return closes.through if closes is not None else None
+
+    def closed_periods(self, certificate_id: str) -> tuple[Period, ...]:
+        closes = self.closes.get(certificate_id)
+        return closes.periods if closes is not None else ()

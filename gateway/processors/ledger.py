@@ -237,7 +237,9 @@ def to_core_command(body: LedgerCommandBody) -> ledger.Command:
                 operator_party_id=body.operator_party_id,
             )
         case wire.ClosePeriod():
-            return ledger.ClosePeriod(posting_id=body.posting_id, period=_period(body))
+            return ledger.ClosePeriod(
+                posting_id=body.posting_id, period=_period(body), certificate_id=body.certificate_id
+            )
         case CustodyMovementRecorded():
             return ledger.CustodyMove(
                 posting_id=body.posting_id,
@@ -330,7 +332,10 @@ def _booked_messages(
     outcome: ledger.Accepted, body: LedgerCommandBody, command: ledger.Command, now: datetime
 ) -> list[Contract]:
     if isinstance(command, ledger.ClosePeriod):
-        return [_period_closed(command.posting_id, command.period, outcome.statements, now)]
+        closed_for = outcome.fact.closed_certificate if outcome.fact is not None else None
+        return [
+            _period_closed(command.posting_id, command.period, closed_for, outcome.statements, now)
+        ]
     changed = [entry.account for entry in outcome.entries]
     changed.extend(credit.account for credit in outcome.credits)
     return [
@@ -347,6 +352,7 @@ def _booked_messages(
 def _period_closed(
     posting_id: str,
     period: ledger.Period,
+    certificate_id: str | None,
     statements: Sequence[ledger.Reconciliation],
     now: datetime,
 ) -> Contract:
@@ -355,6 +361,7 @@ def _period_closed(
         period_kind=wire.PeriodKind(period.kind.value),
         period_start=period.start,
         period_end=period.end,
+        certificate_id=certificate_id,
         statements=tuple(
             wire.AccountStatement(
                 account=_account(statement.account),
@@ -479,8 +486,10 @@ def _apply_remote_fact(
         )
     messages = _balance_updates(entries, now)
     if fact.closed is not None:
-        statements = ledger.statements(state, fact.closed)
-        messages.append(_period_closed(fact.posting_id, fact.closed, statements, now))
+        statements = ledger.statements(state, fact.closed, fact.closed_for)
+        messages.append(
+            _period_closed(fact.posting_id, fact.closed, fact.closed_certificate, statements, now)
+        )
     outputs = (
         published(messages, cause, now, LEDGER_SOURCE, settings.registry_party) if publish else ()
     )

@@ -4,14 +4,17 @@ updates out): each with a command it books and one it refuses."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 
 from contracts import ledger as wire
+from contracts.base import upcast
 from contracts.custody import CustodyBalanceUpdated
+from gateway.ledger import ClosePeriod, Period
 from gateway.processors.step import Outcome
 from tests.unit.ledger.builders import GROUP_LEVEL, G, certificate, received, sold
 from tests.unit.ledger.rejection_rows import member, sent
-from tests.unit.test_ledger_pipeline import balances, bodies_of, run
+from tests.unit.test_ledger_pipeline import EXCHANGE, balances, bodies_of, run
 
 TWO_CERTIFICATES_OF_HOLDCO = [
     sent(certificate("cert-1", "C-H1", "HOLDCO", GROUP_LEVEL)),
@@ -71,3 +74,44 @@ def test_a_coc_document_is_credited_once_whatever_the_site_and_posting_id() -> N
         )
         assert "COC-9 was booked by posting in-1" in violation.message
     assert balances(state) == {"HOLDCO/asi_aluminium/G@C-H1": Decimal(200)}
+
+
+def test_closing_a_month_for_one_certificate_leaves_the_other_open() -> None:
+    march = Period.month(2026, 3)
+    late = {"on": date(2026, 3, 20), "level": G, "holder": "HOLDCO"}
+    _, results, _ = run(
+        [
+            *TWO_CERTIFICATES_OF_HOLDCO,
+            sent(received("in-1", "X1", 100, **late)),
+            sent(received("in-2", "X2", 70, **late)),
+            sent(ClosePeriod(posting_id="close-mar", period=march, certificate_id="C-H1")),
+            sent(received("late-x2", "X2", 5, **late)),
+            sent(received("late-x1", "X1", 5, **late)),
+        ]
+    )
+    close, open_late, closed_late = results[-3:]
+    (closed,) = bodies_of(close)
+    assert isinstance(closed, wire.LedgerPeriodClosed) and closed.certificate_id == "C-H1"
+    assert [(s.account.key, s.closing_kg) for s in closed.statements] == [
+        ("HOLDCO/asi_aluminium/G@C-H1", Decimal(100))
+    ]
+    assert open_late.outcome is Outcome.BOOKED
+    assert closed_late.outcome is Outcome.REJECTED
+    (rejection,) = bodies_of(closed_late)
+    assert isinstance(rejection, wire.LedgerPostingRejected)
+    assert [v.code for v in rejection.violations] == ["PERIOD_CLOSED"]
+
+
+def test_a_version_1_close_naming_no_certificate_closes_every_certificate() -> None:
+    version_1 = {
+        "schema_version": 1,
+        "posting_id": "close-jan",
+        "period_kind": "month",
+        "period_start": "2026-01-01",
+    }
+    body = wire.ClosePeriod.model_validate(upcast(wire.ClosePeriod, version_1))
+    assert body.certificate_id is None
+    state, results, _ = run([*TWO_CERTIFICATES_OF_HOLDCO, (body, EXCHANGE)])
+    (closed,) = bodies_of(results[-1])
+    assert isinstance(closed, wire.LedgerPeriodClosed) and closed.certificate_id is None
+    assert state.closed_through("C-H1") == state.closed_through("C-H2") == date(2026, 1, 31)

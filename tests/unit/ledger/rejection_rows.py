@@ -121,6 +121,7 @@ def as_wire(command: Command) -> Contract:
                 posting_id=command.posting_id,
                 period_kind=wire.PeriodKind(command.period.kind.value),
                 period_start=command.period.start,
+                certificate_id=command.certificate_id,
             )
         case CustodyMove():
             return CustodyMovementRecorded.build(
@@ -224,8 +225,8 @@ YEAR_2019 = Period.year(2019)
 closes refuse nothing of the other rows."""
 
 
-def closing(pid: str, period: Period) -> ClosePeriod:
-    return ClosePeriod(posting_id=pid, period=period)
+def closing(pid: str, period: Period, certificate_id: str | None = None) -> ClosePeriod:
+    return ClosePeriod(posting_id=pid, period=period, certificate_id=certificate_id)
 
 
 # fmt: off
@@ -288,11 +289,12 @@ ROWS: tuple[Row, ...] = (
         replace(shipped("transfer-2", "A1", "A2", 10), transport_document="CMR-transfer-1")),
     row(rules.POSTING_ID_REUSED, "another command under a used posting id",
         *SITE_LEVEL_A1, received("in-1", "A1", 100), received("in-1", "A1", 99)),
-    row(rules.PERIOD_CLOSED, "a registration dated in a closed month",
-        closing("close-2020-01", JANUARY_2020),
-        replace(registered("site-LATE", "LATE"), occurred_on=date(2020, 1, 15))),
-    row(rules.PERIOD_NOT_CLOSABLE, "a year closed twice",
-        closing("close-2019", YEAR_2019), closing("close-2019-again", YEAR_2019)),
+    row(rules.PERIOD_CLOSED, "a site joining in a month closed for its certificate",
+        CERT_A, registered("site-A1", "A1"), closing("close-2020-01", JANUARY_2020, "CERT-A"),
+        join("join-A1", "A1", "CERT-A", date(2020, 1, 15))),
+    row(rules.PERIOD_NOT_CLOSABLE, "a year closed twice for one certificate",
+        CERT_A, closing("close-2019", YEAR_2019, "CERT-A"),
+        closing("close-2019-again", YEAR_2019, "CERT-A")),
     row(rules.SENDER_NOT_PERMITTED, "a posting sent by someone other than the site's operator",
         *SITE_LEVEL_A1, (as_wire(received("in-1", "A1", 100)), "intruder")),
     row(rules.PERIOD_START, "a month to close named by its 15th",
@@ -338,7 +340,8 @@ def namespaced(steps: Iterable[Sent], prefix: str) -> tuple[Sent, ...]:
     for body, sender in steps:
         values = body.model_dump()
         for name in _ID_FIELDS & values.keys():
-            values[name] = prefix + values[name]
+            if values[name] is not None:
+                values[name] = prefix + values[name]
         party = sender if sender in (EXCHANGE, REGISTRY) else prefix + sender
         renamed.append((type(body).model_validate(values), party))
     return tuple(renamed)

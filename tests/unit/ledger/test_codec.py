@@ -14,9 +14,11 @@ import pytest
 from gateway.ledger import (
     Accepted,
     AccountKey,
+    ClosePeriod,
     FactKind,
     LedgerState,
     Level,
+    Period,
     apply_fact,
     apply_facts,
     post,
@@ -137,8 +139,9 @@ def test_a_legacy_join_carries_the_site_balances_into_the_certificate_it_joins()
     ]
 
 
-def test_a_version_1_snapshot_restores_its_accounts_under_their_certificates() -> None:
+def test_a_version_1_snapshot_restores_its_accounts_and_closes_under_their_certificates() -> None:
     state = post(certified_alpha(), received("in-1", "ALPHA-1", 250, on=2)).state
+    state = post(state, ClosePeriod(posting_id="close", period=Period.month(2026, 2))).state
     chunks = encode_chunks(snapshot_items(state), 1 << 20)
     version_1 = [
         json.dumps(
@@ -156,8 +159,9 @@ def test_a_version_1_snapshot_restores_its_accounts_under_their_certificates() -
 
 
 def _certificate_at(item: list[object]) -> int:
-    """Where a version 2 balance or flow item names its certificate (-1: nowhere)."""
-    return {"b": 4, "f": 5}.get(str(item[0]), -1)
+    """Where a version 2 balance, flow or closed-period item names its certificate (-1:
+    nowhere); a version 1 closed period closed the whole ledger."""
+    return {"b": 4, "f": 5, "p": 3}.get(str(item[0]), -1)
 
 
 def test_the_documents_a_posting_booked_restore_from_its_fact_and_from_a_snapshot() -> None:
