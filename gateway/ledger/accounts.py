@@ -1,5 +1,6 @@
-"""Which account a posting books to: the site's certificate on the posting's date decides
-the scope, the scope decides the level and the holder (CoC notes).
+"""Which account a posting books to: the site's certificate on the posting's date (the
+membership in force that day) decides the scope, the scope decides the level and the holder
+(CoC notes).
 
 - group-level certificate: G postings only, into the group's account;
 - site-level certificate (scenarios 1 and 2): S postings only, into the site's own account;
@@ -36,8 +37,9 @@ class HolderAccount:
 
 
 def certified_site(state: LedgerState, site_id: str, day: date, field: str) -> Certificate:
-    """The certificate a known site belongs to on ``day``; a posting dated before the site's
-    latest membership change is refused, because that change already settled its balances."""
+    """The certificate a known site belongs to on ``day``, by the membership in force on that
+    day (a late posting dated before a later membership change is decided by the earlier
+    membership; see ``_check_not_settled`` for what such a posting may no longer book)."""
     if site_id not in state.sites:
         raise refused(
             UNKNOWN_SITE,
@@ -53,17 +55,26 @@ def certified_site(state: LedgerState, site_id: str, day: date, field: str) -> C
             f"site {site_id} belongs to no certificate on {day}",
             observed=str(day),
         )
-    latest = state.latest_membership(site_id)
-    if latest is not None and day < latest.last_change:
-        raise refused(
-            MEMBERSHIP_ORDER,
-            "occurred_on",
-            f"site {site_id} changed membership on {latest.last_change}; a posting dated "
-            f"{day} must be booked before that change",
-            observed=str(day),
-            allowed=f"on or after {latest.last_change}",
-        )
     return certificate
+
+
+def _check_not_settled(state: LedgerState, site_id: str, day: date) -> None:
+    """An S posting dated in a membership that has ended since is refused: the site's S
+    balances under that certificate were settled when it left (taken with the site, or
+    written off), so booking into them now would change what was carried or closed. A G
+    posting of that date is booked: the group's accounts stayed with the group."""
+    membership = state.membership_on(site_id, day)
+    if membership is None or membership.left_on is None:
+        return
+    raise refused(
+        MEMBERSHIP_ORDER,
+        "occurred_on",
+        f"site {site_id} changed membership on {membership.left_on}: it left certificate "
+        f"{membership.certificate_id}, and its S balances there were settled then (taken "
+        f"along or closed), so an S posting dated {day} can no longer be booked",
+        observed=str(day),
+        allowed=f"on or after {membership.left_on}, or at G level",
+    )
 
 
 def site_account(
@@ -81,6 +92,8 @@ def site_account(
     certificate = certified_site(state, site_id, day, field)
     _check_level(certificate, level)
     _check_one_way(material_quality, level)
+    if level is Level.SITE:
+        _check_not_settled(state, site_id, day)
     expected = certificate.holder_group_id if level is Level.GROUP else site_id
     if holder_id is not None and holder_id != expected:
         raise _wrong_holder(state, certificate, site_id, holder_id, expected, level)

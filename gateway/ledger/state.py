@@ -96,9 +96,14 @@ class LedgerState:
 
     def certificate_on(self, site_id: str, day: date) -> Certificate | None:
         """The certificate the site belongs to on that day, by the memberships' dates."""
+        membership = self.membership_on(site_id, day)
+        return self.certificates[membership.certificate_id] if membership is not None else None
+
+    def membership_on(self, site_id: str, day: date) -> Membership | None:
+        """The site's membership in force on that day (a site has a few)."""
         for membership in self.memberships.get(site_id, ()) or ():
             if membership.covers(day):
-                return self.certificates[membership.certificate_id]
+                return membership
         return None
 
     def latest_membership(self, site_id: str) -> Membership | None:

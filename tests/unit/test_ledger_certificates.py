@@ -12,7 +12,16 @@ from contracts.base import upcast
 from contracts.custody import CustodyBalanceUpdated
 from gateway.ledger import ClosePeriod, Period
 from gateway.processors.step import Outcome
-from tests.unit.ledger.builders import GROUP_LEVEL, G, certificate, received, sold
+from tests.unit.ledger.builders import (
+    GROUP_LEVEL,
+    SITE_LEVEL,
+    TAKE,
+    G,
+    certificate,
+    leave,
+    received,
+    sold,
+)
 from tests.unit.ledger.rejection_rows import member, sent
 from tests.unit.test_ledger_pipeline import EXCHANGE, balances, bodies_of, run
 
@@ -115,3 +124,29 @@ def test_a_version_1_close_naming_no_certificate_closes_every_certificate() -> N
     (closed,) = bodies_of(results[-1])
     assert isinstance(closed, wire.LedgerPeriodClosed) and closed.certificate_id is None
     assert state.closed_through("C-H1") == state.closed_through("C-H2") == date(2026, 1, 31)
+
+
+def test_a_late_posting_is_decided_by_the_membership_in_force_on_its_date() -> None:
+    _, results, _ = run(
+        [
+            *TWO_CERTIFICATES_OF_HOLDCO,
+            sent(certificate("cert-s", "C-S", "SGROUP", SITE_LEVEL)),
+            *(sent(step) for step in member("S1", "C-S")),
+            sent(received("in-s", "S1", 100)),
+            sent(leave("leave-x1", "X1", "C-H1", 10, TAKE)),
+            sent(leave("leave-s1", "S1", "C-S", 10, TAKE)),
+            sent(received("late-g", "X1", 40, level=G, holder="HOLDCO", on=9)),
+            sent(received("late-s", "S1", 40, on=9)),
+        ]
+    )
+    late_g, late_s = results[-2:]
+    assert late_g.outcome is Outcome.BOOKED
+    (_, update) = bodies_of(late_g)
+    assert isinstance(update, CustodyBalanceUpdated)
+    assert (update.account.key, update.balance_kg) == ("HOLDCO/asi_aluminium/G@C-H1", 40)
+    assert late_s.outcome is Outcome.REJECTED
+    (rejection,) = bodies_of(late_s)
+    assert isinstance(rejection, wire.LedgerPostingRejected)
+    (violation,) = rejection.violations
+    assert violation.code == "MEMBERSHIP_ORDER"
+    assert "its S balances there were settled then" in violation.message

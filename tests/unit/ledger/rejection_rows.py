@@ -308,8 +308,12 @@ ACCEPTED_EDGES: tuple[Edge, ...] = (
          *SITE_LEVEL_A1, received("in-1", "A1", 100), sold("out-1", "A1", 100)),
     edge("an input of 1 g, just above 0 kg", "A1/asi_aluminium/S@CERT-A", "0.001",
          *SITE_LEVEL_A1, received("in-1", "A1", "0.001")),
+    edge("a late G input dated before the site's leave", "GROUP-B/asi_aluminium/G@CERT-B", "40",
+         *GROUP_LEVEL_B1, leave("leave-B1", "B1", "CERT-B", 10, TAKE),
+         received("in-1", "B1", 40, level=G, holder="GROUP-B", on=9)),
 )
-"""The passing side of the quantity rules (no negative balance, a positive quantity)."""
+"""The passing side of the quantity rules (no negative balance, a positive quantity) and of
+the membership by date (a late G posting dated before a leave)."""
 # fmt: on
 
 _ID_FIELDS = frozenset(

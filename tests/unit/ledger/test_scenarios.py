@@ -293,6 +293,12 @@ GROUP_LEVEL_DEFAULT: Sequence[Row] = [
      books(holding={"METALCO/asi_aluminium/G": "50"})),
     ("M2 leaves with CLOSE: nothing of its own to close", leave("G-19", "M2", "C-METAL", 10, CLOSE),
      books(holding={"METALCO/asi_aluminium/G": "50"})),
+    ("a late G input at M1 dated before its leave books by that day's membership",
+     received("G-20", "M1", 40, level=G, holder="METALCO", on=9),
+     books("METALCO/asi_aluminium/G +40 = 90")),
+    ("one dated on its leaving day finds M1 under no certificate",
+     received("G-21", "M1", 40, level=G, holder="METALCO", on=10),
+     rejects("SITE_NOT_CERTIFIED", "M1 belongs to no certificate on 2026-03-10")),
 ]
 # fmt: on
 
