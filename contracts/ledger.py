@@ -75,12 +75,14 @@ class RegisterCertificate(Contract):
     )
     accounting_scope: AccountingScope = Field(
         description="group_level (the default of the standard: one G account per quality for "
-        "the group) or site_level (each site keeps its own S accounts)."
+        "the group; nominated sites keep their own S accounts) or site_level (each site is "
+        "its own certified entity with its own S accounts)."
     )
     separate_site_quality: bool = Field(
         default=False,
-        description="Scenario 3: site-level material is a quality of its own, kept apart from "
-        "the group's; group material may be allocated to a site, never back. Site-level only.",
+        description="Scenario 3: site-level material of the nominated sites is a quality of "
+        "its own, kept apart from the group's; group material may be allocated to a "
+        "nominated site, never back. Group-level only.",
     )
     effective_on: date = Field(description="Date the certificate is valid from.")
 
@@ -104,12 +106,20 @@ class JoinCertificate(Contract):
     """A site comes under a certificate (a new site, or one bought by the holder)."""
 
     MESSAGE_TYPE: ClassVar[str] = "custody.ledger.join-certificate"
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
+    UPCASTERS: ClassVar[Mapping[int, Upcaster]] = {1: lambda body: dict(body)}
+    """A version 1 join nominated no site: ``nominated`` false."""
 
     posting_id: Identifier = Field(description=_POSTING_ID)
     site_id: Identifier = Field(description="Site joining.")
     certificate_id: Identifier = Field(description="Certificate it joins.")
     effective_on: date = Field(description="First day the site is under the certificate.")
+    nominated: bool = Field(
+        default=False,
+        description="Under a group-level certificate (version 2): the site is nominated to "
+        "run its own site-level (S) material accounting, scenarios 2 and 3 of the CoC notes; "
+        "otherwise it posts at G level, into the group's accounts.",
+    )
     reason: Text | None = Field(default=None, description='Why ("acquired from ...").')
 
 

@@ -1,11 +1,13 @@
 """Which account a posting books to: the site's certificate on the posting's date (the
-membership in force that day) decides the scope, the scope decides the level and the holder
-(CoC notes).
+membership in force that day) decides the scope, the scope and the site's nomination decide
+the level and the holder (CoC notes).
 
-- group-level certificate: G postings only, into the group's account;
-- site-level certificate (scenarios 1 and 2): S postings only, into the site's own account;
-- scenario 3: G postings into the group's account, S postings into the site's account of
-  the separate site quality; a site quality never appears in a G account.
+- group-level certificate: G postings into the group's account; a nominated site (scenario
+  2) posts at S only, into its own account;
+- scenario 3 (group level, separate site quality): G postings into the group's account, and
+  at a nominated site S postings into its account of the separate site quality; a site
+  quality never appears in a G account;
+- site-level certificate (scenario 1): S postings only, into the site's own account.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from gateway.ledger.rules import (
     MEMBERSHIP_ORDER,
     SITE_MATERIAL_TO_GROUP,
     SITE_NOT_CERTIFIED,
+    SITE_NOT_NOMINATED,
     UNKNOWN_HOLDER,
     UNKNOWN_SITE,
     WRONG_HOLDER,
@@ -90,7 +93,8 @@ def site_account(
     """The account a posting at ``site_id`` books to; ``holder_id``, when the posting names
     one, must be the holder the scope gives."""
     certificate = certified_site(state, site_id, day, field)
-    _check_level(certificate, level)
+    membership = state.membership_on(site_id, day)
+    _check_level(certificate, site_id, membership is not None and membership.nominated, level)
     _check_one_way(material_quality, level)
     if level is Level.SITE:
         _check_not_settled(state, site_id, day)
@@ -131,7 +135,7 @@ def holder_account(
             f"{holder_id} is neither a registered site nor a group holding a certificate",
             observed=holder_id,
         )
-    at_group = [c for c in held if Level.GROUP in c.levels]
+    at_group = [c for c in held if c.keeps_group_accounts]
     if level is not Level.GROUP or not at_group:
         raise refused(
             LEVEL_OUTSIDE_SCOPE,
@@ -159,17 +163,30 @@ def holder_account(
     )
 
 
-def _check_level(certificate: Certificate, level: Level) -> None:
-    if level not in certificate.levels:
-        allowed = "/".join(sorted(lvl.value for lvl in certificate.levels))
+def _check_level(certificate: Certificate, site_id: str, nominated: bool, level: Level) -> None:
+    levels = certificate.levels(nominated=nominated)
+    if level in levels:
+        return
+    if level is Level.SITE and Level.SITE in certificate.levels(nominated=True):
         raise refused(
-            LEVEL_OUTSIDE_SCOPE,
+            SITE_NOT_NOMINATED,
             "level",
-            f"certificate {certificate.certificate_id} ({certificate.scope.value}) takes "
-            f"postings at {allowed} level; this one says {level.value}",
+            f"site {site_id} is not nominated for site-level accounting under group "
+            f"certificate {certificate.certificate_id}: it posts at G level, into the group's "
+            "accounts; only nominated sites keep S accounts",
             observed=level.value,
-            allowed=allowed,
+            allowed=Level.GROUP.value,
         )
+    allowed = "/".join(sorted(lvl.value for lvl in levels))
+    raise refused(
+        LEVEL_OUTSIDE_SCOPE,
+        "level",
+        f"certificate {certificate.certificate_id} ({certificate.scope.value}) takes "
+        f"postings at {allowed} level{' from nominated sites' if nominated else ''}; this one "
+        f"says {level.value}",
+        observed=level.value,
+        allowed=allowed,
+    )
 
 
 def _check_one_way(material_quality: str, level: Level) -> None:

@@ -369,7 +369,12 @@ def _site_record(record: SiteRecord) -> list[Any]:
         site.certificate_id,
         site.operator_party_id,
         [
-            [m.certificate_id, m.joined_on.isoformat(), m.left_on and m.left_on.isoformat()]
+            [
+                m.certificate_id,
+                m.joined_on.isoformat(),
+                m.left_on and m.left_on.isoformat(),
+                *([True] if m.nominated else []),
+            ]
             for m in record.memberships
         ],
     ]
@@ -384,8 +389,9 @@ def _read_site_record(item: Sequence[Any]) -> SiteRecord:
                 certificate,
                 date.fromisoformat(joined),
                 date.fromisoformat(left) if left else None,
+                nominated=bool(nominated and nominated[0]),
             )
-            for certificate, joined, left in memberships
+            for certificate, joined, left, *nominated in memberships
         ),
     )
 

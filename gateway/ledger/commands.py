@@ -40,15 +40,19 @@ class RegisterSite:
 class JoinCertificate:
     """The site is under the certificate from ``effective_on`` on.
 
-    A site that carries S balances (it left a site-level certificate taking them) may join
-    only a certificate that keeps those accounts: a site-level certificate; under a
-    scenario 3 certificate only balances of a site quality. Otherwise the join is rejected.
+    A site that carries S balances (it left a certificate taking them) may join only a
+    certificate that keeps those accounts for it: a site-level certificate, or a group-level
+    one as a nominated site (under scenario 3 only balances of a site quality). Otherwise
+    the join is rejected.
     """
 
     posting_id: str
     site_id: str
     certificate_id: str
     effective_on: date
+    nominated: bool = field(default=False, metadata={ADDED_LATER: True})
+    """Under a group-level certificate: the site is nominated to run its own (S) material
+    accounting (scenarios 2 and 3); otherwise it posts at G, into the group's accounts."""
 
     @property
     def occurred_on(self) -> date:

@@ -420,14 +420,14 @@ def legacy_account(account: AccountKey, directory: Directory) -> AccountKey:
         keeping = [
             certificate_id
             for certificate_id in held
-            if Level.GROUP in _levels(directory.certificates.get(certificate_id))
+            if _keeps_group_accounts(directory.certificates.get(certificate_id))
         ]
         certificate_id = (keeping or [*held, UNRESOLVED])[0]
     return replace(account, certificate_id=certificate_id)
 
 
-def _levels(certificate: Certificate | None) -> frozenset[Level]:
-    return certificate.levels if certificate is not None else frozenset()
+def _keeps_group_accounts(certificate: Certificate | None) -> bool:
+    return certificate is not None and certificate.keeps_group_accounts
 
 
 def _carried(site_id: str, certificate_id: str, directory: Directory) -> tuple[Delta, ...]:

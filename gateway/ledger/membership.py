@@ -29,7 +29,7 @@ from gateway.ledger.rules import (
     CERTIFICATE_EXISTS,
     MEMBERSHIP_ORDER,
     NOT_A_MEMBER,
-    SEPARATE_QUALITY_NEEDS_SITE_LEVEL,
+    SEPARATE_QUALITY_NEEDS_GROUP_LEVEL,
     SITE_EXISTS,
     UNKNOWN_CERTIFICATE,
     UNKNOWN_SITE,
@@ -47,14 +47,15 @@ def register_certificate(state: LedgerState, command: RegisterCertificate) -> Pl
             f"certificate {command.certificate_id} is already registered",
             observed=command.certificate_id,
         )
-    if command.separate_site_quality and command.scope is AccountingScope.GROUP_LEVEL:
+    if command.separate_site_quality and command.scope is AccountingScope.SITE_LEVEL:
         raise refused(
-            SEPARATE_QUALITY_NEEDS_SITE_LEVEL,
+            SEPARATE_QUALITY_NEEDS_GROUP_LEVEL,
             "separate_site_quality",
-            "a separate site-level quality needs site-level accounting; a group-level "
-            "certificate keeps no site accounts",
+            "a separate site-level quality is scenario 3, which sits under group-level "
+            "certification: the group keeps G accounts and its nominated sites a quality of "
+            "their own; under site-level certification each site is its own entity",
             observed=command.scope.value,
-            allowed=AccountingScope.SITE_LEVEL.value,
+            allowed=AccountingScope.GROUP_LEVEL.value,
         )
     certificate = Certificate(
         certificate_id=command.certificate_id,
@@ -99,8 +100,10 @@ def join_certificate(state: LedgerState, command: JoinCertificate) -> Plan:
             allowed=f"on or after {latest.last_change}",
         )
     carried = sorted(state.site_balances(site.site_id).items(), key=_by_text)
-    _check_carried_balances(site.site_id, certificate, carried)
-    membership = Membership(certificate.certificate_id, command.effective_on)
+    _check_carried_balances(site.site_id, certificate, command.nominated, carried)
+    membership = Membership(
+        certificate.certificate_id, command.effective_on, nominated=command.nominated
+    )
     joined = replace(site, certificate_id=certificate.certificate_id)
     return Plan(
         _carried_into(certificate, carried),
@@ -145,7 +148,8 @@ def leave_certificate(state: LedgerState, command: LeaveCertificate) -> Plan:
             allowed=f"after {last_posted}",
         )
     deltas: tuple[Delta, ...] = ()
-    if command.balance_rule is BalanceRule.CLOSE and Level.SITE in certificate.levels:
+    keeps_site_accounts = Level.SITE in certificate.levels(nominated=latest.nominated)
+    if command.balance_rule is BalanceRule.CLOSE and keeps_site_accounts:
         deltas = tuple(
             Delta(account, -kg)
             for account, kg in sorted(state.site_balances(site.site_id).items(), key=_by_text)
@@ -171,23 +175,29 @@ def _carried_into(
 
 
 def _check_carried_balances(
-    site_id: str, certificate: Certificate, carried: list[tuple[AccountKey, Decimal]]
+    site_id: str,
+    certificate: Certificate,
+    nominated: bool,
+    carried: list[tuple[AccountKey, Decimal]],
 ) -> None:
-    stranded = [(account, kg) for account, kg in carried if not _keeps(certificate, account)]
+    stranded = [
+        (account, kg) for account, kg in carried if not _keeps(certificate, nominated, account)
+    ]
     if stranded:
         listed = ", ".join(f"{shown(kg)} kg on {account.text}" for account, kg in stranded)
         raise refused(
             CARRIED_BALANCE_NOT_ACCOUNTED,
             "certificate_id",
             f"site {site_id} carries {listed}, which certificate {certificate.certificate_id} "
-            f"({certificate.scope.value}) does not account; use or close it under a "
-            "site-level certificate first",
+            f"({certificate.scope.value}{', nominated' if nominated else ''}) does not "
+            "account; join it nominated, or use or close it under a site-level certificate "
+            "first",
             observed=certificate.certificate_id,
         )
 
 
-def _keeps(certificate: Certificate, account: AccountKey) -> bool:
-    if Level.SITE not in certificate.levels:
+def _keeps(certificate: Certificate, nominated: bool, account: AccountKey) -> bool:
+    if Level.SITE not in certificate.levels(nominated=nominated):
         return False
     return is_site_quality(account.material_quality) or not certificate.separate_site_quality
 

@@ -11,18 +11,21 @@ from contracts import ledger as wire
 from contracts.base import upcast
 from contracts.custody import CustodyBalanceUpdated
 from gateway.ledger import ClosePeriod, Period
+from gateway.processors.ledger import LedgerProcessed
 from gateway.processors.step import Outcome
 from tests.unit.ledger.builders import (
     GROUP_LEVEL,
     SITE_LEVEL,
     TAKE,
     G,
+    S,
+    allocated,
     certificate,
     leave,
     received,
     sold,
 )
-from tests.unit.ledger.rejection_rows import member, sent
+from tests.unit.ledger.rejection_rows import member, registered, sent
 from tests.unit.test_ledger_pipeline import EXCHANGE, balances, bodies_of, run
 
 TWO_CERTIFICATES_OF_HOLDCO = [
@@ -150,3 +153,56 @@ def test_a_late_posting_is_decided_by_the_membership_in_force_on_its_date() -> N
     (violation,) = rejection.violations
     assert violation.code == "MEMBERSHIP_ORDER"
     assert "its S balances there were settled then" in violation.message
+
+
+def test_only_a_nominated_site_of_a_group_certificate_runs_site_level_accounting() -> None:
+    state, results, _ = run(
+        [
+            sent(certificate("cert-3", "C-SUD", "SUDGROUP", GROUP_LEVEL, separate=True)),
+            *(sent(step) for step in member("Q1", "C-SUD", nominated=True)),
+            *(sent(step) for step in member("U1", "C-SUD")),
+            sent(received("in-q", "Q1", 100)),
+            sent(received("in-u", "U1", 100)),
+            sent(received("in-g", "U1", 500, level=G, holder="SUDGROUP")),
+            sent(allocated("alloc-q", "Q1", 200)),
+            sent(allocated("back", "Q1", 50, from_level=S, to_level=G)),
+        ]
+    )
+    at_q, at_u, at_group, allocation, back = results[-5:]
+    assert (at_q.outcome, at_group.outcome, allocation.outcome) == (Outcome.BOOKED,) * 3
+    assert [rejected_codes(r) for r in (at_u, back)] == [
+        ["SITE_NOT_NOMINATED"],
+        ["SITE_MATERIAL_TO_GROUP"],
+    ]
+    assert balances(state) == {
+        "Q1/asi_aluminium/site/S@C-SUD": Decimal(300),
+        "SUDGROUP/asi_aluminium/G@C-SUD": Decimal(300),
+    }
+
+
+def test_a_version_1_join_nominates_no_site() -> None:
+    version_1 = {
+        "schema_version": 1,
+        "posting_id": "join-u",
+        "site_id": "U1",
+        "certificate_id": "C-H1",
+        "effective_on": "2026-03-01",
+    }
+    body = wire.JoinCertificate.model_validate(upcast(wire.JoinCertificate, version_1))
+    assert body.nominated is False
+    state, results, _ = run(
+        [
+            sent(certificate("cert-1", "C-H1", "HOLDCO", GROUP_LEVEL)),
+            sent(registered("site-U1", "U1")),
+            (body, EXCHANGE),
+        ]
+    )
+    assert results[-1].outcome is Outcome.BOOKED
+    membership = state.membership_on("U1", date(2026, 3, 1))
+    assert membership is not None and not membership.nominated
+
+
+def rejected_codes(result: LedgerProcessed) -> list[str]:
+    (rejection,) = bodies_of(result)
+    assert isinstance(rejection, wire.LedgerPostingRejected)
+    return [violation.code for violation in rejection.violations]

@@ -61,9 +61,15 @@ def site(pid: str, site_id: str) -> RegisterSite:
     return RegisterSite(posting_id=pid, occurred_on=day(1), site_id=site_id)
 
 
-def join(pid: str, site_id: str, certificate_id: str, on: date | int = 1) -> JoinCertificate:
+def join(
+    pid: str, site_id: str, certificate_id: str, on: date | int = 1, *, nominated: bool = False
+) -> JoinCertificate:
     return JoinCertificate(
-        posting_id=pid, site_id=site_id, certificate_id=certificate_id, effective_on=_date(on)
+        posting_id=pid,
+        site_id=site_id,
+        certificate_id=certificate_id,
+        effective_on=_date(on),
+        nominated=nominated,
     )
 
 

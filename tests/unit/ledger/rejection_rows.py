@@ -203,22 +203,25 @@ def edge(case: str, account: str, balance_kg: str, *steps: Step) -> Edge:
     return Edge(case, tuple(sent(step) for step in steps), account, Decimal(balance_kg))
 
 
-def member(site_id: str, certificate_id: str, on: int = 1) -> tuple[Command, ...]:
+def member(
+    site_id: str, certificate_id: str, on: int = 1, *, nominated: bool = False
+) -> tuple[Command, ...]:
     """A site registered with its operator and joining a certificate."""
-    joining = join(f"join-{site_id}", site_id, certificate_id, on)
+    joining = join(f"join-{site_id}", site_id, certificate_id, on, nominated=nominated)
     return registered(f"site-{site_id}", site_id), joining
 
 
 CERT_A = certificate("cert-A", "CERT-A", "GROUP-A", SITE_LEVEL)
 CERT_B = certificate("cert-B", "CERT-B", "GROUP-B", GROUP_LEVEL)
-CERT_Q = certificate("cert-Q", "CERT-Q", "GROUP-Q", SITE_LEVEL, separate=True)
+CERT_Q = certificate("cert-Q", "CERT-Q", "GROUP-Q", GROUP_LEVEL, separate=True)
 SITE_LEVEL_A1 = (CERT_A, *member("A1", "CERT-A"))
 """Site-level certificate CERT-A with its site A1 (S accounts only)."""
 SITE_LEVEL_A1_A2 = (*SITE_LEVEL_A1, *member("A2", "CERT-A"))
 GROUP_LEVEL_B1 = (CERT_B, *member("B1", "CERT-B"))
 """Group-level certificate CERT-B of GROUP-B with its site B1 (one G account for the group)."""
-SCENARIO_3_Q1 = (CERT_Q, *member("Q1", "CERT-Q"))
-"""Scenario 3: CERT-Q keeps G accounts for GROUP-Q and a separate site quality at Q1."""
+SCENARIO_3_Q1 = (CERT_Q, *member("Q1", "CERT-Q", nominated=True))
+"""Scenario 3: CERT-Q keeps G accounts for GROUP-Q and a separate site quality at its
+nominated site Q1."""
 JANUARY_2020 = Period.month(2020, 1)
 YEAR_2019 = Period.year(2019)
 """The period rows close years before every other row's dates, so that in one ledger the
@@ -233,8 +236,8 @@ def closing(pid: str, period: Period, certificate_id: str | None = None) -> Clos
 ROWS: tuple[Row, ...] = (
     row(rules.CERTIFICATE_EXISTS, "a certificate id registered twice",
         CERT_A, certificate("cert-A-again", "CERT-A", "GROUP-A2", SITE_LEVEL)),
-    row(rules.SEPARATE_QUALITY_NEEDS_SITE_LEVEL, "a separate site quality under group level",
-        certificate("cert-X", "CERT-X", "GROUP-X", GROUP_LEVEL, separate=True)),
+    row(rules.SEPARATE_QUALITY_NEEDS_GROUP_LEVEL, "a separate site quality under site level",
+        certificate("cert-X", "CERT-X", "GROUP-X", SITE_LEVEL, separate=True)),
     row(rules.SITE_EXISTS, "a site id registered twice",
         registered("site-A1", "A1"), registered("site-A1-again", "A1")),
     row(rules.UNKNOWN_SITE, "a posting at an unregistered site",
@@ -252,6 +255,8 @@ ROWS: tuple[Row, ...] = (
         leave("leave-A1", "A1", "CERT-A", 5, TAKE), join("join-A1-B", "A1", "CERT-B", 5)),
     row(rules.SITE_NOT_CERTIFIED, "a posting at a site under no certificate",
         registered("site-A1", "A1"), received("in-1", "A1", 100)),
+    row(rules.SITE_NOT_NOMINATED, "an S input at a site not nominated under group certification",
+        *GROUP_LEVEL_B1, received("in-1", "B1", 100)),
     row(rules.LEVEL_OUTSIDE_SCOPE, "a G posting under a site-level certificate",
         *SITE_LEVEL_A1, received("in-1", "A1", 100, level=G, holder="GROUP-A")),
     row(rules.WRONG_HOLDER, "a G posting crediting the site, not the group",

@@ -89,9 +89,12 @@ def funding_commands() -> list[Command]:
     return [
         certificate("reg-site", "C-SITE", "SITEGRP", SITE_LEVEL),
         certificate("reg-group", "C-GROUP", "GRP", GROUP_LEVEL),
-        certificate("reg-sep", "C-SEP", "SEPGRP", SITE_LEVEL, separate=True),
+        certificate("reg-sep", "C-SEP", "SEPGRP", GROUP_LEVEL, separate=True),
         *(site(f"reg-{site_id}", site_id) for site_id in SITES),
-        *(join(f"join-{site_id}", site_id, cert, on=1) for site_id, cert in MEMBERS.items()),
+        *(
+            join(f"join-{site_id}", site_id, cert, on=1, nominated=cert == "C-SEP")
+            for site_id, cert in MEMBERS.items()
+        ),
         *(
             received(
                 f"fund-{site_id}-{level}",
@@ -202,7 +205,8 @@ def membership_change(draw: st.DrawFn) -> list[Command]:
     if draw(st.integers(min_value=0, max_value=3)):
         joined_on = draw(st.dates(left_on, date(2026, 3, 31)))
         new_certificate = draw(st.sampled_from(sorted(CERTIFICATES)))
-        commands.append(join("_", site_id, new_certificate, on=joined_on))
+        nominated = draw(st.booleans())
+        commands.append(join("_", site_id, new_certificate, on=joined_on, nominated=nominated))
     return commands
 
 
@@ -223,7 +227,12 @@ def command_sequences(draw: st.DrawFn) -> list[Command]:
         posting_id = f"r-{number}"
         if commands and draw(st.integers(min_value=0, max_value=9)) == 0:
             posting_id = draw(st.sampled_from(commands)).posting_id
-        commands.append(replace(command, posting_id=posting_id))
+        command = replace(command, posting_id=posting_id)
+        if isinstance(command, CertifiedInput) and draw(st.integers(min_value=0, max_value=9)):
+            command = replace(command, coc_document=f"COC-{number}")  # else booked before
+        if isinstance(command, PhysicalTransfer) and draw(st.integers(min_value=0, max_value=9)):
+            command = replace(command, transport_document=f"CMR-{number}")
+        commands.append(command)
     return commands
 
 

@@ -200,16 +200,27 @@ SCENARIO_2: Sequence[Row] = [
 ]
 
 SCENARIO_3: Sequence[Row] = [
-    # Group certification; site-level material is a separate quality, never back to group.
-    ("a separate site quality needs site-level accounting",
-     certificate("3-01", "C-BAD", "SUDGROUP", GROUP_LEVEL, separate=True),
-     rejects("SEPARATE_QUALITY_NEEDS_SITE_LEVEL", "needs site-level accounting")),
-    ("SUDGROUP's certificate, separate site quality",
-     certificate("3-02", "C-SUD", "SUDGROUP", SITE_LEVEL, separate=True), books()),
+    # Group certification; the nominated sites' material is a separate quality, never back
+    # to group (seed 000 lines 70-72: "Certification is at the group-level").
+    ("a separate site quality is not for site-level certification",
+     certificate("3-01", "C-BAD", "SUDGROUP", SITE_LEVEL, separate=True),
+     rejects("SEPARATE_QUALITY_NEEDS_GROUP_LEVEL", "sits under group-level certification")),
+    ("SUDGROUP's group certificate, separate site quality",
+     certificate("3-02", "C-SUD", "SUDGROUP", GROUP_LEVEL, separate=True), books()),
     ("site P", site("3-03", "P"), books()),
     ("site Q", site("3-04", "Q"), books()),
-    ("P joins", join("3-05", "P", "C-SUD"), books()),
-    ("Q joins", join("3-06", "Q", "C-SUD"), books()),
+    ("P joins, nominated", join("3-05", "P", "C-SUD", nominated=True), books()),
+    ("Q joins, nominated", join("3-06", "Q", "C-SUD", nominated=True), books()),
+    ("site U", site("3-31", "U"), books()),
+    ("U joins, not nominated", join("3-32", "U", "C-SUD"), books()),
+    ("U runs no site accounts", received("3-33", "U", 10),
+     rejects("SITE_NOT_NOMINATED", "site U is not nominated for site-level accounting")),
+    ("nor can group credits be allocated to it", allocated("3-34", "U", 10),
+     rejects("SITE_NOT_NOMINATED", "only nominated sites keep S accounts")),
+    ("U posts at G", received("3-35", "U", 10, level=G, holder="SUDGROUP"),
+     books("SUDGROUP/asi_aluminium/G +10 = 10")),
+    ("and sells at G", sold("3-36", "U", 10, level=G, holder="SUDGROUP"),
+     books("SUDGROUP/asi_aluminium/G -10 = 0")),
     ("group material received at P (G)", received("3-07", "P", 1000, level=G, holder="SUDGROUP"),
      books("SUDGROUP/asi_aluminium/G +1000 = 1000")),
     ("site material received at Q (S) is the site quality", received("3-08", "Q", 100),
@@ -242,7 +253,7 @@ SCENARIO_3: Sequence[Row] = [
     ("group material moves physically, its credits stay with the group",
      shipped("3-20", "P", "Q", 500, level=G),
      books(holding={"SUDGROUP/asi_aluminium/G": "500"})),
-    ("a scenario 2 certificate", certificate("3-21", "C-TWO", "TWOGROUP", SITE_LEVEL), books()),
+    ("a site-level certificate", certificate("3-21", "C-TWO", "TWOGROUP", SITE_LEVEL), books()),
     ("site R", site("3-22", "R"), books()),
     ("R joins it", join("3-23", "R", "C-TWO"), books()),
     ("allocations exist in scenario 3 only", allocated("3-24", "R", 10),
@@ -272,8 +283,8 @@ GROUP_LEVEL_DEFAULT: Sequence[Row] = [
     ("WH-1 joins", join("G-08", "WH-1", "C-WH"), books()),
     ("input at M1 credits the group (G)", received("G-09", "M1", 500, level=G, holder="METALCO"),
      books("METALCO/asi_aluminium/G +500 = 500")),
-    ("a group-level certificate takes no S posting", received("G-10", "M1", 10),
-     rejects("LEVEL_OUTSIDE_SCOPE", "takes postings at G level; this one says S")),
+    ("a site not nominated takes no S posting", received("G-10", "M1", 10),
+     rejects("SITE_NOT_NOMINATED", "it posts at G level, into the group's accounts")),
     ("G postings book to the group", received("G-11", "M1", 10, level=G, holder="M1"),
      rejects("WRONG_HOLDER", "book to METALCO, not M1")),
     ("the group's credits serve every site", sold("G-12", "M2", 200, level=G, holder="METALCO"),
@@ -301,6 +312,59 @@ GROUP_LEVEL_DEFAULT: Sequence[Row] = [
      rejects("SITE_NOT_CERTIFIED", "M1 belongs to no certificate on 2026-03-10")),
 ]
 # fmt: on
+
+SCENARIO_2_NOMINATED: Sequence[Row] = [
+    # Group certification; only the nominated sites run their own accounts (seed 000 line 66).
+    ("NGROUP's group certificate", certificate("N-01", "C-NG", "NGROUP", GROUP_LEVEL), books()),
+    ("site A", site("N-02", "A"), books()),
+    ("site B", site("N-03", "B"), books()),
+    ("site C", site("N-04", "C"), books()),
+    ("A joins, nominated", join("N-05", "A", "C-NG", nominated=True), books()),
+    ("B joins, nominated", join("N-06", "B", "C-NG", nominated=True), books()),
+    ("C joins, not nominated", join("N-07", "C", "C-NG"), books()),
+    (
+        "a nominated site keeps its own S account",
+        received("N-08", "A", 500),
+        books("A/asi_aluminium/S +500 = 500"),
+    ),
+    (
+        "and does not draw on the group's",
+        sold("N-09", "A", 10, level=G, holder="NGROUP"),
+        rejects("LEVEL_OUTSIDE_SCOPE", "takes postings at S level from nominated sites"),
+    ),
+    (
+        "a site not nominated runs no S account",
+        received("N-10", "C", 200),
+        rejects("SITE_NOT_NOMINATED", "site C is not nominated"),
+    ),
+    (
+        "it posts into the group's account",
+        received("N-11", "C", 200, level=G, holder="NGROUP"),
+        books("NGROUP/asi_aluminium/G +200 = 200"),
+    ),
+    (
+        "credits move between nominated sites with the material",
+        shipped("N-12", "A", "B", 100),
+        books("A/asi_aluminium/S -100 = 400", "B/asi_aluminium/S +100 = 100"),
+    ),
+    (
+        "not into a site that keeps no S account",
+        shipped("N-13", "A", "C", 100),
+        rejects("SITE_NOT_NOMINATED", "site C is not nominated"),
+    ),
+    ("A leaves taking its balance", leave("N-14", "A", "C-NG", 10, TAKE), books()),
+    ("a second group certificate", certificate("N-15", "C-NG2", "NGROUP2", GROUP_LEVEL), books()),
+    (
+        "it cannot take A's balance unless A is nominated",
+        join("N-16", "A", "C-NG2", on=10),
+        rejects("CARRIED_BALANCE_NOT_ACCOUNTED", "join it nominated"),
+    ),
+    (
+        "nominated, A brings it along",
+        join("N-17", "A", "C-NG2", on=10, nominated=True),
+        books("A/asi_aluminium/S@C-NG -400 = 0", "A/asi_aluminium/S@C-NG2 +400 = 400"),
+    ),
+]
 
 TWO_CERTIFICATES_ONE_HOLDER: Sequence[Row] = [
     # Accounts belong to a certificate: HOLDCO holds two group-level certificates, and
@@ -372,6 +436,7 @@ ONE_DOCUMENT_ONCE: Sequence[Row] = [
 TABLES = {
     "scenario 1": SCENARIO_1,
     "scenario 2": SCENARIO_2,
+    "scenario 2, nominated sites": SCENARIO_2_NOMINATED,
     "scenario 3": SCENARIO_3,
     "group level": GROUP_LEVEL_DEFAULT,
     "two certificates, one holder": TWO_CERTIFICATES_ONE_HOLDER,
