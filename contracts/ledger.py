@@ -212,8 +212,10 @@ class RecordCertifiedOutput(Contract):
 
 
 class RecordPhysicalTransfer(Contract):
-    """Material shipped between two sites under one certificate. At S level the credits go
-    with it (the only way credits move between sites under site-level accounting)."""
+    """Material dispatched between two sites under one certificate: in transit until the
+    receiving site records its receipt (``RecordTransferReceipt``). At S level the credits go
+    with it (the only way credits move between sites under site-level accounting): they
+    leave the sender now and reach the receiver on receipt, belonging to neither between."""
 
     MESSAGE_TYPE: ClassVar[str] = "custody.ledger.physical-transfer"
     SCHEMA_VERSION: ClassVar[int] = 1
@@ -226,6 +228,23 @@ class RecordPhysicalTransfer(Contract):
     level: AccountingLevel = Field(description=_LEVEL)
     transport_document: Identifier = Field(description="Transport document of the shipment.")
     occurred_on: date = Field(description="Date the material was shipped.")
+
+
+class RecordTransferReceipt(Contract):
+    """The receiving site received a dispatched transfer: it must match the dispatch under
+    the same transport document (sites, quality, quantity, level), and is booked once."""
+
+    MESSAGE_TYPE: ClassVar[str] = "custody.ledger.transfer-received"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    posting_id: Identifier = Field(description=_POSTING_ID)
+    transport_document: Identifier = Field(description="Transport document of the dispatch.")
+    from_site: Identifier = Field(description="Site that dispatched the material.")
+    to_site: Identifier = Field(description="Site receiving (its operator sends this).")
+    material_quality: Identifier = Field(description=_QUALITY)
+    quantity_kg: Kilograms = Field(description="Quantity received, kg: the quantity dispatched.")
+    level: AccountingLevel = Field(description=_LEVEL)
+    occurred_on: date = Field(description="Date the material was received.")
 
 
 class AllocateToSiteLevel(Contract):
@@ -351,6 +370,7 @@ LEDGER_COMMANDS: tuple[type[Contract], ...] = (
     RecordNonCertifiedInput,
     RecordCertifiedOutput,
     RecordPhysicalTransfer,
+    RecordTransferReceipt,
     AllocateToSiteLevel,
     ClosePeriod,
 )

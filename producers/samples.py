@@ -71,6 +71,7 @@ from contracts.ledger import (
     RecordEligibleScrapInput,
     RecordNonCertifiedInput,
     RecordPhysicalTransfer,
+    RecordTransferReceipt,
     RegisterCertificate,
     RegisterSite,
 )
@@ -645,6 +646,16 @@ def _ledger_material() -> list[Contract]:
             level=AccountingLevel.SITE,
             transport_document="CMR-2026-11873",
             occurred_on=date(2026, 3, 10),
+        ),
+        RecordTransferReceipt.build(
+            posting_id="MOSJOEN-RC-2026-0031",
+            transport_document="CMR-2026-11873",
+            from_site=SITE_ID,
+            to_site="NO-NORDAL-MOSJOEN-02",
+            material_quality="asi_aluminium",
+            quantity_kg=Decimal("12500.00"),
+            level=AccountingLevel.SITE,
+            occurred_on=date(2026, 3, 11),
         ),
         AllocateToSiteLevel.build(
             posting_id="NORDAL-AL-2026-0004",

@@ -37,6 +37,7 @@ from gateway.ledger.model import (
     Membership,
     Period,
     Site,
+    Transit,
 )
 from gateway.ledger.persistent import PMap
 from gateway.ledger.plan import Delta, SiteRecord
@@ -86,6 +87,10 @@ def encode_fact(fact: Fact) -> bytes:
         body["why"] = [_violation(reason) for reason in fact.reasons]
     if fact.documents:
         body["docs"] = list(fact.documents)
+    if fact.transit_opened is not None:
+        body["topen"] = _transit(fact.transit_opened)
+    if fact.transit_closed is not None:
+        body["tclose"] = fact.transit_closed
     if fact.legacy:
         body["legacy"] = True
     return json.dumps(body, separators=(",", ":")).encode("utf-8")
@@ -154,6 +159,8 @@ class FactDecoder:
             closed_for=tuple(body.get("close_for", ())),
             reasons=tuple(Violation(*item) for item in body.get("why", ())),
             documents=tuple(body.get("docs", ())),
+            transit_opened=_read_transit(body["topen"]) if "topen" in body else None,
+            transit_closed=body.get("tclose"),
             legacy=bool(body.get("legacy")),
         )
 
@@ -185,6 +192,8 @@ def state_items(state: LedgerState) -> Iterator[list[Any]]:
     for month, flows in state.flows.items():
         for account, flow in flows.items():
             yield ["f", month.isoformat(), *_account(account), str(flow.in_kg), str(flow.out_kg)]
+    for transit in state.transits.values():
+        yield ["t", *_transit(transit)]
     for certificate_id, closes in state.closes.items():
         for period in closes.periods:
             yield ["p", *_period(period), certificate_id]
@@ -234,6 +243,7 @@ def decode_snapshot(chunks: Sequence[bytes]) -> LedgerState:
     balances: list[tuple[AccountKey, Decimal]] = []
     last: list[tuple[str, date]] = []
     flows: dict[date, list[tuple[AccountKey, Flow]]] = {}
+    transits: list[tuple[str, Transit]] = []
     periods: list[tuple[Period, str | None]] = []
     """Each closed period with its certificate (None in version 1: the whole ledger)."""
     applied: list[tuple[str, DecidedPosting]] = []
@@ -265,6 +275,9 @@ def decode_snapshot(chunks: Sequence[bytes]) -> LedgerState:
                 record = _read_site_record(item[1:])
                 sites.append((record.site.site_id, record.site))
                 memberships.append((record.site.site_id, record.memberships))
+            elif kind == "t":
+                transit = _read_transit(item[1:])
+                transits.append((transit.transport_document, transit))
             elif kind == "l":
                 last.append((item[1], date.fromisoformat(item[2])))
             elif kind == "p":
@@ -299,6 +312,7 @@ def decode_snapshot(chunks: Sequence[bytes]) -> LedgerState:
             (month, PMap((resolve(key), flow) for key, flow in entries))
             for month, entries in flows.items()
         ),
+        transits=PMap(transits),
         closes=_closes(periods, [certificate_id for certificate_id, _ in certificates]),
         certificate_accounts=_by_certificate(key for key, _kg in balances),
         booked_documents=PMap(
@@ -393,6 +407,35 @@ def _read_site_record(item: Sequence[Any]) -> SiteRecord:
             )
             for certificate, joined, left, *nominated in memberships
         ),
+    )
+
+
+def _transit(transit: Transit) -> list[str]:
+    return [
+        transit.dispatch_posting_id,
+        transit.transport_document,
+        transit.certificate_id,
+        transit.from_site,
+        transit.to_site,
+        transit.material_quality,
+        str(transit.quantity_kg),
+        transit.level.value,
+        transit.dispatched_on.isoformat(),
+    ]
+
+
+def _read_transit(item: Sequence[Any]) -> Transit:
+    posting_id, document, certificate_id, from_site, to_site, quality, kg, level, on = item
+    return Transit(
+        posting_id,
+        document,
+        certificate_id,
+        from_site,
+        to_site,
+        quality,
+        Decimal(kg),
+        _LEVELS[level],
+        date.fromisoformat(on),
     )
 
 

@@ -148,9 +148,12 @@ class CertifiedOutput:
 
 @dataclass(frozen=True, kw_only=True)
 class PhysicalTransfer:
-    """Material shipped between two sites under one certificate. At S level the credits go
-    with it (the only way credits move between sites under site-level accounting); at G
-    level the material moves and the credits stay in the group's account."""
+    """Material dispatched from one site to another under one certificate, under a transport
+    document: it is in transit until the receiving site books its ``TransferReceipt``. At S
+    level the credits go with it (the only way credits move between sites under site-level
+    accounting): they leave the sender on dispatch and reach the receiver on receipt,
+    belonging to neither in between; at G level the material moves and the credits stay in
+    the group's account."""
 
     posting_id: str
     occurred_on: date
@@ -159,6 +162,22 @@ class PhysicalTransfer:
     material_quality: str
     quantity_kg: Decimal
     transport_document: str
+    level: Level
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransferReceipt:
+    """The receiving site books a dispatched transfer as received: it must match the
+    dispatch under ``transport_document`` in sites, quality, quantity and level, and is
+    booked once; at S level it credits the receiving site."""
+
+    posting_id: str
+    occurred_on: date
+    transport_document: str
+    from_site: str
+    to_site: str
+    material_quality: str
+    quantity_kg: Decimal
     level: Level
 
 
@@ -218,6 +237,7 @@ Posting = (
     | NonCertifiedInput
     | CertifiedOutput
     | PhysicalTransfer
+    | TransferReceipt
     | LevelAllocation
     | CustodyMove
 )
@@ -229,6 +249,7 @@ POSTINGS = (
     NonCertifiedInput,
     CertifiedOutput,
     PhysicalTransfer,
+    TransferReceipt,
     LevelAllocation,
     CustodyMove,
 )

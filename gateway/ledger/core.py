@@ -36,6 +36,7 @@ from gateway.ledger.commands import (
     PhysicalTransfer,
     RegisterCertificate,
     RegisterSite,
+    TransferReceipt,
 )
 from gateway.ledger.facts import Fact, FactKind, apply_fact, command_digest
 from gateway.ledger.membership import (
@@ -52,6 +53,7 @@ from gateway.ledger.postings import (
     book_custody_move,
     book_input,
     book_output,
+    book_receipt,
     book_transfer,
     record_non_certified,
 )
@@ -122,6 +124,9 @@ def post(state: LedgerState, command: Command, *, owns: Owns = _everything) -> O
     if isinstance(command, JoinCertificate | LeaveCertificate) and not owns(command.site_id):
         # decided where the site's own accounts and postings are
         return Forward(state, command.site_id)
+    if isinstance(command, TransferReceipt) and not owns(command.to_site):
+        # decided where the receiving site is, so that a transfer is received once
+        return Forward(state, command.to_site)
     reasons = _non_positive_quantity(command)
     try:
         plan = _plan(state, command)
@@ -150,6 +155,8 @@ def post(state: LedgerState, command: Command, *, owns: Owns = _everything) -> O
         certificates=plan.certificates,
         site_records=plan.site_records,
         documents=plan.documents,
+        transit_opened=plan.transit_opened,
+        transit_closed=plan.transit_closed,
     )
     after, entries = apply_fact(state, fact)
     return Accepted(after, entries, fact, credits)
@@ -181,6 +188,8 @@ def _plan(state: LedgerState, command: Command) -> Plan:
             return record_non_certified(state, command)
         case PhysicalTransfer():
             return book_transfer(state, command)
+        case TransferReceipt():
+            return book_receipt(state, command)
         case LevelAllocation():
             return book_allocation(state, command)
         case CustodyMove():

@@ -27,6 +27,7 @@ from gateway.ledger.model import (
     Level,
     Membership,
     Period,
+    Transit,
 )
 from gateway.ledger.persistent import PMap, PMapMutation
 from gateway.ledger.plan import Delta, SiteRecord
@@ -71,6 +72,10 @@ class Fact:
     reasons: tuple[Violation, ...] = ()
     documents: tuple[str, ...] = ()
     """The documents an accepted posting booked (``plan.document_key``)."""
+    transit_opened: Transit | None = None
+    """The transfer a dispatch put in transit."""
+    transit_closed: str | None = None
+    """The transport document of the transfer a receipt took out of transit."""
     legacy: bool = False
     """Written before accounts named their certificate (see ``resolved``): its accounts'
     certificates are taken from the directory when it is applied."""
@@ -93,6 +98,8 @@ class Fact:
             site_records=self.site_records,
             closed=self.closed,
             closed_for=self.closed_for,
+            transit_opened=self.transit_opened,
+            transit_closed=self.transit_closed,
         )
 
     def _applied(self) -> Fact:
@@ -106,8 +113,15 @@ class Fact:
 
     @property
     def changes_directory(self) -> bool:
-        """It registers or changes what every partition must know (or closes a period)."""
-        return bool(self.certificates or self.site_records or self.closed is not None)
+        """It registers or changes what every partition must know (or closes a period, or puts
+        a transfer in or out of transit)."""
+        return bool(
+            self.certificates
+            or self.site_records
+            or self.closed is not None
+            or self.transit_opened is not None
+            or self.transit_closed is not None
+        )
 
 
 class FactMismatch(ValueError):
@@ -157,6 +171,8 @@ def apply_fact(
             if previous is None or previous < fact.occurred_on:
                 last = last.set(site_id, fact.occurred_on)
         changes["last_posted_on"] = last
+    if fact.transit_opened is not None or fact.transit_closed is not None:
+        changes["transits"] = _transits_after(state.transits, fact)
     if fact.closed is not None:
         closes = state.closes
         for certificate_id in fact.closed_for:
@@ -165,6 +181,14 @@ def apply_fact(
             )
         changes["closes"] = closes
     return _replaced(state, **changes), entries
+
+
+def _transits_after(transits: PMap[str, Transit], fact: Fact) -> PMap[str, Transit]:
+    if fact.transit_opened is not None:
+        transits = transits.set(fact.transit_opened.transport_document, fact.transit_opened)
+    if fact.transit_closed is not None:
+        transits = transits.delete(fact.transit_closed)
+    return transits
 
 
 def with_closed(closes: Closes | None, period: Period) -> Closes:
@@ -248,6 +272,7 @@ class _Builder:
         self.holder_accounts = state.holder_accounts.mutate()
         self.last = state.last_posted_on.mutate()
         self.documents = state.booked_documents.mutate()
+        self.transits = state.transits
         self.flows: dict[date, PMapMutation[AccountKey, Flow]] = {}
         self.closes = state.closes.mutate()
         self.certificate_accounts = state.certificate_accounts.mutate()
@@ -302,6 +327,8 @@ class _Builder:
             previous_day = self.last.get(site_id)
             if previous_day is None or previous_day < fact.occurred_on:
                 self.last[site_id] = fact.occurred_on
+        if fact.transit_opened is not None or fact.transit_closed is not None:
+            self.transits = _transits_after(self.transits, fact)
         if fact.closed is not None:
             for certificate_id in fact.closed_for:
                 self.closes[certificate_id] = with_closed(
@@ -329,6 +356,7 @@ class _Builder:
             closes=self.closes.finish(),
             certificate_accounts=self.certificate_accounts.finish(),
             booked_documents=self.documents.finish(),
+            transits=self.transits,
         )
 
 

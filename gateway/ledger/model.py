@@ -137,6 +137,22 @@ class Membership:
 
 
 @dataclass(frozen=True)
+class Transit:
+    """Material dispatched by a physical transfer and not yet received: its credits (at S)
+    have left the sender's account and belong to neither site until the receipt."""
+
+    dispatch_posting_id: str
+    transport_document: str
+    certificate_id: str
+    from_site: str
+    to_site: str
+    material_quality: str
+    quantity_kg: Decimal
+    level: Level
+    dispatched_on: date
+
+
+@dataclass(frozen=True)
 class AccountKey:
     """An account belongs to a certificate: a holder's credits of one quality at one level
     under that certificate. Two certificates held by one group keep apart accounts."""

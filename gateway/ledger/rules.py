@@ -24,6 +24,7 @@ POSTING_IDENTITY = "ledger: one decision per posting id"
 PERIOD_CLOSING = "CoC mass balance: monthly and yearly period closing"
 SENDER_IDENTITY = "sender identity"
 OWN_ACCOUNTS = "CoC: each certificate keeps its own material accounts"
+RECEIVED_AS_DISPATCHED = "CoC notes: a physical transfer is received as it was dispatched"
 NOMINATION = "CoC scenario 2: only nominated sites run their own accounting"
 DOCUMENT_ONCE = "CoC mass balance: a document's quantity is credited once"
 
@@ -76,6 +77,9 @@ MOVE_TO_SAME_HOLDER = Rejection("SAME_ENDPOINTS", CREDITS_FROM_INPUTS)
 USE_PHYSICAL_TRANSFER = Rejection("USE_PHYSICAL_TRANSFER", PHYSICAL_TRANSFER)
 COC_DOCUMENT_CREDITED = Rejection("COC_DOCUMENT_CREDITED", DOCUMENT_ONCE)
 TRANSPORT_DOCUMENT_USED = Rejection("TRANSPORT_DOCUMENT_USED", DOCUMENT_ONCE)
+NOT_IN_TRANSIT = Rejection("NOT_IN_TRANSIT", RECEIVED_AS_DISPATCHED)
+TRANSFER_ALREADY_RECEIVED = Rejection("TRANSFER_ALREADY_RECEIVED", RECEIVED_AS_DISPATCHED)
+RECEIPT_MISMATCH = Rejection("RECEIPT_MISMATCH", RECEIVED_AS_DISPATCHED)
 # Posting ids and periods.
 POSTING_ID_REUSED = Rejection("POSTING_ID_REUSED", POSTING_IDENTITY)
 PERIOD_CLOSED = Rejection("PERIOD_CLOSED", PERIOD_CLOSING)
@@ -112,6 +116,9 @@ REJECTIONS: tuple[Rejection, ...] = (
     USE_PHYSICAL_TRANSFER,
     COC_DOCUMENT_CREDITED,
     TRANSPORT_DOCUMENT_USED,
+    NOT_IN_TRANSIT,
+    TRANSFER_ALREADY_RECEIVED,
+    RECEIPT_MISMATCH,
     POSTING_ID_REUSED,
     PERIOD_CLOSED,
     PERIOD_NOT_CLOSABLE,

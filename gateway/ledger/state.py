@@ -23,6 +23,7 @@ from gateway.ledger.model import (
     Membership,
     Period,
     Site,
+    Transit,
 )
 from gateway.ledger.persistent import PMap
 from gateway.violations import Violation
@@ -82,6 +83,9 @@ class LedgerState:
     """By certificate id, the periods closed for it (a few a year)."""
     certificate_accounts: PMap[str, PMap[AccountKey, bool]] = field(default_factory=PMap)
     """The accounts of each certificate (an index of ``balances``, for its period closes)."""
+    transits: PMap[str, Transit] = field(default_factory=PMap)
+    """The transfers dispatched and not yet received, by transport document (part of the
+    directory every partition holds: only those in transit, so it stays small)."""
     booked_documents: PMap[str, str] = field(default_factory=PMap)
     """The posting id that booked each document (``plan.document_key``): a CoC document's
     quantity is credited once, a transport document moves its material once."""

@@ -77,6 +77,7 @@ LedgerCommandBody = (
     | wire.RecordNonCertifiedInput
     | wire.RecordCertifiedOutput
     | wire.RecordPhysicalTransfer
+    | wire.RecordTransferReceipt
     | wire.AllocateToSiteLevel
     | wire.ClosePeriod
     | CustodyMovementRecorded
@@ -205,6 +206,7 @@ _SAME_SHAPE: dict[type[Contract], Any] = {
     wire.RecordNonCertifiedInput: ledger.NonCertifiedInput,
     wire.RecordCertifiedOutput: ledger.CertifiedOutput,
     wire.RecordPhysicalTransfer: ledger.PhysicalTransfer,
+    wire.RecordTransferReceipt: ledger.TransferReceipt,
     wire.AllocateToSiteLevel: ledger.LevelAllocation,
     wire.JoinCertificate: ledger.JoinCertificate,
     wire.LeaveCertificate: ledger.LeaveCertificate,
@@ -310,7 +312,12 @@ def _sender_violation(
         allowed = {settings.registry_party}
         what = "custody moves implied by registry events come from the registry"
     else:
-        site_id = body.from_site if isinstance(body, wire.RecordPhysicalTransfer) else body.site_id
+        if isinstance(body, wire.RecordPhysicalTransfer):
+            site_id = body.from_site
+        elif isinstance(body, wire.RecordTransferReceipt):
+            site_id = body.to_site
+        else:
+            site_id = body.site_id
         site = state.sites.get(site_id)
         if site is None or site.operator_party_id is None:
             return None  # an unknown site is the core's to reject, naming the site

@@ -20,9 +20,11 @@ from tests.unit.ledger.builders import (
     G,
     S,
     allocated,
+    arrived,
     certificate,
     leave,
     received,
+    shipped,
     sold,
 )
 from tests.unit.ledger.rejection_rows import member, registered, sent
@@ -206,3 +208,32 @@ def rejected_codes(result: LedgerProcessed) -> list[str]:
     (rejection,) = bodies_of(result)
     assert isinstance(rejection, wire.LedgerPostingRejected)
     return [violation.code for violation in rejection.violations]
+
+
+def test_a_transfer_is_in_transit_until_its_matching_receipt_credits_the_receiver() -> None:
+    dispatch = shipped("transfer-1", "Y1", "Y2", 60)
+    state, results, _ = run(
+        [
+            sent(certificate("cert-y", "C-Y", "YGROUP", SITE_LEVEL)),
+            *(sent(step) for step in (*member("Y1", "C-Y"), *member("Y2", "C-Y"))),
+            sent(received("in-1", "Y1", 100)),
+            sent(dispatch),
+            sent(sold("out-y2", "Y2", 10)),
+            sent(replace(arrived("receipt-0", dispatch), material_quality="aluminium")),
+            sent(arrived("receipt-1", dispatch)),
+            sent(arrived("receipt-2", dispatch)),
+        ]
+    )
+    dispatched, in_transit, mismatched, booked, again = results[-5:]
+    assert dispatched.outcome is Outcome.BOOKED
+    assert [rejected_codes(r) for r in (in_transit, mismatched, again)] == [
+        ["OVERDRAW"],
+        ["RECEIPT_MISMATCH"],
+        ["TRANSFER_ALREADY_RECEIVED"],
+    ]
+    assert booked.outcome is Outcome.BOOKED
+    assert balances(state) == {
+        "Y1/asi_aluminium/S@C-Y": Decimal(40),
+        "Y2/asi_aluminium/S@C-Y": Decimal(60),
+    }
+    assert not state.transits

@@ -24,6 +24,7 @@ from gateway.ledger import (
     PhysicalTransfer,
     RegisterCertificate,
     RegisterSite,
+    TransferReceipt,
 )
 from gateway.violations import shown
 
@@ -181,6 +182,22 @@ def shipped(
         quantity_kg=kg(quantity),
         transport_document=f"CMR-{pid}",
         level=level,
+    )
+
+
+def arrived(
+    pid: str, dispatch: PhysicalTransfer, *, on: date | int | None = None
+) -> TransferReceipt:
+    """The receipt of ``dispatch`` as it was dispatched (on its day, unless ``on``)."""
+    return TransferReceipt(
+        posting_id=pid,
+        occurred_on=dispatch.occurred_on if on is None else _date(on),
+        transport_document=dispatch.transport_document,
+        from_site=dispatch.from_site,
+        to_site=dispatch.to_site,
+        material_quality=dispatch.material_quality,
+        quantity_kg=dispatch.quantity_kg,
+        level=dispatch.level,
     )
 
 

@@ -34,6 +34,7 @@ from gateway.ledger import (
     PhysicalTransfer,
     RegisterCertificate,
     RegisterSite,
+    TransferReceipt,
     rules,
 )
 from gateway.ledger.model import BalanceRule
@@ -46,6 +47,7 @@ from tests.unit.ledger.builders import (
     G,
     S,
     allocated,
+    arrived,
     certificate,
     join,
     leave,
@@ -77,6 +79,7 @@ _SAME_SHAPE: dict[type[Command], type[Contract]] = {
     NonCertifiedInput: wire.RecordNonCertifiedInput,
     CertifiedOutput: wire.RecordCertifiedOutput,
     PhysicalTransfer: wire.RecordPhysicalTransfer,
+    TransferReceipt: wire.RecordTransferReceipt,
     LevelAllocation: wire.AllocateToSiteLevel,
     JoinCertificate: wire.JoinCertificate,
     LeaveCertificate: wire.LeaveCertificate,
@@ -153,6 +156,8 @@ def usual_sender(command: Command) -> str:
             return REGISTRY
         case PhysicalTransfer():
             return operator_of(command.from_site)
+        case TransferReceipt():
+            return operator_of(command.to_site)
         case _:
             return operator_of(command.site_id)
 
@@ -222,6 +227,7 @@ GROUP_LEVEL_B1 = (CERT_B, *member("B1", "CERT-B"))
 SCENARIO_3_Q1 = (CERT_Q, *member("Q1", "CERT-Q", nominated=True))
 """Scenario 3: CERT-Q keeps G accounts for GROUP-Q and a separate site quality at its
 nominated site Q1."""
+TRANSFER_A1_A2 = shipped("transfer-1", "A1", "A2", 10)
 JANUARY_2020 = Period.month(2020, 1)
 YEAR_2019 = Period.year(2019)
 """The period rows close years before every other row's dates, so that in one ledger the
@@ -292,6 +298,14 @@ ROWS: tuple[Row, ...] = (
     row(rules.TRANSPORT_DOCUMENT_USED, "one transport document booked for a second transfer",
         *SITE_LEVEL_A1_A2, received("in-1", "A1", 100), shipped("transfer-1", "A1", "A2", 10),
         replace(shipped("transfer-2", "A1", "A2", 10), transport_document="CMR-transfer-1")),
+    row(rules.NOT_IN_TRANSIT, "a receipt of a transfer never dispatched",
+        *SITE_LEVEL_A1_A2, arrived("receipt-1", TRANSFER_A1_A2)),
+    row(rules.TRANSFER_ALREADY_RECEIVED, "a transfer received a second time under a new id",
+        *SITE_LEVEL_A1_A2, received("in-1", "A1", 100), TRANSFER_A1_A2,
+        arrived("receipt-1", TRANSFER_A1_A2), arrived("receipt-2", TRANSFER_A1_A2)),
+    row(rules.RECEIPT_MISMATCH, "a receipt of another quantity than dispatched",
+        *SITE_LEVEL_A1_A2, received("in-1", "A1", 100), TRANSFER_A1_A2,
+        replace(arrived("receipt-1", TRANSFER_A1_A2), quantity_kg=Decimal(9))),
     row(rules.POSTING_ID_REUSED, "another command under a used posting id",
         *SITE_LEVEL_A1, received("in-1", "A1", 100), received("in-1", "A1", 99)),
     row(rules.PERIOD_CLOSED, "a site joining in a month closed for its certificate",

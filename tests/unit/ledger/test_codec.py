@@ -41,6 +41,7 @@ from tests.unit.ledger.builders import (
     join,
     leave,
     received,
+    shipped,
     site,
 )
 
@@ -171,4 +172,18 @@ def test_the_documents_a_posting_booked_restore_from_its_fact_and_from_a_snapsho
     assert fact.documents == ("coc:COC-in-1",)
     restored = apply_facts([fact], certified_alpha())
     assert restored.booked_documents == {"coc:COC-in-1": "in-1"} and restored == outcome.state
+    assert decode_snapshot(encode_chunks(snapshot_items(restored), 1 << 20)) == restored
+
+
+def test_a_transfer_in_transit_restores_from_its_fact_and_from_a_snapshot() -> None:
+    state = replay(
+        [site("reg-2", "ALPHA-2"), join("join-2", "ALPHA-2", "C-ALPHA", on=1)],
+        post(certified_alpha(), received("in-1", "ALPHA-1", 250, on=2)).state,
+    )
+    outcome = post(state, shipped("transfer-1", "ALPHA-1", "ALPHA-2", 100, on=3))
+    assert isinstance(outcome, Accepted) and outcome.fact is not None
+    fact = decode_fact(encode_fact(outcome.fact))
+    assert fact.transit_opened is not None and fact.transit_opened.quantity_kg == Decimal(100)
+    restored = apply_facts([fact], state)
+    assert restored == outcome.state and "CMR-transfer-1" in restored.transits
     assert decode_snapshot(encode_chunks(snapshot_items(restored), 1 << 20)) == restored

@@ -20,6 +20,7 @@ from gateway.ledger import (
     Period,
     PeriodKind,
     PeriodNotClosable,
+    PhysicalTransfer,
     Reconciliation,
     Rejected,
     apply_fact,
@@ -34,6 +35,7 @@ from tests.unit.ledger.builders import (
     CLOSE,
     SITE_LEVEL,
     account,
+    arrived,
     certificate,
     join,
     kg,
@@ -84,6 +86,7 @@ def first_quarter() -> LedgerState:
         received("p-1", "A", 1000, on=date(2026, 1, 10)),
         sold("p-2", "A", 300, on=date(2026, 1, 20)),
         shipped("p-3", "A", "B", 200, on=date(2026, 1, 25)),
+        arrived("p-3r", shipped("p-3", "A", "B", 200, on=date(2026, 1, 25))),
         received("p-4", "A", 200, on=date(2026, 2, 5)),
         sold("p-5", "B", 150, on=date(2026, 2, 15)),
         received("p-6", "B", 40, on=date(2026, 3, 3)),
@@ -247,6 +250,8 @@ def test_monthly_statements_add_up_and_chain_for_random_postings(
         else:
             command = shipped(f"m-{number}", site_id, other, quantity, on=on)
         state = post(state, command).state
+        if isinstance(command, PhysicalTransfer):
+            state = post(state, arrived(f"m-{number}r", command)).state
     previous: dict[str, Decimal] = {}
     for month in range(1, 13):
         state, statements = close_period(state, Period.month(2026, month))

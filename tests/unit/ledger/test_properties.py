@@ -32,6 +32,7 @@ from gateway.ledger import (
     NonCertifiedInput,
     PhysicalTransfer,
     Rejected,
+    TransferReceipt,
     apply_facts,
     post,
     replay,
@@ -51,6 +52,7 @@ from tests.unit.ledger.builders import (
     G,
     S,
     allocated,
+    arrived,
     certificate,
     join,
     leave,
@@ -158,12 +160,19 @@ def certified_output(draw: st.DrawFn) -> Command:
 
 
 @st.composite
-def transfer(draw: st.DrawFn) -> Command:
+def transfer(draw: st.DrawFn) -> list[Command]:
+    """A dispatch and, mostly, its receipt: mostly as dispatched, now and then another
+    quantity or a later day."""
     source, quantity, on = draw(sites), draw(quantities(300)), draw(days)
     partners = [other for other in SITES if MEMBERS[other] == MEMBERS[source] and other != source]
     target = draw(mostly(st.sampled_from(partners), sites))
     level = draw(mostly(st.sampled_from(natural_levels(source)), st.sampled_from([S, G])))
-    return shipped("_", source, target, quantity, level=level, on=on)
+    dispatch = shipped("_", source, target, quantity, level=level, on=on)
+    if not draw(st.integers(min_value=0, max_value=4)):
+        return [dispatch]
+    receipt = arrived("_", dispatch, on=draw(mostly(st.just(on), days)))
+    received_kg = draw(mostly(st.just(quantity), quantities(300)))
+    return [dispatch, replace(receipt, quantity_kg=received_kg)]
 
 
 @st.composite
@@ -215,14 +224,18 @@ def command_sequences(draw: st.DrawFn) -> list[Command]:
     single = (
         [certified_input()] * 3
         + [certified_output()] * 5
-        + [transfer()] * 2
         + [allocation(), custody_move(), non_certified_input()]
     )
     steps = st.one_of(
-        *(kind.map(lambda command: [command]) for kind in single), membership_change()
+        *(kind.map(lambda command: [command]) for kind in single),
+        transfer(),
+        transfer(),
+        membership_change(),
     )
     drawn = [command for step in draw(st.lists(steps, max_size=40)) for command in step]
     commands: list[Command] = []
+    dispatched = "CMR-_"
+    """The transport document of the latest dispatch, which the receipt after it names."""
     for number, command in enumerate(drawn):
         posting_id = f"r-{number}"
         if commands and draw(st.integers(min_value=0, max_value=9)) == 0:
@@ -232,6 +245,9 @@ def command_sequences(draw: st.DrawFn) -> list[Command]:
             command = replace(command, coc_document=f"COC-{number}")  # else booked before
         if isinstance(command, PhysicalTransfer) and draw(st.integers(min_value=0, max_value=9)):
             command = replace(command, transport_document=f"CMR-{number}")
+            dispatched = command.transport_document
+        if isinstance(command, TransferReceipt):
+            command = replace(command, transport_document=dispatched)
         commands.append(command)
     return commands
 
@@ -301,7 +317,11 @@ def _assert_conserves(command: Command, outcome: Accepted, before: LedgerState) 
         assert total == command.quantity_kg
     elif isinstance(command, CertifiedOutput):
         assert total == -command.quantity_kg
-    elif isinstance(command, PhysicalTransfer | LevelAllocation | CustodyMove):
+    elif isinstance(command, PhysicalTransfer):
+        assert total == (-command.quantity_kg if command.level is S else 0)
+    elif isinstance(command, TransferReceipt):
+        assert total == (command.quantity_kg if command.level is S else 0)
+    elif isinstance(command, LevelAllocation | CustodyMove):
         assert total == 0
     elif isinstance(command, NonCertifiedInput):
         assert outcome.entries == ()

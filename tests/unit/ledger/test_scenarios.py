@@ -31,6 +31,7 @@ from tests.unit.ledger.builders import (
     G,
     S,
     allocated,
+    arrived,
     balances_by_text,
     certificate,
     day,
@@ -162,8 +163,10 @@ SCENARIO_2: Sequence[Row] = [
      rejects("WRONG_HOLDER", "S-level postings at site N2 book to N2, not NORDGROUP")),
     ("nor at G level", sold("2-13", "N2", 100, level=G, holder="NORDGROUP"),
      rejects("LEVEL_OUTSIDE_SCOPE", "this one says G")),
-    ("credits move with a physical transfer", shipped("2-14", "N1", "N2", 300),
-     books("N1/asi_aluminium/S -300 = 700", "N2/asi_aluminium/S +300 = 300")),
+    ("credits move with a physical transfer: dispatched", shipped("2-14", "N1", "N2", 300),
+     books("N1/asi_aluminium/S -300 = 700")),
+    ("and received", arrived("2-14r", shipped("2-14", "N1", "N2", 300)),
+     books("N2/asi_aluminium/S +300 = 300")),
     ("a transfer cannot overdraw the sender", shipped("2-15", "N1", "N2", 800),
      rejects("OVERDRAW", "takes 800 kg from N1/asi_aluminium/S@C-NORD: available balance 700 kg")),
     ("a transfer goes to another site", shipped("2-16", "N1", "N1", 10),
@@ -247,7 +250,9 @@ SCENARIO_3: Sequence[Row] = [
     ("Q sells site-level material", sold("3-17", "Q", 150),
      books("Q/asi_aluminium/site/S -150 = 250")),
     ("site quality moves between sites with a physical transfer", shipped("3-18", "Q", "P", 100),
-     books("Q/asi_aluminium/site/S -100 = 150", "P/asi_aluminium/site/S +100 = 100")),
+     books("Q/asi_aluminium/site/S -100 = 150")),
+    ("received at P", arrived("3-18r", shipped("3-18", "Q", "P", 100)),
+     books("P/asi_aluminium/site/S +100 = 100")),
     ("and not by booking against another site", sold("3-19", "P", 10, holder="Q"),
      rejects("CREDITS_ACROSS_SITES", "site P cannot book against the credits of site Q")),
     ("group material moves physically, its credits stay with the group",
@@ -345,7 +350,12 @@ SCENARIO_2_NOMINATED: Sequence[Row] = [
     (
         "credits move between nominated sites with the material",
         shipped("N-12", "A", "B", 100),
-        books("A/asi_aluminium/S -100 = 400", "B/asi_aluminium/S +100 = 100"),
+        books("A/asi_aluminium/S -100 = 400"),
+    ),
+    (
+        "on its receipt",
+        arrived("N-12r", shipped("N-12", "A", "B", 100)),
+        books("B/asi_aluminium/S +100 = 100"),
     ),
     (
         "not into a site that keeps no S account",
@@ -399,6 +409,7 @@ TWO_CERTIFICATES_ONE_HOLDER: Sequence[Row] = [
     ),
 ]
 
+CMR_1 = replace(shipped("D-09", "D1", "D2", 40), transport_document="CMR-1")
 ONE_DOCUMENT_ONCE: Sequence[Row] = [
     # A CoC document's quantity is credited once, a transport document moves material once.
     ("C-ONE, site level", certificate("D-01", "C-ONE", "ONEGROUP", SITE_LEVEL), books()),
@@ -423,8 +434,34 @@ ONE_DOCUMENT_ONCE: Sequence[Row] = [
     ),
     (
         "D1 ships 40 kg under CMR-1",
-        replace(shipped("D-09", "D1", "D2", 40), transport_document="CMR-1"),
-        books("D1/asi_aluminium/S -40 = 60", "D2/asi_aluminium/S +40 = 90"),
+        CMR_1,
+        books("D1/asi_aluminium/S -40 = 60"),
+    ),
+    (
+        "in transit the 40 kg belong to neither site",
+        sold("D-11", "D2", 60),
+        rejects("OVERDRAW", "D2/asi_aluminium/S@C-ONE: available balance 50 kg"),
+    ),
+    (
+        "a receipt of another quantity is refused",
+        replace(arrived("D-12", CMR_1), quantity_kg=kg(45)),
+        rejects("RECEIPT_MISMATCH", "says quantity kg 45, its dispatch D-09 40"),
+    ),
+    (
+        "a receipt at another site is refused",
+        replace(arrived("D-13", CMR_1), to_site="D1"),
+        rejects("RECEIPT_MISMATCH", "says to site D1, its dispatch D-09 D2"),
+    ),
+    (
+        "a receipt of a document not in transit is refused",
+        replace(arrived("D-14", CMR_1), transport_document="CMR-9"),
+        rejects("NOT_IN_TRANSIT", "no transfer under transport document CMR-9 is in transit"),
+    ),
+    ("the receipt as dispatched", arrived("D-15", CMR_1), books("D2/asi_aluminium/S +40 = 90")),
+    (
+        "received twice under a new id",
+        arrived("D-16", CMR_1),
+        rejects("TRANSFER_ALREADY_RECEIVED", "was received by posting D-15"),
     ),
     (
         "CMR-1 booked for a second transfer",
