@@ -63,12 +63,6 @@ class Fact:
     closed: Period | None = None
     closed_for: tuple[str, ...] = ()
     """The certificates ``closed`` is closed for."""
-
-    @property
-    def closed_certificate(self) -> str | None:
-        """The certificate a close closed when it is one (None: several, or none)."""
-        return self.closed_for[0] if len(self.closed_for) == 1 else None
-
     reasons: tuple[Violation, ...] = ()
     documents: tuple[str, ...] = ()
     """The documents an accepted posting booked (``plan.document_key``)."""
@@ -79,6 +73,11 @@ class Fact:
     legacy: bool = False
     """Written before accounts named their certificate (see ``resolved``): its accounts'
     certificates are taken from the directory when it is applied."""
+
+    @property
+    def closed_certificate(self) -> str | None:
+        """The certificate a close closed when it is one (None: several, or none)."""
+        return self.closed_for[0] if len(self.closed_for) == 1 else None
 
     def credit_elsewhere(self, credit: Delta) -> Fact:
         """What the partition holding ``credit``'s account applies of this decision."""
