@@ -6,13 +6,14 @@ goes below zero (CoC notes).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import AwareDatetime, Field
 
-from contracts.base import Contract, Decimal_, Kilograms
+from contracts.base import Contract, Decimal_, JsonObject, Kilograms, Upcaster
 from contracts.values import AccountingLevel, CustodyAccount, Identifier
 
 
@@ -54,13 +55,46 @@ class CustodyMovementRecorded(Contract):
     occurred_on: date = Field(description="Date of the registry event.")
 
 
+class CertifiedAccount(CustodyAccount):
+    """A mass-balance account under the certificate it belongs to: two certificates held by
+    one group keep apart accounts, and credits of one are never used under another."""
+
+    certificate_id: Identifier | None = Field(
+        description="Certificate the account belongs to; null only in a body written before "
+        "accounts named their certificate (version 1)."
+    )
+
+    @property
+    def key(self) -> str:
+        """One string per account: "holder/quality/S@certificate" (or G)."""
+        text = f"{self.holder_id}/{self.material_quality}/{self.level.value}"
+        return text if self.certificate_id is None else f"{text}@{self.certificate_id}"
+
+
+def accounts_without_certificate(accounts: object) -> object:
+    """Version 1 accounts named no certificate: ``certificate_id`` null. Anything that does
+    not have the version 1 shape is left for the validation to refuse, naming the field."""
+    if isinstance(accounts, dict):
+        return {**accounts, "certificate_id": None}
+    if isinstance(accounts, list):
+        return [accounts_without_certificate(account) for account in accounts]
+    return accounts
+
+
+def _balance_update_1_to_2(body: JsonObject) -> JsonObject:
+    return {**body, "account": accounts_without_certificate(body.get("account"))}
+
+
 class CustodyBalanceUpdated(Contract):
     """A posting changed a mass-balance account; the new balance is never below zero."""
 
     MESSAGE_TYPE: ClassVar[str] = "custody.balance.updated"
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
+    UPCASTERS: ClassVar[Mapping[int, Upcaster]] = {1: _balance_update_1_to_2}
 
-    account: CustodyAccount = Field(description="The account posted to.")
+    account: CertifiedAccount = Field(
+        description="The account posted to, under its certificate (version 2)."
+    )
     posting_id: Identifier = Field(description="Unique id of the posting (idempotency key).")
     delta_kg: Decimal_ = Field(description="Change of the balance, kg; negative for a debit.")
     balance_kg: Kilograms = Field(description="Balance after the posting, kg.")
@@ -70,5 +104,4 @@ class CustodyBalanceUpdated(Contract):
     @property
     def account_key(self) -> str:
         """One string per account, the record key of the compacted balances topic."""
-        account = self.account
-        return f"{account.holder_id}/{account.material_quality}/{account.level.value}"
+        return self.account.key

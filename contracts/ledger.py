@@ -14,16 +14,17 @@ allocations; the registry records the custody moves its own events imply
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import AwareDatetime, Field
 
-from contracts.base import Contract, Decimal_, Kilograms
+from contracts.base import Contract, Decimal_, JsonObject, Kilograms, Upcaster
+from contracts.custody import CertifiedAccount, accounts_without_certificate
 from contracts.values import (
     AccountingLevel,
-    CustodyAccount,
     Identifier,
     Name,
     RuleViolation,
@@ -74,12 +75,14 @@ class RegisterCertificate(Contract):
     )
     accounting_scope: AccountingScope = Field(
         description="group_level (the default of the standard: one G account per quality for "
-        "the group) or site_level (each site keeps its own S accounts)."
+        "the group; nominated sites keep their own S accounts) or site_level (each site is "
+        "its own certified entity with its own S accounts)."
     )
     separate_site_quality: bool = Field(
         default=False,
-        description="Scenario 3: site-level material is a quality of its own, kept apart from "
-        "the group's; group material may be allocated to a site, never back. Site-level only.",
+        description="Scenario 3: site-level material of the nominated sites is a quality of "
+        "its own, kept apart from the group's; group material may be allocated to a "
+        "nominated site, never back. Group-level only.",
     )
     effective_on: date = Field(description="Date the certificate is valid from.")
 
@@ -103,12 +106,20 @@ class JoinCertificate(Contract):
     """A site comes under a certificate (a new site, or one bought by the holder)."""
 
     MESSAGE_TYPE: ClassVar[str] = "custody.ledger.join-certificate"
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
+    UPCASTERS: ClassVar[Mapping[int, Upcaster]] = {1: lambda body: dict(body)}
+    """A version 1 join nominated no site: ``nominated`` false."""
 
     posting_id: Identifier = Field(description=_POSTING_ID)
     site_id: Identifier = Field(description="Site joining.")
     certificate_id: Identifier = Field(description="Certificate it joins.")
     effective_on: date = Field(description="First day the site is under the certificate.")
+    nominated: bool = Field(
+        default=False,
+        description="Under a group-level certificate (version 2): the site is nominated to "
+        "run its own site-level (S) material accounting, scenarios 2 and 3 of the CoC notes; "
+        "otherwise it posts at G level, into the group's accounts.",
+    )
     reason: Text | None = Field(default=None, description='Why ("acquired from ...").')
 
 
@@ -201,8 +212,10 @@ class RecordCertifiedOutput(Contract):
 
 
 class RecordPhysicalTransfer(Contract):
-    """Material shipped between two sites under one certificate. At S level the credits go
-    with it (the only way credits move between sites under site-level accounting)."""
+    """Material dispatched between two sites under one certificate: in transit until the
+    receiving site records its receipt (``RecordTransferReceipt``). At S level the credits go
+    with it (the only way credits move between sites under site-level accounting): they
+    leave the sender now and reach the receiver on receipt, belonging to neither between."""
 
     MESSAGE_TYPE: ClassVar[str] = "custody.ledger.physical-transfer"
     SCHEMA_VERSION: ClassVar[int] = 1
@@ -215,6 +228,23 @@ class RecordPhysicalTransfer(Contract):
     level: AccountingLevel = Field(description=_LEVEL)
     transport_document: Identifier = Field(description="Transport document of the shipment.")
     occurred_on: date = Field(description="Date the material was shipped.")
+
+
+class RecordTransferReceipt(Contract):
+    """The receiving site received a dispatched transfer: it must match the dispatch under
+    the same transport document (sites, quality, quantity, level), and is booked once."""
+
+    MESSAGE_TYPE: ClassVar[str] = "custody.ledger.transfer-received"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    posting_id: Identifier = Field(description=_POSTING_ID)
+    transport_document: Identifier = Field(description="Transport document of the dispatch.")
+    from_site: Identifier = Field(description="Site that dispatched the material.")
+    to_site: Identifier = Field(description="Site receiving (its operator sends this).")
+    material_quality: Identifier = Field(description=_QUALITY)
+    quantity_kg: Kilograms = Field(description="Quantity received, kg: the quantity dispatched.")
+    level: AccountingLevel = Field(description=_LEVEL)
+    occurred_on: date = Field(description="Date the material was received.")
 
 
 class AllocateToSiteLevel(Contract):
@@ -235,26 +265,40 @@ class AllocateToSiteLevel(Contract):
 
 
 class ClosePeriod(Contract):
-    """Close a calendar month or year: a reconciliation per account, carried forward."""
+    """Close a calendar month or year for one certificate: a reconciliation per account of
+    the certificate, carried forward; the other certificates stay open."""
 
     MESSAGE_TYPE: ClassVar[str] = "custody.ledger.close-period"
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
+    UPCASTERS: ClassVar[Mapping[int, Upcaster]] = {1: lambda body: dict(body)}
+    """A version 1 close named no certificate: it closes for every certificate, as it did."""
 
     posting_id: Identifier = Field(description=_POSTING_ID)
     period_kind: PeriodKind = Field(description="month or year.")
     period_start: date = Field(description="First day of the month or year to close.")
+    certificate_id: Identifier | None = Field(
+        default=None,
+        description="Certificate whose period closes (version 2); null or absent: every "
+        "certificate registered, as a version 1 close did.",
+    )
+
+
+def _accepted_1_to_2(body: JsonObject) -> JsonObject:
+    return {**body, "accounts": accounts_without_certificate(body.get("accounts"))}
 
 
 class LedgerPostingAccepted(Contract):
     """The ledger booked a command; its balance changes follow on the balances topic."""
 
     MESSAGE_TYPE: ClassVar[str] = "custody.ledger.posting-accepted"
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
+    UPCASTERS: ClassVar[Mapping[int, Upcaster]] = {1: _accepted_1_to_2}
 
     posting_id: Identifier = Field(description="Command booked.")
     command_type: Identifier = Field(description="Message type of the command.")
-    accounts: tuple[CustodyAccount, ...] = Field(
-        description="Accounts whose balance it changed, in order; empty when it moved none."
+    accounts: tuple[CertifiedAccount, ...] = Field(
+        description="Accounts whose balance it changed, in order, each under its certificate "
+        "(version 2); empty when it moved none."
     )
     decided_at: AwareDatetime = Field(description="When the ledger booked it.")
 
@@ -276,23 +320,40 @@ class LedgerPostingRejected(Contract):
 class AccountStatement(ValueObject):
     """One account over one closed period: closing = opening + in - out."""
 
-    account: CustodyAccount = Field(description="The account.")
+    account: CertifiedAccount = Field(description="The account, under its certificate.")
     opening_kg: Decimal_ = Field(description="Balance carried in, kg.")
     in_kg: Decimal_ = Field(description="Credits booked in the period, kg.")
     out_kg: Decimal_ = Field(description="Debits booked in the period, kg.")
     closing_kg: Decimal_ = Field(description="Balance carried forward, kg.")
 
 
+def _period_closed_1_to_2(body: JsonObject) -> JsonObject:
+    statements = body.get("statements")
+    if isinstance(statements, list):
+        statements = [
+            {**item, "account": accounts_without_certificate(item.get("account"))}
+            if isinstance(item, dict)
+            else item
+            for item in statements
+        ]
+    return {**body, "statements": statements, "certificate_id": None}
+
+
 class LedgerPeriodClosed(Contract):
     """A month or a year was closed, with the reconciliation statement of every account."""
 
     MESSAGE_TYPE: ClassVar[str] = "custody.ledger.period-closed"
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
+    UPCASTERS: ClassVar[Mapping[int, Upcaster]] = {1: _period_closed_1_to_2}
 
     posting_id: Identifier = Field(description="The close command.")
     period_kind: PeriodKind = Field(description="month or year.")
     period_start: date = Field(description="First day of the period.")
     period_end: date = Field(description="Last day of the period.")
+    certificate_id: Identifier | None = Field(
+        description="Certificate whose period closed (version 2); null: a close for several "
+        "certificates (one naming none), and every version 1 body."
+    )
     statements: tuple[AccountStatement, ...] = Field(
         description="One per account with an opening balance or a movement in the period."
     )
@@ -309,6 +370,7 @@ LEDGER_COMMANDS: tuple[type[Contract], ...] = (
     RecordNonCertifiedInput,
     RecordCertifiedOutput,
     RecordPhysicalTransfer,
+    RecordTransferReceipt,
     AllocateToSiteLevel,
     ClosePeriod,
 )

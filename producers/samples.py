@@ -39,7 +39,12 @@ from contracts.cbam import (
     ReportingPeriod,
     Verifier,
 )
-from contracts.custody import CustodyBalanceUpdated, CustodyMovementRecorded, CustodyMoveReason
+from contracts.custody import (
+    CertifiedAccount,
+    CustodyBalanceUpdated,
+    CustodyMovementRecorded,
+    CustodyMoveReason,
+)
 from contracts.dead_letter import (
     DeadLetterError,
     DeadLetterReason,
@@ -66,6 +71,7 @@ from contracts.ledger import (
     RecordEligibleScrapInput,
     RecordNonCertifiedInput,
     RecordPhysicalTransfer,
+    RecordTransferReceipt,
     RegisterCertificate,
     RegisterSite,
 )
@@ -74,7 +80,6 @@ from contracts.production import ProductionBatchRecorded
 from contracts.values import (
     AccountingLevel,
     CastAnalysis,
-    CustodyAccount,
     Dimensions,
     ElementLevel,
     EmissionsSummary,
@@ -583,7 +588,10 @@ def _ledger_setup() -> list[Contract]:
             reason="Sold to Helgeland Metals AS.",
         ),
         ClosePeriod.build(
-            posting_id="close/2026-02", period_kind=PeriodKind.MONTH, period_start=date(2026, 2, 1)
+            posting_id="close/2026-02",
+            period_kind=PeriodKind.MONTH,
+            period_start=date(2026, 2, 1),
+            certificate_id="ASI-COC-NORDAL-2026",
         ),
     ]
 
@@ -639,6 +647,16 @@ def _ledger_material() -> list[Contract]:
             transport_document="CMR-2026-11873",
             occurred_on=date(2026, 3, 10),
         ),
+        RecordTransferReceipt.build(
+            posting_id="MOSJOEN-RC-2026-0031",
+            transport_document="CMR-2026-11873",
+            from_site=SITE_ID,
+            to_site="NO-NORDAL-MOSJOEN-02",
+            material_quality="asi_aluminium",
+            quantity_kg=Decimal("12500.00"),
+            level=AccountingLevel.SITE,
+            occurred_on=date(2026, 3, 11),
+        ),
         AllocateToSiteLevel.build(
             posting_id="NORDAL-AL-2026-0004",
             site_id=SITE_ID,
@@ -653,8 +671,11 @@ def _ledger_material() -> list[Contract]:
 
 
 def _ledger_decisions() -> list[Contract]:
-    account = CustodyAccount(
-        holder_id=SITE_ID, material_quality="asi_aluminium", level=AccountingLevel.SITE
+    account = CertifiedAccount(
+        holder_id=SITE_ID,
+        material_quality="asi_aluminium",
+        level=AccountingLevel.SITE,
+        certificate_id="ASI-COC-NORDAL-2026",
     )
     decided_at = _at(date(2026, 3, 18), 7, 40)
     return [
@@ -675,10 +696,11 @@ def _ledger_decisions() -> list[Contract]:
             command_type=CustodyMovementRecorded.MESSAGE_TYPE,
             accounts=(
                 account,
-                CustodyAccount(
+                CertifiedAccount(
                     holder_id=WAREHOUSE_ID,
                     material_quality="asi_aluminium",
                     level=AccountingLevel.SITE,
+                    certificate_id="COC-WAREHOUSE",
                 ),
             ),
             decided_at=decided_at,
@@ -694,7 +716,7 @@ def _ledger_decisions() -> list[Contract]:
                     observed="200000",
                     allowed="at most 148250",
                     message="RecordCertifiedOutput NORDAL-OUT-2026-0912 takes 200000 kg from "
-                    f"{SITE_ID}/asi_aluminium/S: available balance 148250 kg",
+                    f"{SITE_ID}/asi_aluminium/S@ASI-COC-NORDAL-2026: available balance 148250 kg",
                 ),
             ),
             decided_at=decided_at,
@@ -704,6 +726,7 @@ def _ledger_decisions() -> list[Contract]:
             period_kind=PeriodKind.MONTH,
             period_start=date(2026, 2, 1),
             period_end=date(2026, 2, 28),
+            certificate_id="ASI-COC-NORDAL-2026",
             statements=(
                 AccountStatement(
                     account=account,

@@ -19,6 +19,7 @@ from gateway.ledger.commands import (
     PhysicalTransfer,
     RegisterCertificate,
     RegisterSite,
+    TransferReceipt,
 )
 from gateway.ledger.core import Accepted, Forward, Outcome, Owns, Rejected, is_repeat, post, replay
 from gateway.ledger.facts import Fact, FactKind, FactMismatch, apply_fact, apply_facts
@@ -36,6 +37,7 @@ from gateway.ledger.model import (
     PeriodKind,
     Reconciliation,
     Site,
+    Transit,
     site_quality,
 )
 from gateway.ledger.periods import PeriodNotClosable, close_period, statements
@@ -83,6 +85,8 @@ __all__ = [
     "Rejected",
     "Site",
     "SiteRecord",
+    "TransferReceipt",
+    "Transit",
     "apply_fact",
     "apply_facts",
     "close_period",

@@ -3,11 +3,16 @@ and a date it takes effect on; every posting that moves credits says S or G."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 from gateway.ledger.model import AccountingScope, BalanceRule, CustodyReason, Level, Period
+
+ADDED_LATER = "added_later"
+"""Field metadata: a field added after commands were first digested. While it holds its
+default it is left out of the digest, so a command sent before it existed, read again,
+keeps its digest (the same command again, not another under a used id)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,15 +40,19 @@ class RegisterSite:
 class JoinCertificate:
     """The site is under the certificate from ``effective_on`` on.
 
-    A site that carries S balances (it left a site-level certificate taking them) may join
-    only a certificate that keeps those accounts: a site-level certificate; under a
-    scenario 3 certificate only balances of a site quality. Otherwise the join is rejected.
+    A site that carries S balances (it left a certificate taking them) may join only a
+    certificate that keeps those accounts for it: a site-level certificate, or a group-level
+    one as a nominated site (under scenario 3 only balances of a site quality). Otherwise
+    the join is rejected.
     """
 
     posting_id: str
     site_id: str
     certificate_id: str
     effective_on: date
+    nominated: bool = field(default=False, metadata={ADDED_LATER: True})
+    """Under a group-level certificate: the site is nominated to run its own (S) material
+    accounting (scenarios 2 and 3); otherwise it posts at G, into the group's accounts."""
 
     @property
     def occurred_on(self) -> date:
@@ -139,9 +148,12 @@ class CertifiedOutput:
 
 @dataclass(frozen=True, kw_only=True)
 class PhysicalTransfer:
-    """Material shipped between two sites under one certificate. At S level the credits go
-    with it (the only way credits move between sites under site-level accounting); at G
-    level the material moves and the credits stay in the group's account."""
+    """Material dispatched from one site to another under one certificate, under a transport
+    document: it is in transit until the receiving site books its ``TransferReceipt``. At S
+    level the credits go with it (the only way credits move between sites under site-level
+    accounting): they leave the sender on dispatch and reach the receiver on receipt,
+    belonging to neither in between; at G level the material moves and the credits stay in
+    the group's account."""
 
     posting_id: str
     occurred_on: date
@@ -150,6 +162,22 @@ class PhysicalTransfer:
     material_quality: str
     quantity_kg: Decimal
     transport_document: str
+    level: Level
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransferReceipt:
+    """The receiving site books a dispatched transfer as received: it must match the
+    dispatch under ``transport_document`` in sites, quality, quantity and level, and is
+    booked once; at S level it credits the receiving site."""
+
+    posting_id: str
+    occurred_on: date
+    transport_document: str
+    from_site: str
+    to_site: str
+    material_quality: str
+    quantity_kg: Decimal
     level: Level
 
 
@@ -188,10 +216,13 @@ class CustodyMove:
 
 @dataclass(frozen=True, kw_only=True)
 class ClosePeriod:
-    """Close a month or a year (``close_period``): dated the period's last day."""
+    """Close a month or a year (``close_period``) for one certificate, or for every
+    certificate registered when ``certificate_id`` is None (a close sent before closes named
+    a certificate): dated the period's last day."""
 
     posting_id: str
     period: Period
+    certificate_id: str | None = field(default=None, metadata={ADDED_LATER: True})
 
     @property
     def occurred_on(self) -> date:
@@ -206,6 +237,7 @@ Posting = (
     | NonCertifiedInput
     | CertifiedOutput
     | PhysicalTransfer
+    | TransferReceipt
     | LevelAllocation
     | CustodyMove
 )
@@ -217,6 +249,7 @@ POSTINGS = (
     NonCertifiedInput,
     CertifiedOutput,
     PhysicalTransfer,
+    TransferReceipt,
     LevelAllocation,
     CustodyMove,
 )

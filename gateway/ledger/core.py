@@ -36,6 +36,7 @@ from gateway.ledger.commands import (
     PhysicalTransfer,
     RegisterCertificate,
     RegisterSite,
+    TransferReceipt,
 )
 from gateway.ledger.facts import Fact, FactKind, apply_fact, command_digest
 from gateway.ledger.membership import (
@@ -45,13 +46,14 @@ from gateway.ledger.membership import (
     register_site,
 )
 from gateway.ledger.model import ZERO, BalanceUpdate, Reconciliation
-from gateway.ledger.periods import PeriodNotClosable, close_period
+from gateway.ledger.periods import PeriodNotClosable, close_period, closing_for
 from gateway.ledger.plan import Delta, Plan
 from gateway.ledger.postings import (
     book_allocation,
     book_custody_move,
     book_input,
     book_output,
+    book_receipt,
     book_transfer,
     record_non_certified,
 )
@@ -60,6 +62,7 @@ from gateway.ledger.rules import (
     OVERDRAW,
     PERIOD_CLOSED,
     POSTING_ID_REUSED,
+    UNKNOWN_CERTIFICATE,
     Refused,
 )
 from gateway.ledger.state import LedgerState
@@ -121,11 +124,15 @@ def post(state: LedgerState, command: Command, *, owns: Owns = _everything) -> O
     if isinstance(command, JoinCertificate | LeaveCertificate) and not owns(command.site_id):
         # decided where the site's own accounts and postings are
         return Forward(state, command.site_id)
-    reasons = [*_closed_period(state, command), *_non_positive_quantity(command)]
+    if isinstance(command, TransferReceipt) and not owns(command.to_site):
+        # decided where the receiving site is, so that a transfer is received once
+        return Forward(state, command.to_site)
+    reasons = _non_positive_quantity(command)
     try:
         plan = _plan(state, command)
     except Refused as refusal:
         return _reject(state, command, digest, (*reasons, *refusal.reasons))
+    reasons = [*_closed_period(state, command, plan), *reasons]
     if reasons:
         return _reject(state, command, digest, tuple(reasons))
     local = tuple(delta for delta in plan.deltas if owns(delta.account.holder_id))
@@ -147,6 +154,9 @@ def post(state: LedgerState, command: Command, *, owns: Owns = _everything) -> O
         posting_sites=plan.posting_sites,
         certificates=plan.certificates,
         site_records=plan.site_records,
+        documents=plan.documents,
+        transit_opened=plan.transit_opened,
+        transit_closed=plan.transit_closed,
     )
     after, entries = apply_fact(state, fact)
     return Accepted(after, entries, fact, credits)
@@ -178,6 +188,8 @@ def _plan(state: LedgerState, command: Command) -> Plan:
             return record_non_certified(state, command)
         case PhysicalTransfer():
             return book_transfer(state, command)
+        case TransferReceipt():
+            return book_receipt(state, command)
         case LevelAllocation():
             return book_allocation(state, command)
         case CustodyMove():
@@ -191,8 +203,10 @@ def _plan(state: LedgerState, command: Command) -> Plan:
 def _close(state: LedgerState, command: ClosePeriod, digest: str) -> Outcome:
     """Close the period (``close_period``). Unlike a posting, a close may cover days already
     closed by the other kind of period."""
+    if command.certificate_id is not None and command.certificate_id not in state.certificates:
+        return _reject(state, command, digest, (_unknown_certificate(command.certificate_id),))
     try:
-        _closed, statements = close_period(state, command.period)
+        _closed, statements = close_period(state, command.period, command.certificate_id)
     except PeriodNotClosable as refusal:
         return _reject(state, command, digest, (refusal.violation,))
     fact = Fact(
@@ -202,6 +216,7 @@ def _close(state: LedgerState, command: ClosePeriod, digest: str) -> Outcome:
         occurred_on=command.occurred_on,
         kind=FactKind.ACCEPTED,
         closed=command.period,
+        closed_for=closing_for(state, command.certificate_id),
     )
     return Accepted(apply_fact(state, fact)[0], (), fact, statements=statements)
 
@@ -232,28 +247,41 @@ def _reused_id(command: Command, earlier_type: str) -> Violation:
     )
 
 
-def _closed_period(state: LedgerState, command: Command) -> list[Violation]:
-    through = state.closed_through
+def _closed_period(state: LedgerState, command: Command, plan: Plan) -> list[Violation]:
+    """A violation for each certificate the command books under that is closed on its date."""
     day = command.occurred_on
-    if through is None or day > through:
-        return []
-    periods = list(state.closed_periods)
-    covering = [period for period in periods if period.covers(day)]
-    if covering:
-        period = min(covering, key=lambda p: p.end - p.start)
-        where = f"falls in closed {period.label} ({period.start} to {period.end})"
-    else:
-        period = min(periods, key=lambda p: p.start)
-        where = f"is before closed {period.label}, which closed everything before it"
-    return [
-        PERIOD_CLOSED.violation(
-            "occurred_on",
-            f"{type(command).__name__} {command.posting_id} dated {day} {where}; "
-            f"the ledger is closed through {through}",
-            observed=str(day),
-            allowed=f"after {through}",
+    touched = {delta.account.certificate_id for delta in plan.deltas} | set(plan.certificate_ids)
+    violations = []
+    for certificate_id in sorted(touched):
+        through = state.closed_through(certificate_id)
+        if through is None or day > through:
+            continue
+        periods = state.closed_periods(certificate_id)
+        covering = [period for period in periods if period.covers(day)]
+        if covering:
+            period = min(covering, key=lambda p: p.end - p.start)
+            where = f"falls in closed {period.label} ({period.start} to {period.end})"
+        else:
+            period = min(periods, key=lambda p: p.start)
+            where = f"is before closed {period.label}, which closed everything before it"
+        violations.append(
+            PERIOD_CLOSED.violation(
+                "occurred_on",
+                f"{type(command).__name__} {command.posting_id} dated {day} {where} of "
+                f"certificate {certificate_id}, which is closed through {through}",
+                observed=str(day),
+                allowed=f"after {through}",
+            )
         )
-    ]
+    return violations
+
+
+def _unknown_certificate(certificate_id: str) -> Violation:
+    return UNKNOWN_CERTIFICATE.violation(
+        "certificate_id",
+        f"certificate {certificate_id} is not registered: there is no period of it to close",
+        observed=certificate_id,
+    )
 
 
 def _non_positive_quantity(command: Command) -> list[Violation]:

@@ -4,6 +4,7 @@ and out of group certificates, e.g. when facilities are bought or sold)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
 
 from gateway.ledger.commands import (
     JoinCertificate,
@@ -28,7 +29,7 @@ from gateway.ledger.rules import (
     CERTIFICATE_EXISTS,
     MEMBERSHIP_ORDER,
     NOT_A_MEMBER,
-    SEPARATE_QUALITY_NEEDS_SITE_LEVEL,
+    SEPARATE_QUALITY_NEEDS_GROUP_LEVEL,
     SITE_EXISTS,
     UNKNOWN_CERTIFICATE,
     UNKNOWN_SITE,
@@ -46,14 +47,15 @@ def register_certificate(state: LedgerState, command: RegisterCertificate) -> Pl
             f"certificate {command.certificate_id} is already registered",
             observed=command.certificate_id,
         )
-    if command.separate_site_quality and command.scope is AccountingScope.GROUP_LEVEL:
+    if command.separate_site_quality and command.scope is AccountingScope.SITE_LEVEL:
         raise refused(
-            SEPARATE_QUALITY_NEEDS_SITE_LEVEL,
+            SEPARATE_QUALITY_NEEDS_GROUP_LEVEL,
             "separate_site_quality",
-            "a separate site-level quality needs site-level accounting; a group-level "
-            "certificate keeps no site accounts",
+            "a separate site-level quality is scenario 3, which sits under group-level "
+            "certification: the group keeps G accounts and its nominated sites a quality of "
+            "their own; under site-level certification each site is its own entity",
             observed=command.scope.value,
-            allowed=AccountingScope.SITE_LEVEL.value,
+            allowed=AccountingScope.GROUP_LEVEL.value,
         )
     certificate = Certificate(
         certificate_id=command.certificate_id,
@@ -97,10 +99,17 @@ def join_certificate(state: LedgerState, command: JoinCertificate) -> Plan:
             observed=str(command.effective_on),
             allowed=f"on or after {latest.last_change}",
         )
-    _check_carried_balances(state, site.site_id, certificate)
-    membership = Membership(certificate.certificate_id, command.effective_on)
+    carried = sorted(state.site_balances(site.site_id).items(), key=_by_text)
+    _check_carried_balances(site.site_id, certificate, command.nominated, carried)
+    membership = Membership(
+        certificate.certificate_id, command.effective_on, nominated=command.nominated
+    )
     joined = replace(site, certificate_id=certificate.certificate_id)
-    return Plan(site_records=(_with_membership(state, joined, membership, ends_latest=False),))
+    return Plan(
+        _carried_into(certificate, carried),
+        certificate_ids=(certificate.certificate_id,),
+        site_records=(_with_membership(state, joined, membership, ends_latest=False),),
+    )
 
 
 def leave_certificate(state: LedgerState, command: LeaveCertificate) -> Plan:
@@ -139,39 +148,56 @@ def leave_certificate(state: LedgerState, command: LeaveCertificate) -> Plan:
             allowed=f"after {last_posted}",
         )
     deltas: tuple[Delta, ...] = ()
-    if command.balance_rule is BalanceRule.CLOSE and Level.SITE in certificate.levels:
+    keeps_site_accounts = Level.SITE in certificate.levels(nominated=latest.nominated)
+    if command.balance_rule is BalanceRule.CLOSE and keeps_site_accounts:
         deltas = tuple(
             Delta(account, -kg)
             for account, kg in sorted(state.site_balances(site.site_id).items(), key=_by_text)
+            if account.certificate_id == certificate.certificate_id
         )
     left = replace(latest, left_on=command.effective_on)
     record = _with_membership(state, replace(site, certificate_id=None), left, ends_latest=True)
-    return Plan(deltas, site_records=(record,))
+    return Plan(deltas, certificate_ids=(certificate.certificate_id,), site_records=(record,))
 
 
-def _check_carried_balances(state: LedgerState, site_id: str, certificate: Certificate) -> None:
-    stranded = {
-        account: kg
-        for account, kg in state.site_balances(site_id).items()
-        if not _keeps(certificate, account)
-    }
+def _carried_into(
+    certificate: Certificate, carried: list[tuple[AccountKey, Decimal]]
+) -> tuple[Delta, ...]:
+    """The S balances a site took with it, moved from the accounts of the certificate it left
+    into the same accounts under the certificate it joins: from now on they are its."""
+    deltas: list[Delta] = []
+    for account, kg in carried:
+        if account.certificate_id == certificate.certificate_id:
+            continue  # back under the certificate it left: the accounts are its already
+        deltas.append(Delta(account, -kg))
+        deltas.append(Delta(replace(account, certificate_id=certificate.certificate_id), kg))
+    return tuple(deltas)
+
+
+def _check_carried_balances(
+    site_id: str,
+    certificate: Certificate,
+    nominated: bool,
+    carried: list[tuple[AccountKey, Decimal]],
+) -> None:
+    stranded = [
+        (account, kg) for account, kg in carried if not _keeps(certificate, nominated, account)
+    ]
     if stranded:
-        listed = ", ".join(
-            f"{shown(kg)} kg on {account.text}"
-            for account, kg in sorted(stranded.items(), key=_by_text)
-        )
+        listed = ", ".join(f"{shown(kg)} kg on {account.text}" for account, kg in stranded)
         raise refused(
             CARRIED_BALANCE_NOT_ACCOUNTED,
             "certificate_id",
             f"site {site_id} carries {listed}, which certificate {certificate.certificate_id} "
-            f"({certificate.scope.value}) does not account; use or close it under a "
-            "site-level certificate first",
+            f"({certificate.scope.value}{', nominated' if nominated else ''}) does not "
+            "account; join it nominated, or use or close it under a site-level certificate "
+            "first",
             observed=certificate.certificate_id,
         )
 
 
-def _keeps(certificate: Certificate, account: AccountKey) -> bool:
-    if Level.SITE not in certificate.levels:
+def _keeps(certificate: Certificate, nominated: bool, account: AccountKey) -> bool:
+    if Level.SITE not in certificate.levels(nominated=nominated):
         return False
     return is_site_quality(account.material_quality) or not certificate.separate_site_quality
 

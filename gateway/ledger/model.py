@@ -61,17 +61,22 @@ def is_site_quality(material_quality: str) -> bool:
 @dataclass(frozen=True)
 class Certificate:
     """A CoC certificate held by a group (or a single entity). The three site-level
-    scenarios of the CoC notes are configurations of it:
+    scenarios of the CoC notes (seed 000 lines 59-72) are configurations of it:
 
-    1. site-level certification: a ``SITE_LEVEL`` certificate with one site;
-    2. group certification, nominated sites as sub-entities: a ``SITE_LEVEL`` certificate
-       with several sites, each keeping its own S accounts;
-    3. a separate site-level quality: a ``SITE_LEVEL`` certificate with
+    1. site-level certification: a ``SITE_LEVEL`` certificate (each site its own entity,
+       keeping its own S accounts);
+    2. group certification, nominated sites as sub-entities: a ``GROUP_LEVEL`` certificate
+       whose nominated sites keep their own S accounts, the others posting at G;
+    3. a separate site-level quality: a ``GROUP_LEVEL`` certificate with
        ``separate_site_quality``; the group keeps G accounts of the material quality, each
-       site keeps S accounts of its site quality (``site_quality``).
+       nominated site also keeps S accounts of its site quality (``site_quality``), filled
+       from its own inputs or by allocation from G, never flowing back.
 
-    A ``GROUP_LEVEL`` certificate (the default of the standard) keeps one G account per
-    quality for the group, used by all its sites.
+    A ``GROUP_LEVEL`` certificate with no site nominated (the default of the standard) keeps
+    one G account per quality for the group, used by all its sites. A ``SITE_LEVEL``
+    certificate with ``separate_site_quality`` is the form scenario 3 took before it was put
+    under group certification; it is no longer registered, and one already registered keeps
+    working as it did (every site posting at G and at S of the site quality).
     """
 
     certificate_id: str
@@ -79,14 +84,22 @@ class Certificate:
     scope: AccountingScope
     separate_site_quality: bool = False
 
-    @property
-    def levels(self) -> frozenset[Level]:
-        """The levels its sites may post at."""
-        if self.scope is AccountingScope.GROUP_LEVEL:
+    def levels(self, *, nominated: bool) -> frozenset[Level]:
+        """The levels a site may post at under the certificate (nominated or not)."""
+        if self.scope is AccountingScope.SITE_LEVEL:
+            if self.separate_site_quality:
+                return frozenset({Level.GROUP, Level.SITE})
+            return frozenset({Level.SITE})
+        if not nominated:
             return frozenset({Level.GROUP})
         if self.separate_site_quality:
             return frozenset({Level.GROUP, Level.SITE})
         return frozenset({Level.SITE})
+
+    @property
+    def keeps_group_accounts(self) -> bool:
+        """Whether the group keeps G accounts under it."""
+        return self.scope is AccountingScope.GROUP_LEVEL or self.separate_site_quality
 
     def accounts_quality(self, material_quality: str, level: Level) -> str:
         """The quality an account of this certificate holds for material posted at a level."""
@@ -106,11 +119,14 @@ class Site:
 
 @dataclass(frozen=True)
 class Membership:
-    """A site under a certificate from ``joined_on`` until the day before ``left_on``."""
+    """A site under a certificate from ``joined_on`` until the day before ``left_on``;
+    ``nominated``: under a group-level certificate, the site runs its own (S) accounting
+    (scenarios 2 and 3)."""
 
     certificate_id: str
     joined_on: date
     left_on: date | None = None
+    nominated: bool = False
 
     def covers(self, day: date) -> bool:
         return self.joined_on <= day and (self.left_on is None or day < self.left_on)
@@ -121,14 +137,39 @@ class Membership:
 
 
 @dataclass(frozen=True)
+class Transit:
+    """Material dispatched by a physical transfer and not yet received: its credits (at S)
+    have left the sender's account and belong to neither site until the receipt."""
+
+    dispatch_posting_id: str
+    transport_document: str
+    certificate_id: str
+    from_site: str
+    to_site: str
+    material_quality: str
+    quantity_kg: Decimal
+    level: Level
+    dispatched_on: date
+
+
+@dataclass(frozen=True)
 class AccountKey:
+    """An account belongs to a certificate: a holder's credits of one quality at one level
+    under that certificate. Two certificates held by one group keep apart accounts."""
+
     holder_id: str
     material_quality: str
     level: Level
+    certificate_id: str
 
     @property
     def text(self) -> str:
-        """One string per account: "holder/quality/S" or "holder/quality/G"."""
+        """One string per account: "holder/quality/S@certificate" (or G)."""
+        return f"{self.holder_text}@{self.certificate_id}"
+
+    @property
+    def holder_text(self) -> str:
+        """The account without its certificate: "holder/quality/S" or "holder/quality/G"."""
         return f"{self.holder_id}/{self.material_quality}/{self.level.value}"
 
 

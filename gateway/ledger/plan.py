@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from gateway.ledger.model import AccountKey, Certificate, Membership, Site
+from gateway.ledger.model import AccountKey, Certificate, Membership, Site, Transit
 
 
 @dataclass(frozen=True)
@@ -32,3 +32,17 @@ class Plan:
     """Certificates the command registers."""
     site_records: tuple[SiteRecord, ...] = ()
     """Sites the command registers or whose membership it changes."""
+    certificate_ids: tuple[str, ...] = ()
+    """Certificates the command books under besides those of its deltas' accounts (a
+    membership change, a posting that moves no credits): their closed periods apply."""
+    documents: tuple[str, ...] = ()
+    """The documents whose quantity the posting books (``document_key``): each once."""
+    transit_opened: Transit | None = None
+    """The transfer a dispatch puts in transit."""
+    transit_closed: str | None = None
+    """The transport document of the transfer a receipt takes out of transit."""
+
+
+def document_key(kind: str, reference: str) -> str:
+    """A document as the ledger remembers it: its kind and reference ("coc:COC-1")."""
+    return f"{kind}:{reference}"

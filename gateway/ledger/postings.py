@@ -1,5 +1,6 @@
-"""What each posting books: inputs create credits, outputs consume them, transfers and
-allocations move them; ``post`` refuses any booking that would take an account below zero."""
+"""What each posting books: inputs create credits, outputs consume them, transfers (a
+dispatch, then its receipt) and allocations move them; ``post`` refuses any booking that
+would take an account below zero."""
 
 from __future__ import annotations
 
@@ -12,20 +13,29 @@ from gateway.ledger.commands import (
     LevelAllocation,
     NonCertifiedInput,
     PhysicalTransfer,
+    TransferReceipt,
 )
-from gateway.ledger.model import Level
-from gateway.ledger.plan import Delta, Plan
+from gateway.ledger.model import Level, Transit
+from gateway.ledger.plan import Delta, Plan, document_key
 from gateway.ledger.rules import (
     ALLOCATION_LEVELS,
     ALLOCATION_OUTSIDE_SCENARIO_3,
+    COC_DOCUMENT_CREDITED,
     MOVE_TO_SAME_HOLDER,
+    NOT_IN_TRANSIT,
+    RECEIPT_MISMATCH,
     SITE_MATERIAL_TO_GROUP,
     TRANSFER_ACROSS_CERTIFICATES,
+    TRANSFER_ALREADY_RECEIVED,
     TRANSFER_TO_ITSELF,
+    TRANSPORT_DOCUMENT_USED,
     USE_PHYSICAL_TRANSFER,
+    Refused,
+    Rejection,
     refused,
 )
 from gateway.ledger.state import LedgerState
+from gateway.violations import shown
 
 
 def book_input(state: LedgerState, command: CertifiedInput | EligibleScrapInput) -> Plan:
@@ -37,7 +47,30 @@ def book_input(state: LedgerState, command: CertifiedInput | EligibleScrapInput)
         level=command.level,
         day=command.occurred_on,
     )
-    return Plan((Delta(account, command.quantity_kg),), (command.site_id,))
+    documents: tuple[str, ...] = ()
+    if isinstance(command, CertifiedInput):
+        documents = (
+            _booked_once(state, COC_DOCUMENT_CREDITED, "coc", command.coc_document, "coc_document"),
+        )
+    return Plan((Delta(account, command.quantity_kg),), (command.site_id,), documents=documents)
+
+
+def _booked_once(
+    state: LedgerState, rejection: Rejection, kind: str, reference: str, field: str
+) -> str:
+    """The document's key; refused if a posting booked the document already."""
+    key = document_key(kind, reference)
+    earlier = state.booked_documents.get(key)
+    if earlier is not None:
+        raise refused(
+            rejection,
+            field,
+            f"{field.replace('_', ' ')} {reference} was booked by posting {earlier}: a "
+            "document's quantity is credited once, whatever the site or posting id",
+            observed=reference,
+            allowed=f"a document not booked before (not {earlier}'s)",
+        )
+    return key
 
 
 def book_output(state: LedgerState, command: CertifiedOutput) -> Plan:
@@ -53,8 +86,8 @@ def book_output(state: LedgerState, command: CertifiedOutput) -> Plan:
 
 
 def record_non_certified(state: LedgerState, command: NonCertifiedInput) -> Plan:
-    certified_site(state, command.site_id, command.occurred_on, "site_id")
-    return Plan((), (command.site_id,))
+    certificate = certified_site(state, command.site_id, command.occurred_on, "site_id")
+    return Plan((), (command.site_id,), certificate_ids=(certificate.certificate_id,))
 
 
 def book_transfer(state: LedgerState, command: PhysicalTransfer) -> Plan:
@@ -90,15 +123,118 @@ def book_transfer(state: LedgerState, command: PhysicalTransfer) -> Plan:
         )
         for site_id, field in ((command.from_site, "from_site"), (command.to_site, "to_site"))
     ]
-    sites = (command.from_site, command.to_site)
-    if command.level is Level.GROUP:
-        return Plan((), sites)
-    source_account, target_account = accounts
-    deltas = (
-        Delta(source_account, -command.quantity_kg),
-        Delta(target_account, command.quantity_kg),
+    document = command.transport_document
+    if document in state.transits:
+        earlier = state.transits[document].dispatch_posting_id
+        raise refused(
+            TRANSPORT_DOCUMENT_USED,
+            "transport_document",
+            f"transport document {document} is in transit under posting {earlier}",
+            observed=document,
+        )
+    documents = (
+        _booked_once(state, TRANSPORT_DOCUMENT_USED, "transport", document, "transport_document"),
     )
-    return Plan(deltas, sites)
+    transit = Transit(
+        dispatch_posting_id=command.posting_id,
+        transport_document=document,
+        certificate_id=source.certificate_id,
+        from_site=command.from_site,
+        to_site=command.to_site,
+        material_quality=command.material_quality,
+        quantity_kg=command.quantity_kg,
+        level=command.level,
+        dispatched_on=day,
+    )
+    deltas = () if command.level is Level.GROUP else (Delta(accounts[0], -command.quantity_kg),)
+    return Plan(
+        deltas,
+        (command.from_site, command.to_site),
+        certificate_ids=(source.certificate_id,),
+        documents=documents,
+        transit_opened=transit,
+    )
+
+
+def book_receipt(state: LedgerState, command: TransferReceipt) -> Plan:
+    """A dispatched transfer received: it must match its dispatch, and is received once."""
+    document = command.transport_document
+    transit = state.transits.get(document)
+    if transit is None:
+        receipt = state.booked_documents.get(document_key("receipt", document))
+        if receipt is not None:
+            raise refused(
+                TRANSFER_ALREADY_RECEIVED,
+                "transport_document",
+                f"the transfer under transport document {document} was received by posting "
+                f"{receipt}: a transfer is received once",
+                observed=document,
+            )
+        raise refused(
+            NOT_IN_TRANSIT,
+            "transport_document",
+            f"no transfer under transport document {document} is in transit: book its "
+            "dispatch (a physical transfer from the sending site) first",
+            observed=document,
+        )
+    mismatches = [
+        RECEIPT_MISMATCH.violation(
+            name,
+            f"the receipt of {document} says {name.replace('_', ' ')} {_text(received)}, "
+            f"its dispatch {transit.dispatch_posting_id} {_text(dispatched)}",
+            observed=_text(received),
+            allowed=_text(dispatched),
+        )
+        for name, received, dispatched in (
+            ("from_site", command.from_site, transit.from_site),
+            ("to_site", command.to_site, transit.to_site),
+            ("material_quality", command.material_quality, transit.material_quality),
+            ("quantity_kg", command.quantity_kg, transit.quantity_kg),
+            ("level", command.level, transit.level),
+        )
+        if received != dispatched
+    ]
+    if command.occurred_on < transit.dispatched_on:
+        mismatches.append(
+            RECEIPT_MISMATCH.violation(
+                "occurred_on",
+                f"the receipt of {document} is dated {command.occurred_on}, before its "
+                f"dispatch on {transit.dispatched_on}",
+                observed=str(command.occurred_on),
+                allowed=f"on or after {transit.dispatched_on}",
+            )
+        )
+    if mismatches:
+        raise Refused(*mismatches)
+    account = site_account(
+        state,
+        site_id=command.to_site,
+        material_quality=command.material_quality,
+        level=command.level,
+        day=command.occurred_on,
+        field="to_site",
+    )
+    if account.certificate_id != transit.certificate_id:
+        raise refused(
+            TRANSFER_ACROSS_CERTIFICATES,
+            "to_site",
+            f"site {command.to_site} is under certificate {account.certificate_id} on "
+            f"{command.occurred_on}; {document} was dispatched under {transit.certificate_id}",
+            observed=account.certificate_id,
+            allowed=transit.certificate_id,
+        )
+    deltas = () if command.level is Level.GROUP else (Delta(account, command.quantity_kg),)
+    return Plan(
+        deltas,
+        (command.to_site,),
+        certificate_ids=(transit.certificate_id,),
+        documents=(document_key("receipt", document),),
+        transit_closed=document,
+    )
+
+
+def _text(value: object) -> str:
+    return shown(value) or ""
 
 
 def book_allocation(state: LedgerState, command: LevelAllocation) -> Plan:

@@ -23,6 +23,7 @@ from gateway.ledger.model import (
     Membership,
     Period,
     Site,
+    Transit,
 )
 from gateway.ledger.persistent import PMap
 from gateway.violations import Violation
@@ -36,6 +37,8 @@ class DecidedPosting:
     command_type: str
     digest: str
     reasons: tuple[Violation, ...] = ()
+    documents: tuple[str, ...] = ()
+    """For an accepted posting, the documents it booked (``plan.document_key``)."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,17 @@ class Flow:
 
     in_kg: Decimal = ZERO
     out_kg: Decimal = ZERO
+
+
+@dataclass(frozen=True)
+class Closes:
+    """The periods closed for one certificate, and the last day they close."""
+
+    periods: tuple[Period, ...]
+    through: date
+
+    def with_period(self, period: Period) -> Closes:
+        return Closes((*self.periods, period), max(self.through, period.end))
 
 
 @dataclass(frozen=True)
@@ -65,7 +79,16 @@ class LedgerState:
     """By site id, the latest date of an accepted posting involving the site."""
     flows: PMap[date, PMap[AccountKey, Flow]] = field(default_factory=PMap)
     """By the first day of a month, each account's in and out in that month."""
-    closed_periods: tuple[Period, ...] = ()
+    closes: PMap[str, Closes] = field(default_factory=PMap)
+    """By certificate id, the periods closed for it (a few a year)."""
+    certificate_accounts: PMap[str, PMap[AccountKey, bool]] = field(default_factory=PMap)
+    """The accounts of each certificate (an index of ``balances``, for its period closes)."""
+    transits: PMap[str, Transit] = field(default_factory=PMap)
+    """The transfers dispatched and not yet received, by transport document (part of the
+    directory every partition holds: only those in transit, so it stays small)."""
+    booked_documents: PMap[str, str] = field(default_factory=PMap)
+    """The posting id that booked each document (``plan.document_key``): a CoC document's
+    quantity is credited once, a transport document moves its material once."""
 
     def decided(self, posting_id: str) -> DecidedPosting | None:
         """What was decided under ``posting_id`` (accepted or rejected), if anything."""
@@ -77,9 +100,14 @@ class LedgerState:
 
     def certificate_on(self, site_id: str, day: date) -> Certificate | None:
         """The certificate the site belongs to on that day, by the memberships' dates."""
+        membership = self.membership_on(site_id, day)
+        return self.certificates[membership.certificate_id] if membership is not None else None
+
+    def membership_on(self, site_id: str, day: date) -> Membership | None:
+        """The site's membership in force on that day (a site has a few)."""
         for membership in self.memberships.get(site_id, ()) or ():
             if membership.covers(day):
-                return self.certificates[membership.certificate_id]
+                return membership
         return None
 
     def latest_membership(self, site_id: str) -> Membership | None:
@@ -99,7 +127,11 @@ class LedgerState:
         held = self.certificates_by_holder.get(holder_id, ()) or ()
         return tuple(self.certificates[certificate_id] for certificate_id in held)
 
-    @property
-    def closed_through(self) -> date | None:
-        """The last closed day: everything dated on or before it is closed."""
-        return max((period.end for period in self.closed_periods), default=None)
+    def closed_through(self, certificate_id: str) -> date | None:
+        """The certificate's last closed day: everything dated on or before it is closed."""
+        closes = self.closes.get(certificate_id)
+        return closes.through if closes is not None else None
+
+    def closed_periods(self, certificate_id: str) -> tuple[Period, ...]:
+        closes = self.closes.get(certificate_id)
+        return closes.periods if closes is not None else ()

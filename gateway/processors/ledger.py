@@ -40,7 +40,7 @@ from typing import Any
 import gateway.ledger as ledger
 from contracts import ledger as wire
 from contracts.base import Contract
-from contracts.custody import CustodyBalanceUpdated, CustodyMovementRecorded
+from contracts.custody import CertifiedAccount, CustodyBalanceUpdated, CustodyMovementRecorded
 from contracts.dead_letter import DeadLetterReason
 from contracts.envelope import (
     Envelope,
@@ -50,7 +50,7 @@ from contracts.envelope import (
     envelope_headers,
 )
 from contracts.topics import TOPICS_BY_NAME
-from contracts.values import AccountingLevel, CustodyAccount
+from contracts.values import AccountingLevel
 from gateway.ledger.codec import FACT_VERSION, FactDecoder, encode_fact
 from gateway.processors.partitions import partition_of
 from gateway.processors.records import InputRecord, OutputRecord, dead_letter_records, published
@@ -77,6 +77,7 @@ LedgerCommandBody = (
     | wire.RecordNonCertifiedInput
     | wire.RecordCertifiedOutput
     | wire.RecordPhysicalTransfer
+    | wire.RecordTransferReceipt
     | wire.AllocateToSiteLevel
     | wire.ClosePeriod
     | CustodyMovementRecorded
@@ -205,6 +206,7 @@ _SAME_SHAPE: dict[type[Contract], Any] = {
     wire.RecordNonCertifiedInput: ledger.NonCertifiedInput,
     wire.RecordCertifiedOutput: ledger.CertifiedOutput,
     wire.RecordPhysicalTransfer: ledger.PhysicalTransfer,
+    wire.RecordTransferReceipt: ledger.TransferReceipt,
     wire.AllocateToSiteLevel: ledger.LevelAllocation,
     wire.JoinCertificate: ledger.JoinCertificate,
     wire.LeaveCertificate: ledger.LeaveCertificate,
@@ -237,7 +239,9 @@ def to_core_command(body: LedgerCommandBody) -> ledger.Command:
                 operator_party_id=body.operator_party_id,
             )
         case wire.ClosePeriod():
-            return ledger.ClosePeriod(posting_id=body.posting_id, period=_period(body))
+            return ledger.ClosePeriod(
+                posting_id=body.posting_id, period=_period(body), certificate_id=body.certificate_id
+            )
         case CustodyMovementRecorded():
             return ledger.CustodyMove(
                 posting_id=body.posting_id,
@@ -308,7 +312,12 @@ def _sender_violation(
         allowed = {settings.registry_party}
         what = "custody moves implied by registry events come from the registry"
     else:
-        site_id = body.from_site if isinstance(body, wire.RecordPhysicalTransfer) else body.site_id
+        if isinstance(body, wire.RecordPhysicalTransfer):
+            site_id = body.from_site
+        elif isinstance(body, wire.RecordTransferReceipt):
+            site_id = body.to_site
+        else:
+            site_id = body.site_id
         site = state.sites.get(site_id)
         if site is None or site.operator_party_id is None:
             return None  # an unknown site is the core's to reject, naming the site
@@ -330,7 +339,10 @@ def _booked_messages(
     outcome: ledger.Accepted, body: LedgerCommandBody, command: ledger.Command, now: datetime
 ) -> list[Contract]:
     if isinstance(command, ledger.ClosePeriod):
-        return [_period_closed(command.posting_id, command.period, outcome.statements, now)]
+        closed_for = outcome.fact.closed_certificate if outcome.fact is not None else None
+        return [
+            _period_closed(command.posting_id, command.period, closed_for, outcome.statements, now)
+        ]
     changed = [entry.account for entry in outcome.entries]
     changed.extend(credit.account for credit in outcome.credits)
     return [
@@ -347,6 +359,7 @@ def _booked_messages(
 def _period_closed(
     posting_id: str,
     period: ledger.Period,
+    certificate_id: str | None,
     statements: Sequence[ledger.Reconciliation],
     now: datetime,
 ) -> Contract:
@@ -355,6 +368,7 @@ def _period_closed(
         period_kind=wire.PeriodKind(period.kind.value),
         period_start=period.start,
         period_end=period.end,
+        certificate_id=certificate_id,
         statements=tuple(
             wire.AccountStatement(
                 account=_account(statement.account),
@@ -479,8 +493,10 @@ def _apply_remote_fact(
         )
     messages = _balance_updates(entries, now)
     if fact.closed is not None:
-        statements = ledger.statements(state, fact.closed)
-        messages.append(_period_closed(fact.posting_id, fact.closed, statements, now))
+        statements = ledger.statements(state, fact.closed, fact.closed_for)
+        messages.append(
+            _period_closed(fact.posting_id, fact.closed, fact.closed_certificate, statements, now)
+        )
     outputs = (
         published(messages, cause, now, LEDGER_SOURCE, settings.registry_party) if publish else ()
     )
@@ -500,12 +516,13 @@ def _header(record: InputRecord, name: str) -> bytes | None:
 
 
 @lru_cache(maxsize=1 << 18)
-def _account(account: ledger.AccountKey) -> CustodyAccount:
+def _account(account: ledger.AccountKey) -> CertifiedAccount:
     """The wire account of a core account (made once per account: contracts are frozen)."""
-    return CustodyAccount(
+    return CertifiedAccount(
         holder_id=account.holder_id,
         material_quality=account.material_quality,
         level=AccountingLevel(account.level.value),
+        certificate_id=account.certificate_id,
     )
 
 

@@ -88,7 +88,8 @@ def certification() -> list[Sent]:
 
 
 def material_stream(count: int, seed: int) -> list[Sent]:
-    """Inputs, outputs (some overdrawing) and transfers at random, always the same for a seed."""
+    """Inputs, outputs (some overdrawing) and transfers (each dispatched and received) at
+    random, always the same for a seed."""
     chooser = random.Random(seed)
     sent: list[Sent] = []
     for index in range(count):
@@ -124,7 +125,21 @@ def material_stream(count: int, seed: int) -> list[Sent]:
                 transport_document=f"CMR-{index}",
                 occurred_on=day,
             )
-            sent.append((body, SITE_OPERATOR))
+            receipt = wire.RecordTransferReceipt.build(
+                posting_id=f"receipt-{index}",
+                **body.model_dump(
+                    include={
+                        "transport_document",
+                        "from_site",
+                        "to_site",
+                        "material_quality",
+                        "quantity_kg",
+                        "level",
+                        "occurred_on",
+                    }
+                ),
+            )
+            sent += [(body, SITE_OPERATOR), (receipt, SITE_OPERATOR)]
         else:
             fields = {
                 "posting_id": f"{kind}-{index}",

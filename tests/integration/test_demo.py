@@ -42,7 +42,8 @@ def test_the_demo_shows_every_kind_of_decision(kafka_broker: BrokerInfo) -> None
         "warehouse-rotterdam-07 [lot_arrival]",
         "custody move        LOT-RTM-0003: 20000 kg asi_aluminium (S) warehouse-rotterdam-07 -> "
         "northsea-metals-ldn [warrant_issued]",
-        "balance           northsea-metals-ldn/asi_aluminium/S: +20000 -> 40000 kg",
+        "balance           northsea-metals-ldn/asi_aluminium/S@ASI-COC-NORTHSEA: +20000 -> "
+        "40000 kg",
         "ledger REJECTED     NORDAL-OUT-0305: OVERDRAW",
         "at most 19496",
         "period closed       2026-02: NORDAL-SUNNDAL/S 0+80000-0=80000",

@@ -8,13 +8,18 @@ import asyncio
 import os
 import signal
 from collections import Counter
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from contracts import ledger as wire
 from contracts.custody import CustodyBalanceUpdated
-from gateway.ledger import LedgerState
+from contracts.values import AccountingLevel
+from gateway.ledger import AccountKey, LedgerState, Level, apply_facts
+from gateway.ledger.codec import decode_fact
 from gateway.topology import LEDGER_INPUT
 from tests.conftest import TestTopics
 from tests.integration.ledger_support import (
@@ -156,3 +161,62 @@ async def test_kill_9_mid_stream_then_restart_gives_the_balances_of_an_uninterru
     assert set(per_entry.values()) == {1}, "a balance update was published twice"
     uninterrupted: LedgerState = replayed(await raw_records(topics, LEDGER_INPUT))
     assert latest_balances(updates) == state_balances(uninterrupted)
+
+
+JOURNAL = "registry.ledger-journal"
+WRITTEN_BEFORE_CERTIFICATE_ACCOUNTS = (
+    b'{"v":2,"id":"reg-c","t":"RegisterCertificate","d":"00","on":"2026-01-01","k":"accepted",'
+    b'"certs":[["C-OLD","OLDGROUP","group_level",false]]}',
+    b'{"v":2,"id":"reg-s","t":"RegisterSite","d":"01","on":"2026-01-01","k":"accepted",'
+    b'"recs":[["OLD-1",null,"smelter-old",[]]]}',
+    b'{"v":2,"id":"join","t":"JoinCertificate","d":"02","on":"2026-01-01","k":"accepted",'
+    b'"recs":[["OLD-1","C-OLD","smelter-old",[["C-OLD","2026-01-01",null]]]]}',
+    b'{"v":2,"id":"in-1","t":"CertifiedInput","d":"03","on":"2026-02-02","k":"accepted",'
+    b'"deltas":[["OLDGROUP","asi_aluminium","G","100","100"]],"sites":["OLD-1"]}',
+    b'{"v":2,"id":"close","t":"ClosePeriod","d":"04","on":"2026-02-28","k":"accepted",'
+    b'"close":["month","2026-02-01"]}',
+)
+"""A journal the previous version wrote: its accounts and its close name no certificate."""
+
+
+async def test_a_journal_written_before_accounts_named_their_certificate_restores_and_books_on(
+    topics: TestTopics, tmp_path: Path
+) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=topics.bootstrap_servers)
+    await producer.start()
+    try:
+        for number, fact in enumerate(WRITTEN_BEFORE_CERTIFICATE_ACCOUNTS):
+            await producer.send_and_wait(
+                topics.prefix + JOURNAL, fact, key=f"fact-{number}".encode(), partition=0
+            )
+    finally:
+        await producer.stop()
+    old_account = AccountKey("OLDGROUP", "asi_aluminium", Level.GROUP, "C-OLD")
+    expected = apply_facts(decode_fact(fact) for fact in WRITTEN_BEFORE_CERTIFICATE_ACCOUNTS)
+    assert expected.balances == {old_account: Decimal(100)}
+    sale = wire.RecordCertifiedOutput.build(
+        posting_id="out-1",
+        site_id="OLD-1",
+        holder_id="OLDGROUP",
+        material_quality="asi_aluminium",
+        quantity_kg=Decimal(30),
+        level=AccountingLevel.GROUP,
+        claim_document="INV-1",
+        occurred_on=date(2026, 3, 3),
+    )
+    late = sale.model_copy(update={"posting_id": "late-1", "occurred_on": date(2026, 2, 27)})
+    async with running_registry(registry_settings(topics, tmp_path / "state")) as app:
+        assert app.ledger is not None
+        assert app.ledger.state_of(0) == expected
+        assert app.ledger.state_of(0).closed_through("C-OLD") == date(2026, 2, 28)
+        await send(topics, [(sale, "smelter-old"), (late, "smelter-old")])
+        await wait_until_booked(topics, app.ledger_group_id)
+        assert app.ledger.state_of(0).balances == {old_account: Decimal(70)}
+    decisions = [record.decoded.body for record in await read(topics, DECISIONS)]
+    assert [type(d).__name__ for d in decisions] == [
+        "LedgerPostingAccepted",
+        "LedgerPostingRejected",
+    ]
+    assert decisions[1].violations[0].code == "PERIOD_CLOSED"  # type: ignore[attr-defined]
+    updates = await read(topics, BALANCES)
+    assert [record.key for record in updates] == [b"OLDGROUP/asi_aluminium/G@C-OLD"]

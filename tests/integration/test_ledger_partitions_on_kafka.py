@@ -219,7 +219,7 @@ async def test_a_move_across_ledger_partitions_is_booked_exactly_once_across_kil
     ]
     per_entry = Counter((u.posting_id, u.account_key) for u in updates)
     assert set(per_entry.values()) == {1}, "a balance update was published twice"
-    smelter, warehouse = f"{SMELTER}/{Q}/S", f"{WAREHOUSE}/{Q}/S"
+    smelter, warehouse = f"{SMELTER}/{Q}/S@CERT-ALPHA", f"{WAREHOUSE}/{Q}/S@CERT-WH"
     for posting_id in move_ids:
         booked = {key for (pid, key) in per_entry if pid == posting_id}
         assert booked == ({smelter, warehouse} if posting_id in accepted else set())

@@ -66,4 +66,4 @@ async def test_every_rejection_is_published_once_with_its_code_and_the_gateway_b
     assert rejected == [row.rejection.code for row in ROWS]
     for edge, steps in zip(ACCEPTED_EDGES, passing, strict=True):
         prefix = booked(steps[0][0])[0].split(".", 1)[0]
-        assert balances[f"{prefix}.{edge.account}"] == edge.balance_kg
+        assert balances[edge.account_under(f"{prefix}.")] == edge.balance_kg

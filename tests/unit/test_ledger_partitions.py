@@ -21,6 +21,7 @@ from contracts.base import Contract
 from contracts.custody import CustodyBalanceUpdated, CustodyMovementRecorded
 from contracts.envelope import decode_message
 from contracts.topics import TOPICS_BY_NAME
+from contracts.values import AccountingLevel
 from gateway.ledger import LedgerState, apply_facts
 from gateway.ledger.codec import decode_fact
 from gateway.processors.ledger import LEDGER_TRANSFERS, process_ledger_record
@@ -119,7 +120,7 @@ def test_a_move_across_partitions_is_debited_at_the_source_and_credited_at_the_d
 ):
     cluster = funded(PARTITIONS)
     cluster.send(move("lot-arrival.L1", "400"), "custody-registry")
-    a1, wh1 = "A1/asi_aluminium/S", "WH1/asi_aluminium/S"
+    a1, wh1 = "A1/asi_aluminium/S@CERT-A", "WH1/asi_aluminium/S@CERT-WH"
     held = [
         {account.text: kg for account, kg in state.balances.items()} for state in cluster.states
     ]
@@ -148,7 +149,7 @@ def test_a_refused_debit_credits_nothing() -> None:
     cluster.send(move("lot-arrival.L2", "1500"), "custody-registry")
     (rejected,) = [b for b in cluster.bodies() if isinstance(b, wire.LedgerPostingRejected)]
     assert rejected.violations[0].code == "OVERDRAW"
-    assert cluster.balances() == {"A1/asi_aluminium/S": Decimal(1000)}
+    assert cluster.balances() == {"A1/asi_aluminium/S@CERT-A": Decimal(1000)}
     assert not cluster.waiting
 
 
@@ -161,7 +162,7 @@ def test_a_debit_arriving_where_its_holder_is_not_held_is_passed_on_and_decided_
     cluster.send(move(posting_id, "100"), "custody-registry", key=elsewhere)  # again
     assert cluster.outcomes[Outcome.FORWARDED] == forwarded + 2
     assert cluster.outcomes[Outcome.ALREADY_HANDLED] == 1
-    assert cluster.balances()["WH1/asi_aluminium/S"] == Decimal(100)
+    assert cluster.balances()["WH1/asi_aluminium/S@CERT-WH"] == Decimal(100)
     decided = [b.posting_id for b in cluster.bodies() if isinstance(b, wire.LedgerPostingAccepted)]
     assert decided.count(posting_id) == 1
 
@@ -215,5 +216,43 @@ def test_a_membership_change_is_decided_where_the_site_is_held() -> None:
     cluster.send(leave, "exchange-listing-desk", key="WH1")  # lands on partition 0
     assert cluster.outcomes[Outcome.FORWARDED] == forwarded + 1
     # decided on partition 1, which holds A1's account: its balance written off there
-    assert cluster.balances()["A1/asi_aluminium/S"] == Decimal(0)
+    assert cluster.balances()["A1/asi_aluminium/S@CERT-A"] == Decimal(0)
     assert cluster.states[0].latest_membership("A1") == cluster.states[1].latest_membership("A1")
+
+
+def test_a_transfer_between_partitions_is_in_transit_until_received_where_the_receiver_is() -> None:
+    cluster = funded(PARTITIONS)
+    dispatch = wire.RecordPhysicalTransfer.build(
+        posting_id="transfer-1",
+        from_site="A1",
+        to_site="A2",
+        material_quality="asi_aluminium",
+        quantity_kg=Decimal(300),
+        level=AccountingLevel.SITE,
+        transport_document="CMR-1",
+        occurred_on=date(2026, 3, 4),
+    )
+    cluster.send(dispatch, "smelter-a")
+    assert cluster.balances() == {"A1/asi_aluminium/S@CERT-A": Decimal(700)}
+    assert all("CMR-1" in state.transits for state in cluster.states)
+    receipt = wire.RecordTransferReceipt.build(
+        **dispatch.model_dump(include={"transport_document", "from_site", "to_site", "level"}),
+        posting_id="receipt-1",
+        material_quality="asi_aluminium",
+        quantity_kg=Decimal(300),
+        occurred_on=date(2026, 3, 5),
+    )
+    cluster.send(receipt, "smelter-a", key="A1")  # arrives where A1 is: passed on to A2's
+    cluster.send(receipt.model_copy(update={"posting_id": "receipt-2"}), "smelter-a", key="A1")
+    assert cluster.balances() == {
+        "A1/asi_aluminium/S@CERT-A": Decimal(700),
+        "A2/asi_aluminium/S@CERT-A": Decimal(300),
+    }
+    assert not any(state.transits for state in cluster.states)
+    decided = {
+        body.posting_id: type(body).__name__
+        for body in cluster.bodies()
+        if isinstance(body, wire.LedgerPostingAccepted | wire.LedgerPostingRejected)
+    }
+    assert decided["receipt-1"] == "LedgerPostingAccepted"
+    assert decided["receipt-2"] == "LedgerPostingRejected"

@@ -174,8 +174,8 @@ def test_a_booked_input_answers_with_an_acceptance_and_one_balance_update_per_ac
         "registry.ledger-decisions",
         "registry.custody-balances",
     ]
-    assert last.outputs[1].key == b"A1/asi_aluminium/S"
-    assert balances(state) == {"A1/asi_aluminium/S": Decimal(1000)}
+    assert last.outputs[1].key == b"A1/asi_aluminium/S@CERT-A"
+    assert balances(state) == {"A1/asi_aluminium/S@CERT-A": Decimal(1000)}
 
 
 def test_an_overdrawing_output_is_rejected_with_the_available_balance() -> None:
@@ -193,7 +193,7 @@ def test_an_overdrawing_output_is_rejected_with_the_available_balance() -> None:
     assert violation.code == "OVERDRAW" and violation.field == "quantity_kg"
     assert "available balance 1000 kg" in violation.message
     assert last.changed_state  # the ledger remembers the refused id
-    assert balances(state) == {"A1/asi_aluminium/S": Decimal(1000)}
+    assert balances(state) == {"A1/asi_aluminium/S@CERT-A": Decimal(1000)}
 
 
 def test_the_same_command_again_is_already_handled_and_publishes_nothing() -> None:
@@ -271,8 +271,8 @@ def test_a_registry_custody_move_takes_credits_from_the_deliverer_to_the_warehou
     ]
     assert results[-1].outcome is Outcome.REJECTED  # only 400 kg left at A1
     assert balances(state) == {
-        "A1/asi_aluminium/S": Decimal(400),
-        "WH1/asi_aluminium/S": Decimal(600),
+        "A1/asi_aluminium/S@CERT-A": Decimal(400),
+        "WH1/asi_aluminium/S@CERT-WH": Decimal(600),
     }
 
 
@@ -305,12 +305,13 @@ def test_closing_a_month_publishes_the_reconciliation_of_every_account() -> None
 
 def test_a_period_is_named_by_its_first_day_and_closes_once() -> None:
     bodies = [
+        *setup(),
         (close("bad", date(2026, 3, 15)), EXCHANGE),
         (close("first", date(2026, 3, 1)), EXCHANGE),
         (close("second", date(2026, 3, 1)), EXCHANGE),
     ]
     _, results, _ = run(bodies)
-    first_bad, ok, again = (bodies_of(r)[0] for r in results)
+    first_bad, ok, again = (bodies_of(r)[0] for r in results[-3:])
     assert first_bad.violations[0].code == "PERIOD_START"  # type: ignore[attr-defined]
     assert first_bad.violations[0].field == "period_start"  # type: ignore[attr-defined]
     assert isinstance(ok, wire.LedgerPeriodClosed)

@@ -147,7 +147,7 @@ def populated(accounts: int) -> LedgerState:
     }
     homes = [(smelter(n), "C-SMELTERS") for n in range(accounts)]
     homes += [(warehouse(n), "C-WAREHOUSES") for n in range(WAREHOUSES)]
-    keys = {site_id: AccountKey(site_id, QUALITY, Level.SITE) for site_id, _ in homes}
+    keys = {site_id: AccountKey(site_id, QUALITY, Level.SITE, home) for site_id, home in homes}
     return LedgerState(
         certificates=PMap(certificates),
         certificates_by_holder=PMap({"SMELTERS": ("C-SMELTERS",), "WAREHOUSES": ("C-WAREHOUSES",)}),
@@ -244,11 +244,11 @@ def journal_facts(accounts: int, count: int) -> Iterator[bytes]:
     months = [date(2026, month, 1) for month in range(1, 13)]
     for n in range(count):
         site = smelter(n * 7919 % accounts)
-        source = AccountKey(site, QUALITY, Level.SITE)
+        source = AccountKey(site, QUALITY, Level.SITE, "C-SMELTERS")
         kind = n % 5
         deltas: tuple[Delta, ...] = (Delta(source, Decimal(500 if kind < 2 else -400)),)
         if kind == 4:
-            target = AccountKey(warehouse(n % WAREHOUSES), QUALITY, Level.SITE)
+            target = AccountKey(warehouse(n % WAREHOUSES), QUALITY, Level.SITE, "C-WAREHOUSES")
             deltas = (Delta(source, Decimal(-25)), Delta(target, Decimal(25)))
         yield encode_fact(
             Fact(

@@ -24,6 +24,7 @@ from gateway.ledger import (
     PhysicalTransfer,
     RegisterCertificate,
     RegisterSite,
+    TransferReceipt,
 )
 from gateway.violations import shown
 
@@ -61,9 +62,15 @@ def site(pid: str, site_id: str) -> RegisterSite:
     return RegisterSite(posting_id=pid, occurred_on=day(1), site_id=site_id)
 
 
-def join(pid: str, site_id: str, certificate_id: str, on: date | int = 1) -> JoinCertificate:
+def join(
+    pid: str, site_id: str, certificate_id: str, on: date | int = 1, *, nominated: bool = False
+) -> JoinCertificate:
     return JoinCertificate(
-        posting_id=pid, site_id=site_id, certificate_id=certificate_id, effective_on=_date(on)
+        posting_id=pid,
+        site_id=site_id,
+        certificate_id=certificate_id,
+        effective_on=_date(on),
+        nominated=nominated,
     )
 
 
@@ -178,6 +185,22 @@ def shipped(
     )
 
 
+def arrived(
+    pid: str, dispatch: PhysicalTransfer, *, on: date | int | None = None
+) -> TransferReceipt:
+    """The receipt of ``dispatch`` as it was dispatched (on its day, unless ``on``)."""
+    return TransferReceipt(
+        posting_id=pid,
+        occurred_on=dispatch.occurred_on if on is None else _date(on),
+        transport_document=dispatch.transport_document,
+        from_site=dispatch.from_site,
+        to_site=dispatch.to_site,
+        material_quality=dispatch.material_quality,
+        quantity_kg=dispatch.quantity_kg,
+        level=dispatch.level,
+    )
+
+
 def allocated(
     pid: str,
     site_id: str,
@@ -222,20 +245,29 @@ def moved(
     )
 
 
-def described(entry: BalanceUpdate) -> str:
-    """An update as the tables write it: "SITE/quality/S +100 = 600"."""
+def described(entry: BalanceUpdate, *, certificate: bool = False) -> str:
+    """An update as the tables write it: "SITE/quality/S +100 = 600", or with ``certificate``
+    "SITE/quality/S@C-1 +100 = 600" (where a holder accounts under several certificates)."""
     sign = "+" if entry.delta_kg > 0 else ""
-    return f"{entry.account.text} {sign}{shown(entry.delta_kg)} = {shown(entry.balance_kg)}"
+    text = entry.account.text if certificate else entry.account.holder_text
+    return f"{text} {sign}{shown(entry.delta_kg)} = {shown(entry.balance_kg)}"
 
 
 def balances_by_text(state: LedgerState) -> dict[str, Decimal]:
-    return {account.text: balance for account, balance in state.balances.items()}
+    """Balances by "holder/quality/S@certificate", and by "holder/quality/S": the sum of a
+    holder's accounts of that quality and level under any certificate."""
+    balances = {account.text: balance for account, balance in state.balances.items()}
+    for account, balance in state.balances.items():
+        balances[account.holder_text] = balances.get(account.holder_text, Decimal(0)) + balance
+    return balances
 
 
 def account(text: str) -> AccountKey:
-    holder, rest = text.split("/", 1)
+    """The account of "holder/quality/S@certificate"."""
+    rest, certificate_id = text.rsplit("@", 1)
+    holder, rest = rest.split("/", 1)
     quality, level = rest.rsplit("/", 1)
-    return AccountKey(holder, quality, Level(level))
+    return AccountKey(holder, quality, Level(level), certificate_id)
 
 
 def _date(on: date | int) -> date:

@@ -34,6 +34,7 @@ from gateway.ledger import (
     PhysicalTransfer,
     RegisterCertificate,
     RegisterSite,
+    TransferReceipt,
     rules,
 )
 from gateway.ledger.model import BalanceRule
@@ -46,6 +47,7 @@ from tests.unit.ledger.builders import (
     G,
     S,
     allocated,
+    arrived,
     certificate,
     join,
     leave,
@@ -77,6 +79,7 @@ _SAME_SHAPE: dict[type[Command], type[Contract]] = {
     NonCertifiedInput: wire.RecordNonCertifiedInput,
     CertifiedOutput: wire.RecordCertifiedOutput,
     PhysicalTransfer: wire.RecordPhysicalTransfer,
+    TransferReceipt: wire.RecordTransferReceipt,
     LevelAllocation: wire.AllocateToSiteLevel,
     JoinCertificate: wire.JoinCertificate,
     LeaveCertificate: wire.LeaveCertificate,
@@ -121,6 +124,7 @@ def as_wire(command: Command) -> Contract:
                 posting_id=command.posting_id,
                 period_kind=wire.PeriodKind(command.period.kind.value),
                 period_start=command.period.start,
+                certificate_id=command.certificate_id,
             )
         case CustodyMove():
             return CustodyMovementRecorded.build(
@@ -152,6 +156,8 @@ def usual_sender(command: Command) -> str:
             return REGISTRY
         case PhysicalTransfer():
             return operator_of(command.from_site)
+        case TransferReceipt():
+            return operator_of(command.to_site)
         case _:
             return operator_of(command.site_id)
 
@@ -189,45 +195,55 @@ class Edge:
     case: str
     steps: tuple[Sent, ...]
     account: str
+    """"holder/quality/S@certificate"."""
     balance_kg: Decimal
+
+    def account_under(self, prefix: str) -> str:
+        """The account's text with its ids under ``prefix`` (``namespaced``)."""
+        holder, certificate_id = self.account.rsplit("@", 1)
+        return f"{prefix}{holder}@{prefix}{certificate_id}"
 
 
 def edge(case: str, account: str, balance_kg: str, *steps: Step) -> Edge:
     return Edge(case, tuple(sent(step) for step in steps), account, Decimal(balance_kg))
 
 
-def member(site_id: str, certificate_id: str, on: int = 1) -> tuple[Command, ...]:
+def member(
+    site_id: str, certificate_id: str, on: int = 1, *, nominated: bool = False
+) -> tuple[Command, ...]:
     """A site registered with its operator and joining a certificate."""
-    joining = join(f"join-{site_id}", site_id, certificate_id, on)
+    joining = join(f"join-{site_id}", site_id, certificate_id, on, nominated=nominated)
     return registered(f"site-{site_id}", site_id), joining
 
 
 CERT_A = certificate("cert-A", "CERT-A", "GROUP-A", SITE_LEVEL)
 CERT_B = certificate("cert-B", "CERT-B", "GROUP-B", GROUP_LEVEL)
-CERT_Q = certificate("cert-Q", "CERT-Q", "GROUP-Q", SITE_LEVEL, separate=True)
+CERT_Q = certificate("cert-Q", "CERT-Q", "GROUP-Q", GROUP_LEVEL, separate=True)
 SITE_LEVEL_A1 = (CERT_A, *member("A1", "CERT-A"))
 """Site-level certificate CERT-A with its site A1 (S accounts only)."""
 SITE_LEVEL_A1_A2 = (*SITE_LEVEL_A1, *member("A2", "CERT-A"))
 GROUP_LEVEL_B1 = (CERT_B, *member("B1", "CERT-B"))
 """Group-level certificate CERT-B of GROUP-B with its site B1 (one G account for the group)."""
-SCENARIO_3_Q1 = (CERT_Q, *member("Q1", "CERT-Q"))
-"""Scenario 3: CERT-Q keeps G accounts for GROUP-Q and a separate site quality at Q1."""
+SCENARIO_3_Q1 = (CERT_Q, *member("Q1", "CERT-Q", nominated=True))
+"""Scenario 3: CERT-Q keeps G accounts for GROUP-Q and a separate site quality at its
+nominated site Q1."""
+TRANSFER_A1_A2 = shipped("transfer-1", "A1", "A2", 10)
 JANUARY_2020 = Period.month(2020, 1)
 YEAR_2019 = Period.year(2019)
 """The period rows close years before every other row's dates, so that in one ledger the
 closes refuse nothing of the other rows."""
 
 
-def closing(pid: str, period: Period) -> ClosePeriod:
-    return ClosePeriod(posting_id=pid, period=period)
+def closing(pid: str, period: Period, certificate_id: str | None = None) -> ClosePeriod:
+    return ClosePeriod(posting_id=pid, period=period, certificate_id=certificate_id)
 
 
 # fmt: off
 ROWS: tuple[Row, ...] = (
     row(rules.CERTIFICATE_EXISTS, "a certificate id registered twice",
         CERT_A, certificate("cert-A-again", "CERT-A", "GROUP-A2", SITE_LEVEL)),
-    row(rules.SEPARATE_QUALITY_NEEDS_SITE_LEVEL, "a separate site quality under group level",
-        certificate("cert-X", "CERT-X", "GROUP-X", GROUP_LEVEL, separate=True)),
+    row(rules.SEPARATE_QUALITY_NEEDS_GROUP_LEVEL, "a separate site quality under site level",
+        certificate("cert-X", "CERT-X", "GROUP-X", SITE_LEVEL, separate=True)),
     row(rules.SITE_EXISTS, "a site id registered twice",
         registered("site-A1", "A1"), registered("site-A1-again", "A1")),
     row(rules.UNKNOWN_SITE, "a posting at an unregistered site",
@@ -245,12 +261,17 @@ ROWS: tuple[Row, ...] = (
         leave("leave-A1", "A1", "CERT-A", 5, TAKE), join("join-A1-B", "A1", "CERT-B", 5)),
     row(rules.SITE_NOT_CERTIFIED, "a posting at a site under no certificate",
         registered("site-A1", "A1"), received("in-1", "A1", 100)),
+    row(rules.SITE_NOT_NOMINATED, "an S input at a site not nominated under group certification",
+        *GROUP_LEVEL_B1, received("in-1", "B1", 100)),
     row(rules.LEVEL_OUTSIDE_SCOPE, "a G posting under a site-level certificate",
         *SITE_LEVEL_A1, received("in-1", "A1", 100, level=G, holder="GROUP-A")),
     row(rules.WRONG_HOLDER, "a G posting crediting the site, not the group",
         *GROUP_LEVEL_B1, received("in-1", "B1", 100, level=G, holder="B1")),
     row(rules.UNKNOWN_HOLDER, "a posting crediting an unknown holder",
         *GROUP_LEVEL_B1, received("in-1", "B1", 100, level=G, holder="NOBODY")),
+    row(rules.CERTIFICATE_AMBIGUOUS, "a move from a group holding two group-level certificates",
+        *GROUP_LEVEL_B1, certificate("cert-B2", "CERT-B2", "GROUP-B", GROUP_LEVEL),
+        moved("move-1", "GROUP-B", "B1", 10)),
     row(rules.CREDITS_ACROSS_SITES, "a site selling against another site's S credits",
         *SITE_LEVEL_A1_A2, sold("out-1", "A2", 10, holder="A1")),
     row(rules.SITE_MATERIAL_TO_GROUP, "scenario 3: an allocation S -> G",
@@ -271,13 +292,28 @@ ROWS: tuple[Row, ...] = (
         *GROUP_LEVEL_B1, moved("move-1", "GROUP-B", "GROUP-B", 10)),
     row(rules.USE_PHYSICAL_TRANSFER, "a custody move between two sites of one certificate",
         *SITE_LEVEL_A1_A2, moved("move-1", "A1", "A2", 10, level=S)),
+    row(rules.COC_DOCUMENT_CREDITED, "one CoC document booked at a second site under a new id",
+        *SITE_LEVEL_A1_A2, received("in-1", "A1", 100),
+        replace(received("in-2", "A2", 100), coc_document="COC-in-1")),
+    row(rules.TRANSPORT_DOCUMENT_USED, "one transport document booked for a second transfer",
+        *SITE_LEVEL_A1_A2, received("in-1", "A1", 100), shipped("transfer-1", "A1", "A2", 10),
+        replace(shipped("transfer-2", "A1", "A2", 10), transport_document="CMR-transfer-1")),
+    row(rules.NOT_IN_TRANSIT, "a receipt of a transfer never dispatched",
+        *SITE_LEVEL_A1_A2, arrived("receipt-1", TRANSFER_A1_A2)),
+    row(rules.TRANSFER_ALREADY_RECEIVED, "a transfer received a second time under a new id",
+        *SITE_LEVEL_A1_A2, received("in-1", "A1", 100), TRANSFER_A1_A2,
+        arrived("receipt-1", TRANSFER_A1_A2), arrived("receipt-2", TRANSFER_A1_A2)),
+    row(rules.RECEIPT_MISMATCH, "a receipt of another quantity than dispatched",
+        *SITE_LEVEL_A1_A2, received("in-1", "A1", 100), TRANSFER_A1_A2,
+        replace(arrived("receipt-1", TRANSFER_A1_A2), quantity_kg=Decimal(9))),
     row(rules.POSTING_ID_REUSED, "another command under a used posting id",
         *SITE_LEVEL_A1, received("in-1", "A1", 100), received("in-1", "A1", 99)),
-    row(rules.PERIOD_CLOSED, "a registration dated in a closed month",
-        closing("close-2020-01", JANUARY_2020),
-        replace(registered("site-LATE", "LATE"), occurred_on=date(2020, 1, 15))),
-    row(rules.PERIOD_NOT_CLOSABLE, "a year closed twice",
-        closing("close-2019", YEAR_2019), closing("close-2019-again", YEAR_2019)),
+    row(rules.PERIOD_CLOSED, "a site joining in a month closed for its certificate",
+        CERT_A, registered("site-A1", "A1"), closing("close-2020-01", JANUARY_2020, "CERT-A"),
+        join("join-A1", "A1", "CERT-A", date(2020, 1, 15))),
+    row(rules.PERIOD_NOT_CLOSABLE, "a year closed twice for one certificate",
+        CERT_A, closing("close-2019", YEAR_2019, "CERT-A"),
+        closing("close-2019-again", YEAR_2019, "CERT-A")),
     row(rules.SENDER_NOT_PERMITTED, "a posting sent by someone other than the site's operator",
         *SITE_LEVEL_A1, (as_wire(received("in-1", "A1", 100)), "intruder")),
     row(rules.PERIOD_START, "a month to close named by its 15th",
@@ -287,12 +323,16 @@ ROWS: tuple[Row, ...] = (
 """One row per entry of ``REJECTIONS``, in its order."""
 
 ACCEPTED_EDGES: tuple[Edge, ...] = (
-    edge("an output taking the balance to exactly 0 kg", "A1/asi_aluminium/S", "0",
+    edge("an output taking the balance to exactly 0 kg", "A1/asi_aluminium/S@CERT-A", "0",
          *SITE_LEVEL_A1, received("in-1", "A1", 100), sold("out-1", "A1", 100)),
-    edge("an input of 1 g, just above 0 kg", "A1/asi_aluminium/S", "0.001",
+    edge("an input of 1 g, just above 0 kg", "A1/asi_aluminium/S@CERT-A", "0.001",
          *SITE_LEVEL_A1, received("in-1", "A1", "0.001")),
+    edge("a late G input dated before the site's leave", "GROUP-B/asi_aluminium/G@CERT-B", "40",
+         *GROUP_LEVEL_B1, leave("leave-B1", "B1", "CERT-B", 10, TAKE),
+         received("in-1", "B1", 40, level=G, holder="GROUP-B", on=9)),
 )
-"""The passing side of the quantity rules (no negative balance, a positive quantity)."""
+"""The passing side of the quantity rules (no negative balance, a positive quantity) and of
+the membership by date (a late G posting dated before a leave)."""
 # fmt: on
 
 _ID_FIELDS = frozenset(
@@ -308,9 +348,12 @@ _ID_FIELDS = frozenset(
         "from_holder_id",
         "to_holder_id",
         "lot_id",
+        "coc_document",
+        "transport_document",
     }
 )
-"""Every field naming a command, certificate, group, site, holder, operator or lot."""
+"""Every field naming a command, certificate, group, site, holder, operator, lot or the
+document a posting books."""
 
 
 def namespaced(steps: Iterable[Sent], prefix: str) -> tuple[Sent, ...]:
@@ -320,7 +363,8 @@ def namespaced(steps: Iterable[Sent], prefix: str) -> tuple[Sent, ...]:
     for body, sender in steps:
         values = body.model_dump()
         for name in _ID_FIELDS & values.keys():
-            values[name] = prefix + values[name]
+            if values[name] is not None:
+                values[name] = prefix + values[name]
         party = sender if sender in (EXCHANGE, REGISTRY) else prefix + sender
         renamed.append((type(body).model_validate(values), party))
     return tuple(renamed)

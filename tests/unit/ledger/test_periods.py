@@ -1,8 +1,10 @@
-"""Monthly and yearly closing: one statement per account (opening, in, out, closing), the
-closing carried forward, and nothing dated in a closed period booked afterwards."""
+"""Monthly and yearly closing per certificate: one statement per account of the certificate
+(opening, in, out, closing), the closing carried forward, nothing dated in a closed period
+booked under the certificate afterwards, and the other certificates left open."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from decimal import Decimal
 
@@ -18,16 +20,22 @@ from gateway.ledger import (
     Period,
     PeriodKind,
     PeriodNotClosable,
+    PhysicalTransfer,
     Reconciliation,
     Rejected,
+    apply_fact,
+    apply_facts,
     close_period,
     post,
     replay,
 )
+from gateway.ledger.codec import decode_fact
+from gateway.ledger.facts import command_digest
 from tests.unit.ledger.builders import (
     CLOSE,
     SITE_LEVEL,
     account,
+    arrived,
     certificate,
     join,
     kg,
@@ -39,8 +47,8 @@ from tests.unit.ledger.builders import (
 )
 
 JANUARY, FEBRUARY, MARCH = (Period.month(2026, month) for month in (1, 2, 3))
-A = "A/asi_aluminium/S"
-B = "B/asi_aluminium/S"
+A = "A/asi_aluminium/S@C-1"
+B = "B/asi_aluminium/S@C-1"
 
 
 def ledger() -> LedgerState:
@@ -78,6 +86,7 @@ def first_quarter() -> LedgerState:
         received("p-1", "A", 1000, on=date(2026, 1, 10)),
         sold("p-2", "A", 300, on=date(2026, 1, 20)),
         shipped("p-3", "A", "B", 200, on=date(2026, 1, 25)),
+        arrived("p-3r", shipped("p-3", "A", "B", 200, on=date(2026, 1, 25))),
         received("p-4", "A", 200, on=date(2026, 2, 5)),
         sold("p-5", "B", 150, on=date(2026, 2, 15)),
         received("p-6", "B", 40, on=date(2026, 3, 3)),
@@ -241,6 +250,8 @@ def test_monthly_statements_add_up_and_chain_for_random_postings(
         else:
             command = shipped(f"m-{number}", site_id, other, quantity, on=on)
         state = post(state, command).state
+        if isinstance(command, PhysicalTransfer):
+            state = post(state, arrived(f"m-{number}r", command)).state
     previous: dict[str, Decimal] = {}
     for month in range(1, 13):
         state, statements = close_period(state, Period.month(2026, month))
@@ -255,11 +266,71 @@ def test_monthly_statements_add_up_and_chain_for_random_postings(
 
 def test_a_close_posted_as_a_command_is_decided_once_like_any_posting() -> None:
     command = ClosePeriod(posting_id="close-jan", period=JANUARY)
-    first = post(LedgerState(), command)
+    first = post(ledger(), command)
     assert isinstance(first, Accepted) and first.entries == ()
-    assert list(first.state.closed_periods) == [JANUARY]
+    assert first.state.closed_periods("C-1") == (JANUARY,)
     again = post(first.state, command)
     assert isinstance(again, Accepted) and again.state is first.state
     other = post(first.state, ClosePeriod(posting_id="close-jan-again", period=JANUARY))
     assert isinstance(other, Rejected) and other.codes == ("PERIOD_NOT_CLOSABLE",)
-    assert other.state.closed_periods == first.state.closed_periods
+    assert other.state.closes == first.state.closes
+
+
+def two_certificates() -> LedgerState:
+    """C-1 with sites A and B (``ledger``), and C-2 with site Z, each with January postings."""
+    return booked(
+        certificate("reg-6", "C-2", "OTHER", SITE_LEVEL),
+        site("reg-7", "Z"),
+        join("reg-8", "Z", "C-2", on=date(2025, 1, 1)),
+        received("p-1", "A", 1000, on=date(2026, 1, 10)),
+        received("p-2", "Z", 300, on=date(2026, 1, 12)),
+    )
+
+
+def test_closing_january_for_one_certificate_leaves_the_others_open() -> None:
+    closed = post(
+        two_certificates(), ClosePeriod(posting_id="close", period=JANUARY, certificate_id="C-1")
+    )
+    assert isinstance(closed, Accepted)
+    assert by_account(closed.statements) == {A: statement(0, 1000, 0, 1000)}
+    assert closed.state.closed_through("C-1") == JANUARY.end
+    assert closed.state.closed_through("C-2") is None
+    late_at_z = post(closed.state, received("late-z", "Z", 5, on=date(2026, 1, 31)))
+    assert isinstance(late_at_z, Accepted)
+    late_at_a = post(closed.state, received("late-a", "A", 5, on=date(2026, 1, 31)))
+    assert isinstance(late_at_a, Rejected) and late_at_a.codes == ("PERIOD_CLOSED",)
+    assert "of certificate C-1, which is closed through 2026-01-31" in late_at_a.reasons[0].message
+
+
+def test_a_close_naming_no_certificate_closes_every_certificate_as_before() -> None:
+    closed = post(two_certificates(), ClosePeriod(posting_id="close", period=JANUARY))
+    assert isinstance(closed, Accepted) and closed.fact is not None
+    assert closed.fact.closed_for == ("C-1", "C-2")
+    assert set(by_account(closed.statements)) == {A, "Z/asi_aluminium/S@C-2"}
+    late = post(closed.state, received("late-z", "Z", 5, on=date(2026, 1, 31)))
+    assert isinstance(late, Rejected) and late.codes == ("PERIOD_CLOSED",)
+
+
+def test_a_close_of_an_unregistered_certificate_is_refused() -> None:
+    outcome = post(ledger(), ClosePeriod(posting_id="close", period=JANUARY, certificate_id="C-9"))
+    assert isinstance(outcome, Rejected) and outcome.codes == ("UNKNOWN_CERTIFICATE",)
+
+
+def test_a_close_sent_before_closes_named_a_certificate_keeps_its_digest() -> None:
+    """The digest the previous version kept for a close: its type, id and period only."""
+    written_before = hashlib.blake2b(
+        "\x1f".join(["ClosePeriod", "close-jan", "month:2026-01-01"]).encode(), digest_size=16
+    ).hexdigest()
+    assert command_digest(ClosePeriod(posting_id="close-jan", period=JANUARY)) == written_before
+    named = ClosePeriod(posting_id="close-jan", period=JANUARY, certificate_id="C-1")
+    assert command_digest(named) != written_before
+
+
+def test_a_legacy_close_fact_closes_every_certificate_registered_when_it_is_applied() -> None:
+    legacy = decode_fact(
+        b'{"v":2,"id":"close-jan","t":"ClosePeriod","d":"00","on":"2026-01-31",'
+        b'"k":"accepted","close":["month","2026-01-01"]}'
+    )
+    state = apply_facts([legacy], two_certificates())
+    assert state.closed_through("C-1") == state.closed_through("C-2") == JANUARY.end
+    assert apply_fact(two_certificates(), legacy)[0] == state

@@ -32,6 +32,7 @@ from gateway.ledger import (
     NonCertifiedInput,
     PhysicalTransfer,
     Rejected,
+    TransferReceipt,
     apply_facts,
     post,
     replay,
@@ -51,6 +52,7 @@ from tests.unit.ledger.builders import (
     G,
     S,
     allocated,
+    arrived,
     certificate,
     join,
     leave,
@@ -89,9 +91,12 @@ def funding_commands() -> list[Command]:
     return [
         certificate("reg-site", "C-SITE", "SITEGRP", SITE_LEVEL),
         certificate("reg-group", "C-GROUP", "GRP", GROUP_LEVEL),
-        certificate("reg-sep", "C-SEP", "SEPGRP", SITE_LEVEL, separate=True),
+        certificate("reg-sep", "C-SEP", "SEPGRP", GROUP_LEVEL, separate=True),
         *(site(f"reg-{site_id}", site_id) for site_id in SITES),
-        *(join(f"join-{site_id}", site_id, cert, on=1) for site_id, cert in MEMBERS.items()),
+        *(
+            join(f"join-{site_id}", site_id, cert, on=1, nominated=cert == "C-SEP")
+            for site_id, cert in MEMBERS.items()
+        ),
         *(
             received(
                 f"fund-{site_id}-{level}",
@@ -155,12 +160,19 @@ def certified_output(draw: st.DrawFn) -> Command:
 
 
 @st.composite
-def transfer(draw: st.DrawFn) -> Command:
+def transfer(draw: st.DrawFn) -> list[Command]:
+    """A dispatch and, mostly, its receipt: mostly as dispatched, now and then another
+    quantity or a later day."""
     source, quantity, on = draw(sites), draw(quantities(300)), draw(days)
     partners = [other for other in SITES if MEMBERS[other] == MEMBERS[source] and other != source]
     target = draw(mostly(st.sampled_from(partners), sites))
     level = draw(mostly(st.sampled_from(natural_levels(source)), st.sampled_from([S, G])))
-    return shipped("_", source, target, quantity, level=level, on=on)
+    dispatch = shipped("_", source, target, quantity, level=level, on=on)
+    if not draw(st.integers(min_value=0, max_value=4)):
+        return [dispatch]
+    receipt = arrived("_", dispatch, on=draw(mostly(st.just(on), days)))
+    received_kg = draw(mostly(st.just(quantity), quantities(300)))
+    return [dispatch, replace(receipt, quantity_kg=received_kg)]
 
 
 @st.composite
@@ -202,7 +214,8 @@ def membership_change(draw: st.DrawFn) -> list[Command]:
     if draw(st.integers(min_value=0, max_value=3)):
         joined_on = draw(st.dates(left_on, date(2026, 3, 31)))
         new_certificate = draw(st.sampled_from(sorted(CERTIFICATES)))
-        commands.append(join("_", site_id, new_certificate, on=joined_on))
+        nominated = draw(st.booleans())
+        commands.append(join("_", site_id, new_certificate, on=joined_on, nominated=nominated))
     return commands
 
 
@@ -211,19 +224,31 @@ def command_sequences(draw: st.DrawFn) -> list[Command]:
     single = (
         [certified_input()] * 3
         + [certified_output()] * 5
-        + [transfer()] * 2
         + [allocation(), custody_move(), non_certified_input()]
     )
     steps = st.one_of(
-        *(kind.map(lambda command: [command]) for kind in single), membership_change()
+        *(kind.map(lambda command: [command]) for kind in single),
+        transfer(),
+        transfer(),
+        membership_change(),
     )
     drawn = [command for step in draw(st.lists(steps, max_size=40)) for command in step]
     commands: list[Command] = []
+    dispatched = "CMR-_"
+    """The transport document of the latest dispatch, which the receipt after it names."""
     for number, command in enumerate(drawn):
         posting_id = f"r-{number}"
         if commands and draw(st.integers(min_value=0, max_value=9)) == 0:
             posting_id = draw(st.sampled_from(commands)).posting_id
-        commands.append(replace(command, posting_id=posting_id))
+        command = replace(command, posting_id=posting_id)
+        if isinstance(command, CertifiedInput) and draw(st.integers(min_value=0, max_value=9)):
+            command = replace(command, coc_document=f"COC-{number}")  # else booked before
+        if isinstance(command, PhysicalTransfer) and draw(st.integers(min_value=0, max_value=9)):
+            command = replace(command, transport_document=f"CMR-{number}")
+            dispatched = command.transport_document
+        if isinstance(command, TransferReceipt):
+            command = replace(command, transport_document=dispatched)
+        commands.append(command)
     return commands
 
 
@@ -292,7 +317,11 @@ def _assert_conserves(command: Command, outcome: Accepted, before: LedgerState) 
         assert total == command.quantity_kg
     elif isinstance(command, CertifiedOutput):
         assert total == -command.quantity_kg
-    elif isinstance(command, PhysicalTransfer | LevelAllocation | CustodyMove):
+    elif isinstance(command, PhysicalTransfer):
+        assert total == (-command.quantity_kg if command.level is S else 0)
+    elif isinstance(command, TransferReceipt):
+        assert total == (command.quantity_kg if command.level is S else 0)
+    elif isinstance(command, LevelAllocation | CustodyMove):
         assert total == 0
     elif isinstance(command, NonCertifiedInput):
         assert outcome.entries == ()
