@@ -20,7 +20,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic_core import PydanticSerializationError
 
 from contracts.base import Contract
-from contracts.custody import CustodyBalanceUpdated
+from contracts.custody import CertifiedAccount, CustodyBalanceUpdated
 from contracts.dead_letter import DeadLetterRecorded
 from contracts.envelope import (
     DecodeErrorKind,
@@ -41,7 +41,7 @@ from contracts.json_numbers import (
 from contracts.ledger import LedgerPostingAccepted
 from contracts.lots import LotArrived
 from contracts.schema_export import render_schemas
-from contracts.values import AccountingLevel, CustodyAccount
+from contracts.values import AccountingLevel
 from contracts.warrants import WarrantIssued
 from gateway.ledger import apply_facts
 from gateway.ledger.codec import decode_fact, decode_snapshot, encode_chunks, snapshot_items
@@ -179,8 +179,11 @@ def test_a_number_let_through_to_pydantic_is_within_the_limits(value: Decimal) -
 
 def balance_update(delta_kg: Decimal) -> CustodyBalanceUpdated:
     return CustodyBalanceUpdated.build(
-        account=CustodyAccount(
-            holder_id="A1", material_quality="asi_aluminium", level=AccountingLevel.SITE
+        account=CertifiedAccount(
+            holder_id="A1",
+            material_quality="asi_aluminium",
+            level=AccountingLevel.SITE,
+            certificate_id="C-A1",
         ),
         posting_id="in-1",
         delta_kg=delta_kg,
@@ -229,7 +232,7 @@ def test_a_number_too_long_for_a_float_is_not_written_lossily_outside_dump_exact
 
 
 def test_the_published_schemas_keep_numbers_with_the_bounds_the_contracts_enforce() -> None:
-    schema = json.loads(render_schemas()["custody.balance.updated.v1.json"])
+    schema = json.loads(render_schemas()["custody.balance.updated.v2.json"])
     assert schema["properties"]["balance_kg"] == {
         "description": "Balance after the posting, kg.",
         "minimum": 0,
@@ -265,7 +268,7 @@ def test_a_quantity_of_17_digits_is_booked_exactly_through_the_ledger_pipeline()
     (_, after_output) = bodies_of(taken)
     assert isinstance(after_output, CustodyBalanceUpdated)
     assert after_output.balance_kg == Decimal("12345678901234566.999999")
-    assert balances(state) == {"A1/asi_aluminium/S": Decimal("12345678901234566.999999")}
+    assert balances(state) == {"A1/asi_aluminium/S@CERT-A": Decimal("12345678901234566.999999")}
     journal = [value for result in results for _key, value in result.journal]
     assert apply_facts(decode_fact(value) for value in journal) == state
     assert decode_snapshot(encode_chunks(snapshot_items(state), 1_000)) == state
