@@ -17,6 +17,7 @@ from contracts import ledger as wire
 from contracts.base import Contract
 from contracts.custody import CustodyBalanceUpdated
 from contracts.envelope import new_envelope
+from contracts.topics import TOPICS_BY_NAME
 from contracts.values import AccountingLevel, PartyRole
 from gateway.ledger import LedgerState
 from gateway.processors.ledger import LedgerSettings, process_ledger_record
@@ -200,8 +201,8 @@ def state_balances(state: LedgerState) -> dict[str, Decimal]:
 
 
 async def raw_records(topics: TestTopics, name: str) -> list[ConsumerRecord]:
-    """Every committed record of a one-partition topic, as bytes, from its beginning."""
-    partition = TopicPartition(topics.prefix + name, 0)
+    """Every committed record of a topic, as bytes, from its beginning: partition by
+    partition, each in its order."""
     reader = AIOKafkaConsumer(
         bootstrap_servers=topics.bootstrap_servers,
         enable_auto_commit=False,
@@ -210,12 +211,15 @@ async def raw_records(topics: TestTopics, name: str) -> list[ConsumerRecord]:
     await reader.start()
     records: list[ConsumerRecord] = []
     try:
-        reader.assign([partition])
-        end = (await reader.end_offsets([partition]))[partition]
-        reader.seek(partition, 0)
-        while await reader.position(partition) < end:
-            batch = await reader.getmany(partition, timeout_ms=500)
-            records.extend(batch.get(partition, []))
+        count = TOPICS_BY_NAME[name].partitions  # the test topics are the catalogue's
+        partitions = [TopicPartition(topics.prefix + name, number) for number in range(count)]
+        reader.assign(partitions)
+        ends = await reader.end_offsets(partitions)
+        for partition in partitions:
+            reader.seek(partition, 0)
+            while await reader.position(partition) < ends[partition]:
+                batch = await reader.getmany(partition, timeout_ms=500)
+                records.extend(batch.get(partition, []))
     finally:
         await reader.stop()
     return records
