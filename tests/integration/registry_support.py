@@ -189,7 +189,8 @@ def assert_each_brand_decided_once(records: Sequence[ReadRecord], brands: int) -
             "custody.cbam-form.accepted",
             "custody.warrant.issued",
         ):
-            assert per_kind[(kind, brand)] == 1, (kind, brand)
+            decided = sorted((k, n) for k, n in per_kind.items() if k[1] == brand)
+            assert per_kind[(kind, brand)] == 1, (kind, brand, "the brand's outputs:", decided)
 
 
 def stored_entities(state_dir: Path) -> dict[int, dict[str, bytes]]:
