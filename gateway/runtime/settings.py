@@ -61,13 +61,6 @@ class Settings(BaseSettings):
         description="Comma-separated party ids allowed to send brand listing commands.",
     )
 
-    @property
-    def exchange_parties(self) -> frozenset[str]:
-        """The party ids of ``exchange_party_ids``."""
-        return frozenset(
-            party.strip() for party in self.exchange_party_ids.split(",") if party.strip()
-        )
-
     max_message_bytes: int = Field(
         default=1_000_000, gt=0, description="Larger record values go to the dead letters."
     )
@@ -131,3 +124,10 @@ class Settings(BaseSettings):
         description="From this day a CBAM form must be verified, overriding the rulebook's "
         "(2024-01-01: the exchange requires it ahead of the EU's 2026-01-01, §4.1.3).",
     )
+
+    @property
+    def exchange_parties(self) -> frozenset[str]:
+        """The party ids of ``exchange_party_ids``."""
+        return frozenset(
+            party.strip() for party in self.exchange_party_ids.split(",") if party.strip()
+        )
