@@ -1,16 +1,23 @@
 """Issue 11's warrant rules on the real broker, across a restart of the registry: what a
-pending lot's rejected certificates broke, and the pending limit."""
+pending lot's rejected certificates broke, and the pending limit; a lot of two brands, and a
+version 1 lot on the wire."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from contracts.custody import CustodyMovementRecorded
 from contracts.ecoa import ECoAAccepted
+from contracts.envelope import decode_body, envelope_headers, new_envelope
+from contracts.lots import LotArrived
+from contracts.topics import route
+from contracts.values import PartyRole
 from contracts.warrants import WarrantIssued, WarrantPending, WarrantRejected
 from gateway.rulebook.model import load_rulebook
 from tests.conftest import TestTopics
@@ -23,7 +30,7 @@ from tests.integration.registry_support import (
 )
 from tests.unit.test_registry import scenario_messages
 from tests.unit.test_registry_custody_moves import cancel, claimed_scenario
-from tests.unit.test_registry_warrant_rules_pipeline import timed_messages
+from tests.unit.test_registry_warrant_rules_pipeline import SCENARIOS, timed_messages
 
 pytestmark = pytest.mark.broker
 
@@ -170,3 +177,73 @@ async def test_a_cancelled_lot_is_warranted_again_with_posting_ids_of_its_own_th
         "warrant-issued.WRT-LOT-RTM-0001#2",
     ]
     assert not [b for b in bodies if isinstance(b, WarrantRejected)]
+
+
+BUNDLES_SCENARIO = "bundles_of_one_brand_and_batch.jsonl"
+
+
+def version_1_lot_line(lot_id: str) -> dict[str, object]:
+    """The scenario's lot arrival ``lot_id`` as written in the file, a version 1 body."""
+    lines = (SCENARIOS / BUNDLES_SCENARIO).read_text(encoding="utf-8").splitlines()
+    lots = [json.loads(line)["body"] for line in lines if '"custody.lot.arrived"' in line]
+    [body] = [lot for lot in lots if lot["lot_id"] == lot_id]
+    assert body["schema_version"] == 1
+    return dict(body)
+
+
+async def send_version_1_lot(topics: TestTopics, body: dict[str, object]) -> None:
+    """The version 1 body as an old warehouse system writes it, in its own bytes."""
+    lot = decode_body(LotArrived.MESSAGE_TYPE, body)
+    envelope = new_envelope(
+        lot, source="/test", sender_party_id=str(body["warehouse_id"]), time=datetime.now(UTC)
+    )
+    spec = route(LotArrived, PartyRole.WAREHOUSE)
+    producer = AIOKafkaProducer(bootstrap_servers=topics.bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topics.prefix + spec.name,
+            key=spec.key_of(lot),
+            value=json.dumps(body).encode(),
+            headers=envelope_headers(envelope),
+        )
+    finally:
+        await producer.stop()
+
+
+async def test_a_two_brand_lot_is_rejected_and_a_version_1_lot_issued_across_a_restart(
+    topics: TestTopics, tmp_path: Path
+) -> None:
+    messages = [message for _, message in timed_messages(BUNDLES_SCENARIO)]
+    setting = messages[:5]
+    of_lot = {
+        lot_id: [m for m in messages if getattr(m, "lot_id", None) == lot_id]
+        for lot_id in ("LOT-RTM-0602", "LOT-RTM-0604")
+    }
+    two_brands, two_brands_request = of_lot["LOT-RTM-0602"]
+    _, version_1_request = of_lot["LOT-RTM-0604"]
+    settings = registry_settings(topics, tmp_path / "state")
+    async with running_registry(settings) as app:
+        await publish(topics, [*setting, two_brands, two_brands_request])
+        await wait_until_consumed(topics, app.registry_group_id)
+        await send_version_1_lot(topics, version_1_lot_line("LOT-RTM-0604"))
+        await wait_until_consumed(topics, app.registry_group_id)
+    async with running_registry(settings) as app:  # the version 1 lot is read from the store
+        await publish(topics, [version_1_request])
+        await wait_until_consumed(topics, app.registry_group_id)
+    bodies = [record.decoded.body for record in await all_outputs(topics)]
+    decided = {
+        body.lot_id: body for body in bodies if isinstance(body, WarrantIssued | WarrantRejected)
+    }
+    assert {lot: type(body).__name__ for lot, body in decided.items()} == {
+        "LOT-RTM-0602": "WarrantRejected",
+        "LOT-RTM-0604": "WarrantIssued",
+    }
+    rejected = decided["LOT-RTM-0602"]
+    assert isinstance(rejected, WarrantRejected)
+    assert [(v.code, v.rule, v.field, v.observed) for v in rejected.violations] == [
+        ("MORE_THAN_ONE_BRAND", "Aluminium Alloy SCR 3.2", "bundles[6].brand", "ALUMAX")
+    ]
+    issued = decided["LOT-RTM-0604"]
+    assert isinstance(issued, WarrantIssued)
+    assert (issued.document.bundles, issued.document.net_weight_kg) == (20, 20000)
