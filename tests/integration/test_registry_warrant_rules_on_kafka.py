@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import murmur2
+from pydantic import TypeAdapter
 
 from contracts.custody import CustodyMovementRecorded
 from contracts.ecoa import ECoAAccepted
@@ -19,7 +22,9 @@ from contracts.lots import LotArrived
 from contracts.topics import route
 from contracts.values import PartyRole
 from contracts.warrants import WarrantIssued, WarrantPending, WarrantRejected
+from gateway.registry.state import entity_key
 from gateway.rulebook.model import load_rulebook
+from gateway.rulebook.state import ArrivedLot, arrived_lot
 from tests.conftest import TestTopics
 from tests.integration.registry_support import (
     all_outputs,
@@ -247,3 +252,52 @@ async def test_a_two_brand_lot_is_rejected_and_a_version_1_lot_issued_across_a_r
     issued = decided["LOT-RTM-0604"]
     assert isinstance(issued, WarrantIssued)
     assert (issued.document.bundles, issued.document.net_weight_kg) == (20, 20000)
+
+
+def stored_as_version_1(lot: ArrivedLot) -> bytes:
+    """The lot entity as the registry wrote it before bundles stated their brand and casts."""
+    entity = TypeAdapter(ArrivedLot).dump_python(lot, mode="json")
+    del entity["piece_brands"]
+    for bundle in entity["bundles"]:
+        del bundle["brand"]
+        (bundle["cast_reference"],) = bundle.pop("cast_references")
+        batches = bundle.pop("production_batch_references")
+        bundle["production_batch_reference"] = batches[0] if batches else None
+    return b'{"v":1,"d":' + json.dumps(entity).encode() + b"}"
+
+
+async def test_a_lot_stored_by_the_previous_registry_is_restored_and_issued_through_kafka(
+    topics: TestTopics, tmp_path: Path
+) -> None:
+    """A version 1 lot entity on the changelog (one cast per bundle, no brand) is restored
+    into an empty store and decides its request as before."""
+    messages = [message for _, message in timed_messages(BUNDLES_SCENARIO)]
+    setting, (lot, request) = messages[:5], messages[-2:]
+    assert isinstance(lot, LotArrived)
+    state_dir = tmp_path / "state"
+    settings = registry_settings(topics, state_dir)
+    async with running_registry(settings) as app:
+        await publish(topics, setting)
+        await wait_until_consumed(topics, app.registry_group_id)
+    producer = AIOKafkaProducer(bootstrap_servers=topics.bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topics.prefix + "registry.state-changelog",
+            key=entity_key("lot", lot.lot_id).encode(),
+            value=stored_as_version_1(arrived_lot(lot)),
+            partition=(murmur2(lot.brand.encode()) & 0x7FFFFFFF) % 6,
+        )
+    finally:
+        await producer.stop()
+    shutil.rmtree(state_dir)  # restored from the changelog alone
+    async with running_registry(settings) as app:
+        await publish(topics, [request])
+        await wait_until_consumed(topics, app.registry_group_id)
+    bodies = [record.decoded.body for record in await all_outputs(topics)]
+    [issued] = [body for body in bodies if isinstance(body, WarrantIssued)]
+    assert (issued.lot_id, issued.document.bundles, issued.document.pieces) == (
+        lot.lot_id,
+        20,
+        2500,
+    )
