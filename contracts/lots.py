@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import ClassVar
 
 from pydantic import AwareDatetime, Field
 
-from contracts.base import Contract, Kilograms
+from contracts.base import Contract, JsonObject, Kilograms, Upcaster
 from contracts.values import (
     AccountingLevel,
     Dimensions,
@@ -21,15 +22,19 @@ from contracts.values import (
 
 
 class Bundle(ValueObject):
-    """One strapped bundle of ingots; each comes from one production batch."""
+    """One strapped bundle of ingots, as the warehouse sees it: the brand marked on its
+    ingots and every production cast reference marked on them (or on its label)."""
 
     bundle_id: Identifier = Field(description="Id of the bundle within the lot.")
-    cast_reference: Identifier = Field(
-        description="Production cast reference marked on the bundle's ingots."
+    brand: Identifier = Field(description="Brand marked on the bundle's ingots.")
+    cast_references: tuple[Identifier, ...] = Field(
+        min_length=1,
+        description="Every production cast reference marked on the bundle's ingots or label.",
     )
-    production_batch_reference: Identifier | None = Field(
-        default=None,
-        description="The producer's batch reference where it differs from the cast reference.",
+    production_batch_references: tuple[Identifier, ...] = Field(
+        default=(),
+        description="The producer's batch references of the bundle's ingots where they "
+        "differ from the cast references.",
     )
     pieces: PieceCount = Field(description="Number of ingots in the bundle.")
     net_weight_kg: Kilograms = Field(description="Net weight of the bundle, kg.")
@@ -59,16 +64,46 @@ class CustodyClaim(ValueObject):
     coc_document: Identifier = Field(description="Chain-of-custody document the lot arrived with.")
 
 
+def _bundle_version_1_to_2(bundle: JsonObject, brand: object) -> JsonObject:
+    upgraded = dict(bundle)
+    batch = upgraded.pop("production_batch_reference", None)
+    upgraded["production_batch_references"] = [] if batch is None else [batch]
+    if "cast_reference" in upgraded:
+        upgraded["cast_references"] = [upgraded.pop("cast_reference")]
+    return {**upgraded, "brand": brand}
+
+
+def _arrived_version_1_to_2(body: JsonObject) -> JsonObject:
+    """Version 1 stated one brand for the lot and one cast per bundle: each bundle is of the
+    lot's brand and of its one cast (and batch)."""
+    bundles = body.get("bundles")
+    if not isinstance(bundles, list):
+        return body
+    return {
+        **body,
+        "bundles": [
+            _bundle_version_1_to_2(bundle, body.get("brand"))
+            if isinstance(bundle, dict)
+            else bundle
+            for bundle in bundles
+        ],
+    }
+
+
 class LotArrived(Contract):
-    """A lot of one brand and shape arrived at a warehouse for placing on warrant."""
+    """A lot arrived at a warehouse for placing on warrant, as the warehouse sees it: the
+    brand it asks a warrant for, and the brand and casts marked on each bundle or piece."""
 
     MESSAGE_TYPE: ClassVar[str] = "custody.lot.arrived"
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
+    UPCASTERS: ClassVar[Mapping[int, Upcaster]] = {1: _arrived_version_1_to_2}
 
     lot_id: Identifier = Field(description="Unique id of the lot.")
     warehouse_id: Identifier = Field(description="Party id of the receiving warehouse.")
     location: Name | None = Field(default=None, description="Warehouse location (city / shed).")
-    brand: Identifier = Field(description="Brand marked on the metal.")
+    brand: Identifier = Field(
+        description="Brand the warehouse asks a warrant for (the partition key)."
+    )
     contract: MetalContract = Field(description="Contract the lot is delivered against.")
     shape: Shape = Field(description="Shape of every piece of the lot.")
     cast_references: tuple[Identifier, ...] = Field(
@@ -80,6 +115,11 @@ class LotArrived(Contract):
     )
     bundles: tuple[Bundle, ...] = Field(
         default=(), description="Bundles of ingots; empty for sows and T-bars."
+    )
+    piece_brands: tuple[Identifier, ...] = Field(
+        default=(),
+        description="Every brand marked on the lot's sows or T-bars; empty for ingots (each "
+        "bundle states its brand), and read as the lot's brand alone when empty.",
     )
     total_pieces: PieceCount = Field(description="Number of ingots, sows or T-bars in the lot.")
     net_weight_kg: Kilograms = Field(description="Net weight of the lot, kg.")

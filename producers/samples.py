@@ -401,7 +401,8 @@ def _bundles() -> tuple[Bundle, ...]:
     full = tuple(
         Bundle(
             bundle_id=f"B{number:02d}",
-            cast_reference=CASTS[0] if number <= 10 else CASTS[1],
+            brand=BRAND,
+            cast_references=(CASTS[0] if number <= 10 else CASTS[1],),
             pieces=INGOTS_PER_BUNDLE,
             net_weight_kg=INGOT_WEIGHT_KG * INGOTS_PER_BUNDLE,
             gross_weight_kg=INGOT_WEIGHT_KG * INGOTS_PER_BUNDLE + Decimal("1.5"),
@@ -411,7 +412,8 @@ def _bundles() -> tuple[Bundle, ...]:
     )
     makeweight = Bundle(
         bundle_id="B21",
-        cast_reference=CASTS[1],
+        brand=BRAND,
+        cast_references=(CASTS[1],),
         pieces=MAKEWEIGHT_INGOTS,
         net_weight_kg=INGOT_WEIGHT_KG * MAKEWEIGHT_INGOTS,
         gross_weight_kg=INGOT_WEIGHT_KG * MAKEWEIGHT_INGOTS + Decimal("1.5"),

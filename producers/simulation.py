@@ -208,7 +208,8 @@ def lot(
     full = [
         Bundle(
             bundle_id=f"{lot_id}-B{index + 1:02}",
-            cast_reference=casts[index % len(casts)],
+            brand=brand,
+            cast_references=(casts[index % len(casts)],),
             pieces=125,
             net_weight_kg=Decimal(1000),
             dimensions=BUNDLE,
@@ -219,7 +220,8 @@ def lot(
         [
             Bundle(
                 bundle_id=f"{lot_id}-MW",
-                cast_reference=casts[0],
+                brand=brand,
+                cast_references=(casts[0],),
                 pieces=makeweight,
                 net_weight_kg=Decimal(makeweight * 8),
                 is_makeweight=True,

@@ -82,6 +82,25 @@ def _warrant_version_1_to_2(decision: Any) -> Any:
     return {"decision": decision, "issued": 1 if decision.get("outcome") == "issued" else 0}
 
 
+def _lot_version_1_to_2(lot: Any) -> Any:
+    """Version 1 kept one cast (and batch) per bundle and no brand: each bundle is of the
+    lot's brand."""
+
+    def bundle_version_2(bundle: dict[str, Any]) -> dict[str, Any]:
+        kept = dict(bundle)
+        cast = kept.pop("cast_reference")
+        batch = kept.pop("production_batch_reference", None)
+        batches = [] if batch is None else [batch]
+        return {
+            **kept,
+            "brand": lot["brand"],
+            "cast_references": [cast],
+            "production_batch_references": batches,
+        }
+
+    return {**lot, "bundles": [bundle_version_2(bundle) for bundle in lot.get("bundles", ())]}
+
+
 KINDS: Mapping[str, EntityKind] = {
     kind.name: kind
     for kind in (
@@ -89,7 +108,7 @@ KINDS: Mapping[str, EntityKind] = {
         EntityKind("cast", TypeAdapter(CastEntry)),
         EntityKind("form", TypeAdapter(AcceptedForm)),
         EntityKind("handled", TypeAdapter(str)),
-        EntityKind("lot", TypeAdapter(ArrivedLot)),
+        EntityKind("lot", TypeAdapter(ArrivedLot), version=2, upcasters={1: _lot_version_1_to_2}),
         EntityKind("request", TypeAdapter(OpenRequest)),
         EntityKind("pending", TypeAdapter(Pending)),
         EntityKind(

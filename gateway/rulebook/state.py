@@ -234,13 +234,14 @@ class BrandAsOf:
 
 @dataclass(frozen=True)
 class LotBundle:
-    """One bundle of ingots as the warehouse stated it."""
+    """One bundle of ingots as the warehouse stated it: the brand and casts marked on it."""
 
     bundle_id: str
-    cast_reference: str
+    brand: str
+    cast_references: tuple[str, ...]
     pieces: int
     net_weight_kg: Decimal
-    production_batch_reference: str | None = None
+    production_batch_references: tuple[str, ...] = ()
     gross_weight_kg: Decimal | None = None
     dimensions: Dimensions | None = None
     is_makeweight: bool = False
@@ -262,6 +263,8 @@ class ArrivedLot:
     production_date: date | None = None
     production_batch_references: tuple[str, ...] = ()
     bundles: tuple[LotBundle, ...] = ()
+    piece_brands: tuple[str, ...] = ()
+    """The brands marked on the lot's sows or T-bars; empty is the lot's brand alone."""
     piece_weight_kg: Decimal | None = None
     piece_dimensions: Dimensions | None = None
 
@@ -282,16 +285,18 @@ def arrived_lot(lot: LotArrived) -> ArrivedLot:
         bundles=tuple(
             LotBundle(
                 bundle_id=bundle.bundle_id,
-                cast_reference=bundle.cast_reference,
+                brand=bundle.brand,
+                cast_references=bundle.cast_references,
                 pieces=bundle.pieces,
                 net_weight_kg=bundle.net_weight_kg,
-                production_batch_reference=bundle.production_batch_reference,
+                production_batch_references=bundle.production_batch_references,
                 gross_weight_kg=bundle.gross_weight_kg,
                 dimensions=bundle.dimensions,
                 is_makeweight=bundle.is_makeweight,
             )
             for bundle in lot.bundles
         ),
+        piece_brands=lot.piece_brands,
         piece_weight_kg=lot.piece_weight_kg,
         piece_dimensions=lot.piece_dimensions,
     )

@@ -96,6 +96,7 @@ def _decide_warrant(
     )
     violations = (
         *_brand_violations(request, lot, brand, contract_rules, rulebook.cbam),
+        *_marked_brand_violations(lot, contract_rules),
         *_shape_violations(lot, contract_rules),
         *_lot_weight_violations(lot, contract_rules),
         *_piece_violations(lot, contract_rules),
@@ -283,6 +284,28 @@ def _brand_violations(
     return found
 
 
+def _marked_brand_violations(lot: ArrivedLot, contract_rules: ContractRules) -> list[Violation]:
+    """The brand marked on each bundle, sow or T-bar (SCR 5.1) is the lot's: a warrant is of
+    one brand (SCR 3.2)."""
+    marked = (
+        *((f"bundles[{index}].brand", bundle.brand) for index, bundle in enumerate(lot.bundles)),
+        *((f"piece_brands[{index}]", brand) for index, brand in enumerate(lot.piece_brands)),
+    )
+    return [
+        Violation(
+            code="MORE_THAN_ONE_BRAND",
+            rule=contract_rules.rule("one_brand_shape"),
+            field=path,
+            observed=brand,
+            allowed=lot.brand,
+            message=f"lot {lot.lot_id} of brand {lot.brand} holds metal marked {brand}; "
+            "the metal in a warrant is of one brand",
+        )
+        for path, brand in marked
+        if brand != lot.brand
+    ]
+
+
 def _shape_violations(lot: ArrivedLot, contract_rules: ContractRules) -> list[Violation]:
     if lot.shape in contract_rules.shapes:
         return []
@@ -461,6 +484,7 @@ def _bundle_violations(lot: ArrivedLot, contract_rules: ContractRules) -> list[V
     found.extend(_bundle_total_violations(lot, contract_rules.rule("warrant_fields")))
     if contract_rules.one_batch_per_bundle:
         found.extend(_bundle_cast_violations(lot, contract_rules.rule("batches")))
+        found.extend(_bundle_batch_violations(lot, contract_rules.rule("batches")))
     return found
 
 
@@ -619,15 +643,41 @@ def _bundle_cast_violations(lot: ArrivedLot, rule: str) -> list[Violation]:
         Violation(
             code="BUNDLE_CAST_NOT_IN_LOT",
             rule=rule,
-            field=f"bundles[{index}].cast_reference",
-            observed=bundle.cast_reference,
+            field=f"bundles[{index}].cast_references[{position}]",
+            observed=cast,
             allowed=", ".join(_distinct(lot.cast_references)),
-            message=f"bundle {bundle.bundle_id} is of cast {bundle.cast_reference}, which is "
-            "not among the lot's production batches",
+            message=f"bundle {bundle.bundle_id} is of cast {cast}, which is not among the "
+            "lot's production batches",
         )
         for index, bundle in enumerate(lot.bundles)
-        if bundle.cast_reference not in lot.cast_references
+        for position, cast in enumerate(bundle.cast_references)
+        if cast not in lot.cast_references
     ]
+
+
+def _bundle_batch_violations(lot: ArrivedLot, rule: str) -> list[Violation]:
+    """An alloy ingot bundle holds metal of one production batch (SCR 3.3): one cast marked
+    on its ingots, and at most one batch reference of the producer's."""
+    found: list[Violation] = []
+    for index, bundle in enumerate(lot.bundles):
+        stated = {
+            "cast_references": _distinct(bundle.cast_references),
+            "production_batch_references": _distinct(bundle.production_batch_references),
+        }
+        found.extend(
+            Violation(
+                code="BUNDLE_OF_MORE_THAN_ONE_BATCH",
+                rule=rule,
+                field=f"bundles[{index}].{path}",
+                observed=f"{len(references)} ({', '.join(references)})",
+                allowed="1 production batch per bundle",
+                message=f"bundle {bundle.bundle_id} holds ingots of {len(references)} "
+                "production batches; each ingot bundle is of one",
+            )
+            for path, references in stated.items()
+            if len(references) > 1
+        )
+    return found
 
 
 # Production batches (SCR 3.3 of the alloy contracts)
@@ -639,13 +689,11 @@ def _production_batch_violations(lot: ArrivedLot, contract_rules: ContractRules)
         return []
     batch_references = (
         *lot.production_batch_references,
-        *(bundle.production_batch_reference for bundle in lot.bundles),
+        *(reference for bundle in lot.bundles for reference in bundle.production_batch_references),
     )
     counted = {
         "cast_references": _distinct(lot.cast_references),
-        "production_batch_references": _distinct(
-            reference for reference in batch_references if reference is not None
-        ),
+        "production_batch_references": _distinct(batch_references),
     }
     return [
         Violation(
@@ -763,8 +811,9 @@ def _casts_of(lot: ArrivedLot) -> list[tuple[str, str]]:
     return [
         *((f"cast_references[{index}]", cast) for index, cast in enumerate(lot.cast_references)),
         *(
-            (f"bundles[{index}].cast_reference", bundle.cast_reference)
+            (f"bundles[{index}].cast_references[{position}]", cast)
             for index, bundle in enumerate(lot.bundles)
+            for position, cast in enumerate(bundle.cast_references)
         ),
     ]
 

@@ -20,6 +20,7 @@ from consumers.record_reader import ReadRecord, end_offsets, read_records, read_
 from consumers.state_store import SqliteStateStore
 from contracts.base import Contract
 from contracts.envelope import new_envelope
+from contracts.lots import LotArrived
 from gateway.runtime.app import GatewayApp, create_app
 from gateway.runtime.settings import Settings
 from gateway.topology import REGISTRY_INPUTS, REGISTRY_OUTPUTS
@@ -105,7 +106,8 @@ async def all_outputs(topics: TestTopics) -> list[ReadRecord]:
 
 
 def scenario_for_brand(number: int) -> list[Contract]:
-    """The issued-lot scenario for brand BRANDnn, with ids of its own."""
+    """The issued-lot scenario for brand BRANDnn, with ids of its own (a lot's bundles are
+    marked with the brand too)."""
     brand = f"BRAND{number:02}"
     renamed: list[Contract] = []
     for message in scenario_messages():
@@ -113,6 +115,10 @@ def scenario_for_brand(number: int) -> list[Contract]:
         for field in ("command_id", "ecoa_id", "form_id", "lot_id", "request_id"):
             if field in type(message).model_fields:
                 update[field] = f"{getattr(message, field)}-{brand}"
+        if isinstance(message, LotArrived):
+            update["bundles"] = tuple(
+                bundle.model_copy(update={"brand": brand}) for bundle in message.bundles
+            )
         renamed.append(message.model_copy(update=update))
     return renamed
 

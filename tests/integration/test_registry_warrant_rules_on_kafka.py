@@ -1,18 +1,30 @@
 """Issue 11's warrant rules on the real broker, across a restart of the registry: what a
-pending lot's rejected certificates broke, and the pending limit."""
+pending lot's rejected certificates broke, and the pending limit; a lot of two brands, and a
+version 1 lot on the wire."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import murmur2
+from pydantic import TypeAdapter
 
 from contracts.custody import CustodyMovementRecorded
 from contracts.ecoa import ECoAAccepted
+from contracts.envelope import decode_body, envelope_headers, new_envelope
+from contracts.lots import LotArrived
+from contracts.topics import route
+from contracts.values import PartyRole
 from contracts.warrants import WarrantIssued, WarrantPending, WarrantRejected
+from gateway.registry.state import entity_key
 from gateway.rulebook.model import load_rulebook
+from gateway.rulebook.state import ArrivedLot, arrived_lot
 from tests.conftest import TestTopics
 from tests.integration.registry_support import (
     all_outputs,
@@ -23,7 +35,7 @@ from tests.integration.registry_support import (
 )
 from tests.unit.test_registry import scenario_messages
 from tests.unit.test_registry_custody_moves import cancel, claimed_scenario
-from tests.unit.test_registry_warrant_rules_pipeline import timed_messages
+from tests.unit.test_registry_warrant_rules_pipeline import SCENARIOS, timed_messages
 
 pytestmark = pytest.mark.broker
 
@@ -170,3 +182,122 @@ async def test_a_cancelled_lot_is_warranted_again_with_posting_ids_of_its_own_th
         "warrant-issued.WRT-LOT-RTM-0001#2",
     ]
     assert not [b for b in bodies if isinstance(b, WarrantRejected)]
+
+
+BUNDLES_SCENARIO = "bundles_of_one_brand_and_batch.jsonl"
+
+
+def version_1_lot_line(lot_id: str) -> dict[str, object]:
+    """The scenario's lot arrival ``lot_id`` as written in the file, a version 1 body."""
+    lines = (SCENARIOS / BUNDLES_SCENARIO).read_text(encoding="utf-8").splitlines()
+    lots = [json.loads(line)["body"] for line in lines if '"custody.lot.arrived"' in line]
+    [body] = [lot for lot in lots if lot["lot_id"] == lot_id]
+    assert body["schema_version"] == 1
+    return dict(body)
+
+
+async def send_version_1_lot(topics: TestTopics, body: dict[str, object]) -> None:
+    """The version 1 body as an old warehouse system writes it, in its own bytes."""
+    lot = decode_body(LotArrived.MESSAGE_TYPE, body)
+    envelope = new_envelope(
+        lot, source="/test", sender_party_id=str(body["warehouse_id"]), time=datetime.now(UTC)
+    )
+    spec = route(LotArrived, PartyRole.WAREHOUSE)
+    producer = AIOKafkaProducer(bootstrap_servers=topics.bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topics.prefix + spec.name,
+            key=spec.key_of(lot),
+            value=json.dumps(body).encode(),
+            headers=envelope_headers(envelope),
+        )
+    finally:
+        await producer.stop()
+
+
+async def test_a_two_brand_lot_is_rejected_and_a_version_1_lot_issued_across_a_restart(
+    topics: TestTopics, tmp_path: Path
+) -> None:
+    messages = [message for _, message in timed_messages(BUNDLES_SCENARIO)]
+    setting = messages[:5]
+    of_lot = {
+        lot_id: [m for m in messages if getattr(m, "lot_id", None) == lot_id]
+        for lot_id in ("LOT-RTM-0602", "LOT-RTM-0604")
+    }
+    two_brands, two_brands_request = of_lot["LOT-RTM-0602"]
+    _, version_1_request = of_lot["LOT-RTM-0604"]
+    settings = registry_settings(topics, tmp_path / "state")
+    async with running_registry(settings) as app:
+        await publish(topics, [*setting, two_brands, two_brands_request])
+        await wait_until_consumed(topics, app.registry_group_id)
+        await send_version_1_lot(topics, version_1_lot_line("LOT-RTM-0604"))
+        await wait_until_consumed(topics, app.registry_group_id)
+    async with running_registry(settings) as app:  # the version 1 lot is read from the store
+        await publish(topics, [version_1_request])
+        await wait_until_consumed(topics, app.registry_group_id)
+    bodies = [record.decoded.body for record in await all_outputs(topics)]
+    decided = {
+        body.lot_id: body for body in bodies if isinstance(body, WarrantIssued | WarrantRejected)
+    }
+    assert {lot: type(body).__name__ for lot, body in decided.items()} == {
+        "LOT-RTM-0602": "WarrantRejected",
+        "LOT-RTM-0604": "WarrantIssued",
+    }
+    rejected = decided["LOT-RTM-0602"]
+    assert isinstance(rejected, WarrantRejected)
+    assert [(v.code, v.rule, v.field, v.observed) for v in rejected.violations] == [
+        ("MORE_THAN_ONE_BRAND", "Aluminium Alloy SCR 3.2", "bundles[6].brand", "ALUMAX")
+    ]
+    issued = decided["LOT-RTM-0604"]
+    assert isinstance(issued, WarrantIssued)
+    assert (issued.document.bundles, issued.document.net_weight_kg) == (20, 20000)
+
+
+def stored_as_version_1(lot: ArrivedLot) -> bytes:
+    """The lot entity as the registry wrote it before bundles stated their brand and casts."""
+    entity = TypeAdapter(ArrivedLot).dump_python(lot, mode="json")
+    del entity["piece_brands"]
+    for bundle in entity["bundles"]:
+        del bundle["brand"]
+        (bundle["cast_reference"],) = bundle.pop("cast_references")
+        batches = bundle.pop("production_batch_references")
+        bundle["production_batch_reference"] = batches[0] if batches else None
+    return b'{"v":1,"d":' + json.dumps(entity).encode() + b"}"
+
+
+async def test_a_lot_stored_by_the_previous_registry_is_restored_and_issued_through_kafka(
+    topics: TestTopics, tmp_path: Path
+) -> None:
+    """A version 1 lot entity on the changelog (one cast per bundle, no brand) is restored
+    into an empty store and decides its request as before."""
+    messages = [message for _, message in timed_messages(BUNDLES_SCENARIO)]
+    setting, (lot, request) = messages[:5], messages[-2:]
+    assert isinstance(lot, LotArrived)
+    state_dir = tmp_path / "state"
+    settings = registry_settings(topics, state_dir)
+    async with running_registry(settings) as app:
+        await publish(topics, setting)
+        await wait_until_consumed(topics, app.registry_group_id)
+    producer = AIOKafkaProducer(bootstrap_servers=topics.bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topics.prefix + "registry.state-changelog",
+            key=entity_key("lot", lot.lot_id).encode(),
+            value=stored_as_version_1(arrived_lot(lot)),
+            partition=(murmur2(lot.brand.encode()) & 0x7FFFFFFF) % 6,
+        )
+    finally:
+        await producer.stop()
+    shutil.rmtree(state_dir)  # restored from the changelog alone
+    async with running_registry(settings) as app:
+        await publish(topics, [request])
+        await wait_until_consumed(topics, app.registry_group_id)
+    bodies = [record.decoded.body for record in await all_outputs(topics)]
+    [issued] = [body for body in bodies if isinstance(body, WarrantIssued)]
+    assert (issued.lot_id, issued.document.bundles, issued.document.pieces) == (
+        lot.lot_id,
+        20,
+        2500,
+    )

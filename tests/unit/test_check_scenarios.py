@@ -85,6 +85,33 @@ def test_a_good_alloy_lot_is_issued_with_its_emissions() -> None:
     assert emissions["summary"]["alloying_as_primary"] is True
 
 
+def test_a_bundle_of_another_brand_or_of_two_casts_is_rejected_and_a_version_1_lot_issued() -> None:
+    records, report = run("bundles_of_one_brand_and_batch.jsonl")
+    assert summary(records) == [
+        (9, "custody.brand.listed", []),
+        (12, "custody.ecoa.accepted", []),
+        (13, "custody.cbam-form.accepted", []),
+        (13, "custody.emissions.attached", []),
+        (15, "custody.warrant.issued", []),
+        (17, "custody.warrant.rejected", ["MORE_THAN_ONE_BRAND"]),
+        (19, "custody.warrant.rejected", ["BUNDLE_OF_MORE_THAN_ONE_BATCH"]),
+        (21, "custody.warrant.issued", []),
+    ]
+    assert report.malformed == 0
+    rejected = [r["body"] for r in records if r["type"] == "custody.warrant.rejected"]
+    (other_brand,), (two_casts,) = (body["violations"] for body in rejected)
+    assert (other_brand["rule"], other_brand["field"]) == (
+        "Aluminium Alloy SCR 3.2",
+        "bundles[6].brand",
+    )
+    assert (other_brand["observed"], other_brand["allowed"]) == ("ALUMAX", "NORDAL")
+    assert (two_casts["rule"], two_casts["field"]) == (
+        "Aluminium Alloy SCR 3.3",
+        "bundles[2].cast_references",
+    )
+    assert two_casts["observed"] == "2 (C26-0101, C26-0102)"
+
+
 def test_a_pending_lot_is_issued_as_soon_as_the_last_missing_message_is_accepted() -> None:
     records, _ = run("pending_until_the_ecoa_arrives.jsonl")
     assert summary(records) == [

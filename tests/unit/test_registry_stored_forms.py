@@ -4,6 +4,7 @@ their defaults."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from pydantic import TypeAdapter
@@ -12,7 +13,7 @@ from gateway.registry import codec
 from gateway.registry.decision_messages import warrant_id_for, warrants_of_id
 from gateway.registry.state import CastEntry, LotWarrant, entity_key
 from gateway.rulebook.decisions import WarrantDecision, WarrantOutcome
-from gateway.rulebook.state import OpenRequest
+from gateway.rulebook.state import ArrivedLot, LotBundle, OpenRequest
 
 REQUESTED_AT = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
@@ -70,3 +71,45 @@ def test_a_warrant_id_names_the_lots_first_warrant_or_a_numbered_one(
     assert warrants_of_id(warrant_id) == warrants
     for lot_id, number in warrants:
         assert warrant_id_for(lot_id, number) == warrant_id
+
+
+STORED_LOT_VERSION_1 = (
+    b'{"v":1,"d":{"lot_id":"LOT-1","warehouse_id":"WH-1","brand":"NORDAL",'
+    b'"contract":"aluminium_alloy","shape":"ingot","cast_references":["C1","C2"],'
+    b'"total_pieces":250,"net_weight_kg":2000,"arrived_at":"2026-03-02T09:00:00Z",'
+    b'"production_date":"2026-02-10","production_batch_references":[],"bundles":['
+    b'{"bundle_id":"B1","cast_reference":"C1","pieces":125,"net_weight_kg":1000,'
+    b'"production_batch_reference":null,"gross_weight_kg":null,"dimensions":null,'
+    b'"is_makeweight":false},'
+    b'{"bundle_id":"B2","cast_reference":"C2","pieces":125,"net_weight_kg":1000,'
+    b'"production_batch_reference":"PB-2","gross_weight_kg":null,"dimensions":null,'
+    b'"is_makeweight":false}],"piece_weight_kg":8,"piece_dimensions":null}}'
+)
+
+
+def test_a_lot_stored_with_one_cast_per_bundle_reads_as_bundles_of_the_lots_brand() -> None:
+    """Version 1 of a ``lot`` entity kept one cast (and batch) per bundle and no brand."""
+    key = entity_key("lot", "LOT-1")
+    read = codec.decode(key, STORED_LOT_VERSION_1)
+    assert isinstance(read, ArrivedLot)
+    assert read.bundles == (
+        LotBundle(
+            bundle_id="B1",
+            brand="NORDAL",
+            cast_references=("C1",),
+            pieces=125,
+            net_weight_kg=Decimal(1000),
+        ),
+        LotBundle(
+            bundle_id="B2",
+            brand="NORDAL",
+            cast_references=("C2",),
+            pieces=125,
+            net_weight_kg=Decimal(1000),
+            production_batch_references=("PB-2",),
+        ),
+    )
+    assert (read.cast_references, read.piece_brands) == (("C1", "C2"), ())
+    written = codec.encode(key, read)
+    assert written.startswith(b'{"v":2,')
+    assert codec.decode(key, written) == read

@@ -161,6 +161,33 @@ def test_near_miss_references_are_mismatches_and_real_look_alikes_issue_in_the_p
     assert [v.allowed for v in rejected.violations] == ["C26-0101", "C26-0102"]
 
 
+# Item 5: the brand and casts marked on each bundle
+
+
+def test_bundles_of_another_brand_or_two_casts_are_rejected_through_the_pipeline() -> None:
+    outputs = decided("bundles_of_one_brand_and_batch.jsonl")
+    decisions = [o for o in outputs if isinstance(o, WarrantIssued | WarrantRejected)]
+    assert [(type(o).__name__, o.lot_id) for o in decisions] == [
+        ("WarrantIssued", "LOT-RTM-0601"),
+        ("WarrantRejected", "LOT-RTM-0602"),
+        ("WarrantRejected", "LOT-RTM-0603"),
+        ("WarrantIssued", "LOT-RTM-0604"),
+    ]
+    rejections = [o.violations for o in decisions if isinstance(o, WarrantRejected)]
+    assert [[(v.code, v.rule, v.field) for v in found] for found in rejections] == [
+        [("MORE_THAN_ONE_BRAND", "Aluminium Alloy SCR 3.2", "bundles[6].brand")],
+        [
+            (
+                "BUNDLE_OF_MORE_THAN_ONE_BATCH",
+                "Aluminium Alloy SCR 3.3",
+                "bundles[2].cast_references",
+            )
+        ],
+    ]
+    issued = [o for o in decisions if isinstance(o, WarrantIssued)]
+    assert [(i.document.bundles, i.document.pieces) for i in issued] == [(20, 2500), (20, 2500)]
+
+
 # Item 7: re-warranting after a cancellation
 
 

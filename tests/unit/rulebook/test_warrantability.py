@@ -100,7 +100,8 @@ def make_bundles(
     return tuple(
         Bundle(
             bundle_id=f"B{first_number + index:02d}",
-            cast_reference=casts[index * len(casts) // count],
+            brand=BRAND,
+            cast_references=(casts[index * len(casts) // count],),
             pieces=pieces,
             net_weight_kg=D(piece_kg) * pieces,
             dimensions=dimensions,
@@ -450,6 +451,26 @@ ISSUED = [
         ),
         id="hg-six-casts-no-batch-limit",
     ),
+    pytest.param(
+        ingot_lot(
+            HIGH_GRADE,
+            bundles=changed(
+                make_bundles(25, pieces=50, piece_kg="20"), 0, cast_references=CASTS[:2]
+            ),
+        ),
+        id="hg-bundle-of-two-casts-no-batch-per-bundle-rule",
+    ),
+    pytest.param(
+        ingot_lot(
+            bundles=changed(
+                make_bundles(20, pieces=125, piece_kg="8"), 0, cast_references=(CASTS[0], CASTS[0])
+            )
+        ),
+        id="alloy-bundle-stating-its-one-cast-twice",
+    ),
+    # the brand marked on the metal
+    pytest.param(piece_lot(HIGH_GRADE, SOW, piece_brands=(BRAND,)), id="hg-sows-of-the-lots-brand"),
+    pytest.param(ingot_lot(NASAAC, piece_brands=()), id="nasaac-bundles-of-the-lots-brand"),
 ]
 
 
@@ -803,15 +824,15 @@ REJECTED: list[Any] = [
         id="hg-bundle-2010kg",
     ),
     pytest.param(
-        ingot_lot(bundles=changed(_TWENTY, 2, cast_reference="NRD-25-105")),
+        ingot_lot(bundles=changed(_TWENTY, 2, cast_references=("NRD-25-105",))),
         None,
-        {("BUNDLE_CAST_NOT_IN_LOT", "bundles[2].cast_reference", f"{ALLOY_SCR} 3.3")},
+        {("BUNDLE_CAST_NOT_IN_LOT", "bundles[2].cast_references[0]", f"{ALLOY_SCR} 3.3")},
         id="bundle-cast-not-in-lot",
     ),
     pytest.param(
-        ingot_lot(NASAAC, bundles=changed(_TWENTY, 2, cast_reference="NRD-25-105")),
+        ingot_lot(NASAAC, bundles=changed(_TWENTY, 2, cast_references=("NRD-25-105",))),
         None,
-        {("BUNDLE_CAST_NOT_IN_LOT", "bundles[2].cast_reference", f"{NASAAC_SCR} 3.3")},
+        {("BUNDLE_CAST_NOT_IN_LOT", "bundles[2].cast_references[0]", f"{NASAAC_SCR} 3.3")},
         id="nasaac-bundle-cast-not-in-lot",
     ),
     pytest.param(
@@ -825,6 +846,64 @@ REJECTED: list[Any] = [
         None,
         {("BUNDLES_FOR_NON_INGOT_SHAPE", "bundles", f"{HG_SCR} 3.2")},
         id="hg-sows-in-bundles",
+    ),
+    # 5b. one brand in a warrant (SCR 3.2), one production batch per alloy bundle (SCR 3.3)
+    pytest.param(
+        ingot_lot(bundles=changed(_TWENTY, 4, brand="OTHERBRAND")),
+        None,
+        {("MORE_THAN_ONE_BRAND", "bundles[4].brand", f"{ALLOY_SCR} 3.2")},
+        id="alloy-bundle-of-another-brand",
+    ),
+    pytest.param(
+        ingot_lot(NASAAC, bundles=changed(_TWENTY, 0, brand="OTHERBRAND")),
+        None,
+        {("MORE_THAN_ONE_BRAND", "bundles[0].brand", f"{NASAAC_SCR} 3.2")},
+        id="nasaac-bundle-of-another-brand",
+    ),
+    pytest.param(
+        ingot_lot(
+            HIGH_GRADE,
+            bundles=changed(make_bundles(25, pieces=50, piece_kg="20"), 24, brand="OTHERBRAND"),
+        ),
+        None,
+        {("MORE_THAN_ONE_BRAND", "bundles[24].brand", f"{HG_SCR} 3.2")},
+        id="hg-bundle-of-another-brand",
+    ),
+    pytest.param(
+        piece_lot(HIGH_GRADE, SOW, piece_brands=(BRAND, "OTHERBRAND")),
+        None,
+        {("MORE_THAN_ONE_BRAND", "piece_brands[1]", f"{HG_SCR} 3.2")},
+        id="hg-sows-of-two-brands",
+    ),
+    pytest.param(
+        piece_lot(ALLOY, T_BAR, piece_brands=("OTHERBRAND",)),
+        None,
+        {("MORE_THAN_ONE_BRAND", "piece_brands[0]", f"{ALLOY_SCR} 3.2")},
+        id="alloy-t-bars-of-another-brand",
+    ),
+    pytest.param(
+        ingot_lot(bundles=changed(_TWENTY, 2, cast_references=CASTS[:2])),
+        None,
+        {("BUNDLE_OF_MORE_THAN_ONE_BATCH", "bundles[2].cast_references", f"{ALLOY_SCR} 3.3")},
+        id="alloy-bundle-of-two-casts",
+    ),
+    pytest.param(
+        ingot_lot(NASAAC, bundles=changed(_TWENTY, 19, cast_references=CASTS[2:])),
+        None,
+        {("BUNDLE_OF_MORE_THAN_ONE_BATCH", "bundles[19].cast_references", f"{NASAAC_SCR} 3.3")},
+        id="nasaac-bundle-of-two-casts",
+    ),
+    pytest.param(
+        ingot_lot(bundles=changed(_TWENTY, 3, production_batch_references=("PB-1", "PB-2"))),
+        None,
+        {
+            (
+                "BUNDLE_OF_MORE_THAN_ONE_BATCH",
+                "bundles[3].production_batch_references",
+                f"{ALLOY_SCR} 3.3",
+            )
+        },
+        id="alloy-bundle-of-two-batch-references",
     ),
     # 6. production batches
     pytest.param(
@@ -848,7 +927,7 @@ REJECTED: list[Any] = [
     pytest.param(
         ingot_lot(
             bundles=tuple(
-                bundle.model_copy(update={"production_batch_reference": f"PB-{index % 6}"})
+                bundle.model_copy(update={"production_batch_references": (f"PB-{index % 6}",)})
                 for index, bundle in enumerate(_TWENTY)
             )
         ),
@@ -994,6 +1073,20 @@ def test_a_request_for_another_brand_than_the_lot_is_rejected() -> None:
             "NRD-25-104",
             id="cast-not-identical",
         ),
+        pytest.param(
+            ingot_lot(bundles=changed(_TWENTY, 4, brand="OTHERBRAND")),
+            None,
+            "OTHERBRAND",
+            BRAND,
+            id="bundle-of-another-brand",
+        ),
+        pytest.param(
+            ingot_lot(bundles=changed(_TWENTY, 2, cast_references=CASTS[:2])),
+            None,
+            "2 (NRD-25-101, NRD-25-102)",
+            "1 production batch per bundle",
+            id="bundle-of-two-casts",
+        ),
     ],
 )
 def test_a_violation_shows_what_was_observed_and_what_is_allowed(
@@ -1007,7 +1100,7 @@ def test_a_lot_with_many_problems_lists_every_one_of_them() -> None:
     bundles = changed(
         changed(make_bundles(20, pieces=125, piece_kg="8", casts=casts), 0, net_weight_kg=D(1100)),
         1,
-        cast_reference="NRD-25-999",
+        cast_references=("NRD-25-999",),
     )
     the_lot = ingot_lot(
         NASAAC,
@@ -1037,7 +1130,7 @@ def test_a_lot_with_many_problems_lists_every_one_of_them() -> None:
         ("BUNDLE_WEIGHT_OUT_OF_RANGE", "bundles[0].net_weight_kg", f"{rule} 6(a)"),
         ("BUNDLES_DO_NOT_ADD_UP", "total_pieces", f"{rule} 3.4"),
         ("BUNDLES_DO_NOT_ADD_UP", "net_weight_kg", f"{rule} 3.4"),
-        ("BUNDLE_CAST_NOT_IN_LOT", "bundles[1].cast_reference", f"{rule} 3.3"),
+        ("BUNDLE_CAST_NOT_IN_LOT", "bundles[1].cast_references[0]", f"{rule} 3.3"),
         ("TOO_MANY_PRODUCTION_BATCHES", "cast_references", f"{rule} 3.3"),
     }
     assert missing(decision) == {
