@@ -25,6 +25,14 @@ from gateway.rulebook.decisions import (
     WarrantTerms,
 )
 from gateway.rulebook.model import Bounds, CbamRules, ContractRules, Rulebook, ShapeRules
+from gateway.rulebook.recorded_casts import (
+    agree,
+    as_certified,
+    as_recorded,
+    disagreement_rule,
+    disagreements,
+    recorded_cast_violations,
+)
 from gateway.rulebook.state import (
     AcceptedForm,
     ArrivedLot,
@@ -35,6 +43,7 @@ from gateway.rulebook.state import (
     EmissionsFigures,
     LotBundle,
     OpenRequest,
+    RecordedCast,
     RejectedCertificate,
     near_miss_forms,
     normalised_cast_reference,
@@ -89,7 +98,7 @@ def _decide_warrant(
             request, WarrantOutcome.PENDING, missing=(_lot_arrival_missing(request.lot_id),)
         )
     contract_rules = rulebook.contracts[lot.contract]
-    certificates = _certificate_findings(lot, brand, contract_rules)
+    certificates = _certificate_findings(lot, brand, contract_rules, rulebook)
     known_dates = _known_production_dates(lot, brand)
     emissions = _notice_date_findings(
         lot, brand, certificates.chosen, known_dates, rulebook.cbam, today=today
@@ -675,7 +684,7 @@ class _CertificateFindings:
 
 
 def _certificate_findings(
-    lot: ArrivedLot, brand: BrandView, contract_rules: ContractRules
+    lot: ArrivedLot, brand: BrandView, contract_rules: ContractRules, rulebook: Rulebook
 ) -> _CertificateFindings:
     violations: list[Violation] = []
     missing: list[Missing] = []
@@ -687,8 +696,19 @@ def _certificate_findings(
             continue
         seen.add(cast)
         certificates = brand.certificates_of(cast)
+        recorded = brand.recorded_cast(cast)
+        record_findings = (
+            () if recorded is None else _record_findings(recorded, certificates, rulebook)
+        )
+        if record_findings:
+            missing.append(_valid_ecoa_missing(cast, brand.brand, record_findings))
+            rejected.extend(record_findings)
+            refused = None if certificates else brand.rejected_certificate_of(cast)
+            if refused is not None:
+                rejected.extend(_rejected_certificate_violations(refused))
+            continue
         if certificates:
-            chosen[cast] = _preferred(certificates)
+            chosen[cast] = _preferred(_agreeing(recorded, certificates))
             if chosen[cast].specification not in contract_rules.specifications:
                 violations.append(_certificate_not_for_contract(path, chosen[cast], contract_rules))
             continue
@@ -713,6 +733,58 @@ def _certificate_findings(
         )
     return _CertificateFindings(
         tuple(violations), tuple(missing), chosen, tuple(dict.fromkeys(rejected))
+    )
+
+
+def _record_findings(
+    recorded: RecordedCast, certificates: tuple[CertifiedCast, ...], rulebook: Rulebook
+) -> tuple[Violation, ...]:
+    """What keeps a recorded cast from backing a warrant: its record off its specification,
+    or a disagreement with every accepted eCOA of the cast (then with the preferred one),
+    each field prefixed with the recorded cast."""
+    found = list(recorded_cast_violations(recorded, rulebook))
+    if certificates and not found:
+        stated = as_recorded(recorded)
+        preferred = _preferred(certificates)
+        certified = as_certified(preferred)
+        if stated is not None and certified is not None and not _agreeing(recorded, certificates):
+            found = disagreements(
+                stated, certified, field="", rule=disagreement_rule(preferred.kind)
+            )
+    prefix = f"recorded_cast[{recorded.cast_reference}]"
+    return tuple(
+        replace(
+            violation,
+            field=f"{prefix}.{violation.field}" if violation.field else prefix,
+            message=f"cast {recorded.cast_reference} as recorded: {violation.message}",
+        )
+        for violation in found
+    )
+
+
+def _agreeing(
+    recorded: RecordedCast | None, certificates: tuple[CertifiedCast, ...]
+) -> tuple[CertifiedCast, ...]:
+    """The certificates whose chemistry agrees with the cast's record (all of them when the
+    record or a certificate's chemistry is not known)."""
+    stated = None if recorded is None else as_recorded(recorded)
+    if stated is None:
+        return certificates
+    return tuple(
+        certificate
+        for certificate in certificates
+        if (certified := as_certified(certificate)) is None or agree(stated, certified)
+    )
+
+
+def _valid_ecoa_missing(cast: str, brand: str, findings: tuple[Violation, ...]) -> Missing:
+    broken = ", ".join(dict.fromkeys(f"{v.code} ({v.rule})" for v in findings))
+    return Missing(
+        kind=MissingKind.ECOA,
+        reference=cast,
+        rule=SCR_4_1,
+        message=f"no accepted eCOA of brand {brand} shows cast {cast} valid: its producer's "
+        f"record breaks {broken}; a corrected record or an eCOA agreeing with it resolves it",
     )
 
 

@@ -68,12 +68,14 @@ def test_a_lot_of_a_rejected_ecoa_pends_naming_it_then_expires_through_the_pipel
     [pending] = of_type(outputs, "custody.warrant.pending")
     assert isinstance(pending, WarrantPending)
     assert [(v.code, v.field) for v in pending.certificate_violations] == [
-        ("ELEMENT_OUT_OF_SPECIFICATION", "ecoa[ECOA-NORDAL-0101].casts[0].chemistry.Cu")
+        ("CAST_CHEMISTRY_DISAGREES", "ecoa[ECOA-NORDAL-0101].casts[0].chemistry.Cu"),
+        ("ELEMENT_OUT_OF_SPECIFICATION", "ecoa[ECOA-NORDAL-0101].casts[0].chemistry.Cu"),
     ]
     [rejected] = of_type(outputs, "custody.warrant.rejected")
     assert isinstance(rejected, WarrantRejected)
     assert [v.code for v in rejected.violations] == [
         "WARRANT_REQUEST_EXPIRED",
+        "CAST_CHEMISTRY_DISAGREES",
         "ELEMENT_OUT_OF_SPECIFICATION",
     ]
 
@@ -101,7 +103,10 @@ def test_a_request_made_before_its_ecoa_was_rejected_learns_of_the_rejection() -
         "custody.warrant.state-changed",
     ]
     assert isinstance(outputs[1], WarrantPending)
-    assert outputs[1].certificate_violations[0].code == "ELEMENT_OUT_OF_SPECIFICATION"
+    assert [v.code for v in outputs[1].certificate_violations] == [
+        "CAST_CHEMISTRY_DISAGREES",
+        "ELEMENT_OUT_OF_SPECIFICATION",
+    ]
 
 
 # Item 2: the rules applied, on the wire

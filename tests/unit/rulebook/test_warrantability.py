@@ -226,6 +226,8 @@ def certify(
                 production_date=produced,
                 specification=SPECIFICATION[contract],
                 created_on=created_on,
+                chemistry=None,
+                production_filtered=None,
             ),
         )
         for cast in casts
@@ -272,6 +274,7 @@ def nordal(
                 contract=contract,
                 specification=SPECIFICATION[contract],
                 production_filtered=True,
+                chemistry=None,
             )
             for cast in recorded
         },
