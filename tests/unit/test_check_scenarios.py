@@ -604,3 +604,62 @@ def test_a_lot_is_warranted_again_after_its_warrant_was_cancelled_under_the_same
         (16, "custody.warrant.cancelled", [], "WRT-LOT-RTM-0001#2"),
         (18, "custody.warrant.rejected", ["BRAND_SUSPENDED"], None),
     ]
+
+
+def test_recorded_casts_are_checked_and_a_disagreement_with_their_ecoa_holds_the_lot() -> None:
+    records, report = run("recorded_chemistry.jsonl", accepted_casts=True)
+    assert report.malformed == 0
+    assert summary(records) == [
+        (10, "custody.brand.listed", []),
+        (12, "custody.production-batch.rejected", ["ELEMENT_OUT_OF_SPECIFICATION"]),
+        (13, "custody.ecoa.rejected", [DISAGREES, DISAGREES]),
+        (14, "custody.cbam-form.accepted", []),
+        (16, "custody.warrant.pending", ["C26-0101", "C26-0102"]),
+        (17, "custody.warrant.pending", ["C26-0101", "C26-0102"]),
+        (18, "custody.ecoa.accepted", []),
+        (18, "custody.emissions.attached", []),
+        (18, "custody.warrant.issued", []),
+        (19, "custody.ecoa.accepted", []),
+        (19, "custody.emissions.attached", []),
+        (21, "custody.production-batch.rejected", [DISAGREES]),
+        (23, "custody.warrant.pending", ["C26-0202"]),
+        (24, "custody.warrant.issued", []),
+    ]
+    accepted = [(r["line"], r["body"]) for r in records if r["type"] == ACCEPTED_CAST]
+    assert [(line, body["cast_reference"], body["rules_applied"]) for line, body in accepted] == [
+        (11, "C26-0101", ["Aluminium Alloy SCR 1(a)(i)"]),
+        (17, "C26-0102", ["Aluminium Alloy SCR 1(a)(i)"]),
+        (20, "C26-0201", ["Aluminium Alloy SCR 1(a)(i)", "SCR 4.5"]),
+        (24, "C26-0202", ["Aluminium Alloy SCR 1(a)(i)", "SCR 4.5"]),
+    ]
+    decided = {(r["line"], r["type"]): r["body"] for r in records}
+
+    def findings(body: dict[str, Any], key: str = "violations") -> list[tuple[str, ...]]:
+        return [(v["rule"], v["field"], v["observed"], v["allowed"]) for v in body[key]]
+
+    assert findings(decided[12, "custody.production-batch.rejected"]) == [
+        ("Aluminium Alloy SCR 1(a)(i)", "chemistry.Cu", "4 %", "2-3.5 % (A380.1)")
+    ]
+    assert findings(decided[13, "custody.ecoa.rejected"]) == [
+        ("SCR 4.5", "casts[0].chemistry.Cu", "3.2 %", "3 % (recorded for cast C26-0101)"),
+        ("SCR 4.5", "casts[1].chemistry.Cu", "3 %", "4 % (recorded for cast C26-0102)"),
+    ]
+    assert findings(decided[16, "custody.warrant.pending"], "certificate_violations")[-1] == (
+        "Aluminium Alloy SCR 1(a)(i)",
+        "recorded_cast[C26-0102].chemistry.Cu",
+        "4 %",
+        "2-3.5 % (A380.1)",
+    )
+    assert findings(decided[21, "custody.production-batch.rejected"]) == [
+        ("SCR 4.5", "chemistry.Cu", "3.1 %", "3 % (certified by eCOA ECOA-NORDAL-0201)")
+    ]
+    held = decided[23, "custody.warrant.pending"]
+    assert findings(held, "certificate_violations") == [
+        (
+            "SCR 4.5",
+            "recorded_cast[C26-0202].chemistry.Cu",
+            "3.1 %",
+            "3 % (certified by eCOA ECOA-NORDAL-0201)",
+        )
+    ]
+    assert "its producer's record breaks CAST_CHEMISTRY_DISAGREES" in held["missing"][0]["message"]

@@ -12,6 +12,8 @@ from gateway.registry import codec
 from gateway.registry.decision_messages import warrant_id_for, warrants_of_id
 from gateway.registry.state import CastEntry, LotWarrant, entity_key
 from gateway.rulebook.decisions import WarrantDecision, WarrantOutcome
+from gateway.rulebook.model import load_rulebook
+from gateway.rulebook.recorded_casts import recorded_cast_violations
 from gateway.rulebook.state import OpenRequest
 
 REQUESTED_AT = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -70,3 +72,29 @@ def test_a_warrant_id_names_the_lots_first_warrant_or_a_numbered_one(
     assert warrants_of_id(warrant_id) == warrants
     for lot_id, number in warrants:
         assert warrant_id_for(lot_id, number) == warrant_id
+
+
+def test_a_cast_stored_before_its_chemistry_was_kept_reads_as_not_kept_and_is_not_checked() -> None:
+    """Version 1 of a ``cast`` entity kept neither the recorded nor the certified chemistry:
+    read as not kept, so the cast is neither checked nor compared."""
+    stored = (
+        b'{"v":1,"d":{"recorded":{"cast_reference":"C1","production_date":"2026-02-10",'
+        b'"contract":"aluminium_alloy","specification":"A380.1","production_filtered":null},'
+        b'"certificates":[{"ecoa_id":"E1","kind":"enhanced","cast_reference":"C1",'
+        b'"production_date":"2026-02-10","specification":"A380.1","created_on":"2026-02-11"}],'
+        b'"rejected":null}}'
+    )
+    entry = codec.decode("cast:NORDAL:c1:C1", stored)
+    assert isinstance(entry, CastEntry)
+    assert entry.recorded is not None
+    assert entry.recorded.chemistry is None
+    assert entry.recorded.specification == "A380.1"
+    [certificate] = entry.certificates
+    assert (certificate.ecoa_id, certificate.chemistry, certificate.production_filtered) == (
+        "E1",
+        None,
+        None,
+    )
+    assert recorded_cast_violations(entry.recorded, load_rulebook()) == ()
+    assert codec.encode("cast:NORDAL:c1:C1", entry).startswith(b'{"v":2,')
+    assert codec.decode("cast:NORDAL:c1:C1", codec.encode("cast:NORDAL:c1:C1", entry)) == entry

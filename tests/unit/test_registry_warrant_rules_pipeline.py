@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from contracts.base import Contract
@@ -200,3 +201,35 @@ def test_a_request_kept_without_its_receipt_time_pends_from_the_next_message_of_
     )
     [rejected] = [o for o in expired.outputs if isinstance(o, WarrantRejected)]
     assert rejected.violations[0].code == "WARRANT_REQUEST_EXPIRED"
+
+
+# Item 8: the producer's recorded chemistry
+
+
+def test_a_recorded_cast_is_decided_on_the_topic_its_producer_reads() -> None:
+    state = RegistryState()
+    by_type: dict[str, set[str]] = {}
+    for offset, (now, message) in enumerate(timed_messages("recorded_chemistry.jsonl")):
+        result = process_record(state, sent(message, offset), now=now, settings=SETTINGS)
+        state = result.state
+        for output in result.outputs:
+            by_type.setdefault(output.message_type, set()).add(output.topic)
+    assert by_type["custody.production-batch.accepted"] == {"registry.ecoa-decisions"}
+    assert by_type["custody.production-batch.rejected"] == {"registry.ecoa-decisions"}
+    corrected = state.brand("NORDAL").recorded_cast("C26-0202")
+    assert corrected is not None
+    assert dict(corrected.chemistry or ())["Cu"] == Decimal("3.0")
+
+
+def test_a_first_good_record_writes_its_cast_alone_and_decides_no_request_again() -> None:
+    """The hot path: a good cast recorded before its eCOA touches one entity, however many
+    requests of its brand are open."""
+    messages = [message for _, message in timed_messages("recorded_chemistry.jsonl")]
+    state = RegistryState()
+    for offset, message in enumerate(messages[:7]):  # up to the first lot's request: pending
+        state = process_record(state, sent(message, offset), now=NOW, settings=SETTINGS).state
+    assert state.open_requests_of("NORDAL")
+    fresh = messages[1].model_copy(update={"cast_reference": "C26-0999"})
+    result = process_record(state, sent(fresh, 99), now=NOW, settings=SETTINGS)
+    assert [o.message_type for o in result.outputs] == ["custody.production-batch.accepted"]
+    assert set(result.state.changed_since(state)) == {"cast:NORDAL:c260999:C26-0999"}
