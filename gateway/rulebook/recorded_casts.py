@@ -12,7 +12,7 @@ cast and its few certificates: its cost does not grow with the brand's casts.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from contracts.ecoa import ECoAKind
@@ -172,11 +172,51 @@ def recorded_cast_violations(recorded: RecordedCast, rulebook: Rulebook) -> tupl
     return tuple(found)
 
 
+def agreeing(
+    recorded: RecordedCast | None, certificates: tuple[CertifiedCast, ...]
+) -> tuple[CertifiedCast, ...]:
+    """The certificates whose chemistry agrees with the cast's record (all of them when the
+    record's or a certificate's chemistry is not known)."""
+    stated = None if recorded is None else as_recorded(recorded)
+    if stated is None:
+        return certificates
+    return tuple(
+        certificate
+        for certificate in certificates
+        if (certified := as_certified(certificate)) is None or agree(stated, certified)
+    )
+
+
+def lot_findings(
+    recorded: RecordedCast, certificates: tuple[CertifiedCast, ...], rulebook: Rulebook
+) -> tuple[Violation, ...]:
+    """What keeps a recorded cast from backing a warrant: its record off its specification,
+    or a disagreement with every accepted eCOA of the cast (named with the first accepted),
+    each field prefixed with the recorded cast."""
+    found = list(recorded_cast_violations(recorded, rulebook))
+    stated = as_recorded(recorded)
+    if not found and stated is not None and certificates and not agreeing(recorded, certificates):
+        first = certificates[0]
+        certified = as_certified(first)
+        if certified is not None:
+            found = disagreements(stated, certified, field="", rule=disagreement_rule(first.kind))
+    prefix = f"recorded_cast[{recorded.cast_reference}]"
+    return tuple(
+        replace(
+            violation,
+            field=f"{prefix}.{violation.field}" if violation.field else prefix,
+            message=f"cast {recorded.cast_reference} as recorded: {violation.message}",
+        )
+        for violation in found
+    )
+
+
 def decide_recorded_cast(
     recorded: RecordedCast, certificates: Iterable[CertifiedCast], rulebook: Rulebook
 ) -> RecordedCastDecision:
-    """Check a cast as its producer recorded it: against its specification, and against
-    every accepted eCOA of the cast already there (the record may come after its eCOA)."""
+    """Check a cast as its producer recorded it (its chemistry kept): against its
+    specification, and against every accepted eCOA of the cast already there (the record
+    may come after its eCOA)."""
     violations = list(recorded_cast_violations(recorded, rulebook))
     stated = as_recorded(recorded)
     compared = False

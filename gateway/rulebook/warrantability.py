@@ -25,14 +25,7 @@ from gateway.rulebook.decisions import (
     WarrantTerms,
 )
 from gateway.rulebook.model import Bounds, CbamRules, ContractRules, Rulebook, ShapeRules
-from gateway.rulebook.recorded_casts import (
-    agree,
-    as_certified,
-    as_recorded,
-    disagreement_rule,
-    disagreements,
-    recorded_cast_violations,
-)
+from gateway.rulebook.recorded_casts import agreeing, lot_findings
 from gateway.rulebook.state import (
     AcceptedForm,
     ArrivedLot,
@@ -43,7 +36,6 @@ from gateway.rulebook.state import (
     EmissionsFigures,
     LotBundle,
     OpenRequest,
-    RecordedCast,
     RejectedCertificate,
     near_miss_forms,
     normalised_cast_reference,
@@ -697,9 +689,7 @@ def _certificate_findings(
         seen.add(cast)
         certificates = brand.certificates_of(cast)
         recorded = brand.recorded_cast(cast)
-        record_findings = (
-            () if recorded is None else _record_findings(recorded, certificates, rulebook)
-        )
+        record_findings = () if recorded is None else lot_findings(recorded, certificates, rulebook)
         if record_findings:
             missing.append(_valid_ecoa_missing(cast, brand.brand, record_findings))
             rejected.extend(record_findings)
@@ -708,7 +698,7 @@ def _certificate_findings(
                 rejected.extend(_rejected_certificate_violations(refused))
             continue
         if certificates:
-            chosen[cast] = _preferred(_agreeing(recorded, certificates))
+            chosen[cast] = _preferred(agreeing(recorded, certificates))
             if chosen[cast].specification not in contract_rules.specifications:
                 violations.append(_certificate_not_for_contract(path, chosen[cast], contract_rules))
             continue
@@ -733,47 +723,6 @@ def _certificate_findings(
         )
     return _CertificateFindings(
         tuple(violations), tuple(missing), chosen, tuple(dict.fromkeys(rejected))
-    )
-
-
-def _record_findings(
-    recorded: RecordedCast, certificates: tuple[CertifiedCast, ...], rulebook: Rulebook
-) -> tuple[Violation, ...]:
-    """What keeps a recorded cast from backing a warrant: its record off its specification,
-    or a disagreement with every accepted eCOA of the cast (then with the preferred one),
-    each field prefixed with the recorded cast."""
-    found = list(recorded_cast_violations(recorded, rulebook))
-    if certificates and not found:
-        stated = as_recorded(recorded)
-        preferred = _preferred(certificates)
-        certified = as_certified(preferred)
-        if stated is not None and certified is not None and not _agreeing(recorded, certificates):
-            found = disagreements(
-                stated, certified, field="", rule=disagreement_rule(preferred.kind)
-            )
-    prefix = f"recorded_cast[{recorded.cast_reference}]"
-    return tuple(
-        replace(
-            violation,
-            field=f"{prefix}.{violation.field}" if violation.field else prefix,
-            message=f"cast {recorded.cast_reference} as recorded: {violation.message}",
-        )
-        for violation in found
-    )
-
-
-def _agreeing(
-    recorded: RecordedCast | None, certificates: tuple[CertifiedCast, ...]
-) -> tuple[CertifiedCast, ...]:
-    """The certificates whose chemistry agrees with the cast's record (all of them when the
-    record or a certificate's chemistry is not known)."""
-    stated = None if recorded is None else as_recorded(recorded)
-    if stated is None:
-        return certificates
-    return tuple(
-        certificate
-        for certificate in certificates
-        if (certified := as_certified(certificate)) is None or agree(stated, certified)
     )
 
 
