@@ -17,6 +17,8 @@ from gateway.registry.state import RegistryState
 REGISTRY_DECISIONS = {
     "custody.ecoa.accepted": ("ecoa", "accepted"),
     "custody.ecoa.rejected": ("ecoa", "rejected"),
+    "custody.production-batch.accepted": ("production_batch", "accepted"),
+    "custody.production-batch.rejected": ("production_batch", "rejected"),
     "custody.cbam-form.accepted": ("cbam_form", "accepted"),
     "custody.cbam-form.rejected": ("cbam_form", "rejected"),
     "custody.warrant.issued": ("warrant", "issued"),

@@ -42,6 +42,7 @@ PROCESSING_BUCKETS_SECONDS: Final = (
 # the start so that rates and alerts see a series before its first event.
 DECISION_OUTCOMES: Final[Mapping[str, tuple[str, ...]]] = {
     "ecoa": ("accepted", "rejected"),
+    "production_batch": ("accepted", "rejected"),
     "cbam_form": ("accepted", "rejected"),
     "warrant": ("issued", "rejected", "pending", "cancelled"),
 }

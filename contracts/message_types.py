@@ -27,7 +27,11 @@ from contracts.dead_letter import DeadLetterRecorded
 from contracts.ecoa import ECoAAccepted, ECoACreated, ECoARejected
 from contracts.ledger import LEDGER_COMMANDS, LEDGER_DECISIONS
 from contracts.lots import LotArrived
-from contracts.production import ProductionBatchRecorded
+from contracts.production import (
+    ProductionBatchAccepted,
+    ProductionBatchRecorded,
+    ProductionBatchRejected,
+)
 from contracts.warrants import (
     CancelWarrant,
     RequestWarrant,
@@ -40,6 +44,8 @@ from contracts.warrants import (
 
 ALL_CONTRACTS: tuple[type[Contract], ...] = (
     ProductionBatchRecorded,
+    ProductionBatchAccepted,
+    ProductionBatchRejected,
     ECoACreated,
     ECoAAccepted,
     ECoARejected,

@@ -35,7 +35,11 @@ from contracts.dead_letter import DeadLetterRecorded
 from contracts.ecoa import ECoAAccepted, ECoACreated, ECoARejected
 from contracts.ledger import LEDGER_COMMANDS, LEDGER_DECISIONS
 from contracts.lots import LotArrived
-from contracts.production import ProductionBatchRecorded
+from contracts.production import (
+    ProductionBatchAccepted,
+    ProductionBatchRecorded,
+    ProductionBatchRejected,
+)
 from contracts.values import PartyRole
 from contracts.warrants import (
     CancelWarrant,
@@ -186,8 +190,14 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     ),
     TopicSpec(
         name="registry.ecoa-decisions",
-        purpose="eCOA accepted or rejected, with the rules applied",
-        message_types=(ECoAAccepted, ECoARejected),
+        purpose="eCOA accepted or rejected, and the producer's recorded casts checked against "
+        "their specification and eCOAs (the same chemistry rules), with the rules applied",
+        message_types=(
+            ECoAAccepted,
+            ECoARejected,
+            ProductionBatchAccepted,
+            ProductionBatchRejected,
+        ),
         key="brand",
         writer_roles=_REGISTRY,
     ),

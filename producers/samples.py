@@ -76,7 +76,11 @@ from contracts.ledger import (
     RegisterSite,
 )
 from contracts.lots import Bundle, CustodyClaim, LotArrived
-from contracts.production import ProductionBatchRecorded
+from contracts.production import (
+    ProductionBatchAccepted,
+    ProductionBatchRecorded,
+    ProductionBatchRejected,
+)
 from contracts.values import (
     AccountingLevel,
     CastAnalysis,
@@ -182,7 +186,31 @@ def _production() -> list[Contract]:
             total_net_weight_kg=INGOT_WEIGHT_KG * 1200,
             piece_weight_kg=INGOT_WEIGHT_KG,
             piece_dimensions=INGOT,
-        )
+        ),
+        ProductionBatchAccepted.build(
+            brand=BRAND,
+            cast_reference=CASTS[0],
+            specification="A380.1",
+            rules_applied=("Aluminium Alloy SCR 1(a)(i)",),
+            rulebook_version=RULEBOOK_VERSION,
+            decided_at=_at(date(2026, 3, 3), 18, 0),
+        ),
+        ProductionBatchRejected.build(
+            brand=BRAND,
+            cast_reference=CASTS[1],
+            violations=(
+                RuleViolation(
+                    code="ELEMENT_OUT_OF_SPECIFICATION",
+                    rule="Aluminium Alloy SCR 1(a)(i)",
+                    field="chemistry.Cu",
+                    observed="4 %",
+                    allowed="2-3.5 % (A380.1)",
+                    message="Cu at 4 % is outside A380.1's 2-3.5 %",
+                ),
+            ),
+            rulebook_version=RULEBOOK_VERSION,
+            decided_at=_at(date(2026, 3, 3), 18, 5),
+        ),
     ]
 
 

@@ -13,34 +13,52 @@ from gateway.registry.decision_messages import (
     ecoa_message,
     emissions_attached,
     form_message,
+    recorded_cast_message,
 )
-from gateway.registry.state import BrandEntities, Context, RegistryState, Step
+from gateway.registry.state import BrandEntities, CastEntry, Context, RegistryState, Step
 from gateway.registry.warrants import decide_open_requests
 from gateway.rulebook.cbam_form import decide_form
 from gateway.rulebook.decisions import ECoADecision
 from gateway.rulebook.ecoa import decide_ecoa
+from gateway.rulebook.recorded_casts import decide_recorded_cast
 from gateway.rulebook.state import (
     AcceptedForm,
     BrandAsOf,
     CertifiedCast,
     RecordedCast,
     RejectedCertificate,
+    levels_of,
 )
 from gateway.rulebook.warrantability import form_for_production_year
 
 
 def record_batch(state: RegistryState, batch: ProductionBatchRecorded, context: Context) -> Step:
+    """Record the cast and tell its producer whether it meets its specification and agrees
+    with the cast's accepted eCOAs. The brand's open requests are decided again only when
+    the record can change a lot's decision (it is off specification or disagrees, replaces
+    an earlier record, or its cast already has an eCOA): a first record of a good cast, the
+    usual case, reads and writes its one cast entry."""
     cast = RecordedCast(
         cast_reference=batch.cast_reference,
         production_date=batch.production_date,
         contract=batch.contract,
         specification=batch.specification,
         production_filtered=batch.production_filtered,
+        chemistry=levels_of(batch.chemistry),
     )
     entry = state.brand(batch.brand).cast(batch.cast_reference)
-    return Step(
-        state.with_cast(batch.brand, batch.cast_reference, replace(entry, recorded=cast)), ()
+    if entry.recorded == cast:
+        return Step(state, ())  # the same record again: already answered
+    decision = decide_recorded_cast(cast, entry.certificates, context.rulebook)
+    state = state.with_cast(batch.brand, batch.cast_reference, replace(entry, recorded=cast))
+    message = recorded_cast_message(
+        decision, brand=batch.brand, rulebook_version=context.rulebook.version, now=context.now
     )
+    known_before = entry != CastEntry()
+    if decision.accepted and not known_before:
+        return Step(state, (message,))
+    state, decided = decide_open_requests(state, batch.brand, context)
+    return Step(state, (message, *decided))
 
 
 def decide_ecoa_message(state: RegistryState, ecoa: ECoACreated, context: Context) -> Step:

@@ -101,11 +101,27 @@ def _lot_version_1_to_2(lot: Any) -> Any:
     return {**lot, "bundles": [bundle_version_2(bundle) for bundle in lot.get("bundles", ())]}
 
 
+def _chemistry_not_kept(cast: Any) -> Any:
+    """A recorded or certified cast written before the registry kept its chemistry."""
+    return {"chemistry": None, "production_filtered": None, **cast}
+
+
+def _cast_version_1_to_2(entry: Any) -> Any:
+    """Version 1 kept neither the recorded nor the certified chemistry of a cast: they read
+    as not kept (nothing to check or compare)."""
+    recorded = entry.get("recorded")
+    return {
+        **entry,
+        "recorded": None if recorded is None else _chemistry_not_kept(recorded),
+        "certificates": [_chemistry_not_kept(c) for c in entry.get("certificates", [])],
+    }
+
+
 KINDS: Mapping[str, EntityKind] = {
     kind.name: kind
     for kind in (
         EntityKind("brand", TypeAdapter(BrandRecord)),
-        EntityKind("cast", TypeAdapter(CastEntry)),
+        EntityKind("cast", TypeAdapter(CastEntry), version=2, upcasters={1: _cast_version_1_to_2}),
         EntityKind("form", TypeAdapter(AcceptedForm)),
         EntityKind("handled", TypeAdapter(str)),
         EntityKind("lot", TypeAdapter(ArrivedLot), version=2, upcasters={1: _lot_version_1_to_2}),
@@ -184,7 +200,7 @@ def legacy_entities(key: str, data: bytes | None, restored: Lookup) -> dict[str,
     if data is None:
         return _legacy_tombstone(kind, name, restored)
     if kind == "brand":
-        return _legacy_brand(_LEGACY_BRAND.validate_json(data))
+        return _legacy_brand(_LEGACY_BRAND.validate_python(_legacy_brand_casts(parse_exact(data))))
     if kind == "handled":
         return {  # version 0 digested the canonical JSON of the body
             entity_key("handled", name, message_id): canonical_digest(digest)
@@ -229,6 +245,19 @@ def _legacy_tombstone(kind: str, name: str, restored: Lookup) -> dict[str, Any |
     if kind in ("lot", "warrant", "cancellation", "move", "brand"):
         return {entity_key(kind, name): None}
     raise UnknownEntity(f"cannot read registry entity {kind}:{name}: unknown version-0 kind")
+
+
+def _legacy_brand_casts(brand: Any) -> Any:
+    """A version-0 brand's recorded and certified casts, read as ``_cast_version_1_to_2``
+    reads version 1's."""
+    return {
+        **brand,
+        "casts": {ref: _chemistry_not_kept(c) for ref, c in brand.get("casts", {}).items()},
+        "certified": {
+            ref: [_chemistry_not_kept(c) for c in certified]
+            for ref, certified in brand.get("certified", {}).items()
+        },
+    }
 
 
 def _legacy_brand(brand: BrandState) -> dict[str, Any | None]:

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from contracts.cbam import CbamFormAccepted, CbamFormRejected, EmissionsAttached
 from contracts.ecoa import ECoAAccepted, ECoARejected
+from contracts.production import ProductionBatchAccepted, ProductionBatchRejected
 from contracts.values import EmissionsSummary, MissingItem, MissingItemKind, RuleViolation
 from contracts.warrants import (
     CertificateOfAnalysisReference,
@@ -20,6 +21,7 @@ from contracts.warrants import (
 from gateway.rulebook.decisions import (
     ECoADecision,
     FormDecision,
+    RecordedCastDecision,
     WarrantDecision,
     WarrantOutcome,
     WarrantTerms,
@@ -102,6 +104,27 @@ def ecoa_message(
     return ECoARejected.build(
         ecoa_id=decision.ecoa_id,
         brand=decision.brand,
+        violations=tuple(rule_violation(v) for v in decision.violations),
+        rulebook_version=rulebook_version,
+        decided_at=now,
+    )
+
+
+def recorded_cast_message(
+    decision: RecordedCastDecision, *, brand: str, rulebook_version: str, now: datetime
+) -> ProductionBatchAccepted | ProductionBatchRejected:
+    if decision.specification is not None and decision.accepted:
+        return ProductionBatchAccepted.build(
+            brand=brand,
+            cast_reference=decision.cast_reference,
+            specification=decision.specification,
+            rules_applied=decision.rules_applied,
+            rulebook_version=rulebook_version,
+            decided_at=now,
+        )
+    return ProductionBatchRejected.build(
+        brand=brand,
+        cast_reference=decision.cast_reference,
         violations=tuple(rule_violation(v) for v in decision.violations),
         rulebook_version=rulebook_version,
         decided_at=now,

@@ -13,13 +13,21 @@ SCR_4_5 = "SCR 4.5"
 
 
 def check_chemistry(
-    specification: Specification, detected: Mapping[str, Decimal], *, field: str, rule: str
+    specification: Specification,
+    detected: Mapping[str, Decimal],
+    *,
+    field: str,
+    rule: str,
+    shown_in: str = "the eCOA",
+    unreported_rule: str = SCR_4_5,
 ) -> list[Violation]:
     """Violations of ``specification`` by the detected levels (% by mass, by element symbol).
 
     ``field`` is the path of the chemistry in the message (e.g. ``casts[0].chemistry``);
     ``rule`` is the quality rule of the contract (e.g. ``NASAAC SCR 1(a)``). Limits are
-    inclusive: a level exactly at its maximum passes.
+    inclusive: a level exactly at its maximum passes. An element the specification limits
+    that ``shown_in`` does not show breaks ``unreported_rule`` (an eCOA must show each one,
+    SCR 4.5).
     """
     limits = specification.limits
     if limits is None:
@@ -31,11 +39,11 @@ def check_chemistry(
             found.append(
                 Violation(
                     code="ELEMENT_NOT_REPORTED",
-                    rule=SCR_4_5,
+                    rule=unreported_rule,
                     field=f"{field}.{element}",
                     observed=None,
                     allowed=f"{bounds.describe('%')} ({specification.designation})",
-                    message=f"the eCOA must show the detected level of {element}, which "
+                    message=f"{shown_in} must show the detected level of {element}, which "
                     f"{specification.designation} limits",
                 )
             )
@@ -60,6 +68,31 @@ def check_chemistry(
     found.extend(_aluminium(specification, detected, field, rule))
     found.extend(_sludge(specification, detected, field, rule))
     return found
+
+
+def filtration_violations(
+    specification: Specification,
+    production_filtered: bool | None,
+    *,
+    field: str,
+    rule: str,
+    cast_reference: str,
+) -> list[Violation]:
+    """A specification that demands filtered production (NASAAC) is met only by a cast shown
+    to be filtered."""
+    if not specification.filtration_required or production_filtered is True:
+        return []
+    return [
+        Violation(
+            code="PRODUCTION_NOT_FILTERED",
+            rule=rule,
+            field=field,
+            observed="not stated" if production_filtered is None else "false",
+            allowed="true",
+            message=f"{specification.designation} metal must come from filtered production; "
+            f"cast {cast_reference} does not show it",
+        )
+    ]
 
 
 def not_configured(specification: Specification, field: str) -> Violation:

@@ -31,6 +31,21 @@ class ECoADecision:
 
 
 @dataclass(frozen=True)
+class RecordedCastDecision:
+    """A recorded cast checked against its specification and its accepted eCOAs."""
+
+    cast_reference: str
+    violations: tuple[Violation, ...]
+    specification: str | None = None
+    """The specification an accepted cast was checked against."""
+    rules_applied: tuple[str, ...] = ()
+
+    @property
+    def accepted(self) -> bool:
+        return not self.violations
+
+
+@dataclass(frozen=True)
 class FormDecision:
     form_id: str
     brand: str

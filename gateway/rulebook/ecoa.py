@@ -6,13 +6,20 @@ from datetime import date
 
 from contracts.ecoa import ECoACreated, ECoAKind
 from contracts.values import CastAnalysis, PartyRole
-from gateway.rulebook.chemistry import check_chemistry
+from gateway.rulebook.chemistry import check_chemistry, filtration_violations
 from gateway.rulebook.decisions import ECoADecision
 from gateway.rulebook.model import ContractRules, Rulebook, Specification
+from gateway.rulebook.recorded_casts import (
+    StatedChemistry,
+    as_recorded,
+    disagreement_rule,
+    disagreements,
+)
 from gateway.rulebook.state import (
     BrandView,
     CertifiedCast,
     RecordedCast,
+    levels_of,
     normalised_cast_reference,
 )
 from gateway.violations import Violation
@@ -99,6 +106,8 @@ def _certified_casts(ecoa: ECoACreated) -> tuple[CertifiedCast, ...]:
             production_date=cast.production_date,
             specification=ecoa.specification_claimed,
             created_on=ecoa.created_on,
+            chemistry=levels_of(cast.chemistry),
+            production_filtered=cast.production_filtered,
         )
         for cast in ecoa.casts
     )
@@ -169,18 +178,15 @@ def _quality(
                 rule=f"{contract.name} {specification.rule}",
             )
         )
-        if specification.filtration_required and cast.production_filtered is not True:
-            found.append(
-                Violation(
-                    code="PRODUCTION_NOT_FILTERED",
-                    rule=contract.rule("quality"),
-                    field=f"casts[{index}].production_filtered",
-                    observed="not stated" if cast.production_filtered is None else "false",
-                    allowed="true",
-                    message=f"{specification.designation} metal must come from filtered "
-                    f"production; cast {cast.cast_reference} does not show it",
-                )
+        found.extend(
+            filtration_violations(
+                specification,
+                cast.production_filtered,
+                field=f"casts[{index}].production_filtered",
+                rule=contract.rule("quality"),
+                cast_reference=cast.cast_reference,
             )
+        )
     return found
 
 
@@ -231,7 +237,25 @@ def _cast_references(ecoa: ECoACreated, brand: BrandView) -> list[Violation]:
                     f"{recorded.production_date}",
                 )
             )
+        if recorded is not None:
+            found.extend(_chemistry_not_as_recorded(ecoa, index, cast, recorded))
     return found
+
+
+def _chemistry_not_as_recorded(
+    ecoa: ECoACreated, index: int, cast: CastAnalysis, recorded: RecordedCast
+) -> list[Violation]:
+    """The eCOA must show the levels its cast's producer recorded (SCR 4.5; a Basic eCOA's
+    creator must enter the correct information, SCR 4.7(b))."""
+    expected = as_recorded(recorded)
+    if expected is None:
+        return []
+    certified = StatedChemistry(
+        levels_of(cast.chemistry), cast.production_filtered, f"certified by eCOA {ecoa.ecoa_id}"
+    )
+    return disagreements(
+        certified, expected, field=f"casts[{index}]", rule=disagreement_rule(ecoa.kind)
+    )
 
 
 def _recorded_read_as(brand: BrandView, cast_reference: str) -> RecordedCast | None:

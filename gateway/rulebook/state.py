@@ -20,7 +20,7 @@ from typing import Protocol
 
 from contracts.ecoa import ECoAKind
 from contracts.lots import LotArrived
-from contracts.values import Dimensions, MetalContract, Shape
+from contracts.values import Dimensions, ElementLevel, MetalContract, Shape
 from contracts.warrants import RequestWarrant
 from gateway.violations import Violation
 
@@ -88,6 +88,15 @@ class BrandRecord:
         return replace(self, status=change.status, status_reason=change.reason, scheduled=None)
 
 
+Levels = tuple[tuple[str, Decimal], ...]
+"""A cast's chemistry as the state keeps it: (element symbol, detected % by mass) pairs, in
+the order stated."""
+
+
+def levels_of(chemistry: Iterable[ElementLevel]) -> Levels:
+    return tuple((level.element, level.detected_percent) for level in chemistry)
+
+
 @dataclass(frozen=True)
 class RecordedCast:
     """A production batch (cast) as its producer recorded it."""
@@ -97,6 +106,8 @@ class RecordedCast:
     contract: MetalContract
     specification: str | None
     production_filtered: bool | None
+    chemistry: Levels | None
+    """None for a cast recorded before the registry kept the chemistry (nothing to check)."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +120,10 @@ class CertifiedCast:
     production_date: date | None
     specification: str
     created_on: date
+    chemistry: Levels | None
+    """What the eCOA certifies for the cast; None for a certificate accepted before the
+    registry kept it (nothing to compare)."""
+    production_filtered: bool | None
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from gateway.rulebook.decisions import (
     WarrantTerms,
 )
 from gateway.rulebook.model import Bounds, CbamRules, ContractRules, Rulebook, ShapeRules
+from gateway.rulebook.recorded_casts import agreeing, lot_findings
 from gateway.rulebook.state import (
     AcceptedForm,
     ArrivedLot,
@@ -89,7 +90,7 @@ def _decide_warrant(
             request, WarrantOutcome.PENDING, missing=(_lot_arrival_missing(request.lot_id),)
         )
     contract_rules = rulebook.contracts[lot.contract]
-    certificates = _certificate_findings(lot, brand, contract_rules)
+    certificates = _certificate_findings(lot, brand, contract_rules, rulebook)
     known_dates = _known_production_dates(lot, brand)
     emissions = _notice_date_findings(
         lot, brand, certificates.chosen, known_dates, rulebook.cbam, today=today
@@ -728,7 +729,7 @@ class _CertificateFindings:
 
 
 def _certificate_findings(
-    lot: ArrivedLot, brand: BrandView, contract_rules: ContractRules
+    lot: ArrivedLot, brand: BrandView, contract_rules: ContractRules, rulebook: Rulebook
 ) -> _CertificateFindings:
     violations: list[Violation] = []
     missing: list[Missing] = []
@@ -740,8 +741,17 @@ def _certificate_findings(
             continue
         seen.add(cast)
         certificates = brand.certificates_of(cast)
+        recorded = brand.recorded_cast(cast)
+        record_findings = () if recorded is None else lot_findings(recorded, certificates, rulebook)
+        if record_findings:
+            missing.append(_valid_ecoa_missing(cast, brand.brand, record_findings))
+            rejected.extend(record_findings)
+            refused = None if certificates else brand.rejected_certificate_of(cast)
+            if refused is not None:
+                rejected.extend(_rejected_certificate_violations(refused))
+            continue
         if certificates:
-            chosen[cast] = _preferred(certificates)
+            chosen[cast] = _preferred(agreeing(recorded, certificates))
             if chosen[cast].specification not in contract_rules.specifications:
                 violations.append(_certificate_not_for_contract(path, chosen[cast], contract_rules))
             continue
@@ -766,6 +776,17 @@ def _certificate_findings(
         )
     return _CertificateFindings(
         tuple(violations), tuple(missing), chosen, tuple(dict.fromkeys(rejected))
+    )
+
+
+def _valid_ecoa_missing(cast: str, brand: str, findings: tuple[Violation, ...]) -> Missing:
+    broken = ", ".join(dict.fromkeys(f"{v.code} ({v.rule})" for v in findings))
+    return Missing(
+        kind=MissingKind.ECOA,
+        reference=cast,
+        rule=SCR_4_1,
+        message=f"no accepted eCOA of brand {brand} shows cast {cast} valid: its producer's "
+        f"record breaks {broken}; a corrected record or an eCOA agreeing with it resolves it",
     )
 
 

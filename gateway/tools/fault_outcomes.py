@@ -40,6 +40,7 @@ from contracts.envelope import (
     decode_message,
 )
 from contracts.ledger import LedgerPeriodClosed, LedgerPostingAccepted, LedgerPostingRejected
+from contracts.production import ProductionBatchAccepted, ProductionBatchRejected
 from contracts.warrants import (
     WarrantCancelled,
     WarrantIssued,
@@ -206,7 +207,9 @@ _ECOA_DECISIONS = _types(ECoAAccepted, ECoARejected)
 RULES: Mapping[Case, Rule] = {
     Case.LIST: Rule(_types(BrandListed)),
     Case.SUSPEND: Rule(_types(BrandSuspended)),
-    Case.CAST: Rule(frozenset()),
+    Case.CAST: Rule(
+        _types(ProductionBatchAccepted, ProductionBatchRejected), _DECIDES_WAITING_REQUESTS
+    ),
     Case.ECOA: Rule(_ECOA_DECISIONS, _DOCUMENT_EXTRAS),
     Case.UNDER_LIMIT: Rule(_ECOA_DECISIONS, _DOCUMENT_EXTRAS),
     Case.ECOA_REJECTED: Rule(_types(ECoARejected)),

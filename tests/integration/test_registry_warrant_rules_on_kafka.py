@@ -1,6 +1,6 @@
 """Issue 11's warrant rules on the real broker, across a restart of the registry: what a
-pending lot's rejected certificates broke, and the pending limit; a lot of two brands, and a
-version 1 lot on the wire."""
+pending lot's rejected certificates broke, the pending limit and the recorded chemistry; a
+lot of two brands, and a version 1 lot on the wire."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from tests.integration.registry_support import (
     running_registry,
     wait_until_consumed,
 )
+from tests.unit.test_check_scenarios import NOT_SUMMARISED, run, summary
 from tests.unit.test_registry import scenario_messages
 from tests.unit.test_registry_custody_moves import cancel, claimed_scenario
 from tests.unit.test_registry_warrant_rules_pipeline import SCENARIOS, timed_messages
@@ -69,11 +70,13 @@ async def test_a_pending_off_specification_lot_names_its_ecoa_and_expires_after_
     bodies = [record.decoded.body for record in await all_outputs(topics)]
     [pending] = [body for body in bodies if isinstance(body, WarrantPending)]
     assert [v.field for v in pending.certificate_violations] == [
-        "ecoa[ECOA-NORDAL-0101].casts[0].chemistry.Cu"
+        "ecoa[ECOA-NORDAL-0101].casts[0].chemistry.Cu",
+        "ecoa[ECOA-NORDAL-0101].casts[0].chemistry.Cu",
     ]
     [rejected] = [body for body in bodies if isinstance(body, WarrantRejected)]
     assert [v.code for v in rejected.violations] == [
         "WARRANT_REQUEST_EXPIRED",
+        "CAST_CHEMISTRY_DISAGREES",
         "ELEMENT_OUT_OF_SPECIFICATION",
     ]
 
@@ -301,3 +304,32 @@ async def test_a_lot_stored_by_the_previous_registry_is_restored_and_issued_thro
         20,
         2500,
     )
+
+
+async def test_recorded_chemistry_is_kept_across_restarts_and_compared_whichever_comes_second(
+    topics: TestTopics, tmp_path: Path
+) -> None:
+    """Each stage after a restart: an eCOA is compared with casts recorded before the
+    restart, a record with an eCOA accepted before it, and a corrected record re-decides a
+    lot stored before it; the decisions are those of ``gateway check``."""
+    messages = [message for _, message in timed_messages("recorded_chemistry.jsonl")]
+    stages = [messages[:3], messages[3:7], messages[7:8], messages[8:10], messages[10:12]]
+    stages += [messages[12:14], messages[14:]]
+    settings = registry_settings(topics, tmp_path / "state")
+    for stage in stages:
+        async with running_registry(settings) as app:
+            for message in stage:  # one at a time: decided in the file's order
+                await publish(topics, [message])
+                await wait_until_consumed(topics, app.registry_group_id)
+    decided = [
+        (
+            record.decoded.envelope.type,
+            [v.code for v in getattr(record.decoded.body, "violations", ())]
+            + [m.reference for m in getattr(record.decoded.body, "missing", ())],
+        )
+        for record in await all_outputs(topics)
+        if record.decoded.envelope.type not in NOT_SUMMARISED
+    ]
+    checked = [(kind, codes) for _, kind, codes in summary(run("recorded_chemistry.jsonl")[0])]
+    assert sorted(decided) == sorted(checked)  # read topic after topic
+    assert ("custody.production-batch.rejected", ["CAST_CHEMISTRY_DISAGREES"]) in decided

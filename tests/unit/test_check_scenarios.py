@@ -23,7 +23,11 @@ NOW = datetime(2026, 3, 1, tzinfo=UTC)
 EXCHANGE_PARTIES = frozenset({"exchange-listing-desk"})
 
 
-def run(name: str, rulebook: Rulebook | None = None) -> tuple[list[dict[str, Any]], Any]:
+def run(
+    name: str, rulebook: Rulebook | None = None, *, accepted_casts: bool = False
+) -> tuple[list[dict[str, Any]], Any]:
+    """The records ``gateway check`` writes for the file; the accepted cast records only
+    when asked for (every good cast record is accepted)."""
     sink = io.StringIO()
     with (SCENARIOS / name).open(encoding="utf-8") as source:
         report = run_check(
@@ -33,7 +37,15 @@ def run(name: str, rulebook: Rulebook | None = None) -> tuple[list[dict[str, Any
             now=NOW,
             exchange_parties=EXCHANGE_PARTIES,
         )
-    return [json.loads(line) for line in sink.getvalue().splitlines()], report
+    records = [json.loads(line) for line in sink.getvalue().splitlines()]
+    if not accepted_casts:
+        records = [r for r in records if r.get("type") != ACCEPTED_CAST]
+    return records, report
+
+
+ACCEPTED_CAST = "custody.production-batch.accepted"
+DISAGREES = "CAST_CHEMISTRY_DISAGREES"
+"""The producer recorded the cast's chemistry otherwise than its eCOA certifies it."""
 
 
 def summary(records: list[dict[str, Any]]) -> list[tuple[int, str, list[str]]]:
@@ -47,7 +59,12 @@ def summary(records: list[dict[str, Any]]) -> list[tuple[int, str, list[str]]]:
         details = [v["code"] for v in body.get("violations", [])]
         details += [m["reference"] for m in body.get("missing", [])]
         rows.append((record["line"], record["type"], details))
-    return [row for row in rows if row[1] != "custody.warrant.state-changed"]
+    return [row for row in rows if row[1] not in NOT_SUMMARISED]
+
+
+NOT_SUMMARISED = frozenset({"custody.warrant.state-changed", ACCEPTED_CAST})
+"""Left out of a summary: a lot's current state repeats its decision, and every good cast
+record is accepted (the tests of recorded casts look at those)."""
 
 
 def test_a_good_alloy_lot_is_issued_with_its_emissions() -> None:
@@ -469,17 +486,22 @@ def test_a_lot_of_off_specification_metal_pends_naming_the_rejected_ecoa_then_ex
     records, _ = run("offspec_cast_pending_then_expired.jsonl")
     assert summary(records) == [
         (6, "custody.brand.listed", []),
-        (9, "custody.ecoa.rejected", ["ELEMENT_OUT_OF_SPECIFICATION"]),
+        (9, "custody.ecoa.rejected", [DISAGREES, "ELEMENT_OUT_OF_SPECIFICATION"]),
         (10, "custody.cbam-form.accepted", []),
         (12, "custody.warrant.pending", ["C26-0101", "C26-0102"]),
         (
             13,
             "custody.warrant.rejected",
-            ["WARRANT_REQUEST_EXPIRED", "ELEMENT_OUT_OF_SPECIFICATION"],
+            ["WARRANT_REQUEST_EXPIRED", DISAGREES, "ELEMENT_OUT_OF_SPECIFICATION"],
         ),
     ]
     pending = records[3]["body"]
-    [finding] = pending["certificate_violations"]
+    disagreement, finding = pending["certificate_violations"]
+    assert (disagreement["field"], disagreement["observed"], disagreement["allowed"]) == (
+        "ecoa[ECOA-NORDAL-0101].casts[0].chemistry.Cu",
+        "4.5 %",
+        "3 % (recorded for cast C26-0101)",
+    )
     assert (finding["rule"], finding["field"], finding["observed"], finding["allowed"]) == (
         "Aluminium Alloy SCR 1(a)(i)",
         "ecoa[ECOA-NORDAL-0101].casts[0].chemistry.Cu",
@@ -495,7 +517,7 @@ def test_a_lot_pending_on_a_rejected_ecoa_is_issued_when_a_valid_one_arrives_in_
     records, _ = run("offspec_cast_corrected_then_issued.jsonl")
     assert summary(records) == [
         (4, "custody.brand.listed", []),
-        (7, "custody.ecoa.rejected", ["ELEMENT_OUT_OF_SPECIFICATION"]),
+        (7, "custody.ecoa.rejected", [DISAGREES, "ELEMENT_OUT_OF_SPECIFICATION"]),
         (8, "custody.cbam-form.accepted", []),
         (10, "custody.warrant.pending", ["C26-0101", "C26-0102"]),
         (11, "custody.ecoa.accepted", []),
@@ -503,7 +525,8 @@ def test_a_lot_pending_on_a_rejected_ecoa_is_issued_when_a_valid_one_arrives_in_
         (11, "custody.warrant.issued", []),
     ]
     assert [v["code"] for v in records[3]["body"]["certificate_violations"]] == [
-        "ELEMENT_OUT_OF_SPECIFICATION"
+        DISAGREES,
+        "ELEMENT_OUT_OF_SPECIFICATION",
     ]
 
 
@@ -608,3 +631,62 @@ def test_a_lot_is_warranted_again_after_its_warrant_was_cancelled_under_the_same
         (16, "custody.warrant.cancelled", [], "WRT-LOT-RTM-0001#2"),
         (18, "custody.warrant.rejected", ["BRAND_SUSPENDED"], None),
     ]
+
+
+def test_recorded_casts_are_checked_and_a_disagreement_with_their_ecoa_holds_the_lot() -> None:
+    records, report = run("recorded_chemistry.jsonl", accepted_casts=True)
+    assert report.malformed == 0
+    assert summary(records) == [
+        (10, "custody.brand.listed", []),
+        (12, "custody.production-batch.rejected", ["ELEMENT_OUT_OF_SPECIFICATION"]),
+        (13, "custody.ecoa.rejected", [DISAGREES, DISAGREES]),
+        (14, "custody.cbam-form.accepted", []),
+        (16, "custody.warrant.pending", ["C26-0101", "C26-0102"]),
+        (17, "custody.warrant.pending", ["C26-0101", "C26-0102"]),
+        (18, "custody.ecoa.accepted", []),
+        (18, "custody.emissions.attached", []),
+        (18, "custody.warrant.issued", []),
+        (19, "custody.ecoa.accepted", []),
+        (19, "custody.emissions.attached", []),
+        (21, "custody.production-batch.rejected", [DISAGREES]),
+        (23, "custody.warrant.pending", ["C26-0202"]),
+        (24, "custody.warrant.issued", []),
+    ]
+    accepted = [(r["line"], r["body"]) for r in records if r["type"] == ACCEPTED_CAST]
+    assert [(line, body["cast_reference"], body["rules_applied"]) for line, body in accepted] == [
+        (11, "C26-0101", ["Aluminium Alloy SCR 1(a)(i)"]),
+        (17, "C26-0102", ["Aluminium Alloy SCR 1(a)(i)"]),
+        (20, "C26-0201", ["Aluminium Alloy SCR 1(a)(i)", "SCR 4.5"]),
+        (24, "C26-0202", ["Aluminium Alloy SCR 1(a)(i)", "SCR 4.5"]),
+    ]
+    decided = {(r["line"], r["type"]): r["body"] for r in records}
+
+    def findings(body: dict[str, Any], key: str = "violations") -> list[tuple[str, ...]]:
+        return [(v["rule"], v["field"], v["observed"], v["allowed"]) for v in body[key]]
+
+    assert findings(decided[12, "custody.production-batch.rejected"]) == [
+        ("Aluminium Alloy SCR 1(a)(i)", "chemistry.Cu", "4 %", "2-3.5 % (A380.1)")
+    ]
+    assert findings(decided[13, "custody.ecoa.rejected"]) == [
+        ("SCR 4.5", "casts[0].chemistry.Cu", "3.2 %", "3 % (recorded for cast C26-0101)"),
+        ("SCR 4.5", "casts[1].chemistry.Cu", "3 %", "4 % (recorded for cast C26-0102)"),
+    ]
+    assert findings(decided[16, "custody.warrant.pending"], "certificate_violations")[-1] == (
+        "Aluminium Alloy SCR 1(a)(i)",
+        "recorded_cast[C26-0102].chemistry.Cu",
+        "4 %",
+        "2-3.5 % (A380.1)",
+    )
+    assert findings(decided[21, "custody.production-batch.rejected"]) == [
+        ("SCR 4.5", "chemistry.Cu", "3.1 %", "3 % (certified by eCOA ECOA-NORDAL-0201)")
+    ]
+    held = decided[23, "custody.warrant.pending"]
+    assert findings(held, "certificate_violations") == [
+        (
+            "SCR 4.5",
+            "recorded_cast[C26-0202].chemistry.Cu",
+            "3.1 %",
+            "3 % (certified by eCOA ECOA-NORDAL-0201)",
+        )
+    ]
+    assert "its producer's record breaks CAST_CHEMISTRY_DISAGREES" in held["missing"][0]["message"]

@@ -25,6 +25,7 @@ from contracts.envelope import (
     envelope_headers,
     new_envelope,
 )
+from contracts.production import ProductionBatchAccepted
 from contracts.topics import route
 from contracts.values import MetalContract, PartyRole
 from gateway.ledger import LedgerState
@@ -131,11 +132,24 @@ def test_a_listing_needs_exactly_one_brand_listed() -> None:
         assert "expected exactly one of ['custody.brand.listed']" in problem.text
 
 
-def test_a_cast_or_a_duplicate_must_cause_nothing() -> None:
+def test_a_cast_must_get_its_decision_and_a_duplicate_nothing() -> None:
     cast = seen(first_of("cast"), offset=0)
-    assert registry_outcome_problems([cast], {}) == []
-    caused = outputs_by_cause([output(listed("FB1"), cast.event_id, "out-1")])
-    (problem,) = registry_outcome_problems([cast], caused)
+    (unanswered,) = registry_outcome_problems([cast], {})
+    assert "custody.production-batch.accepted" in unanswered.text
+    checked = ProductionBatchAccepted.build(
+        brand="FB1",
+        cast_reference="FB1-C1",
+        specification="A380.1",
+        rules_applied=("Aluminium Alloy SCR 1(a)(i)",),
+        rulebook_version="2026.1",
+        decided_at=NOW,
+    )
+    decided = outputs_by_cause([output(checked, cast.event_id, "out-1")])
+    assert registry_outcome_problems([cast], decided) == []
+    duplicate = seen(first_of("duplicate"), offset=1)
+    assert registry_outcome_problems([duplicate], {}) == []
+    caused = outputs_by_cause([output(listed("FB1"), duplicate.event_id, "out-2")])
+    (problem,) = registry_outcome_problems([duplicate], caused)
     assert "expected no output" in problem.text
 
 

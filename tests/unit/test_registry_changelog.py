@@ -21,7 +21,7 @@ from contracts.warrants import WarrantCancelled, WarrantIssued
 from gateway.processors.records import InputRecord
 from gateway.registry import codec
 from gateway.registry.core import handle
-from gateway.registry.state import LotWarrant, RegistryState
+from gateway.registry.state import CastEntry, LotWarrant, RegistryState
 from gateway.rulebook.state import OpenRequest
 from tests.unit.registry_entities import all_entities, entity_values
 from tests.unit.test_registry import NOW, RULEBOOK
@@ -93,8 +93,9 @@ def fold(
 
 def without_what_version_0_lacked(entities: dict[str, Any]) -> dict[str, Any]:
     """Version 0 did not record when the registry took a request in (a restored request
-    pends from its ``requested_at``), nor the rules a warrant was issued under, nor a brand's
-    pending watch (the brand's next message rebuilds it)."""
+    pends from its ``requested_at``), nor the rules a warrant was issued under, nor a cast's
+    recorded or certified chemistry, nor a brand's pending watch (the brand's next message
+    rebuilds it)."""
     return {
         key: _as_version_0_kept(value)
         for key, value in entities.items()
@@ -107,6 +108,12 @@ def _as_version_0_kept(value: Any) -> Any:
         return replace(value, received_at=None)
     if isinstance(value, LotWarrant):
         return replace(value, decision=replace(value.decision, rules_applied=()))
+    if isinstance(value, CastEntry):
+        recorded = value.recorded and replace(value.recorded, chemistry=None)
+        certificates = tuple(
+            replace(c, chemistry=None, production_filtered=None) for c in value.certificates
+        )
+        return replace(value, recorded=recorded, certificates=certificates)
     return value
 
 

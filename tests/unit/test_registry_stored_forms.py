@@ -13,6 +13,8 @@ from gateway.registry import codec
 from gateway.registry.decision_messages import warrant_id_for, warrants_of_id
 from gateway.registry.state import CastEntry, LotWarrant, entity_key
 from gateway.rulebook.decisions import WarrantDecision, WarrantOutcome
+from gateway.rulebook.model import load_rulebook
+from gateway.rulebook.recorded_casts import recorded_cast_violations
 from gateway.rulebook.state import ArrivedLot, LotBundle, OpenRequest
 
 REQUESTED_AT = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -113,3 +115,29 @@ def test_a_lot_stored_with_one_cast_per_bundle_reads_as_bundles_of_the_lots_bran
     written = codec.encode(key, read)
     assert written.startswith(b'{"v":2,')
     assert codec.decode(key, written) == read
+
+
+def test_a_cast_stored_before_its_chemistry_was_kept_reads_as_not_kept_and_is_not_checked() -> None:
+    """Version 1 of a ``cast`` entity kept neither the recorded nor the certified chemistry:
+    read as not kept, so the cast is neither checked nor compared."""
+    stored = (
+        b'{"v":1,"d":{"recorded":{"cast_reference":"C1","production_date":"2026-02-10",'
+        b'"contract":"aluminium_alloy","specification":"A380.1","production_filtered":null},'
+        b'"certificates":[{"ecoa_id":"E1","kind":"enhanced","cast_reference":"C1",'
+        b'"production_date":"2026-02-10","specification":"A380.1","created_on":"2026-02-11"}],'
+        b'"rejected":null}}'
+    )
+    entry = codec.decode("cast:NORDAL:c1:C1", stored)
+    assert isinstance(entry, CastEntry)
+    assert entry.recorded is not None
+    assert entry.recorded.chemistry is None
+    assert entry.recorded.specification == "A380.1"
+    [certificate] = entry.certificates
+    assert (certificate.ecoa_id, certificate.chemistry, certificate.production_filtered) == (
+        "E1",
+        None,
+        None,
+    )
+    assert recorded_cast_violations(entry.recorded, load_rulebook()) == ()
+    assert codec.encode("cast:NORDAL:c1:C1", entry).startswith(b'{"v":2,')
+    assert codec.decode("cast:NORDAL:c1:C1", codec.encode("cast:NORDAL:c1:C1", entry)) == entry

@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterable
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -42,6 +43,22 @@ CAST_DAY = date(2026, 2, 10)
 ECOA_DAY = date(2026, 2, 11)
 ECOAS_PER_BRAND = 1_000
 ALLOY = MetalContract.ALUMINIUM_ALLOY
+A380_CHEMISTRY = tuple(
+    (element, Decimal(level))
+    for element, level in (
+        ("Cu", "3.0"),
+        ("Si", "9.0"),
+        ("Mg", "0.3"),
+        ("Zn", "1.0"),
+        ("Fe", "0.8"),
+        ("Mn", "0.2"),
+        ("Ni", "0.1"),
+        ("Sn", "0.05"),
+        ("Ti", "0.1"),
+        ("Pb", "0.1"),
+    )
+)
+"""A typical A380.1 cast's ten elements, as its record and its eCOA keep them."""
 
 
 def _changelog_of_ecoas(count: int) -> Iterable[tuple[str, str, bytes]]:
@@ -52,9 +69,18 @@ def _changelog_of_ecoas(count: int) -> Iterable[tuple[str, str, bytes]]:
         reference = f"{brand}-C{number:08}"
         ecoa_id = f"ECOA-{number:08}"
         entry = CastEntry(
-            recorded=RecordedCast(reference, CAST_DAY, ALLOY, "A380.1", None),
+            recorded=RecordedCast(reference, CAST_DAY, ALLOY, "A380.1", None, A380_CHEMISTRY),
             certificates=(
-                CertifiedCast(ecoa_id, ECoAKind.ENHANCED, reference, CAST_DAY, "A380.1", ECOA_DAY),
+                CertifiedCast(
+                    ecoa_id,
+                    ECoAKind.ENHANCED,
+                    reference,
+                    CAST_DAY,
+                    "A380.1",
+                    ECOA_DAY,
+                    A380_CHEMISTRY,
+                    None,
+                ),
             ),
         )
         cast_key_ = cast_key(brand, reference)

@@ -117,6 +117,8 @@ def certified(reference: str, kind: ECoAKind) -> dict[str, tuple[CertifiedCast, 
                 production_date=date(2019, 4, 30),
                 specification="A380.1",
                 created_on=date(2019, 5, 2),
+                chemistry=None,
+                production_filtered=None,
             ),
         )
     }
@@ -129,6 +131,7 @@ RECORDED = {
         contract=MetalContract.ALUMINIUM_ALLOY,
         specification="A380.1",
         production_filtered=None,
+        chemistry=None,
     )
 }
 

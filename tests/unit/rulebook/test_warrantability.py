@@ -227,6 +227,8 @@ def certify(
                 production_date=produced,
                 specification=SPECIFICATION[contract],
                 created_on=created_on,
+                chemistry=None,
+                production_filtered=None,
             ),
         )
         for cast in casts
@@ -273,6 +275,7 @@ def nordal(
                 contract=contract,
                 specification=SPECIFICATION[contract],
                 production_filtered=True,
+                chemistry=None,
             )
             for cast in recorded
         },
