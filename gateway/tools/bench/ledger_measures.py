@@ -155,6 +155,13 @@ def populated(accounts: int) -> LedgerState:
         memberships=PMap((site_id, (Membership(home, start),)) for site_id, home in homes),
         balances=PMap((keys[site_id], Decimal(1_000_000)) for site_id, _ in homes),
         holder_accounts=PMap((site_id, frozenset({keys[site_id]})) for site_id, _ in homes),
+        certificate_accounts=PMap(
+            (
+                certificate,
+                PMap((key, True) for key in keys.values() if key.certificate_id == certificate),
+            )
+            for certificate in certificates
+        ),
     )
 
 
