@@ -30,6 +30,7 @@ from gateway.ledger.codec import FactDecoder, decode_snapshot, encode_chunks, id
 from gateway.processors.ledger import FACT_MESSAGE_TYPE, LedgerProcessed
 from gateway.processors.records import InputRecord
 from gateway.processors.registry import RegistryProcessed
+from gateway.processors.step import Outcome
 from gateway.registry import codec
 from gateway.registry.state import RegistryState, entity_key, key_kind
 from gateway.rulebook.state import OpenRequest
@@ -359,7 +360,7 @@ class LedgerJournal:
         def facts() -> Iterator[Fact]:
             for record in records:
                 fact = decode(record.value or b"")
-                if fact.kind is not FactKind.APPLIED:
+                if fact.kind is FactKind.ACCEPTED or fact.kind is FactKind.REJECTED:
                     decided.append(fact.posting_id)
                 yield fact
 
@@ -421,7 +422,7 @@ class LedgerJournal:
         ids = [
             key.decode("utf-8")
             for _record, result in consumed
-            if result.message_type != FACT_MESSAGE_TYPE
+            if result.message_type != FACT_MESSAGE_TYPE and result.outcome is not Outcome.FORWARDED
             for key, _value in result.journal
         ]
         snapshot: list[StateRecord] = []

@@ -243,7 +243,8 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     TopicSpec(
         name="ledger.transfers",
         purpose="the ledger's own traffic between its partitions: commands passed on to the "
-        "partition holding the account they debit, credits decided at the debited partition, "
+        "partition holding the account they debit, commands claiming a document at its home "
+        "partition and coming back with the answer, credits decided at the debited partition, "
         "and registrations, membership changes and period closes every partition applies "
         "(forwarded commands as they came; the rest the ledger's own fact records)",
         message_types=(),

@@ -22,7 +22,7 @@ from contracts.dead_letter import DeadLetterRecorded
 from contracts.ledger import LEDGER_COMMANDS, LEDGER_DECISIONS
 from contracts.topics import TOPICS_BY_NAME, route
 from contracts.values import PartyRole
-from gateway.ledger import apply_fact
+from gateway.ledger import apply_fact, claim_document
 from gateway.ledger import post as ledger_post
 from gateway.registry.core import HANDLERS
 
@@ -136,7 +136,8 @@ TOPOLOGY: tuple[ProcessorSpec, ...] = (
             Input(
                 "ledger.transfers",
                 (),
-                f"gateway.ledger.{ledger_post.__name__}, gateway.ledger.{apply_fact.__name__}",
+                f"gateway.ledger.{ledger_post.__name__}, gateway.ledger.{apply_fact.__name__}, "
+                f"gateway.ledger.{claim_document.__name__}",
             ),
         ),
         emits=(

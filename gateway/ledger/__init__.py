@@ -1,6 +1,6 @@
 """Chain-of-custody mass-balance ledger: a pure core over plain values (CoC notes).
 
-``post(state, command) -> Accepted | Rejected | Forward`` books one command and says what it
+``post(state, command) -> Accepted | Rejected | Forward | Claim`` books one command and says what it
 changed as a ``Fact``; ``apply_fact`` carries a fact out without the rules (restore, and
 what other partitions decided). No I/O, no clock, no Kafka.
 """
@@ -21,7 +21,18 @@ from gateway.ledger.commands import (
     RegisterSite,
     TransferReceipt,
 )
-from gateway.ledger.core import Accepted, Forward, Outcome, Owns, Rejected, is_repeat, post, replay
+from gateway.ledger.core import (
+    Accepted,
+    Claim,
+    Forward,
+    Outcome,
+    Owns,
+    Rejected,
+    is_repeat,
+    post,
+    replay,
+)
+from gateway.ledger.document_claims import HomeAnswers, claim_document, granted, release_fact
 from gateway.ledger.facts import Fact, FactKind, FactMismatch, apply_fact, apply_facts
 from gateway.ledger.model import (
     AccountingScope,
@@ -53,6 +64,7 @@ __all__ = [
     "Certificate",
     "CertifiedInput",
     "CertifiedOutput",
+    "Claim",
     "ClosePeriod",
     "ClosedPeriod",
     "Command",
@@ -66,6 +78,7 @@ __all__ = [
     "FactMismatch",
     "Flow",
     "Forward",
+    "HomeAnswers",
     "JoinCertificate",
     "LeaveCertificate",
     "LedgerState",
@@ -89,9 +102,12 @@ __all__ = [
     "Transit",
     "apply_fact",
     "apply_facts",
+    "claim_document",
     "close_period",
+    "granted",
     "is_repeat",
     "post",
+    "release_fact",
     "replay",
     "site_quality",
     "statements",

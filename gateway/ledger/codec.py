@@ -41,7 +41,7 @@ from gateway.ledger.model import (
 )
 from gateway.ledger.persistent import PMap
 from gateway.ledger.plan import Delta, SiteRecord
-from gateway.ledger.state import Closes, DecidedPosting, Flow, LedgerState
+from gateway.ledger.state import Closes, DecidedPosting, DocumentClaim, Flow, LedgerState
 from gateway.violations import Violation
 
 FACT_VERSION = 3
@@ -197,6 +197,8 @@ def state_items(state: LedgerState) -> Iterator[list[Any]]:
     for certificate_id, closes in state.closes.items():
         for period in closes.periods:
             yield ["p", *_period(period), certificate_id]
+    for document, claim in state.document_claims.items():
+        yield ["d", document, claim.posting_id, claim.digest]
 
 
 def id_items(state: LedgerState, ids: Iterable[str]) -> Iterator[list[Any]]:
@@ -248,6 +250,7 @@ def decode_snapshot(chunks: Sequence[bytes]) -> LedgerState:
     """Each closed period with its certificate (None in version 1: the whole ledger)."""
     applied: list[tuple[str, DecidedPosting]] = []
     rejected: list[tuple[str, DecidedPosting]] = []
+    claims: list[tuple[str, DocumentClaim]] = []
     for chunk in chunks:
         body = json.loads(chunk)
         if body.get("v") not in _READABLE_SNAPSHOTS:
@@ -282,6 +285,8 @@ def decode_snapshot(chunks: Sequence[bytes]) -> LedgerState:
                 last.append((item[1], date.fromisoformat(item[2])))
             elif kind == "p":
                 periods.append((_read_period(item[1:3]), item[3] if len(item) > 3 else None))
+            elif kind == "d":
+                claims.append((item[1], DocumentClaim(item[2], item[3])))
             else:
                 raise UnknownVersion(f"a ledger snapshot item of kind {kind!r}")
     by_holder: dict[str, tuple[str, ...]] = {}
@@ -320,6 +325,7 @@ def decode_snapshot(chunks: Sequence[bytes]) -> LedgerState:
             for posting_id, decided in applied
             for document in decided.documents
         ),
+        document_claims=PMap(claims),
     )
 
 

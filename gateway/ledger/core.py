@@ -11,13 +11,14 @@ entries, or the same ``Rejected``); another command under a used id is rejected.
 On a partitioned ledger, ``owns`` says which account holders this partition holds: a
 command that debits a holder held elsewhere is not decided here (``Forward`` names where it
 is decided); a credit to a holder held elsewhere is accepted here with the debit and carried
-out there (``Accepted.credits``).
+out there (``Accepted.credits``); a document whose home is another partition is claimed
+there before the command is accepted (``Claim``, ``gateway.ledger.document_claims``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import assert_never
 
@@ -38,6 +39,7 @@ from gateway.ledger.commands import (
     RegisterSite,
     TransferReceipt,
 )
+from gateway.ledger.document_claims import HomeAnswers
 from gateway.ledger.facts import Fact, FactKind, apply_fact, command_digest
 from gateway.ledger.membership import (
     join_certificate,
@@ -47,7 +49,7 @@ from gateway.ledger.membership import (
 )
 from gateway.ledger.model import ZERO, BalanceUpdate, Reconciliation
 from gateway.ledger.periods import PeriodNotClosable, close_period, closing_for
-from gateway.ledger.plan import Delta, Plan
+from gateway.ledger.plan import Delta, Plan, claimed_at_home
 from gateway.ledger.postings import (
     book_allocation,
     book_custody_move,
@@ -105,16 +107,39 @@ class Forward:
     holder_id: str
 
 
-Outcome = Accepted | Rejected | Forward
+@dataclass(frozen=True)
+class Claim:
+    """Not decided yet: the command would be accepted, but books ``document``, whose home is
+    another partition: the home claims it for the posting first, and the command is then
+    decided here with its answer (``post``'s ``answers``)."""
+
+    state: LedgerState
+    document: str
 
 
-def _everything(_holder_id: str) -> bool:
+Outcome = Accepted | Rejected | Forward | Claim
+
+NO_ANSWERS: HomeAnswers = {}
+
+
+def _everything(_key: str) -> bool:
     return True
 
 
-def post(state: LedgerState, command: Command, *, owns: Owns = _everything) -> Outcome:
+def post(
+    state: LedgerState,
+    command: Command,
+    *,
+    owns: Owns = _everything,
+    home: Owns = _everything,
+    answers: HomeAnswers = NO_ANSWERS,
+) -> Outcome:
     """Book one command: ``Accepted`` with the new state and the balance updates it made, or
-    ``Rejected`` with every rule it broke (an overdraw names the available balance)."""
+    ``Rejected`` with every rule it broke (an overdraw names the available balance).
+
+    ``home`` says which documents this partition is the home of; ``answers`` are what the
+    homes of the others said when they were claimed for this command: a document held by
+    another posting is refused as if booked here."""
     digest = command_digest(command)
     earlier = _decided_before(state, command, digest)
     if earlier is not None:
@@ -128,8 +153,12 @@ def post(state: LedgerState, command: Command, *, owns: Owns = _everything) -> O
         # decided where the receiving site is, so that a transfer is received once
         return Forward(state, command.to_site)
     reasons = _non_positive_quantity(command)
+    held = [(document, holder) for document, holder in answers.items() if holder is not None]
+    planning = state
+    if held:
+        planning = replace(state, booked_documents=state.booked_documents.updated(held))
     try:
-        plan = _plan(state, command)
+        plan = _plan(planning, command)
     except Refused as refusal:
         return _reject(state, command, digest, (*reasons, *refusal.reasons))
     reasons = [*_closed_period(state, command, plan), *reasons]
@@ -143,6 +172,9 @@ def post(state: LedgerState, command: Command, *, owns: Owns = _everything) -> O
     balances_after, overdrawn = _booked(state, local, command)
     if overdrawn:
         return _reject(state, command, digest, overdrawn)
+    for document in plan.documents:
+        if claimed_at_home(document) and not home(document) and document not in answers:
+            return Claim(state, document)
     fact = Fact(
         posting_id=command.posting_id,
         command_type=type(command).__name__,

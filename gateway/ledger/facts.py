@@ -31,7 +31,7 @@ from gateway.ledger.model import (
 )
 from gateway.ledger.persistent import PMap, PMapMutation
 from gateway.ledger.plan import Delta, SiteRecord
-from gateway.ledger.state import Closes, DecidedPosting, Flow, LedgerState
+from gateway.ledger.state import Closes, DecidedPosting, DocumentClaim, Flow, LedgerState
 from gateway.violations import Violation
 
 K = TypeVar("K", contravariant=True)
@@ -45,6 +45,10 @@ class FactKind(StrEnum):
     """A posting id rejected here: only the id (and why) is remembered."""
     APPLIED = "applied"
     """Effects of a decision made on another partition (a credit, the directory, a close)."""
+    CLAIMED = "claimed"
+    """Documents whose home this partition is, claimed for a posting decided elsewhere."""
+    RELEASED = "released"
+    """Claimed documents given back: the posting they were claimed for was not accepted."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,8 @@ def apply_fact(
     decided = DecidedPosting(fact.command_type, fact.digest, fact.reasons)
     if fact.kind is FactKind.REJECTED:
         return _replaced(state, rejections=state.rejections.set(fact.posting_id, decided)), ()
+    if fact.kind is FactKind.CLAIMED or fact.kind is FactKind.RELEASED:
+        return _replaced(state, document_claims=_claims_after(state.document_claims, fact)), ()
     if fact.legacy:
         fact = resolved(fact, StateDirectory(state))
     changes: dict[str, object] = {}
@@ -180,6 +186,16 @@ def apply_fact(
             )
         changes["closes"] = closes
     return _replaced(state, **changes), entries
+
+
+def _claims_after(claims: PMap[str, DocumentClaim], fact: Fact) -> PMap[str, DocumentClaim]:
+    claim = DocumentClaim(fact.posting_id, fact.digest)
+    for document in fact.documents:
+        if fact.kind is FactKind.CLAIMED:
+            claims = claims.set(document, claim)
+        elif claims.get(document) == claim:  # released only by the posting it was claimed for
+            claims = claims.delete(document)
+    return claims
 
 
 def _transits_after(transits: PMap[str, Transit], fact: Fact) -> PMap[str, Transit]:
@@ -272,6 +288,7 @@ class _Builder:
         self.last = state.last_posted_on.mutate()
         self.documents = state.booked_documents.mutate()
         self.transits = state.transits
+        self.document_claims = state.document_claims
         self.flows: dict[date, PMapMutation[AccountKey, Flow]] = {}
         self.closes = state.closes.mutate()
         self.certificate_accounts = state.certificate_accounts.mutate()
@@ -281,6 +298,9 @@ class _Builder:
         decided = DecidedPosting(fact.command_type, fact.digest, fact.reasons)
         if fact.kind is FactKind.REJECTED:
             self.rejections[fact.posting_id] = decided
+            return
+        if fact.kind is FactKind.CLAIMED or fact.kind is FactKind.RELEASED:
+            self.document_claims = _claims_after(self.document_claims, fact)
             return
         if fact.legacy:
             fact = resolved(fact, self)
@@ -356,6 +376,7 @@ class _Builder:
             certificate_accounts=self.certificate_accounts.finish(),
             booked_documents=self.documents.finish(),
             transits=self.transits,
+            document_claims=self.document_claims,
         )
 
 

@@ -43,6 +43,19 @@ class Plan:
     """The transport document of the transfer a receipt takes out of transit."""
 
 
+COC_DOCUMENT, TRANSPORT_DOCUMENT, RECEIPT = "coc", "transport", "receipt"
+"""The kinds of document a posting books."""
+_CLAIMED_AT_HOME = frozenset({COC_DOCUMENT, TRANSPORT_DOCUMENT})
+
+
 def document_key(kind: str, reference: str) -> str:
     """A document as the ledger remembers it: its kind and reference ("coc:COC-1")."""
     return f"{kind}:{reference}"
+
+
+def claimed_at_home(key: str) -> bool:
+    """Whether a document is booked once across the whole ledger, so that on a partitioned
+    ledger the partition it hashes to (its home) claims it before any other books it: a CoC
+    document and a transport document may be named at any site. A receipt is not: it is
+    decided where the receiving site is held, which is where a second receipt would come."""
+    return key.partition(":")[0] in _CLAIMED_AT_HOME

@@ -16,7 +16,14 @@ from gateway.ledger.commands import (
     TransferReceipt,
 )
 from gateway.ledger.model import Level, Transit
-from gateway.ledger.plan import Delta, Plan, document_key
+from gateway.ledger.plan import (
+    COC_DOCUMENT,
+    RECEIPT,
+    TRANSPORT_DOCUMENT,
+    Delta,
+    Plan,
+    document_key,
+)
 from gateway.ledger.rules import (
     ALLOCATION_LEVELS,
     ALLOCATION_OUTSIDE_SCENARIO_3,
@@ -50,7 +57,9 @@ def book_input(state: LedgerState, command: CertifiedInput | EligibleScrapInput)
     documents: tuple[str, ...] = ()
     if isinstance(command, CertifiedInput):
         documents = (
-            _booked_once(state, COC_DOCUMENT_CREDITED, "coc", command.coc_document, "coc_document"),
+            _booked_once(
+                state, COC_DOCUMENT_CREDITED, COC_DOCUMENT, command.coc_document, "coc_document"
+            ),
         )
     return Plan((Delta(account, command.quantity_kg),), (command.site_id,), documents=documents)
 
@@ -60,7 +69,7 @@ def _booked_once(
 ) -> str:
     """The document's key; refused if a posting booked the document already."""
     key = document_key(kind, reference)
-    earlier = state.booked_documents.get(key)
+    earlier = state.document_booked_by(key)
     if earlier is not None:
         raise refused(
             rejection,
@@ -133,7 +142,9 @@ def book_transfer(state: LedgerState, command: PhysicalTransfer) -> Plan:
             observed=document,
         )
     documents = (
-        _booked_once(state, TRANSPORT_DOCUMENT_USED, "transport", document, "transport_document"),
+        _booked_once(
+            state, TRANSPORT_DOCUMENT_USED, TRANSPORT_DOCUMENT, document, "transport_document"
+        ),
     )
     transit = Transit(
         dispatch_posting_id=command.posting_id,
@@ -161,7 +172,7 @@ def book_receipt(state: LedgerState, command: TransferReceipt) -> Plan:
     document = command.transport_document
     transit = state.transits.get(document)
     if transit is None:
-        receipt = state.booked_documents.get(document_key("receipt", document))
+        receipt = state.booked_documents.get(document_key(RECEIPT, document))
         if receipt is not None:
             raise refused(
                 TRANSFER_ALREADY_RECEIVED,
@@ -228,7 +239,7 @@ def book_receipt(state: LedgerState, command: TransferReceipt) -> Plan:
         deltas,
         (command.to_site,),
         certificate_ids=(transit.certificate_id,),
-        documents=(document_key("receipt", document),),
+        documents=(document_key(RECEIPT, document),),
         transit_closed=document,
     )
 

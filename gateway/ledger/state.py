@@ -42,6 +42,15 @@ class DecidedPosting:
 
 
 @dataclass(frozen=True)
+class DocumentClaim:
+    """A document this partition, its home, claimed for a posting decided on another
+    partition (``plan.claimed_at_home``): that command's posting id and digest."""
+
+    posting_id: str
+    digest: str
+
+
+@dataclass(frozen=True)
 class Flow:
     """What went in and out of one account in one month."""
 
@@ -89,11 +98,22 @@ class LedgerState:
     booked_documents: PMap[str, str] = field(default_factory=PMap)
     """The posting id that booked each document (``plan.document_key``): a CoC document's
     quantity is credited once, a transport document moves its material once."""
+    document_claims: PMap[str, DocumentClaim] = field(default_factory=PMap)
+    """The documents whose home this partition is, claimed for postings decided on other
+    partitions: no other posting may book them."""
 
     def decided(self, posting_id: str) -> DecidedPosting | None:
         """What was decided under ``posting_id`` (accepted or rejected), if anything."""
         rejected = self.rejections.get(posting_id)
         return rejected if rejected is not None else self.applied.get(posting_id)
+
+    def document_booked_by(self, document: str) -> str | None:
+        """The posting that booked (or, on another partition, claimed) a document, if any."""
+        booked = self.booked_documents.get(document)
+        if booked is not None:
+            return booked
+        claim = self.document_claims.get(document)
+        return claim.posting_id if claim is not None else None
 
     def balance(self, account: AccountKey) -> Decimal:
         return self.balances.get(account, ZERO) or ZERO

@@ -22,7 +22,13 @@ debits (or books for), so it usually arrives where it is decided. Otherwise:
   by that holder; the partition holding it applies it without the rules and publishes its
   balance update. A refused debit sends nothing, so credits nothing;
 - a registration, membership change or period close decided here is sent as a fact to every
-  other partition, which applies it (a close also publishes that partition's statements).
+  other partition, which applies it (a close also publishes that partition's statements);
+- a command that books a CoC or transport document whose home (the partition the document
+  hashes to) is another partition is sent there first, on ``ledger.transfers``, to claim the
+  document for its posting; the home sends it back with its answer (``ANSWER_HEADER``), and
+  it is decided here with it. A refused answer is a rejection naming the posting that holds
+  the document; a claim whose posting is then not accepted is given back by a fact to the
+  home (``gateway.ledger.document_claims``).
 
 Each hop is one record consumed and one produced in the engine's transactions, so each is
 done exactly once.
@@ -30,6 +36,7 @@ done exactly once.
 
 from __future__ import annotations
 
+import json
 import traceback
 from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass, fields, replace
@@ -64,6 +71,13 @@ LEDGER_TRANSFERS = "ledger.transfers"
 FACT_HEADER = "ledger-fact"
 """On ``ledger.transfers``: the record is a fact of this version, not a forwarded command."""
 HOPS_HEADER = "ledger-hops"
+CLAIM_HEADER = "ledger-claim"
+"""On ``ledger.transfers``: the command comes to claim this document at its home."""
+DECIDER_HEADER = "ledger-claim-for"
+"""With ``CLAIM_HEADER``: the partition that decides the command, where it goes back."""
+ANSWER_HEADER = "ledger-claim-answer"
+"""On a command back from a document's home: ``[document, null]`` when claimed for the
+posting, ``[document, posting_id]`` naming the posting that holds it (one per document)."""
 MAX_HOPS = 8
 FACT_MESSAGE_TYPE = "ledger.fact"
 SENDER_RULE = "sender identity"
@@ -149,6 +163,10 @@ def process_ledger_record(
         )
     assert isinstance(body, LedgerCommandBody)  # the topic carries nothing else
     envelope = decoded.envelope
+    claimed = _header(record, CLAIM_HEADER) if record.topic == LEDGER_TRANSFERS else None
+    if claimed is not None:
+        return _claim_at_home(state, record, body, claimed, envelope, now, settings)
+    answers: ledger.HomeAnswers = {}
     try:
         refusal = _sender_violation(body, envelope.sender_party_id, state, settings)
         if refusal is not None:
@@ -157,25 +175,54 @@ def process_ledger_record(
             command = to_core_command(body)
         except _Unbookable as unbookable:
             return _rejected(state, body, (unbookable.violation,), envelope, now, settings, publish)
+        answers = _answers(record)
         if ledger.is_repeat(state, command):  # the same command again
-            return Processed(
+            repeated: LedgerProcessed = Processed(
                 state,
                 (),
                 Outcome.ALREADY_HANDLED,
                 body.MESSAGE_TYPE,
                 correlation_id=envelope.correlation_id,
             )
-        outcome = ledger.post(state, command, owns=settings.owns(record.partition))
+            if command.posting_id in state.rejections:
+                repeated = _releasing(repeated, command, answers, envelope, settings, publish)
+            return repeated
+        here = settings.owns(record.partition)
+        outcome = ledger.post(state, command, owns=here, home=here, answers=answers)
     except Exception as error:  # a defect must not block the ledger: set the record aside
         detail = "".join(traceback.format_exception_only(error)).strip()
         return _dead_letter(
             state, record, DeadLetterReason.PROCESSING_ERROR, detail, None, now, settings, publish
         )
-    if isinstance(outcome, ledger.Forward):
-        return _forwarded(state, record, body, outcome.holder_id, envelope, now, settings)
+    if isinstance(outcome, ledger.Forward):  # to the partition holding the holder it debits
+        holder = outcome.holder_id
+        return _passed_on(
+            state,
+            record,
+            body,
+            envelope,
+            now,
+            settings,
+            where=f"the partition holding {holder}",
+            key=holder.encode("utf-8"),
+        )
+    if isinstance(outcome, ledger.Claim):  # to the document's home, and back here
+        document = outcome.document
+        return _passed_on(
+            state,
+            record,
+            body,
+            envelope,
+            now,
+            settings,
+            where=f"the home of {document}",
+            key=document.encode("utf-8"),
+            adding=((CLAIM_HEADER, document.encode()), (DECIDER_HEADER, b"%d" % record.partition)),
+        )
     if isinstance(outcome, ledger.Rejected):
         rejected = _rejected(outcome.state, body, outcome.reasons, envelope, now, settings, publish)
-        return _journaled(rejected, outcome.fact)
+        released = _releasing(rejected, command, answers, envelope, settings, publish)
+        return _journaled(released, outcome.fact)
     outputs: tuple[OutputRecord, ...] = ()
     if publish:
         outputs = (
@@ -436,37 +483,120 @@ def _facts_for_others(
     return records
 
 
-def _forwarded(
+def _claim_at_home(
     state: ledger.LedgerState,
     record: InputRecord,
     body: LedgerCommandBody,
-    holder_id: str,
+    document_header: bytes,
     envelope: Envelope,
     now: datetime,
     settings: LedgerSettings,
 ) -> LedgerProcessed:
-    """The command as it came, to the partition holding the holder it debits."""
+    """At a document's home: claim it for the command's posting (or name the posting that
+    holds it), and send the command back to the partition that decides it, with the answer."""
+    try:
+        document = document_header.decode("utf-8")
+        decider = int(_header(record, DECIDER_HEADER) or b"")
+        after, holder, fact = ledger.claim_document(state, document, to_core_command(body))
+    except Exception as error:
+        detail = "".join(traceback.format_exception_only(error)).strip()
+        return _dead_letter(
+            state, record, DeadLetterReason.PROCESSING_ERROR, detail, None, now, settings, True
+        )
+    answer = json.dumps([document, holder]).encode("utf-8")
+    passed = _passed_on(
+        after,
+        record,
+        body,
+        envelope,
+        now,
+        settings,
+        where=f"partition {decider}, which decides it",
+        key=record.key or b"",
+        partition=decider,
+        dropping=(CLAIM_HEADER, DECIDER_HEADER),
+        adding=((ANSWER_HEADER, answer),),
+    )
+    return _journaled(passed, fact) if passed.outcome is Outcome.FORWARDED else passed
+
+
+def _passed_on(
+    state: ledger.LedgerState,
+    record: InputRecord,
+    body: LedgerCommandBody,
+    envelope: Envelope,
+    now: datetime,
+    settings: LedgerSettings,
+    *,
+    where: str,
+    key: bytes,
+    partition: int | None = None,
+    dropping: tuple[str, ...] = (),
+    adding: tuple[tuple[str, bytes], ...] = (),
+) -> LedgerProcessed:
+    """The command as it came, on ``ledger.transfers`` to another partition (one more hop:
+    a command passed on ``MAX_HOPS`` times is set aside)."""
     hops = int(_header(record, HOPS_HEADER) or b"0")
     if hops >= MAX_HOPS:
-        message = f"forwarded {hops} times without reaching the partition holding {holder_id}"
+        message = f"forwarded {hops} times without reaching {where}"
         return _dead_letter(
             state, record, DeadLetterReason.PROCESSING_ERROR, message, None, now, settings, True
         )
-    headers = [(name, value) for name, value in record.headers if name != HOPS_HEADER]
-    forwarded = OutputRecord(
+    left_out = (HOPS_HEADER, *dropping)
+    headers = [(name, value) for name, value in record.headers if name not in left_out]
+    passed = OutputRecord(
         topic=LEDGER_TRANSFERS,
-        key=holder_id.encode("utf-8"),
+        key=key,
         value=record.value or b"",
-        headers=[*headers, (HOPS_HEADER, str(hops + 1).encode())],
+        headers=[*headers, *adding, (HOPS_HEADER, str(hops + 1).encode())],
         message_type=body.MESSAGE_TYPE,
+        partition=partition,
     )
     return Processed(
         state,
-        (forwarded,),
+        (passed,),
         Outcome.FORWARDED,
         body.MESSAGE_TYPE,
         correlation_id=envelope.correlation_id,
     )
+
+
+def _answers(record: InputRecord) -> ledger.HomeAnswers:
+    """What the homes of the command's documents answered (none on its first arrival)."""
+    answers: dict[str, str | None] = {}
+    for name, value in record.headers:
+        if name == ANSWER_HEADER:
+            document, holder = json.loads(value)
+            answers[str(document)] = None if holder is None else str(holder)
+    return answers
+
+
+def _releasing(
+    processed: LedgerProcessed,
+    command: ledger.Command,
+    answers: ledger.HomeAnswers,
+    cause: Envelope,
+    settings: LedgerSettings,
+    publish: bool,
+) -> LedgerProcessed:
+    """The outcome of a command not accepted, with the documents claimed for it given back
+    to their homes."""
+    documents = ledger.granted(answers)
+    if not documents or not publish:
+        return processed
+    headers = [(FACT_HEADER, str(FACT_VERSION).encode()), *envelope_headers(cause)]
+    releases = tuple(
+        OutputRecord(
+            topic=LEDGER_TRANSFERS,
+            key=document.encode("utf-8"),
+            value=encode_fact(ledger.release_fact(command, (document,))),
+            headers=headers,
+            message_type=FACT_MESSAGE_TYPE,
+            partition=partition_of(document, settings.partitions),
+        )
+        for document in documents
+    )
+    return replace(processed, outputs=(*processed.outputs, *releases))
 
 
 _DECODE_FACT = FactDecoder()

@@ -11,7 +11,7 @@ import os
 import signal
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -164,24 +164,30 @@ async def settled(topics: TestTopics, timeout_s: float = 90) -> None:
         )
 
 
-async def test_a_move_across_ledger_partitions_is_booked_exactly_once_across_kill_9(
-    ledger_topics: TestTopics, tmp_path: Path
-) -> None:
-    topics = ledger_topics
-    assert partition_of(SMELTER, PARTITIONS) != partition_of(WAREHOUSE, PARTITIONS)
+async def killed_mid_stream(
+    topics: TestTopics,
+    tmp_path: Path,
+    steps: Sequence[Sequence[Sent]],
+    stream: Sequence[Sent],
+    *,
+    pause_s: float,
+    kill_at: tuple[str, int],
+) -> int:
+    """Run ``gateway run`` on two ledger partitions: send each step once the one before is
+    consumed with every hop it caused, then stream the rest and ``kill -9`` the gateway once
+    ``kill_at`` names that many records on that topic; a second instance takes over and
+    settles everything. The decisions on the topic at the kill."""
     state_dir, log, port = tmp_path / "state", tmp_path / "gateway.log", free_port()
     first = start_registry(topics, state_dir, port, log, ENVIRONMENT)
     try:
         await wait_ready(port, first)
-        # The directory reaches the other partitions one hop after its decision: each step
-        # is sent once the one it depends on is known everywhere.
-        for kind in (wire.RegisterCertificate, wire.RegisterSite, wire.JoinCertificate):
-            await send(topics, [sent for sent in certification() if isinstance(sent[0], kind)])
+        for step in steps:
+            await send(topics, step)
             await settled(topics)
-        await send(topics, [funding()])
-        sending = asyncio.create_task(send(topics, moves(), pause_s=0.01))
+        sending = asyncio.create_task(send(topics, stream, pause_s=pause_s))
         deadline = asyncio.get_running_loop().time() + 60
-        while len(await read(topics, BALANCES)) < 60:
+        topic, count = kill_at
+        while len(await read(topics, topic)) < count:
             assert not sending.done() or sending.exception() is None
             assert asyncio.get_running_loop().time() < deadline, log.read_text()[-3000:]
             await asyncio.sleep(0.05)
@@ -193,7 +199,6 @@ async def test_a_move_across_ledger_partitions_is_booked_exactly_once_across_kil
         if first.poll() is None:
             first.kill()
             first.wait()
-
     second = start_registry(topics, state_dir, port, log, ENVIRONMENT)
     try:
         await wait_ready(port, second)
@@ -201,6 +206,29 @@ async def test_a_move_across_ledger_partitions_is_booked_exactly_once_across_kil
     finally:
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=30) == 0, log.read_text()[-3000:]
+    return decided_at_kill
+
+
+def certification_steps() -> list[list[Sent]]:
+    """The directory reaches the other partitions one hop after its decision: each step is
+    sent once the one it depends on is known everywhere."""
+    kinds = (wire.RegisterCertificate, wire.RegisterSite, wire.JoinCertificate)
+    return [[sent for sent in certification() if isinstance(sent[0], kind)] for kind in kinds]
+
+
+async def test_a_move_across_ledger_partitions_is_booked_exactly_once_across_kill_9(
+    ledger_topics: TestTopics, tmp_path: Path
+) -> None:
+    topics = ledger_topics
+    assert partition_of(SMELTER, PARTITIONS) != partition_of(WAREHOUSE, PARTITIONS)
+    decided_at_kill = await killed_mid_stream(
+        topics,
+        tmp_path,
+        [*certification_steps(), [funding()]],
+        moves(),
+        pause_s=0.01,
+        kill_at=(BALANCES, 60),
+    )
 
     decisions = [record.decoded.body for record in await read(topics, DECISIONS)]
     assert decided_at_kill < len(decisions), "the kill did not happen mid-stream"
@@ -238,3 +266,88 @@ async def test_a_move_across_ledger_partitions_is_booked_exactly_once_across_kil
             for account, kg in again.ledger.state_of(number).balances.items()
         }
     assert held == balances
+
+
+SHARED_DOCUMENTS, INPUT_KG = 60, 10
+SITES = {1: (SMELTER, SITE_OPERATOR), 0: (WAREHOUSE, "warehouse-rotterdam-07")}
+"""ALPHA-1 is held by partition 1, WH-ROTTERDAM by partition 0."""
+
+
+def shared_document_inputs() -> tuple[list[Sent], list[Sent]]:
+    """Inputs naming 60 CoC documents at the sites of both partitions. First, each even
+    document booked once at the site away from its home, so that the home claims it; then
+    each document named three more times, alternately at the two sites, close together so
+    that the postings meet on the way."""
+
+    def booked(posting_id: str, document: int, partition: int) -> Sent:
+        site, operator = SITES[partition]
+        body = wire.RecordCertifiedInput.build(
+            posting_id=posting_id,
+            site_id=site,
+            holder_id=site,
+            material_quality=Q,
+            quantity_kg=Decimal(INPUT_KG),
+            level=AccountingLevel.SITE,
+            coc_document=f"COC-S{document}",
+            occurred_on=date(2026, 3, 3),
+        )
+        return body, operator
+
+    homes = [partition_of(f"coc:COC-S{n}", PARTITIONS) for n in range(SHARED_DOCUMENTS)]
+    away_first = [booked(f"away-{n}", n, 1 - homes[n]) for n in range(0, SHARED_DOCUMENTS, 2)]
+    racing = [
+        booked(f"shared-{n}-{i}", n, (homes[n] + n + i) % 2)
+        for n in range(SHARED_DOCUMENTS)
+        for i in range(3)
+    ]
+    return away_first, racing
+
+
+async def test_a_coc_document_named_on_both_partitions_is_credited_once_across_kill_9(
+    ledger_topics: TestTopics, tmp_path: Path
+) -> None:
+    topics = ledger_topics
+    homes = {partition_of(f"coc:COC-S{n}", PARTITIONS) for n in range(SHARED_DOCUMENTS)}
+    assert homes == {0, 1}, "documents homed on both partitions"
+    away_first, racing = shared_document_inputs()
+    decided_at_kill = await killed_mid_stream(
+        topics,
+        tmp_path,
+        [*certification_steps(), away_first],
+        racing,
+        pause_s=0.005,
+        kill_at=(DECISIONS, len(away_first) + 40),
+    )
+
+    inputs: dict[str, wire.RecordCertifiedInput] = {}
+    for body, _sender in [*away_first, *racing]:
+        assert isinstance(body, wire.RecordCertifiedInput)
+        inputs[body.posting_id] = body
+    decisions = [
+        record.decoded.body
+        for record in await read(topics, DECISIONS)
+        if getattr(record.decoded.body, "posting_id", None) in inputs
+    ]
+    assert Counter(d.posting_id for d in decisions) == Counter(set(inputs)), "decided twice"  # type: ignore[attr-defined]
+    assert decided_at_kill < len(decisions), "the kill did not happen mid-stream"
+    accepted = [d.posting_id for d in decisions if isinstance(d, wire.LedgerPostingAccepted)]
+    booked_away = {inputs[f"away-{n}"].posting_id for n in range(0, SHARED_DOCUMENTS, 2)}
+    assert booked_away <= set(accepted), "each booked through its home's claim"
+    credited = Counter(inputs[posting_id].coc_document for posting_id in accepted)
+    assert credited == Counter({f"COC-S{n}": 1 for n in range(SHARED_DOCUMENTS)})
+    for refused in decisions:
+        if isinstance(refused, wire.LedgerPostingRejected):
+            assert [v.code for v in refused.violations] == ["COC_DOCUMENT_CREDITED"]
+    balances = latest_balances(await read(topics, BALANCES))
+    assert sum(balances.values()) == SHARED_DOCUMENTS * INPUT_KG
+
+    settings = registry_settings(topics, tmp_path / "elsewhere").model_copy(
+        update={"ledger_partitions": PARTITIONS}
+    )
+    async with running_registry(settings) as again:
+        assert again.ledger is not None
+        states = [again.ledger.state_of(number) for number in range(PARTITIONS)]
+    held = {account.text: kg for state in states for account, kg in state.balances.items()}
+    assert held == balances
+    claimed = {c.posting_id for state in states for c in state.document_claims.values()}
+    assert claimed == booked_away, "the homes' claims restored from Kafka"

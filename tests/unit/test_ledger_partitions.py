@@ -23,7 +23,7 @@ from contracts.envelope import decode_message
 from contracts.topics import TOPICS_BY_NAME
 from contracts.values import AccountingLevel
 from gateway.ledger import LedgerState, apply_facts
-from gateway.ledger.codec import decode_fact
+from gateway.ledger.codec import decode_fact, decode_snapshot, encode_chunks, snapshot_items
 from gateway.processors.ledger import LEDGER_TRANSFERS, process_ledger_record
 from gateway.processors.partitions import partition_of
 from gateway.processors.records import InputRecord, OutputRecord
@@ -36,6 +36,9 @@ from tests.unit.test_ledger_pipeline import (
     lot_arrival_move,
     record,
     setup,
+)
+from tests.unit.test_ledger_pipeline import (
+    Q as Q_TEXT,
 )
 
 PARTITIONS = 2
@@ -58,15 +61,22 @@ class Cluster:
         self.journals = [[] for _ in range(self.partitions)]
         self.settings = replace(SETTINGS, partitions=self.partitions)
 
-    def send(self, body: Contract, sender: str, *, key: str | None = None) -> None:
+    def send(
+        self, body: Contract, sender: str, *, key: str | None = None, settle: bool = True
+    ) -> None:
         """A command on ledger.commands, keyed as the catalogue says (or by ``key``); then
-        every hop it causes."""
+        every hop it causes (with ``settle`` off, the hops wait for ``settle``: commands
+        sent so meet on the way, as concurrent ones do)."""
         sent = record(body, self.offset, sender)
         self.offset += 1
         if key is None:
             key = TOPICS_BY_NAME["ledger.commands"].key_of(body).decode()
         partition = partition_of(key, self.partitions)
         self._deliver(replace(sent, partition=partition))
+        if settle:
+            self.settle()
+
+    def settle(self) -> None:
         while self.waiting:
             self._deliver(self.waiting.popleft())
 
@@ -256,3 +266,185 @@ def test_a_transfer_between_partitions_is_in_transit_until_received_where_the_re
     }
     assert decided["receipt-1"] == "LedgerPostingAccepted"
     assert decided["receipt-2"] == "LedgerPostingRejected"
+
+
+# ---- a document credited once across partitions ---------------------------------------------
+# A1 is held by partition 1, A2 by partition 0. The home of coc:COC-Y and transport:CMR-9 is
+# partition 0, of coc:COC-X partition 1.
+assert [partition_of(d, PARTITIONS) for d in ("coc:COC-Y", "transport:CMR-9", "coc:COC-X")] == [
+    0,
+    0,
+    1,
+]
+
+
+def input_of(posting_id: str, site: str, document: str, kg: str = "100") -> Contract:
+    body = certified_input(posting_id, kg, site)
+    return body.model_copy(update={"coc_document": document})
+
+
+def dispatch(posting_id: str, from_site: str, to_site: str, document: str, kg: str) -> Contract:
+    return wire.RecordPhysicalTransfer.build(
+        posting_id=posting_id,
+        from_site=from_site,
+        to_site=to_site,
+        material_quality="asi_aluminium",
+        quantity_kg=Decimal(kg),
+        level=AccountingLevel.SITE,
+        transport_document=document,
+        occurred_on=date(2026, 3, 4),
+    )
+
+
+def decisions(
+    cluster: Cluster,
+) -> dict[str, wire.LedgerPostingAccepted | wire.LedgerPostingRejected]:
+    decided: dict[str, wire.LedgerPostingAccepted | wire.LedgerPostingRejected] = {}
+    for body in cluster.bodies():
+        if isinstance(body, wire.LedgerPostingAccepted | wire.LedgerPostingRejected):
+            assert body.posting_id not in decided, f"{body.posting_id} decided twice"
+            decided[body.posting_id] = body
+    return decided
+
+
+def restores(cluster: Cluster) -> bool:
+    return all(
+        apply_facts(decode_fact(value) for value in journal) == state
+        for state, journal in zip(cluster.states, cluster.journals, strict=True)
+    )
+
+
+def test_one_coc_document_booked_at_sites_of_two_partitions_is_credited_once() -> None:
+    cluster = funded(PARTITIONS)
+    cluster.send(input_of("in-A1", "A1", "COC-Y"), "smelter-a")  # home of COC-Y: partition 0
+    cluster.send(input_of("in-A2", "A2", "COC-Y"), "smelter-a")  # decided on partition 0
+    decided = decisions(cluster)
+    assert isinstance(decided["in-A1"], wire.LedgerPostingAccepted)
+    refusal = decided["in-A2"]
+    assert isinstance(refusal, wire.LedgerPostingRejected)
+    assert [(v.code, v.field) for v in refusal.violations] == [
+        ("COC_DOCUMENT_CREDITED", "coc_document")
+    ]
+    assert "booked by posting in-A1" in refusal.violations[0].message
+    assert cluster.balances() == {"A1/asi_aluminium/S@CERT-A": Decimal(1100)}
+    assert restores(cluster)
+
+
+def test_two_postings_of_one_document_on_the_way_at_once_are_credited_once() -> None:
+    """Both are planned on their own partitions before either is decided: without a claim at
+    the document's home each partition would credit it."""
+    for document in ("COC-Y", "COC-X"):  # one home is each site's partition
+        cluster = funded(PARTITIONS)
+        cluster.send(input_of("in-A1", "A1", document), "smelter-a", settle=False)
+        cluster.send(input_of("in-A2", "A2", document), "smelter-a", settle=False)
+        cluster.settle()
+        decided = {p: d for p, d in decisions(cluster).items() if p in ("in-A1", "in-A2")}
+        accepted = [p for p, d in decided.items() if isinstance(d, wire.LedgerPostingAccepted)]
+        rejected = {
+            p: [v.code for v in d.violations]
+            for p, d in decided.items()
+            if isinstance(d, wire.LedgerPostingRejected)
+        }
+        assert len(accepted) == 1 and set(decided) - set(accepted) == set(rejected)
+        assert [*rejected.values()] == [["COC_DOCUMENT_CREDITED"]]
+        credited = sum(cluster.balances().values()) - Decimal(1000)
+        assert credited == Decimal(100), document
+        assert restores(cluster)
+
+
+def test_one_transport_document_dispatched_from_two_partitions_moves_material_once() -> None:
+    cluster = funded(PARTITIONS)
+    cluster.send(input_of("in-A2", "A2", "COC-A2", "500"), "smelter-a")
+    cluster.send(dispatch("t-A1", "A1", "A2", "CMR-9", "300"), "smelter-a", settle=False)
+    cluster.send(dispatch("t-A2", "A2", "A1", "CMR-9", "200"), "smelter-a", settle=False)
+    cluster.settle()
+    decided = decisions(cluster)
+    kinds = {p: type(decided[p]).__name__ for p in ("t-A1", "t-A2")}
+    assert sorted(kinds.values()) == ["LedgerPostingAccepted", "LedgerPostingRejected"]
+    (refused,) = [decided[p] for p, kind in kinds.items() if kind == "LedgerPostingRejected"]
+    assert isinstance(refused, wire.LedgerPostingRejected)
+    assert [v.code for v in refused.violations] == ["TRANSPORT_DOCUMENT_USED"]
+    in_transit = {document for state in cluster.states for document in state.transits}
+    assert in_transit == {"CMR-9"}
+    assert sum(cluster.balances().values()) + sum(
+        t.quantity_kg for t in cluster.states[0].transits.values()
+    ) == Decimal(1500)
+    assert restores(cluster)
+
+
+def test_a_document_claimed_for_a_posting_then_refused_is_given_back_to_its_home() -> None:
+    cluster = funded(PARTITIONS)  # A1 holds 1000 kg
+    cluster.send(dispatch("t-1", "A1", "A2", "CMR-9", "800"), "smelter-a", settle=False)
+    # while t-1 claims CMR-9 at partition 0, an output takes A1 below what t-1 needs
+    output = wire.RecordCertifiedOutput.build(
+        posting_id="out-1",
+        site_id="A1",
+        holder_id="A1",
+        material_quality=Q_TEXT,
+        quantity_kg=Decimal(500),
+        level=AccountingLevel.SITE,
+        claim_document="INV-1",
+        occurred_on=date(2026, 3, 3),
+    )
+    cluster.send(output, "smelter-a", settle=False)
+    cluster.settle()
+    decided = decisions(cluster)
+    assert isinstance(decided["out-1"], wire.LedgerPostingAccepted)
+    refused = decided["t-1"]
+    assert isinstance(refused, wire.LedgerPostingRejected)
+    assert [v.code for v in refused.violations] == ["OVERDRAW"]
+    assert not cluster.states[0].document_claims  # given back
+    cluster.send(dispatch("t-2", "A1", "A2", "CMR-9", "400"), "smelter-a")
+    assert isinstance(decisions(cluster)["t-2"], wire.LedgerPostingAccepted)
+    (claim,) = cluster.states[0].document_claims.values()
+    assert claim.posting_id == "t-2"
+    cluster.send(dispatch("t-1", "A1", "A2", "CMR-9", "800"), "smelter-a")  # t-1 again
+    assert cluster.outcomes[Outcome.ALREADY_HANDLED] == 1
+    assert cluster.states[0].document_claims.get("transport:CMR-9") == claim
+    assert restores(cluster)
+
+
+def test_the_claims_a_partition_holds_survive_its_snapshot() -> None:
+    cluster = funded(PARTITIONS)
+    cluster.send(input_of("in-A1", "A1", "COC-Y"), "smelter-a")
+    home = cluster.states[0]
+    assert [c.posting_id for c in home.document_claims.values()] == ["in-A1"]
+    chunks = encode_chunks(snapshot_items(home), 4096)
+    assert decode_snapshot(chunks) == home
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["A1", "A2"]),
+            st.sampled_from(["COC-X", "COC-Y", "COC-Z", "COC-W"]),
+            st.integers(1, 50),
+            st.booleans(),
+        ),
+        max_size=14,
+    )
+)
+def test_however_postings_of_shared_documents_meet_each_document_is_credited_once(
+    postings: list[tuple[str, str, int, bool]],
+) -> None:
+    """Inputs naming a few documents at the sites of both partitions, some sent while others
+    are still on the way: each document is credited by one accepted posting at most, every
+    claim left at a home is an accepted posting's, and each partition's journal restores it."""
+    cluster = funded(PARTITIONS)
+    sent: dict[str, tuple[str, int]] = {}
+    for n, (site, document, kg, settle) in enumerate(postings):
+        posting_id = f"p{n}"
+        sent[posting_id] = (document, kg)
+        cluster.send(input_of(posting_id, site, document, str(kg)), "smelter-a", settle=settle)
+    cluster.settle()
+    decided = decisions(cluster)
+    assert set(decided) >= set(sent)
+    accepted = [p for p in sent if isinstance(decided[p], wire.LedgerPostingAccepted)]
+    documents = [sent[p][0] for p in accepted]
+    assert len(documents) == len(set(documents))
+    assert set(documents) == {document for document, _kg in sent.values()}
+    assert sum(cluster.balances().values()) == 1000 + sum(sent[p][1] for p in accepted)
+    claims = [c.posting_id for state in cluster.states for c in state.document_claims.values()]
+    assert set(claims) <= set(accepted)
+    assert not cluster.waiting and restores(cluster)
