@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import assert_never
 
+from contracts.json_numbers import MAX_DIGITS, digits_in_all
 from gateway.ledger.commands import (
     POSTINGS,
     CertifiedInput,
@@ -60,6 +61,7 @@ from gateway.ledger.postings import (
     record_non_certified,
 )
 from gateway.ledger.rules import (
+    BALANCE_NOT_EXACT,
     NON_POSITIVE_QUANTITY,
     OVERDRAW,
     PERIOD_CLOSED,
@@ -169,9 +171,9 @@ def post(
     for delta in credits:
         if delta.kg < ZERO:
             return Forward(state, delta.account.holder_id)
-    balances_after, overdrawn = _booked(state, local, command)
-    if overdrawn:
-        return _reject(state, command, digest, overdrawn)
+    balances_after, refusals = _booked(state, local, command)
+    if refusals:
+        return _reject(state, command, digest, refusals)
     for document in plan.documents:
         if claimed_at_home(document) and not home(document) and document not in answers:
             return Claim(state, document)
@@ -336,18 +338,56 @@ def _non_positive_quantity(command: Command) -> list[Violation]:
 def _booked(
     state: LedgerState, deltas: tuple[Delta, ...], command: Command
 ) -> tuple[tuple[Decimal, ...], tuple[Violation, ...]]:
-    """The balance each delta leaves, and an overdraw for each that goes below zero."""
+    """The balance each delta leaves, and a refusal for each that goes below zero or past
+    the digits a balance is kept with."""
     running: dict[object, Decimal] = {}
     after: list[Decimal] = []
-    overdrawn: list[Violation] = []
+    refusals: list[Violation] = []
     for delta in deltas:
         available = running.get(delta.account, state.balance(delta.account))
         balance = available + delta.kg
+        if not _plainly_exact(balance):
+            exact = _exact_sum(balance, available, delta.kg)
+            if digits_in_all(exact) > MAX_DIGITS:  # it could not be kept or published exactly
+                refusals.append(_not_exact(command, delta, exact))
         if balance < ZERO:
-            overdrawn.append(_overdraw(command, delta, available))
+            refusals.append(_overdraw(command, delta, available))
         running[delta.account] = balance
         after.append(balance)
-    return tuple(after), tuple(overdrawn)
+    return tuple(after), tuple(refusals)
+
+
+_WIDE = Context(prec=2 * MAX_DIGITS + 2)
+"""Wide enough to add two balances of ``MAX_DIGITS`` digits without rounding."""
+
+
+def _plainly_exact(balance: Decimal) -> bool:
+    """A balance of a few digits, and no more than a few places (every usual one): the sum
+    was not rounded and is within the digits a quantity may have."""
+    _sign, digits, exponent = balance.as_tuple()
+    return len(digits) < _FEW and isinstance(exponent, int) and -_FEW < exponent <= 0
+
+
+_FEW = 20
+
+
+def _exact_sum(balance: Decimal, available: Decimal, kg: Decimal) -> Decimal:
+    """``available + kg`` exactly: ``balance``, their sum in the default context, unless that
+    context (of ``MAX_DIGITS`` significant digits) may have rounded it."""
+    if len(balance.as_tuple().digits) < MAX_DIGITS:
+        return balance
+    return _WIDE.add(available, kg)
+
+
+def _not_exact(command: Command, delta: Delta, exact: Decimal) -> Violation:
+    return BALANCE_NOT_EXACT.violation(
+        "quantity_kg",
+        f"{type(command).__name__} {command.posting_id} would leave {delta.account.text} at "
+        f"{shown(exact)} kg, more than the {MAX_DIGITS} digits (whole digits and decimal "
+        "places) a quantity is kept and published with",
+        observed=shown(delta.kg),
+        allowed=f"a balance of at most {MAX_DIGITS} digits",
+    )
 
 
 def _overdraw(command: Command, delta: Delta, available: Decimal) -> Violation:

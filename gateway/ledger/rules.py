@@ -27,6 +27,7 @@ OWN_ACCOUNTS = "CoC: each certificate keeps its own material accounts"
 RECEIVED_AS_DISPATCHED = "CoC notes: a physical transfer is received as it was dispatched"
 NOMINATION = "CoC scenario 2: only nominated sites run their own accounting"
 DOCUMENT_ONCE = "CoC mass balance: a document's quantity is credited once"
+EXACT_QUANTITIES = "ledger: every quantity is kept and published exactly"
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ SITE_MATERIAL_TO_GROUP = Rejection("SITE_MATERIAL_TO_GROUP", SCENARIO_3)
 # What a posting moves.
 NON_POSITIVE_QUANTITY = Rejection("NON_POSITIVE_QUANTITY", CREDITS_FROM_INPUTS)
 OVERDRAW = Rejection("OVERDRAW", NO_NEGATIVE_BALANCE)
+BALANCE_NOT_EXACT = Rejection("BALANCE_NOT_EXACT", EXACT_QUANTITIES)
 TRANSFER_TO_ITSELF = Rejection("SAME_ENDPOINTS", PHYSICAL_TRANSFER)
 TRANSFER_ACROSS_CERTIFICATES = Rejection("TRANSFER_ACROSS_CERTIFICATES", CREDITS_FROM_INPUTS)
 ALLOCATION_LEVELS = Rejection("ALLOCATION_LEVELS", SCENARIO_3)
@@ -108,6 +110,7 @@ REJECTIONS: tuple[Rejection, ...] = (
     SITE_MATERIAL_TO_GROUP,
     NON_POSITIVE_QUANTITY,
     OVERDRAW,
+    BALANCE_NOT_EXACT,
     TRANSFER_TO_ITSELF,
     TRANSFER_ACROSS_CERTIFICATES,
     ALLOCATION_LEVELS,

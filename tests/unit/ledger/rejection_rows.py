@@ -280,6 +280,8 @@ ROWS: tuple[Row, ...] = (
         *SITE_LEVEL_A1, received("in-1", "A1", 0)),
     row(rules.OVERDRAW, "an output above the balance",
         *SITE_LEVEL_A1, received("in-1", "A1", 100), sold("out-1", "A1", "100.001")),
+    row(rules.BALANCE_NOT_EXACT, "an input taking a balance past 28 digits",
+        *SITE_LEVEL_A1, received("in-1", "A1", "9" * 28), received("in-2", "A1", "0.5")),
     row(rules.TRANSFER_TO_ITSELF, "a physical transfer from a site to itself",
         *SITE_LEVEL_A1, shipped("transfer-1", "A1", "A1", 10)),
     row(rules.TRANSFER_ACROSS_CERTIFICATES, "a physical transfer to a site of another certificate",
