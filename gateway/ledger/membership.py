@@ -31,6 +31,7 @@ from gateway.ledger.rules import (
     NOT_A_MEMBER,
     SEPARATE_QUALITY_NEEDS_GROUP_LEVEL,
     SITE_EXISTS,
+    TRANSFER_IN_TRANSIT,
     UNKNOWN_CERTIFICATE,
     UNKNOWN_SITE,
     refused,
@@ -146,6 +147,20 @@ def leave_certificate(state: LedgerState, command: LeaveCertificate) -> Plan:
             "after them",
             observed=str(command.effective_on),
             allowed=f"after {last_posted}",
+        )
+    in_transit = sorted(
+        transit.transport_document
+        for transit in state.transits.values()
+        if transit.level is Level.SITE and site.site_id in (transit.from_site, transit.to_site)
+    )
+    if in_transit:
+        raise refused(
+            TRANSFER_IN_TRANSIT,
+            "site_id",
+            f"site {site.site_id} has S-level transfers in transit ({', '.join(in_transit)}): "
+            "it can leave once they are received, so that their credits belong to a site",
+            observed=", ".join(in_transit),
+            allowed="no transfer in transit from or to the site",
         )
     deltas: tuple[Delta, ...] = ()
     keeps_site_accounts = Level.SITE in certificate.levels(nominated=latest.nominated)
