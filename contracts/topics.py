@@ -30,6 +30,7 @@ from contracts.cbam import (
     CbamFormRejected,
     EmissionsAttached,
 )
+from contracts.clock import ClockTicked
 from contracts.custody import CustodyBalanceUpdated, CustodyMovementRecorded
 from contracts.dead_letter import DeadLetterRecorded
 from contracts.ecoa import ECoAAccepted, ECoACreated, ECoARejected
@@ -303,6 +304,16 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         writer_roles=_REGISTRY,
         cleanup_policy=CleanupPolicy.COMPACT,
         extra_configs=_COMPACT_QUICKLY,
+    ),
+    TopicSpec(
+        name="registry.clock",
+        purpose="the registry's clock: one tick per partition at a set interval, written by "
+        "the gateway itself, so that what is due (a request pending past its limit) is "
+        "decided on time, in the registry's transaction",
+        message_types=(ClockTicked,),
+        key="partition",
+        writer_roles=_REGISTRY,
+        extra_configs={"retention.ms": "86400000"},
     ),
     TopicSpec(
         name="registry.dead-letters",

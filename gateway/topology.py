@@ -27,6 +27,9 @@ from gateway.ledger import post as ledger_post
 from gateway.registry.core import HANDLERS
 
 DEAD_LETTERS = "registry.dead-letters"
+REGISTRY_CLOCK = "registry.clock"
+"""The ticks the gateway writes to itself (``gateway.runtime.clock``), read back by the
+registry like any input."""
 
 
 class Processor(StrEnum):
@@ -119,8 +122,9 @@ _REGISTRY_EMITS: tuple[type[Contract], ...] = (
 TOPOLOGY: tuple[ProcessorSpec, ...] = (
     ProcessorSpec(
         processor=Processor.REGISTRY,
-        inputs=tuple(_registry_input(topic) for topic in _REGISTRY_INGEST),
+        inputs=tuple(_registry_input(topic) for topic in (*_REGISTRY_INGEST, REGISTRY_CLOCK)),
         emits=_REGISTRY_EMITS,
+        internal_topics=(REGISTRY_CLOCK,),
         state_log="registry.state-changelog",
         state_log_kind="compacted, one record per changed entity; local SQLite copy",
         ownership=Ownership.CO_PARTITIONED,
@@ -207,8 +211,13 @@ def render(width: int = 100) -> str:
         lines.append(f"{spec.processor.value}  ({spec.ownership.value}; state: {spec.state_log})")
         lines.append("  reads")
         for flow in spec.inputs:
-            listed(flow.topic, [c.MESSAGE_TYPE for c in flow.takes] or ["(its own records)"])
-            listed("", [f"-> {flow.handler}"])
+            takes = [c.MESSAGE_TYPE for c in flow.takes] or ["(its own records)"]
+            one_line = f"    {flow.topic:<28} {', '.join(takes)} -> {flow.handler}"
+            if len(one_line) <= width:
+                lines.append(one_line)
+            else:
+                listed(flow.topic, takes)
+                listed("", [f"-> {flow.handler}"])
         lines.append("  emits")
         for topic in spec.output_topics:
             listed(topic, [c.MESSAGE_TYPE for c in spec.emitted_on(topic)] or ["(its own records)"])

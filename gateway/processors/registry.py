@@ -1,5 +1,6 @@
 """One consumed record through the registry: decode, check the sender, decide, and say what
-to publish. Pure: the Kafka worker moves the bytes; nothing here touches the network.
+to publish. Pure: the Kafka worker moves the bytes; nothing here touches the network. A tick
+of the registry's clock is such a record too, taken only from the gateway's own party.
 
 Every record ends as exactly one outcome: its decisions (one or more outgoing messages, or
 none for a delivery already handled), or one dead-letter record with the reason.
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from contracts.base import Contract
+from contracts.clock import ClockTicked
 from contracts.dead_letter import (
     DeadLetterReason,
 )
@@ -65,6 +67,19 @@ def process_record(
             DeadLetterReason.NOT_AN_INPUT,
             f"{body.MESSAGE_TYPE} does not travel on {record.topic}",
             "ce_type",
+            now,
+            settings,
+        )
+    if isinstance(body, ClockTicked) and decoded.envelope.sender_party_id != (
+        settings.registry_party
+    ):
+        return _dead_letter(
+            state,
+            record,
+            DeadLetterReason.SENDER_NOT_PERMITTED,
+            f"only the gateway's own party {settings.registry_party} writes the registry's "
+            f"clock, not {decoded.envelope.sender_party_id}",
+            "ce_partyid",
             now,
             settings,
         )
