@@ -70,6 +70,9 @@ class ProcessorSpec:
     """A compacted topic of snapshots the state log is restored from, with its tail."""
     internal_topics: tuple[str, ...] = ()
     """Topics it writes for itself (read back as inputs), besides what it emits."""
+    clock_topic: str | None = None
+    """The ticks the gateway writes for it (``gateway.runtime.clock``), outside its
+    transactions, read back as an input."""
 
     @property
     def input_topics(self) -> tuple[str, ...]:
@@ -124,7 +127,7 @@ TOPOLOGY: tuple[ProcessorSpec, ...] = (
         processor=Processor.REGISTRY,
         inputs=tuple(_registry_input(topic) for topic in (*_REGISTRY_INGEST, REGISTRY_CLOCK)),
         emits=_REGISTRY_EMITS,
-        internal_topics=(REGISTRY_CLOCK,),
+        clock_topic=REGISTRY_CLOCK,
         state_log="registry.state-changelog",
         state_log_kind="compacted, one record per changed entity; local SQLite copy",
         ownership=Ownership.CO_PARTITIONED,
@@ -171,7 +174,8 @@ def writers_of(topic: str) -> tuple[Processor, ...]:
     return tuple(
         spec.processor
         for spec in TOPOLOGY
-        if topic in spec.output_topics or topic in (spec.state_log, spec.snapshot_log)
+        if topic in spec.output_topics
+        or topic in (spec.state_log, spec.snapshot_log, spec.clock_topic)
     )
 
 
@@ -185,6 +189,7 @@ def asyncapi_channels() -> tuple[ProcessorChannels, ...]:
                 *spec.output_topics,
                 spec.state_log,
                 *((spec.snapshot_log,) if spec.snapshot_log else ()),
+                *((spec.clock_topic,) if spec.clock_topic else ()),
             ),
         )
         for spec in TOPOLOGY
@@ -224,6 +229,8 @@ def render(width: int = 100) -> str:
         lines.append(f"  state log  {spec.state_log}: {spec.state_log_kind}")
         if spec.snapshot_log:
             lines.append(f"  snapshots  {spec.snapshot_log}")
+        if spec.clock_topic:
+            lines.append(f"  clock      {spec.clock_topic}: ticks the gateway writes for it")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
