@@ -5,7 +5,7 @@ these imply."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from contracts.base import Contract
 from contracts.clock import ClockTicked
@@ -408,7 +408,7 @@ def _first_look(state: RegistryState, context: Context) -> tuple[RegistryState, 
 
 def _hours(since: datetime, until: datetime) -> list[str]:
     """The index's hours from the one of ``since`` to the one of ``until``, both included."""
-    hour = since.replace(minute=0, second=0, microsecond=0)
+    hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     hours = []
     while hour <= until:
         hours.append(received_hour(hour))

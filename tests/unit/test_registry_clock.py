@@ -5,7 +5,7 @@ before the due time, repeated, late or from the future decides nothing (more).""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -171,3 +171,11 @@ def test_a_new_request_for_a_pending_lot_replaces_its_index_entry() -> None:
     assert ticked(state, T0 + LIMIT + timedelta(hours=1)).expired_lots == []
     [expired] = ticked(state, later + LIMIT + timedelta(hours=1)).expired
     assert expired.request_id == "REQ-B"
+
+
+def test_a_tick_stated_in_another_zone_reads_the_hours_it_passed_in_utc() -> None:
+    state = taken_in(RegistryState(), request("LOT-1", "NORDAL"), T0)
+    india = timezone(timedelta(hours=5, minutes=30))
+    before = ticked(state, (T0 + LIMIT - timedelta(minutes=25)).astimezone(india))
+    assert before.expired_lots == []
+    assert ticked(before.state, T0 + LIMIT + timedelta(minutes=5)).expired_lots == ["LOT-1"]
