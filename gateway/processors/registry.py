@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from contracts.base import Contract
-from contracts.clock import ClockTicked
 from contracts.dead_letter import (
     DeadLetterReason,
 )
@@ -70,19 +69,6 @@ def process_record(
             now,
             settings,
         )
-    if isinstance(body, ClockTicked) and decoded.envelope.sender_party_id != (
-        settings.registry_party
-    ):
-        return _dead_letter(
-            state,
-            record,
-            DeadLetterReason.SENDER_NOT_PERMITTED,
-            f"only the gateway's own party {settings.registry_party} writes the registry's "
-            f"clock, not {decoded.envelope.sender_party_id}",
-            "ce_partyid",
-            now,
-            settings,
-        )
     refusal = sender_violation(
         topic,
         decoded.envelope.sender_party_id,
@@ -90,6 +76,7 @@ def process_record(
         state,
         rulebook=settings.rulebook,
         exchange_parties=settings.exchange_parties,
+        registry_party=settings.registry_party,
     )
     if refusal is not None:
         return _refused_sender(state, record, decoded, refusal, now, settings)

@@ -8,7 +8,8 @@ Input is JSON Lines, one message a line, as it travels on the topics::
 otherwise ``--now`` (the live registry decides at the moment it processes the record). Its
 ``partyid`` is the sender, as the ``ce_partyid`` header: a line that states it is held to the
 same sender rules as on the topics (who may upload a brand's form, create an Enhanced eCOA,
-speak for a warehouse, send listing commands), against the state before the line; a line
+speak for a warehouse, send listing commands, write the clock's ticks), against the state
+before the line; a line
 without it is judged by the rulebook only. Blank lines and lines starting with ``#`` are
 comments. A line ``{"tick": "2026-04-02T10:00:00Z"}`` is a tick of the registry's clock at
 that time, as the gateway writes to itself on the topics: the requests pending past the limit
@@ -46,8 +47,10 @@ from gateway.processors.sender_identity import (
 from gateway.registry.core import handle
 from gateway.registry.state import CommandRefused, RegistryState
 from gateway.rulebook.model import Rulebook
+from gateway.runtime.settings import Settings
 
 _AWARE_TIME: TypeAdapter[Any] = TypeAdapter(datetime)
+REGISTRY_PARTY: str = Settings.model_fields["registry_party_id"].default
 
 
 @dataclass(frozen=True)
@@ -67,9 +70,11 @@ def run_check(
     rulebook: Rulebook,
     now: datetime,
     exchange_parties: Set[str] = frozenset(),
+    registry_party: str = REGISTRY_PARTY,
 ) -> CheckReport:
     """Fold every message of ``source`` through the registry and write what comes out.
-    ``exchange_parties`` are the parties that may send brand listing commands."""
+    ``exchange_parties`` are the parties that may send brand listing commands;
+    ``registry_party`` is the gateway's own, the only one that writes the clock's ticks."""
     state = RegistryState()
     counts = dict.fromkeys(
         ("lines", "messages", "outputs", "malformed", "refused", "without_sender"), 0
@@ -86,7 +91,9 @@ def run_check(
             continue
         counts["messages"] += 1
         if sender is not None:
-            refused = _refused_sender(body, sender, state, at, rulebook, exchange_parties)
+            refused = _refused_sender(
+                body, sender, state, at, rulebook, exchange_parties, registry_party
+            )
             if isinstance(refused, Contract):
                 counts["outputs"] += 1
                 sink.write(_output_line(number, refused))
@@ -125,6 +132,7 @@ def _refused_sender(
     at: datetime,
     rulebook: Rulebook,
     exchange_parties: Set[str],
+    registry_party: str,
 ) -> Contract | dict[str, Any] | None:
     """What a line from a sender who may not send it gives, as on the topics: an eCOA's or a
     form's rejection, else an error (a dead letter there); None when the sender may send it."""
@@ -135,6 +143,7 @@ def _refused_sender(
         state,
         rulebook=rulebook,
         exchange_parties=exchange_parties,
+        registry_party=registry_party,
     )
     if refusal is None:
         return None

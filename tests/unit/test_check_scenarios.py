@@ -537,6 +537,23 @@ def test_a_quiet_brands_request_is_expired_by_a_tick_past_the_limit_only() -> No
     assert (report.messages, report.without_sender, report.malformed) == (11, 7, 0)
 
 
+def test_a_tick_written_as_on_the_wire_is_the_gateways_own_only() -> None:
+    tick = {"schema_version": 1, "partition": 0, "ticked_at": "2026-04-01T09:00:00Z"}
+    lines = [
+        json.dumps({"type": "custody.clock.ticked", "body": tick, "envelope": {"partyid": party}})
+        for party in ("warehouse-rotterdam-07", "custody-registry")
+    ]
+    sink = io.StringIO()
+    report = run_check(lines, sink, rulebook=load_rulebook(), now=NOW)
+    [error] = [json.loads(line)["error"] for line in sink.getvalue().splitlines()]
+    assert (error["kind"], error["field"], error["rule"]) == (
+        "sender_not_permitted",
+        "ce_partyid",
+        "sender identity",
+    )
+    assert (report.messages, report.refused) == (2, 1)
+
+
 def test_a_tick_line_must_state_a_time_with_a_zone() -> None:
     sink = io.StringIO()
     lines = ['{"tick": "2026-04-01T09:00:00"}', '{"tick": "soon", "envelope": {}}']
