@@ -13,6 +13,7 @@ from contracts.topics import TOPICS_BY_NAME
 from contracts.values import PartyRole
 from gateway.processors.sender_identity import ingest_topic_of, sender_violation
 from gateway.registry.state import RegistryState
+from gateway.violations import Violation
 from tests.unit.test_registry import RULEBOOK, after, scenario_messages
 from tests.unit.test_registry_custody_moves import cancel
 
@@ -22,8 +23,8 @@ EXCHANGE = frozenset({"exchange-listing-desk"})
 REGISTRY = "custody-registry"
 
 
-def check(topic: str, sender: str, body: Contract, state: RegistryState = LISTED) -> str | None:
-    found = sender_violation(
+def violation(topic: str, sender: str, body: Contract, state: RegistryState) -> Violation | None:
+    return sender_violation(
         TOPICS_BY_NAME[topic],
         sender,
         body,
@@ -32,19 +33,15 @@ def check(topic: str, sender: str, body: Contract, state: RegistryState = LISTED
         exchange_parties=EXCHANGE,
         registry_party=REGISTRY,
     )
+
+
+def check(topic: str, sender: str, body: Contract, state: RegistryState = LISTED) -> str | None:
+    found = violation(topic, sender, body, state)
     return None if found is None else f"{found.code} {found.field} {found.allowed}"
 
 
 def rule_of(topic: str, sender: str, body: Contract, state: RegistryState = LISTED) -> str | None:
-    found = sender_violation(
-        TOPICS_BY_NAME[topic],
-        sender,
-        body,
-        state,
-        rulebook=RULEBOOK,
-        exchange_parties=EXCHANGE,
-        registry_party=REGISTRY,
-    )
+    found = violation(topic, sender, body, state)
     return None if found is None else found.rule
 
 
