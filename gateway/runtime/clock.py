@@ -37,9 +37,13 @@ class ClockTicker:
         partitions: Callable[[], Iterable[int]],
         clock: Callable[[], datetime],
         metrics: GatewayMetrics,
+        producer_factory: Callable[[], AIOKafkaProducer] | None = None,
     ) -> None:
         """``topic`` is the clock's name on the broker (prefixed); ``partitions`` says which
-        registry partitions this instance holds at the moment of ticking."""
+        registry partitions this instance holds at the moment of ticking.
+        ``producer_factory`` (an unstarted producer) replaces the idempotent producer, for
+        tests of the ticker's own logic."""
+        self._producer_factory = producer_factory or self._idempotent_producer
         self._bootstrap_servers = bootstrap_servers
         self._topic = topic
         self._party = party
@@ -55,9 +59,7 @@ class ClockTicker:
             while not await _stopped_within(stop, self._every_s):
                 try:
                     if producer is None:
-                        producer = AIOKafkaProducer(
-                            bootstrap_servers=self._bootstrap_servers, enable_idempotence=True
-                        )
+                        producer = self._producer_factory()
                         await producer.start()
                     await self._tick(producer)
                 except Exception as error:  # the broker is away: the next tick makes up
@@ -68,6 +70,9 @@ class ClockTicker:
         finally:
             if producer is not None:
                 await _stop_quietly(producer)
+
+    def _idempotent_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(bootstrap_servers=self._bootstrap_servers, enable_idempotence=True)
 
     async def _tick(self, producer: AIOKafkaProducer) -> None:
         now = self._clock()
