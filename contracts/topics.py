@@ -297,8 +297,9 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         name="registry.state-changelog",
         purpose="the registry's state, one record per small entity (a brand's listing, each "
         "cast with its certificates, form, handled message id, lot, open request, warrant "
-        "decision, cancellation, custody move), values versioned: the system of record its "
-        "working stores are rebuilt from",
+        "decision, cancellation, custody move, and the indexes of open requests by brand and "
+        "by hour taken in), values versioned: the system of record its working stores are "
+        "rebuilt from",
         message_types=(),
         key="entity",
         writer_roles=_REGISTRY,
