@@ -235,7 +235,11 @@ def render(width: int = 100) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-REGISTRY_INPUTS = SPECS[Processor.REGISTRY].input_topics
+REGISTRY_INPUTS = tuple(
+    topic for topic in SPECS[Processor.REGISTRY].input_topics if topic != REGISTRY_CLOCK
+)
+"""What the parties send the registry: its inputs but its clock (which the tools that count
+inputs and outcomes, and wait for them, leave aside)."""
 REGISTRY_OUTPUTS = SPECS[Processor.REGISTRY].output_topics
 LEDGER_INPUT, LEDGER_TRANSFERS = SPECS[Processor.LEDGER].input_topics
 LEDGER_OUTPUTS = SPECS[Processor.LEDGER].output_topics
