@@ -5,8 +5,8 @@ a brand's listing, each cast (as recorded, with the certificates covering it), e
 form, each handled message id, each lot, each open request, each lot's latest warrant
 decision, each cancellation and each custody move emitted; plus two index entries for each
 open request (under its brand, and under the hour it was taken in, which the clock's ticks
-read), and the clock's horizon. Keys are ``kind:part[:part]`` with ``%`` and ``:`` escaped in each
-part, so that related entities share a prefix: a cast's key is
+read), and the clock's horizon. Keys are ``kind:part[:part]`` with ``%`` and ``:`` escaped
+in each part, so that related entities share a prefix: a cast's key is
 ``cast:<brand>:<normal form of its reference>:<reference>``, so the casts whose references
 read the same once case, spaces and hyphens are ignored are one prefix apart.
 

@@ -376,16 +376,20 @@ def clock_ticked(state: RegistryState, tick: ClockTicked, context: Context) -> S
     elif horizon <= earlier:
         return Step(state, ())
     else:
-        state, outputs = _expire_taken_in(state, _hours(earlier, horizon), context)
-    return Step(state.with_clock_horizon(max(horizon, earlier or horizon)), tuple(outputs))
+        state, outputs = _expire_taken_in(state, earlier, horizon, context)
+    return Step(state.with_clock_horizon(horizon), tuple(outputs))
 
 
 def _expire_taken_in(
-    state: RegistryState, hours: list[str], context: Context
+    state: RegistryState, since: datetime, horizon: datetime, context: Context
 ) -> tuple[RegistryState, list[Contract]]:
+    """Expire the open requests taken in before ``horizon``, reading the index's hours from
+    the one of ``since`` (the last tick's horizon) on."""
     outputs: list[Contract] = []
-    for hour in hours:
-        for lot_id, _received in list(state.received_in_hour(hour)):
+    for hour in _hours(since, horizon):
+        for lot_id, received in list(state.received_in_hour(hour)):
+            if received >= horizon:
+                continue  # not due yet: its request is not read
             request = state.open_request(lot_id)
             if request is not None and is_overdue(request, context.rulebook, now=context.now):
                 state, decided = _decide(state, request, context)

@@ -15,6 +15,7 @@ from contracts.warrants import RequestWarrant, WarrantRejected
 from gateway.registry.core import handle
 from gateway.registry.state import RegistryState, received_key
 from gateway.rulebook.model import load_rulebook
+from gateway.rulebook.state import OpenRequest
 
 RULEBOOK = load_rulebook()
 LIMIT = RULEBOOK.pending_limit
@@ -130,14 +131,25 @@ def test_a_tick_reads_only_the_hours_it_passed_never_every_brand(
         everything_read.append(True)
         return every_request(self)
 
+    requests_read: list[str] = []
+    request_of = RegistryState.open_request
+
+    def request_counted(self: RegistryState, lot_id: str) -> OpenRequest | None:
+        requests_read.append(lot_id)
+        return request_of(self, lot_id)
+
     monkeypatch.setattr(RegistryState, "received_in_hour", hour_counted)
     monkeypatch.setattr(RegistryState, "all_open_requests", all_counted)
+    monkeypatch.setattr(RegistryState, "open_request", request_counted)
     minute_later = ticked(state, T0 + timedelta(days=1, minutes=1))
-    assert (minute_later.expired, hours_read, everything_read) == (
+    assert (minute_later.expired, hours_read, everything_read, requests_read) == (
         [],
         ["2026-02-01T09"],
         [],
+        [],
     )
+    nearly_due = ticked(minute_later.state, T0 + LIMIT)
+    assert (nearly_due.expired, requests_read) == ([], [])
     due = ticked(minute_later.state, T0 + LIMIT + timedelta(minutes=1))
     assert len(due.expired_lots) == 40
     assert everything_read == []
