@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 from consumers.metrics import GatewayMetrics
 from consumers.state_logs import LedgerJournal
+from contracts.clock import ClockTicked
+from contracts.warrants import WarrantRejected
 from gateway.ledger import LedgerState
 from gateway.processors.ledger import LedgerProcessed
 from gateway.processors.records import InputRecord
@@ -38,6 +40,10 @@ class RegistryCounting:
     ) -> None:
         metrics = self._metrics
         for _record, result in consumed:
+            if result.message_type == ClockTicked.MESSAGE_TYPE:
+                metrics.clock_ticks.inc()
+                expired = [d for d in result.decisions if isinstance(d, WarrantRejected)]
+                metrics.expired_by_tick.inc(len(expired))
             for output in result.outputs:
                 decision = REGISTRY_DECISIONS.get(output.message_type)
                 if decision is not None:

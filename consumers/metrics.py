@@ -82,6 +82,21 @@ class GatewayMetrics:
             ["code", "rule"],
             registry=registry,
         )
+        self.clock_ticks_written = Counter(
+            "custody_gateway_clock_ticks_written_total",
+            "Ticks this instance wrote to the registry's clock (one per partition it holds).",
+            registry=registry,
+        )
+        self.clock_ticks = Counter(
+            "custody_gateway_clock_ticks_total",
+            "Ticks of the registry's clock the registry decided.",
+            registry=registry,
+        )
+        self.expired_by_tick = Counter(
+            "custody_gateway_requests_expired_by_tick_total",
+            "Warrant requests the clock's ticks rejected as expired.",
+            registry=registry,
+        )
         self.dead_letters = Counter(
             "custody_gateway_dead_letters_total",
             "Records set aside on the dead-letter topic, by source topic and reason.",

@@ -22,6 +22,7 @@ from contracts.cbam import (
     CbamFormRejected,
     EmissionsAttached,
 )
+from contracts.clock import ClockTicked
 from contracts.custody import CustodyBalanceUpdated, CustodyMovementRecorded
 from contracts.dead_letter import DeadLetterRecorded
 from contracts.ecoa import ECoAAccepted, ECoACreated, ECoARejected
@@ -74,6 +75,7 @@ ALL_CONTRACTS: tuple[type[Contract], ...] = (
     *LEDGER_DECISIONS,
     CustodyBalanceUpdated,
     DeadLetterRecorded,
+    ClockTicked,
 )
 
 

@@ -30,6 +30,7 @@ from contracts.cbam import (
     CbamFormRejected,
     EmissionsAttached,
 )
+from contracts.clock import ClockTicked
 from contracts.custody import CustodyBalanceUpdated, CustodyMovementRecorded
 from contracts.dead_letter import DeadLetterRecorded
 from contracts.ecoa import ECoAAccepted, ECoACreated, ECoARejected
@@ -297,13 +298,24 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         name="registry.state-changelog",
         purpose="the registry's state, one record per small entity (a brand's listing, each "
         "cast with its certificates, form, handled message id, lot, open request, warrant "
-        "decision, cancellation, custody move), values versioned: the system of record its "
-        "working stores are rebuilt from",
+        "decision, cancellation, custody move, and the indexes of open requests by brand and "
+        "by hour taken in), values versioned: the system of record its working stores are "
+        "rebuilt from",
         message_types=(),
         key="entity",
         writer_roles=_REGISTRY,
         cleanup_policy=CleanupPolicy.COMPACT,
         extra_configs=_COMPACT_QUICKLY,
+    ),
+    TopicSpec(
+        name="registry.clock",
+        purpose="the registry's clock: one tick per partition at a set interval, written by "
+        "the gateway itself, so that what is due (a request pending past its limit) is "
+        "decided on time, in the registry's transaction",
+        message_types=(ClockTicked,),
+        key="partition",
+        writer_roles=_REGISTRY,
+        extra_configs={"retention.ms": "86400000"},
     ),
     TopicSpec(
         name="registry.dead-letters",

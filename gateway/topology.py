@@ -27,6 +27,9 @@ from gateway.ledger import post as ledger_post
 from gateway.registry.core import HANDLERS
 
 DEAD_LETTERS = "registry.dead-letters"
+REGISTRY_CLOCK = "registry.clock"
+"""The ticks the gateway writes to itself (``gateway.runtime.clock``), read back by the
+registry like any input."""
 
 
 class Processor(StrEnum):
@@ -67,6 +70,9 @@ class ProcessorSpec:
     """A compacted topic of snapshots the state log is restored from, with its tail."""
     internal_topics: tuple[str, ...] = ()
     """Topics it writes for itself (read back as inputs), besides what it emits."""
+    clock_topic: str | None = None
+    """The ticks the gateway writes for it (``gateway.runtime.clock``), outside its
+    transactions, read back as an input."""
 
     @property
     def input_topics(self) -> tuple[str, ...]:
@@ -119,8 +125,9 @@ _REGISTRY_EMITS: tuple[type[Contract], ...] = (
 TOPOLOGY: tuple[ProcessorSpec, ...] = (
     ProcessorSpec(
         processor=Processor.REGISTRY,
-        inputs=tuple(_registry_input(topic) for topic in _REGISTRY_INGEST),
+        inputs=tuple(_registry_input(topic) for topic in (*_REGISTRY_INGEST, REGISTRY_CLOCK)),
         emits=_REGISTRY_EMITS,
+        clock_topic=REGISTRY_CLOCK,
         state_log="registry.state-changelog",
         state_log_kind="compacted, one record per changed entity; local SQLite copy",
         ownership=Ownership.CO_PARTITIONED,
@@ -168,7 +175,8 @@ def writers_of(topic: str) -> tuple[Processor, ...]:
     return tuple(
         spec.processor
         for spec in TOPOLOGY
-        if topic in spec.output_topics or topic in (spec.state_log, spec.snapshot_log)
+        if topic in spec.output_topics
+        or topic in (spec.state_log, spec.snapshot_log, spec.clock_topic)
     )
 
 
@@ -182,6 +190,7 @@ def asyncapi_channels() -> tuple[ProcessorChannels, ...]:
                 *spec.output_topics,
                 spec.state_log,
                 *((spec.snapshot_log,) if spec.snapshot_log else ()),
+                *((spec.clock_topic,) if spec.clock_topic else ()),
             ),
         )
         for spec in TOPOLOGY
@@ -208,19 +217,30 @@ def render(width: int = 100) -> str:
         lines.append(f"{spec.processor.value}  ({spec.ownership.value}; state: {spec.state_log})")
         lines.append("  reads")
         for flow in spec.inputs:
-            listed(flow.topic, [c.MESSAGE_TYPE for c in flow.takes] or ["(its own records)"])
-            listed("", [f"-> {flow.handler}"])
+            takes = [c.MESSAGE_TYPE for c in flow.takes] or ["(its own records)"]
+            one_line = f"    {flow.topic:<28} {', '.join(takes)} -> {flow.handler}"
+            if len(one_line) <= width:
+                lines.append(one_line)
+            else:
+                listed(flow.topic, takes)
+                listed("", [f"-> {flow.handler}"])
         lines.append("  emits")
         for topic in spec.output_topics:
             listed(topic, [c.MESSAGE_TYPE for c in spec.emitted_on(topic)] or ["(its own records)"])
         lines.append(f"  state log  {spec.state_log}: {spec.state_log_kind}")
         if spec.snapshot_log:
             lines.append(f"  snapshots  {spec.snapshot_log}")
+        if spec.clock_topic:
+            lines.append(f"  clock      {spec.clock_topic}: ticks the gateway writes for it")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 
-REGISTRY_INPUTS = SPECS[Processor.REGISTRY].input_topics
+REGISTRY_INPUTS = tuple(
+    topic for topic in SPECS[Processor.REGISTRY].input_topics if topic != REGISTRY_CLOCK
+)
+"""What the parties send the registry: its inputs but its clock (which the tools that count
+inputs and outcomes, and wait for them, leave aside)."""
 REGISTRY_OUTPUTS = SPECS[Processor.REGISTRY].output_topics
 LEDGER_INPUT, LEDGER_TRANSFERS = SPECS[Processor.LEDGER].input_topics
 LEDGER_OUTPUTS = SPECS[Processor.LEDGER].output_topics

@@ -39,6 +39,7 @@ from contracts.cbam import (
     ReportingPeriod,
     Verifier,
 )
+from contracts.clock import ClockTicked
 from contracts.custody import (
     CertifiedAccount,
     CustodyBalanceUpdated,
@@ -806,6 +807,10 @@ def _dead_letters() -> list[Contract]:
     ]
 
 
+def _clock() -> list[Contract]:
+    return [ClockTicked.build(partition=3, ticked_at=_at(date(2026, 3, 18), 7, 42))]
+
+
 def sample_messages() -> list[Contract]:
     """One valid message of every registered type, the same on every call."""
     return [
@@ -819,4 +824,5 @@ def sample_messages() -> list[Contract]:
         *_ledger_material(),
         *_ledger_decisions(),
         *_dead_letters(),
+        *_clock(),
     ]

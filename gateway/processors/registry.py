@@ -1,5 +1,6 @@
 """One consumed record through the registry: decode, check the sender, decide, and say what
-to publish. Pure: the Kafka worker moves the bytes; nothing here touches the network.
+to publish. Pure: the Kafka worker moves the bytes; nothing here touches the network. A tick
+of the registry's clock is such a record too, taken only from the gateway's own party.
 
 Every record ends as exactly one outcome: its decisions (one or more outgoing messages, or
 none for a delivery already handled), or one dead-letter record with the reason.
@@ -75,6 +76,7 @@ def process_record(
         state,
         rulebook=settings.rulebook,
         exchange_parties=settings.exchange_parties,
+        registry_party=settings.registry_party,
     )
     if refusal is not None:
         return _refused_sender(state, record, decoded, refusal, now, settings)

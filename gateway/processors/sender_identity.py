@@ -3,7 +3,8 @@
 A broker cannot tell a consumer who produced a record, so the registry checks what it can:
 the party named in the envelope (``ce_partyid``) must be the party the body speaks for (the
 warehouse of a lot, a warrant request or a warrant cancellation, the creator of an eCOA), and
-only a brand's own producer may send that brand's casts, Enhanced eCOAs and CBAM forms.
+only a brand's own producer may send that brand's casts, Enhanced eCOAs and CBAM forms; only
+the gateway's own party writes what the registry writes for itself (its clock's ticks).
 Broker-level authentication (one principal per party, ACLs per ingest topic) plugs in
 underneath without changing these rules.
 
@@ -43,8 +44,16 @@ def sender_violation(
     *,
     rulebook: Rulebook,
     exchange_parties: Set[str],
+    registry_party: str,
 ) -> Violation | None:
     """Why ``sender`` may not send ``body`` on ``topic``, or None when it may."""
+    if topic.writer_roles == (PartyRole.REGISTRY,) and sender != registry_party:
+        return _refused(
+            sender,
+            registry_party,
+            f"only the gateway's own party {registry_party} writes {topic.name}",
+            "ce_partyid",
+        )
     if PartyRole.PRODUCER in topic.writer_roles and _speaks_for_brand(body):
         record = state.brand(_brand_of(body)).record
         if record is not None and record.producer_id != sender:

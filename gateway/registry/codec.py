@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pydantic import TypeAdapter
+from pydantic import AwareDatetime, TypeAdapter
 
 from contracts.base import upcast
 from contracts.custody import CustodyMovementRecorded
@@ -133,6 +133,8 @@ KINDS: Mapping[str, EntityKind] = {
         EntityKind("cancellation", TypeAdapter(Cancellation)),
         EntityKind("move", TypeAdapter(CustodyMove)),
         EntityKind("watch", TypeAdapter(PendingWatch)),
+        EntityKind("received", TypeAdapter(AwareDatetime)),
+        EntityKind("clock", TypeAdapter(AwareDatetime)),
     )
 }
 

@@ -28,6 +28,7 @@ from contracts.brands import (
     SuspendBrand,
 )
 from contracts.cbam import CbamEmissionsFormSubmitted
+from contracts.clock import ClockTicked
 from contracts.ecoa import ECoACreated
 from contracts.lots import LotArrived
 from contracts.production import ProductionBatchRecorded
@@ -40,6 +41,7 @@ from gateway.registry.certificates import decide_ecoa_message, decide_form_messa
 from gateway.registry.state import CANONICAL_DIGEST, CommandRefused, Context, RegistryState, Step
 from gateway.registry.warrants import (
     cancel_warrant,
+    clock_ticked,
     expire_overdue_requests,
     lot_arrived,
     request_warrant,
@@ -66,6 +68,8 @@ def handle(
     if handler is None:
         raise LookupError(f"the registry does not take {body.MESSAGE_TYPE} as input")
     context = Context(rulebook=rulebook, now=now)
+    if isinstance(body, ClockTicked):
+        return clock_ticked(state, body, context)
     identity = _identity(body)
     if identity is None:
         return _with_expiries(state, body, context, handler)
@@ -90,8 +94,7 @@ def _with_expiries(
     state: RegistryState, body: Contract, context: Context, handler: Handler
 ) -> Step:
     """The brand's requests pending past the limit are rejected as expired before the
-    message is decided (the registry has no timers; any message of the brand is its
-    clock)."""
+    message is decided (as the clock's ticks reject them between the brand's messages)."""
     state, expired = expire_overdue_requests(state, _brand_of(body), context)
     step = handler(state, body, context)
     return Step(step.state, (*expired, *step.outputs))
@@ -154,4 +157,5 @@ HANDLERS: Mapping[type[Contract], Handler] = {
     LotArrived: lot_arrived,
     RequestWarrant: request_warrant,
     CancelWarrant: cancel_warrant,
+    ClockTicked: clock_ticked,
 }

@@ -3,9 +3,10 @@
 The state is cut into entities, one key each, none of which grows with a brand's history:
 a brand's listing, each cast (as recorded, with the certificates covering it), each accepted
 form, each handled message id, each lot, each open request, each lot's latest warrant
-decision, each cancellation and each custody move emitted; plus an index entry for each of a
-brand's open requests. Keys are ``kind:part[:part]`` with ``%`` and ``:`` escaped in each
-part, so that related entities share a prefix: a cast's key is
+decision, each cancellation and each custody move emitted; plus two index entries for each
+open request (under its brand, and under the hour it was taken in, which the clock's ticks
+read), and the clock's horizon. Keys are ``kind:part[:part]`` with ``%`` and ``:`` escaped
+in each part, so that related entities share a prefix: a cast's key is
 ``cast:<brand>:<normal form of its reference>:<reference>``, so the casts whose references
 read the same once case, spaces and hyphens are ignored are one prefix apart.
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -202,6 +203,21 @@ def cast_key(brand: str, reference: str) -> str:
     return entity_key("cast", brand, normalised_cast_reference(reference), reference)
 
 
+def received_hour(moment: datetime) -> str:
+    """The hour (UTC) an open request taken in at ``moment`` is indexed under."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H")
+
+
+def received_key(request: OpenRequest) -> str:
+    """``received:<hour>:<brand>:<lot>``: the open requests taken in during an hour are one
+    prefix, so that a tick lists only the hours it has passed, never every brand."""
+    assert request.received_at is not None
+    return entity_key("received", received_hour(request.received_at), request.brand, request.lot_id)
+
+
+CLOCK_HORIZON = entity_key("clock", "horizon")
+
+
 def key_kind(key: str) -> str:
     return key.partition(":")[0]
 
@@ -242,9 +258,9 @@ class DictReader:
 
 _NOTHING: Map[str, Any] = Map()
 _NO_PARENTS: Map[str, Map[str, None]] = Map()
-LISTED_KINDS = frozenset({"cast", "pending"})
+LISTED_KINDS = frozenset({"cast", "pending", "received"})
 """The kinds whose keys the steps list by prefix (a brand's casts, a normal form's casts, a
-brand's open requests)."""
+brand's open requests, the open requests taken in during an hour)."""
 _NO_KEYS: Map[str, None] = Map()
 _EMPTY = DictReader()
 
@@ -375,8 +391,11 @@ class RegistryState:
         return found
 
     def with_open_request(self, request: OpenRequest) -> RegistryState:
+        earlier = self.open_request(request.lot_id)
         state = self.put(entity_key("request", request.lot_id), request)
         state = state.put(entity_key("pending", request.brand, request.lot_id), PENDING)
+        if earlier != request:
+            state = state._unindexed(earlier)._indexed(request)
         watch = state.pending_watch(request.brand)
         received = request.received_at
         if watch is None or received is None:
@@ -400,7 +419,49 @@ class RegistryState:
         if request is None:
             return self
         state = self.put(entity_key("request", lot_id), None)
-        return state.put(entity_key("pending", request.brand, lot_id), None)
+        state = state.put(entity_key("pending", request.brand, lot_id), None)
+        return state._unindexed(request)
+
+    # -- when open requests were taken in (the clock's due index) --
+
+    def _indexed(self, request: OpenRequest) -> RegistryState:
+        """The request in the index of open requests by when they were taken in."""
+        if request.received_at is None:
+            return self
+        return self.put(received_key(request), request.received_at)
+
+    def _unindexed(self, request: OpenRequest | None) -> RegistryState:
+        if request is None or request.received_at is None:
+            return self
+        return self.put(received_key(request), None)
+
+    def with_request_indexed(self, request: OpenRequest) -> RegistryState:
+        """An open request kept before the index existed, put in it."""
+        return self._indexed(request)
+
+    def received_in_hour(self, hour: str) -> Iterator[tuple[str, datetime]]:
+        """(lot id, when taken in) of the open requests taken in during ``hour``
+        (``received_hour``)."""
+        for key in self.keys_with_prefix(key_prefix("received", hour)):
+            received: datetime | None = self.get(key)
+            if received is not None:
+                yield unescape_part(key.rpartition(":")[2]), received
+
+    def all_open_requests(self) -> Iterator[OpenRequest]:
+        """Every open request of the state (the partition), read through the brands' index."""
+        for key in self.keys_with_prefix("pending:"):
+            request = self.open_request(unescape_part(key.rpartition(":")[2]))
+            if request is not None:
+                yield request
+
+    def clock_horizon(self) -> datetime | None:
+        """Every request taken in before this time was decided by a tick; None before the
+        first tick."""
+        horizon: datetime | None = self.get(CLOCK_HORIZON)
+        return horizon
+
+    def with_clock_horizon(self, horizon: datetime) -> RegistryState:
+        return self.put(CLOCK_HORIZON, horizon)
 
     def lot_warrant(self, lot_id: str) -> LotWarrant | None:
         warrant: LotWarrant | None = self.get(entity_key("warrant", lot_id))

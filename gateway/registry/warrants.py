@@ -1,12 +1,14 @@
-"""Lots arriving, warrant requests decided (again when what they wait for arrives), warrants
-cancelled, and the custody moves these imply."""
+"""Lots arriving, warrant requests decided (again when what they wait for arrives, and as
+expired when the clock says they pended too long), warrants cancelled, and the custody moves
+these imply."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from contracts.base import Contract
+from contracts.clock import ClockTicked
 from contracts.lots import LotArrived
 from contracts.warrants import (
     CancelWarrant,
@@ -35,6 +37,7 @@ from gateway.registry.state import (
     PendingWatch,
     RegistryState,
     Step,
+    received_hour,
 )
 from gateway.rulebook.decisions import WarrantDecision, WarrantOutcome
 from gateway.rulebook.state import BrandAsOf, OpenRequest, arrived_lot, open_request
@@ -330,9 +333,10 @@ def decide_open_requests(
 def expire_overdue_requests(
     state: RegistryState, brand: str, context: Context
 ) -> tuple[RegistryState, list[Contract]]:
-    """Reject, as expired, the brand's requests pending past the rulebook's limit. The
-    registry has no timers: this runs when the next message of the brand arrives, and looks
-    the open requests over only once the brand's oldest may be overdue (``PendingWatch``). A
+    """Reject, as expired, the brand's requests pending past the rulebook's limit, before
+    a message of the brand is decided (the clock's ticks expire them on time; a message
+    between two ticks must not be decided against a request already overdue). It looks the
+    open requests over only once the brand's oldest may be overdue (``PendingWatch``). A
     request kept before the registry recorded when it took requests in pends from now."""
     watch = state.pending_watch(brand)
     if watch is not None and (
@@ -355,3 +359,62 @@ def expire_overdue_requests(
             still_open.append(request.received_at)
     oldest = min(still_open, default=None)
     return state.with_pending_watch(brand, PendingWatch(oldest)), outputs
+
+
+def clock_ticked(state: RegistryState, tick: ClockTicked, context: Context) -> Step:
+    """Reject, as expired, every open request of the partition pending past the limit at the
+    tick's time: the earlier of the time it states and ``context.now`` (a tick cannot run
+    ahead of the registry's clock). Only the hours of the index since the last tick's
+    horizon are read, never every brand; a tick repeated, or older than the last, decides
+    nothing. The first tick looks every open request over once, and indexes those kept
+    before the index existed."""
+    context = replace(context, now=min(tick.ticked_at, context.now))
+    horizon = context.now - context.rulebook.pending_limit
+    earlier = state.clock_horizon()
+    if earlier is None:
+        state, outputs = _first_look(state, context)
+    elif horizon <= earlier:
+        return Step(state, ())
+    else:
+        state, outputs = _expire_taken_in(state, earlier, horizon, context)
+    return Step(state.with_clock_horizon(horizon), tuple(outputs))
+
+
+def _expire_taken_in(
+    state: RegistryState, since: datetime, horizon: datetime, context: Context
+) -> tuple[RegistryState, list[Contract]]:
+    """Expire the open requests taken in before ``horizon``, reading the index's hours from
+    the one of ``since`` (the last tick's horizon) on."""
+    outputs: list[Contract] = []
+    for hour in _hours(since, horizon):
+        for lot_id, received in list(state.received_in_hour(hour)):
+            if received >= horizon:
+                continue  # not due yet: its request is not read
+            request = state.open_request(lot_id)
+            if request is not None and is_overdue(request, context.rulebook, now=context.now):
+                state, decided = _decide(state, request, context)
+                outputs.extend(decided)
+    return state, outputs
+
+
+def _first_look(state: RegistryState, context: Context) -> tuple[RegistryState, list[Contract]]:
+    outputs: list[Contract] = []
+    for request in list(state.all_open_requests()):
+        if request.received_at is None:
+            state = state.with_open_request(replace(request, received_at=context.now))
+            continue
+        state = state.with_request_indexed(request)
+        if is_overdue(request, context.rulebook, now=context.now):
+            state, decided = _decide(state, request, context)
+            outputs.extend(decided)
+    return state, outputs
+
+
+def _hours(since: datetime, until: datetime) -> list[str]:
+    """The index's hours from the one of ``since`` to the one of ``until``, both included."""
+    hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    hours = []
+    while hour <= until:
+        hours.append(received_hour(hour))
+        hour += timedelta(hours=1)
+    return hours

@@ -33,9 +33,17 @@ from gateway.processors.registry import PipelineSettings
 from gateway.registry.state import RegistryState
 from gateway.rulebook.model import FormDeadline, Rulebook, load_rulebook
 from gateway.runtime.broker_watch import BrokerWatch
+from gateway.runtime.clock import ClockTicker
 from gateway.runtime.ops_http import OpsServer, Readiness
 from gateway.runtime.settings import Settings
-from gateway.topology import LEDGER_INPUT, LEDGER_SNAPSHOTS, Processor, asyncapi_channels, spec_of
+from gateway.topology import (
+    LEDGER_INPUT,
+    LEDGER_SNAPSHOTS,
+    REGISTRY_CLOCK,
+    Processor,
+    asyncapi_channels,
+    spec_of,
+)
 
 log = structlog.get_logger("custody_gateway.app")
 
@@ -98,6 +106,8 @@ class GatewayApp:
             asyncio.create_task(self._report_lag(stop)),
             asyncio.create_task(self.broker.watch(stop)),
         ]
+        if self.settings.clock_tick_every:
+            background.append(asyncio.create_task(self._clock_ticker(bootstrap).run(stop)))
         log.info(
             "gateway_starting",
             bootstrap=bootstrap,
@@ -117,6 +127,18 @@ class GatewayApp:
             await ops.stop()
             store.close()
             log.info("gateway_stopped")
+
+    def _clock_ticker(self, bootstrap: str) -> ClockTicker:
+        """Ticks for the registry partitions this instance holds, as the registry's party."""
+        return ClockTicker(
+            bootstrap_servers=bootstrap,
+            topic=self.settings.topic_prefix + REGISTRY_CLOCK,
+            party=self.pipeline.registry_party,
+            every=self.settings.clock_tick_every,
+            partitions=lambda: self.registry.owned_partitions if self.registry else (),
+            clock=self.clock,
+            metrics=self.metrics,
+        )
 
     def _registry_run(self, store: SqliteStateStore) -> ProcessorRun[RegistryState]:
         spec = spec_of(Processor.REGISTRY)
@@ -223,15 +245,20 @@ def default_instance_id(settings: Settings) -> str:
 
 
 def configured_rulebook(settings: Settings) -> Rulebook:
-    """The rulebook file with the dates the settings set (by Notice) in place of its own."""
+    """The rulebook file with the dates the settings set (by Notice), and the pending limit
+    they set, in place of its own."""
     deadline = settings.cbam_form_deadline
-    return load_rulebook(
+    rulebook = load_rulebook(
         settings.rulebook_file,
         cbam_notice_date=settings.cbam_notice_date,
         form_deadline=None if deadline is None else FormDeadline.parse(deadline),
         first_form_deadline=settings.cbam_first_form_deadline,
         verification_start=settings.cbam_verification_start,
     )
+    limit = settings.warrant_pending_limit
+    if limit is None:
+        return rulebook
+    return rulebook.model_copy(update={"pending_limit": limit})
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) -> GatewayApp:

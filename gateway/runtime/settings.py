@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -124,6 +125,27 @@ class Settings(BaseSettings):
         description="From this day a CBAM form must be verified, overriding the rulebook's "
         "(2024-01-01: the exchange requires it ahead of the EU's 2026-01-01, §4.1.3).",
     )
+
+    warrant_pending_limit: timedelta | None = Field(
+        default=None,
+        gt=timedelta(0),
+        description="How long a warrant request may pend before it is rejected as expired "
+        '(ISO 8601, e.g. "P30D"), overriding the rulebook\'s pending_limit (P30D).',
+    )
+    clock_tick_every: timedelta = Field(
+        default=timedelta(minutes=1),
+        ge=timedelta(0),
+        description="How often the gateway writes a tick to each registry partition it holds "
+        '(ISO 8601, e.g. "PT1M"), so that a request pending past its limit expires on time; '
+        '0 or "off": no ticks (requests then expire at the next message of their brand).',
+    )
+
+    @field_validator("clock_tick_every", mode="before")
+    @classmethod
+    def _off_is_zero(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in ("0", "off"):
+            return timedelta(0)
+        return value
 
     @property
     def exchange_parties(self) -> frozenset[str]:

@@ -8,9 +8,13 @@ Input is JSON Lines, one message a line, as it travels on the topics::
 otherwise ``--now`` (the live registry decides at the moment it processes the record). Its
 ``partyid`` is the sender, as the ``ce_partyid`` header: a line that states it is held to the
 same sender rules as on the topics (who may upload a brand's form, create an Enhanced eCOA,
-speak for a warehouse, send listing commands), against the state before the line; a line
+speak for a warehouse, send listing commands, write the clock's ticks), against the state
+before the line; a line
 without it is judged by the rulebook only. Blank lines and lines starting with ``#`` are
-comments. Messages run in order through the same ``gateway.registry.core.handle`` the
+comments. A line ``{"tick": "2026-04-02T10:00:00Z"}`` is a tick of the registry's clock at
+that time, as the gateway writes to itself on the topics: the requests pending past the limit
+by then are rejected as expired, although their brands sent nothing more. Messages run in
+order through the same ``gateway.registry.core.handle`` the
 pipeline uses, so a file can set the scene (list a brand, record casts, accept eCOAs and
 forms) before the message under test.
 
@@ -32,6 +36,7 @@ from typing import Any, TextIO
 from pydantic import TypeAdapter, ValidationError
 
 from contracts.base import Contract
+from contracts.clock import ClockTicked
 from contracts.envelope import DecodeErrorKind, MessageDecodeError, decode_body
 from contracts.json_numbers import parse_exact
 from gateway.processors.sender_identity import (
@@ -42,8 +47,10 @@ from gateway.processors.sender_identity import (
 from gateway.registry.core import handle
 from gateway.registry.state import CommandRefused, RegistryState
 from gateway.rulebook.model import Rulebook
+from gateway.runtime.settings import Settings
 
 _AWARE_TIME: TypeAdapter[Any] = TypeAdapter(datetime)
+REGISTRY_PARTY: str = Settings.model_fields["registry_party_id"].default
 
 
 @dataclass(frozen=True)
@@ -63,9 +70,11 @@ def run_check(
     rulebook: Rulebook,
     now: datetime,
     exchange_parties: Set[str] = frozenset(),
+    registry_party: str = REGISTRY_PARTY,
 ) -> CheckReport:
     """Fold every message of ``source`` through the registry and write what comes out.
-    ``exchange_parties`` are the parties that may send brand listing commands."""
+    ``exchange_parties`` are the parties that may send brand listing commands;
+    ``registry_party`` is the gateway's own, the only one that writes the clock's ticks."""
     state = RegistryState()
     counts = dict.fromkeys(
         ("lines", "messages", "outputs", "malformed", "refused", "without_sender"), 0
@@ -81,10 +90,10 @@ def run_check(
             _write(sink, {"line": number, "error": _error(error.kind, error.field, error.message)})
             continue
         counts["messages"] += 1
-        if sender is None:
-            counts["without_sender"] += 1
-        else:
-            refused = _refused_sender(body, sender, state, at, rulebook, exchange_parties)
+        if sender is not None:
+            refused = _refused_sender(
+                body, sender, state, at, rulebook, exchange_parties, registry_party
+            )
             if isinstance(refused, Contract):
                 counts["outputs"] += 1
                 sink.write(_output_line(number, refused))
@@ -93,6 +102,8 @@ def run_check(
                 counts["refused"] += 1
                 _write(sink, {"line": number, "error": refused})
                 continue
+        elif not isinstance(body, ClockTicked):  # a tick is the gateway's own
+            counts["without_sender"] += 1
         try:
             step = handle(state, body, now=at, rulebook=rulebook)
         except (CommandRefused, LookupError) as refusal:
@@ -121,6 +132,7 @@ def _refused_sender(
     at: datetime,
     rulebook: Rulebook,
     exchange_parties: Set[str],
+    registry_party: str,
 ) -> Contract | dict[str, Any] | None:
     """What a line from a sender who may not send it gives, as on the topics: an eCOA's or a
     form's rejection, else an error (a dead letter there); None when the sender may send it."""
@@ -131,6 +143,7 @@ def _refused_sender(
         state,
         rulebook=rulebook,
         exchange_parties=exchange_parties,
+        registry_party=registry_party,
     )
     if refusal is None:
         return None
@@ -152,6 +165,8 @@ def _read_line(text: str, *, default_time: datetime) -> tuple[Contract, datetime
         ) from None
     if not isinstance(line, dict):
         raise MessageDecodeError(DecodeErrorKind.UNDECODABLE, None, "a line must be a JSON object")
+    if "tick" in line:
+        return _tick(line)
     for key in ("type", "body"):
         if key not in line:
             raise MessageDecodeError(DecodeErrorKind.UNDECODABLE, key, f"the line has no {key!r}")
@@ -183,6 +198,17 @@ def _read_line(text: str, *, default_time: datetime) -> tuple[Contract, datetime
 ENVELOPE_KEYS = frozenset({"time", "partyid"})
 
 
+def _tick(line: dict[str, Any]) -> tuple[Contract, datetime, None]:
+    """A tick of the clock, decided at its own time."""
+    unknown = sorted(set(line) - {"tick"})
+    if unknown:
+        raise MessageDecodeError(
+            DecodeErrorKind.UNDECODABLE, unknown[0], f"a tick line has only 'tick', not {unknown}"
+        )
+    at = _aware_time(line["tick"], "tick")
+    return ClockTicked.build(partition=0, ticked_at=at), at, None
+
+
 def _sender_of(envelope: dict[str, Any]) -> str | None:
     if "partyid" not in envelope:
         return None
@@ -197,13 +223,17 @@ def _sender_of(envelope: dict[str, Any]) -> str | None:
 def _time_of(envelope: dict[str, Any], default_time: datetime) -> datetime:
     if "time" not in envelope:
         return default_time
-    problem = f"envelope.time {envelope['time']!r} is not an RFC 3339 time with a zone"
+    return _aware_time(envelope["time"], "envelope.time")
+
+
+def _aware_time(text: object, field: str) -> datetime:
+    problem = f"{field} {text!r} is not an RFC 3339 time with a zone"
     try:
-        moment: datetime = _AWARE_TIME.validate_python(envelope["time"])
+        moment: datetime = _AWARE_TIME.validate_python(text)
     except ValidationError:
-        raise MessageDecodeError(DecodeErrorKind.BAD_HEADER, "envelope.time", problem) from None
+        raise MessageDecodeError(DecodeErrorKind.BAD_HEADER, field, problem) from None
     if moment.tzinfo is None:
-        raise MessageDecodeError(DecodeErrorKind.BAD_HEADER, "envelope.time", problem)
+        raise MessageDecodeError(DecodeErrorKind.BAD_HEADER, field, problem)
     return moment
 
 

@@ -124,12 +124,22 @@ def _check(settings: Settings, arguments: argparse.Namespace) -> int:
     parties = settings.exchange_parties
     if arguments.file == "-":
         report = run_check(
-            sys.stdin, sys.stdout, rulebook=rulebook, now=now, exchange_parties=parties
+            sys.stdin,
+            sys.stdout,
+            rulebook=rulebook,
+            now=now,
+            exchange_parties=parties,
+            registry_party=settings.registry_party_id,
         )
     else:
         with open(arguments.file, encoding="utf-8") as source:
             report = run_check(
-                source, sys.stdout, rulebook=rulebook, now=now, exchange_parties=parties
+                source,
+                sys.stdout,
+                rulebook=rulebook,
+                now=now,
+                exchange_parties=parties,
+                registry_party=settings.registry_party_id,
             )
     print(
         f"gateway check: {report.messages} messages, {report.outputs} outputs, "

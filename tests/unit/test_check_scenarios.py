@@ -513,6 +513,59 @@ def test_a_lot_of_off_specification_metal_pends_naming_the_rejected_ecoa_then_ex
     assert (expiry["rule"], expiry["allowed"]) == ("SCR 4.1 (pending limit)", "<= 30 days pending")
 
 
+def test_a_quiet_brands_request_is_expired_by_a_tick_past_the_limit_only() -> None:
+    records, report = run("quiet_brand_expired_by_the_clock.jsonl")
+    assert summary(records) == [
+        (6, "custody.brand.listed", []),
+        (9, "custody.ecoa.rejected", [DISAGREES, "ELEMENT_OUT_OF_SPECIFICATION"]),
+        (10, "custody.cbam-form.accepted", []),
+        (12, "custody.warrant.pending", ["C26-0101", "C26-0102"]),
+        # lines 13 and 14: ticks before and at the limit decide nothing
+        (
+            15,
+            "custody.warrant.rejected",
+            ["WARRANT_REQUEST_EXPIRED", DISAGREES, "ELEMENT_OUT_OF_SPECIFICATION"],
+        ),
+        # line 16: the same tick again decides nothing new
+    ]
+    expiry = records[-2]["body"]["violations"][0]
+    assert (expiry["rule"], expiry["observed"]) == (
+        "SCR 4.1 (pending limit)",
+        "pending since 2026-03-02T09:00:00+00:00 (30 days, 0:00:01)",
+    )
+    assert records[-2]["body"]["decided_at"].startswith("2026-04-01T09:00:01")
+    assert (report.messages, report.without_sender, report.malformed) == (11, 7, 0)
+
+
+def test_a_tick_written_as_on_the_wire_is_the_gateways_own_only() -> None:
+    tick = {"schema_version": 1, "partition": 0, "ticked_at": "2026-04-01T09:00:00Z"}
+    lines = [
+        json.dumps({"type": "custody.clock.ticked", "body": tick, "envelope": {"partyid": party}})
+        for party in ("warehouse-rotterdam-07", "custody-registry")
+    ]
+    sink = io.StringIO()
+    report = run_check(lines, sink, rulebook=load_rulebook(), now=NOW)
+    [error] = [json.loads(line)["error"] for line in sink.getvalue().splitlines()]
+    assert (error["kind"], error["field"], error["rule"]) == (
+        "sender_not_permitted",
+        "ce_partyid",
+        "sender identity",
+    )
+    assert (report.messages, report.refused) == (2, 1)
+
+
+def test_a_tick_line_must_state_a_time_with_a_zone() -> None:
+    sink = io.StringIO()
+    lines = ['{"tick": "2026-04-01T09:00:00"}', '{"tick": "soon", "envelope": {}}']
+    report = run_check(lines, sink, rulebook=load_rulebook(), now=NOW)
+    errors = [json.loads(line)["error"] for line in sink.getvalue().splitlines()]
+    assert [(e["kind"], e["field"]) for e in errors] == [
+        ("bad_header", "tick"),
+        ("undecodable", "envelope"),
+    ]
+    assert report.malformed == 2
+
+
 def test_a_lot_pending_on_a_rejected_ecoa_is_issued_when_a_valid_one_arrives_in_time() -> None:
     records, _ = run("offspec_cast_corrected_then_issued.jsonl")
     assert summary(records) == [

@@ -20,6 +20,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic_core import PydanticSerializationError
 
 from contracts.base import Contract
+from contracts.clock import ClockTicked
 from contracts.custody import CertifiedAccount, CustodyBalanceUpdated
 from contracts.dead_letter import DeadLetterRecorded
 from contracts.envelope import (
@@ -415,7 +416,8 @@ def test_every_entity_kind_reads_the_same_through_the_exact_parse(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     *setting, lot, request = claimed_scenario()
-    messages: list[Contract] = [*setting, request, lot, cancel()]  # pending, then issued
+    tick = ClockTicked.build(partition=0, ticked_at=NOW)
+    messages: list[Contract] = [*setting, request, lot, cancel(), tick]  # pending, then issued
     monkeypatch.setattr(codec, "may_lose_digits", lambda data: True)
     state, kinds = RegistryState(), set()
     for message in messages:

@@ -5,7 +5,12 @@ from __future__ import annotations
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from consumers.counting import RegistryCounting
 from consumers.metrics import PROCESSING_BUCKETS_SECONDS, GatewayMetrics
+from gateway.processors.registry import process_record
+from gateway.registry.state import RegistryState
+from gateway.rulebook.model import load_rulebook
+from tests.unit.test_scenarios_through_the_pipeline import pipeline_settings, records_of
 
 
 def _samples(metrics: GatewayMetrics) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -150,3 +155,17 @@ def test_a_kept_series_is_the_one_labels_gives() -> None:
         )._value.get()
         == 2
     )
+
+
+def test_the_registry_counts_the_ticks_it_decided_and_the_requests_they_expired() -> None:
+    metrics = GatewayMetrics()
+    settings = pipeline_settings(load_rulebook())
+    state, consumed = RegistryState(), []
+    for record, at in records_of("quiet_brand_expired_by_the_clock.jsonl"):
+        result = process_record(state, record, now=at, settings=settings)
+        state = result.state
+        consumed.append((record, result))
+    RegistryCounting(metrics)(consumed, state)
+    assert _value(metrics, "custody_gateway_clock_ticks_total") == 4
+    assert _value(metrics, "custody_gateway_requests_expired_by_tick_total") == 1
+    assert _value(metrics, "custody_gateway_clock_ticks_written_total") == 0

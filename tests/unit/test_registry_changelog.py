@@ -95,11 +95,11 @@ def without_what_version_0_lacked(entities: dict[str, Any]) -> dict[str, Any]:
     """Version 0 did not record when the registry took a request in (a restored request
     pends from its ``requested_at``), nor the rules a warrant was issued under, nor a cast's
     recorded or certified chemistry, nor a brand's pending watch (the brand's next message
-    rebuilds it)."""
+    rebuilds it), nor the clock's index of open requests (the first tick builds it)."""
     return {
         key: _as_version_0_kept(value)
         for key, value in entities.items()
-        if not key.startswith("watch:")
+        if not key.startswith(("watch:", "received:"))
     }
 
 

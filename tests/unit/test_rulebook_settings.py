@@ -1,8 +1,9 @@
-"""The rulebook's dates set by Notice come from GATEWAY_* settings, the source's otherwise."""
+"""The rulebook's dates set by Notice, and the pending limit, come from GATEWAY_* settings; the
+source's (the rulebook's) otherwise; the clock's interval is a setting too."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from pydantic import ValidationError
@@ -38,3 +39,29 @@ def test_a_yearly_deadline_that_is_not_month_and_day_is_refused(
     monkeypatch.setenv("GATEWAY_CBAM_FORM_DEADLINE", "15 March")
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_the_pending_limit_is_the_rulebooks_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert configured_rulebook(Settings()).pending_limit == timedelta(days=30)
+    monkeypatch.setenv("GATEWAY_WARRANT_PENDING_LIMIT", "PT3S")
+    assert configured_rulebook(Settings()).pending_limit == timedelta(seconds=3)
+    monkeypatch.setenv("GATEWAY_WARRANT_PENDING_LIMIT", "PT0S")
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+@pytest.mark.parametrize(
+    ("given", "every"),
+    [
+        (None, timedelta(minutes=1)),
+        ("PT1S", timedelta(seconds=1)),
+        ("0", timedelta(0)),
+        ("off", timedelta(0)),
+    ],
+)
+def test_the_clock_ticks_every_minute_unless_set_or_off(
+    monkeypatch: pytest.MonkeyPatch, given: str | None, every: timedelta
+) -> None:
+    if given is not None:
+        monkeypatch.setenv("GATEWAY_CLOCK_TICK_EVERY", given)
+    assert Settings().clock_tick_every == every

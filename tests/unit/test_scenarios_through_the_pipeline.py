@@ -5,11 +5,13 @@ that usually sends it (or the envelope's ``partyid``), and the decisions are the
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from contracts.base import Contract
+from contracts.clock import ClockTicked
 from contracts.envelope import (
     decode_body,
     decode_message,
@@ -18,15 +20,24 @@ from contracts.envelope import (
     new_envelope,
 )
 from contracts.topics import route
+from contracts.warrants import WarrantRejected
 from gateway.processors.records import InputRecord
 from gateway.processors.registry import Outcome, PipelineSettings, process_record
 from gateway.registry.state import RegistryState
 from gateway.rulebook.model import Rulebook, load_rulebook
 from producers.parties import sender_role_of
-from tests.unit.test_check_scenarios import NOT_SUMMARISED, NOW, SCENARIOS, run, summary
+from tests.unit.test_check_scenarios import (
+    DISAGREES,
+    NOT_SUMMARISED,
+    NOW,
+    SCENARIOS,
+    run,
+    summary,
+)
 
 EXCHANGE = "exchange-listing-desk"
 PRODUCER = "smelter-nordal"
+REGISTRY = "custody-registry"
 
 
 def usual_sender(body: dict[str, Any], message_type: str) -> str:
@@ -44,10 +55,15 @@ def records_of(name: str) -> list[tuple[InputRecord, datetime]]:
         if not text.strip() or text.startswith("#"):
             continue
         line = json.loads(text)
-        body: Contract = decode_body(line["type"], line["body"])
-        envelope = line.get("envelope", {})
-        at = datetime.fromisoformat(envelope["time"]) if "time" in envelope else NOW
-        sender = envelope.get("partyid") or usual_sender(line["body"], line["type"])
+        body: Contract
+        if "tick" in line:  # the registry's clock, written by the gateway itself
+            at = datetime.fromisoformat(line["tick"])
+            body, sender = ClockTicked.build(partition=0, ticked_at=at), REGISTRY
+        else:
+            body = decode_body(line["type"], line["body"])
+            envelope = line.get("envelope", {})
+            at = datetime.fromisoformat(envelope["time"]) if "time" in envelope else NOW
+            sender = envelope.get("partyid") or usual_sender(line["body"], line["type"])
         cloud_event = new_envelope(body, source="/test", sender_party_id=sender, time=at)
         record = InputRecord(
             topic=route(type(body), sender_role_of(body)).name,
@@ -65,7 +81,7 @@ def records_of(name: str) -> list[tuple[InputRecord, datetime]]:
 def pipeline_settings(rulebook: Rulebook) -> PipelineSettings:
     return PipelineSettings(
         rulebook=rulebook,
-        registry_party="custody-registry",
+        registry_party=REGISTRY,
         exchange_parties=frozenset({EXCHANGE}),
         max_value_bytes=64_000,
     )
@@ -177,3 +193,41 @@ def test_a_delisting_takes_effect_at_its_time_through_the_pipeline() -> None:
         ("custody.warrant.issued", []),
         ("custody.warrant.rejected", ["BRAND_DELISTED"]),
     ]
+
+
+def test_a_quiet_brands_request_is_expired_by_the_clock_through_the_pipeline() -> None:
+    assert pipeline("quiet_brand_expired_by_the_clock.jsonl")[-2:] == [
+        ("custody.warrant.pending", ["C26-0101", "C26-0102"]),
+        (
+            "custody.warrant.rejected",
+            ["WARRANT_REQUEST_EXPIRED", DISAGREES, "ELEMENT_OUT_OF_SPECIFICATION"],
+        ),
+    ]
+
+
+def test_a_tick_from_another_party_is_set_aside_and_decides_nothing() -> None:
+    settings = pipeline_settings(load_rulebook())
+    state = RegistryState()
+    records = records_of("quiet_brand_expired_by_the_clock.jsonl")
+    for record, at in records[:-3]:
+        state = process_record(state, record, now=at, settings=settings).state
+    expiring, at = records[-2]
+    forged = replace(
+        expiring,
+        headers=[
+            (name, b"warehouse-rotterdam-07" if name == "ce_partyid" else value)
+            for name, value in expiring.headers
+        ],
+    )
+    result = process_record(state, forged, now=at, settings=settings)
+    assert result.outcome is Outcome.DEAD_LETTER
+    assert result.dead_letter_reason == "sender_not_permitted"
+    assert result.state is state
+    genuine = process_record(state, expiring, now=at, settings=settings)
+    [rejected] = [
+        decoded.body
+        for decoded in (decode_message(o.headers, o.value) for o in genuine.outputs)
+        if decoded.envelope.type == "custody.warrant.rejected"
+    ]
+    assert isinstance(rejected, WarrantRejected)
+    assert rejected.violations[0].code == "WARRANT_REQUEST_EXPIRED"

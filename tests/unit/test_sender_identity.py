@@ -2,33 +2,46 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from contracts.base import Contract
+from contracts.clock import ClockTicked
 from contracts.ecoa import ECoAKind
 from contracts.topics import TOPICS_BY_NAME
 from contracts.values import PartyRole
 from gateway.processors.sender_identity import ingest_topic_of, sender_violation
 from gateway.registry.state import RegistryState
+from gateway.violations import Violation
 from tests.unit.test_registry import RULEBOOK, after, scenario_messages
 from tests.unit.test_registry_custody_moves import cancel
 
 MESSAGES = {type(m).__name__: m for m in scenario_messages()}
 LISTED, _ = after([MESSAGES["ListBrand"]])
 EXCHANGE = frozenset({"exchange-listing-desk"})
+REGISTRY = "custody-registry"
+
+
+def violation(topic: str, sender: str, body: Contract, state: RegistryState) -> Violation | None:
+    return sender_violation(
+        TOPICS_BY_NAME[topic],
+        sender,
+        body,
+        state,
+        rulebook=RULEBOOK,
+        exchange_parties=EXCHANGE,
+        registry_party=REGISTRY,
+    )
 
 
 def check(topic: str, sender: str, body: Contract, state: RegistryState = LISTED) -> str | None:
-    found = sender_violation(
-        TOPICS_BY_NAME[topic], sender, body, state, rulebook=RULEBOOK, exchange_parties=EXCHANGE
-    )
+    found = violation(topic, sender, body, state)
     return None if found is None else f"{found.code} {found.field} {found.allowed}"
 
 
 def rule_of(topic: str, sender: str, body: Contract, state: RegistryState = LISTED) -> str | None:
-    found = sender_violation(
-        TOPICS_BY_NAME[topic], sender, body, state, rulebook=RULEBOOK, exchange_parties=EXCHANGE
-    )
+    found = violation(topic, sender, body, state)
     return None if found is None else found.rule
 
 
@@ -147,3 +160,11 @@ def test_the_topic_of_a_message_without_a_record_follows_its_sender_role() -> No
     member = ecoa.model_copy(update={"created_by_role": PartyRole.MEMBER})
     assert ingest_topic_of(member).name == "member.ecoas"
     assert ingest_topic_of(MESSAGES["LotArrived"]).name == "warehouse.lot-arrivals"
+
+
+def test_only_the_gateways_own_party_writes_the_registrys_clock() -> None:
+    tick = ClockTicked.build(partition=0, ticked_at=datetime(2026, 3, 2, tzinfo=UTC))
+    assert check("registry.clock", REGISTRY, tick) is None
+    assert check("registry.clock", "warehouse-rotterdam-07", tick) == (
+        "SENDER_NOT_PERMITTED ce_partyid custody-registry"
+    )

@@ -14,6 +14,9 @@ from gateway.registry.core import HANDLERS
 from gateway.tools.cli import main
 from gateway.topology import (
     DEAD_LETTERS,
+    REGISTRY_CLOCK,
+    REGISTRY_INPUTS,
+    REGISTRY_OUTPUTS,
     TOPOLOGY,
     Processor,
     ProcessorSpec,
@@ -82,6 +85,19 @@ def test_a_single_partition_processor_reads_single_partition_topics() -> None:
         if spec.ownership.value == "single partition":
             assert partitions == {1}
         assert TOPICS_BY_NAME[spec.state_log].partitions in partitions
+
+
+def test_the_registry_reads_its_clock_co_partitioned_but_no_party_sends_it() -> None:
+    registry = spec_of(Processor.REGISTRY)
+    assert registry.clock_topic == REGISTRY_CLOCK
+    assert REGISTRY_CLOCK in registry.input_topics
+    assert REGISTRY_CLOCK not in (*REGISTRY_INPUTS, *REGISTRY_OUTPUTS)
+    clock = TOPICS_BY_NAME[REGISTRY_CLOCK]
+    assert clock.partitions == TOPICS_BY_NAME[registry.state_log].partitions
+    assert (clock.writer_roles, writers_of(REGISTRY_CLOCK)) == (
+        (PartyRole.REGISTRY,),
+        (Processor.REGISTRY,),
+    )
 
 
 def test_the_decision_metrics_label_what_the_registry_emits() -> None:
