@@ -143,8 +143,8 @@ TOPOLOGY: tuple[ProcessorSpec, ...] = (
             Input(
                 "ledger.transfers",
                 (),
-                f"gateway.ledger.{ledger_post.__name__}, gateway.ledger.{apply_fact.__name__}, "
-                f"gateway.ledger.{claim_document.__name__}",
+                f"gateway.ledger.{ledger_post.__name__}, {apply_fact.__name__}, "
+                f"{claim_document.__name__}",
             ),
         ),
         emits=(
