@@ -218,7 +218,8 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     ),
     TopicSpec(
         name="registry.warrant-state",
-        purpose="the current state of every warrant, readable from the beginning",
+        purpose="the current state of every warrant, readable from the beginning; naming "
+        "the warrant's holder once issued",
         message_types=(WarrantStateChanged,),
         key="lot_id",
         writer_roles=_REGISTRY,

@@ -215,11 +215,17 @@ class WarrantCancelled(Contract):
     cancelled_at: AwareDatetime = Field(description="When the warrant was cancelled.")
 
 
+def _state_version_1_to_2(body: JsonObject) -> JsonObject:
+    """Version 1 did not name the warrant's holder."""
+    return {**body, "warrant_holder_id": None}
+
+
 class WarrantStateChanged(Contract):
     """The current state of one lot's warrant, for a compacted topic keyed by lot id."""
 
     MESSAGE_TYPE: ClassVar[str] = "custody.warrant.state-changed"
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
+    UPCASTERS: ClassVar[Mapping[int, Upcaster]] = {1: _state_version_1_to_2}
 
     lot_id: Identifier = Field(description="Lot the state is of (the record key).")
     brand: Identifier = Field(description="Brand of the lot (the partition key).")
@@ -238,5 +244,12 @@ class WarrantStateChanged(Contract):
     )
     cancellation_reason: Text | None = Field(
         default=None, description="Why the warrant was cancelled; null in other states."
+    )
+    warrant_holder_id: Identifier | None = Field(
+        default=None,
+        description="Party holding the warrant: the holder it was issued to while issued, "
+        "the holder it was cancelled for once cancelled; null before a warrant is issued, or "
+        "when its request named no holder (null in version 1). A holder's subscriber filters "
+        "on it.",
     )
     updated_at: AwareDatetime = Field(description="When the state last changed.")

@@ -82,6 +82,11 @@ def _warrant_version_1_to_2(decision: Any) -> Any:
     return {"decision": decision, "issued": 1 if decision.get("outcome") == "issued" else 0}
 
 
+def _warrant_version_2_to_3(warrant: Any) -> Any:
+    """Version 2 did not keep whom the warrant was issued to."""
+    return {**warrant, "holder_id": None}
+
+
 def _lot_version_1_to_2(lot: Any) -> Any:
     """Version 1 kept one cast (and batch) per bundle and no brand: each bundle is of the
     lot's brand."""
@@ -128,7 +133,10 @@ KINDS: Mapping[str, EntityKind] = {
         EntityKind("request", TypeAdapter(OpenRequest)),
         EntityKind("pending", TypeAdapter(Pending)),
         EntityKind(
-            "warrant", TypeAdapter(LotWarrant), version=2, upcasters={1: _warrant_version_1_to_2}
+            "warrant",
+            TypeAdapter(LotWarrant),
+            version=3,
+            upcasters={1: _warrant_version_1_to_2, 2: _warrant_version_2_to_3},
         ),
         EntityKind("cancellation", TypeAdapter(Cancellation)),
         EntityKind("move", TypeAdapter(CustodyMove)),

@@ -231,6 +231,9 @@ def warrant_messages(
         state=WarrantState(decision.outcome.value),
         violations=violations,
         missing=missing,
+        warrant_holder_id=(
+            warrant_holder_id if decision.outcome is WarrantOutcome.ISSUED else None
+        ),
         updated_at=now,
     )
     return event, state

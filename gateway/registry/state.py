@@ -97,6 +97,9 @@ class LotWarrant:
 
     decision: WarrantDecision
     issued: int = 0
+    holder_id: str | None = None
+    """The party the standing warrant was issued to, when the latest decision issued one
+    and its request named a holder."""
 
     @property
     def standing_number(self) -> int | None:
@@ -471,13 +474,18 @@ class RegistryState:
         warrant = self.lot_warrant(lot_id)
         return None if warrant is None else warrant.decision
 
-    def with_warrant_decision(self, decision: WarrantDecision) -> RegistryState:
-        """The lot's latest decision; an issued one is the lot's next warrant."""
+    def with_warrant_decision(
+        self, decision: WarrantDecision, holder_id: str | None = None
+    ) -> RegistryState:
+        """The lot's latest decision; an issued one is the lot's next warrant, issued to
+        ``holder_id``."""
         earlier = self.lot_warrant(decision.lot_id)
         issued = 0 if earlier is None else earlier.issued
+        holder = None
         if decision.outcome is WarrantOutcome.ISSUED:
-            issued += 1
-        return self.put(entity_key("warrant", decision.lot_id), LotWarrant(decision, issued))
+            issued, holder = issued + 1, holder_id
+        warrant = LotWarrant(decision, issued, holder)
+        return self.put(entity_key("warrant", decision.lot_id), warrant)
 
     def cancellation(self, lot_id: str) -> Cancellation | None:
         cancellation: Cancellation | None = self.get(entity_key("cancellation", lot_id))

@@ -175,7 +175,7 @@ def _decide(
         state = state.with_open_request(request)
     else:
         state = state.without_open_request(request.lot_id)
-    state = state.with_warrant_decision(decision)
+    state = state.with_warrant_decision(decision, request.warrant_holder_id)
     if decision == previous and not always_publish:
         return state, []
     warrant = state.lot_warrant(request.lot_id)
@@ -241,6 +241,7 @@ def cancel_warrant(state: RegistryState, cancel: CancelWarrant, context: Context
             request_id=issued.request_id,
             state=WarrantState.CANCELLED,
             cancellation_reason=cancel.reason,
+            warrant_holder_id=_holder_of(state, cancel.lot_id, warrant_id),
             updated_at=context.now,
         ),
     ]
@@ -251,6 +252,16 @@ def cancel_warrant(state: RegistryState, cancel: CancelWarrant, context: Context
         state = state.with_move(move)
         outputs.append(move.message())
     return Step(state, tuple(outputs))
+
+
+def _holder_of(state: RegistryState, lot_id: str, warrant_id: str) -> str | None:
+    """Whom the lot's standing warrant was issued to; for one issued before the registry
+    kept it, the holder its issue moved custody to, if it moved any."""
+    warrant = state.lot_warrant(lot_id)
+    if warrant is not None and warrant.holder_id is not None:
+        return warrant.holder_id
+    issue = state.custody_move(issue_posting_id(warrant_id))
+    return None if issue is None else issue.to_holder_id
 
 
 def _warrant_to_cancel(state: RegistryState, cancel: CancelWarrant) -> WarrantDecision:

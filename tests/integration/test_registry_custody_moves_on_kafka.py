@@ -14,6 +14,7 @@ from consumers.record_reader import read_to_end
 from contracts.custody import CustodyMovementRecorded, CustodyMoveReason
 from contracts.dead_letter import DeadLetterRecorded
 from contracts.ledger import LedgerPostingAccepted, LedgerPostingRejected
+from contracts.warrants import WarrantStateChanged
 from tests.conftest import TestTopics
 from tests.integration.ledger_support import wait_until_booked
 from tests.integration.registry_support import (
@@ -25,7 +26,13 @@ from tests.integration.registry_support import (
     wait_until_consumed,
 )
 from tests.integration.test_registry_on_kafka import final_warrant_states, group_of
-from tests.unit.test_registry_custody_moves import LOT, WARRANT, cancel, claimed_scenario
+from tests.unit.test_registry_custody_moves import (
+    HOLDER,
+    LOT,
+    WARRANT,
+    cancel,
+    claimed_scenario,
+)
 
 pytestmark = pytest.mark.broker
 
@@ -60,6 +67,13 @@ async def test_a_claimed_lot_warranted_and_cancelled_moves_custody_once_per_even
 
     registry_outputs = await all_outputs(topics)
     assert final_warrant_states(registry_outputs) == {LOT: "cancelled"}
+    # the lot's state record names its holder once issued, and when it is cancelled
+    holders = [
+        (body.state.value, body.warrant_holder_id)
+        for body in (r.decoded.body for r in registry_outputs)
+        if isinstance(body, WarrantStateChanged)
+    ]
+    assert holders[-2:] == [("issued", HOLDER), ("cancelled", HOLDER)]
     assert types_of(registry_outputs).count("custody.warrant.cancelled") == 1
     ledger_outcomes = Counter[str]()
     for record in await read_to_end(

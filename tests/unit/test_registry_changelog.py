@@ -95,7 +95,8 @@ def without_what_version_0_lacked(entities: dict[str, Any]) -> dict[str, Any]:
     """Version 0 did not record when the registry took a request in (a restored request
     pends from its ``requested_at``), nor the rules a warrant was issued under, nor a cast's
     recorded or certified chemistry, nor a brand's pending watch (the brand's next message
-    rebuilds it), nor the clock's index of open requests (the first tick builds it)."""
+    rebuilds it), nor the clock's index of open requests (the first tick builds it), nor
+    whom a warrant was issued to."""
     return {
         key: _as_version_0_kept(value)
         for key, value in entities.items()
@@ -107,7 +108,7 @@ def _as_version_0_kept(value: Any) -> Any:
     if isinstance(value, OpenRequest):
         return replace(value, received_at=None)
     if isinstance(value, LotWarrant):
-        return replace(value, decision=replace(value.decision, rules_applied=()))
+        return replace(value, decision=replace(value.decision, rules_applied=()), holder_id=None)
     if isinstance(value, CastEntry):
         recorded = value.recorded and replace(value.recorded, chemistry=None)
         certificates = tuple(

@@ -206,6 +206,11 @@ def test_a_pending_request_moves_custody_on_the_input_that_issues_it(
         state = step.state
     kinds = [type(o).__name__ for o in step.outputs]
     assert kinds[-3:] == ["WarrantIssued", "WarrantStateChanged", "CustodyMovementRecorded"]
+    pending_states = [o for o in outputs if isinstance(o, WarrantStateChanged)]
+    assert pending_states and all(o.warrant_holder_id is None for o in pending_states)
+    issued_state = step.outputs[-2]
+    assert isinstance(issued_state, WarrantStateChanged)
+    assert issued_state.warrant_holder_id == HOLDER
     issue = step.outputs[-1]
     assert isinstance(issue, CustodyMovementRecorded)
     assert (issue.reason, issue.to_holder_id) == (CustodyMoveReason.WARRANT_ISSUED, HOLDER)
@@ -245,6 +250,7 @@ def test_a_cancelled_warrant_returns_the_holders_credits_to_the_warehouse() -> N
         "REQ-0001",
     )
     assert changed.cancellation_reason == "the holder takes delivery"
+    assert changed.warrant_holder_id == HOLDER  # the holder's subscriber sees it go
     issue = state.custody_move(f"warrant-issued.{WARRANT}")
     assert issue is not None
     assert (
@@ -269,6 +275,7 @@ def test_a_warrant_whose_issue_moved_nothing_is_cancelled_without_a_move(
     _, outputs = after([*claimed_scenario(claim=claim, holder=holder), cancel()])
     assert isinstance(outputs[-2], WarrantCancelled)
     assert isinstance(outputs[-1], WarrantStateChanged)
+    assert outputs[-1].warrant_holder_id == (HOLDER if holder else None)
     assert all(move.reason is not CustodyMoveReason.WARRANT_CANCELLED for move in moves(outputs))
 
 
@@ -331,6 +338,7 @@ def test_a_lot_whose_warrant_was_cancelled_is_warranted_again_with_ids_of_its_ow
     second = f"{WARRANT}#2"
     assert isinstance(issued, WarrantIssued) and issued.warrant_id == second
     assert isinstance(changed, WarrantStateChanged) and changed.warrant_id == second
+    assert changed.warrant_holder_id == "member-second"
     assert isinstance(moved, CustodyMovementRecorded)
     assert (moved.posting_id, moved.from_holder_id, moved.to_holder_id, moved.warrant_id) == (
         f"warrant-issued.{second}",

@@ -54,7 +54,16 @@ def test_a_lot_warrant_stored_as_its_decision_alone_reads_with_its_one_warrant(
     )
     read = codec.decode(entity_key("warrant", "LOT-1"), stored_version_1(decision))
     assert read == LotWarrant(decision=decision, issued=issued)
-    assert codec.encode(entity_key("warrant", "LOT-1"), read).startswith(b'{"v":2,')
+    assert codec.encode(entity_key("warrant", "LOT-1"), read).startswith(b'{"v":3,')
+
+
+def test_a_lot_warrant_stored_before_its_holder_was_kept_reads_with_none() -> None:
+    decision = WarrantDecision(
+        request_id="REQ-1", lot_id="LOT-1", brand="NORDAL", outcome=WarrantOutcome.ISSUED
+    )
+    stored = b'{"v":2,"d":{"decision":' + TypeAdapter(WarrantDecision).dump_json(decision)
+    read = codec.decode(entity_key("warrant", "LOT-1"), stored + b',"issued":1}}')
+    assert read == LotWarrant(decision=decision, issued=1, holder_id=None)
 
 
 @pytest.mark.parametrize(

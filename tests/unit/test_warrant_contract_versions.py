@@ -9,7 +9,7 @@ import pytest
 from contracts.base import Contract, upcast
 from contracts.ecoa import ECoAAccepted
 from contracts.envelope import decode_body
-from contracts.warrants import WarrantIssued, WarrantPending
+from contracts.warrants import WarrantIssued, WarrantPending, WarrantStateChanged
 from producers.samples import sample_messages
 
 
@@ -31,13 +31,14 @@ def sample(contract: type[Contract]) -> Contract:
         (WarrantIssued, ("rules_applied", "notes")),
         (ECoAAccepted, ("rules_applied",)),
         (WarrantPending, ("certificate_violations",)),
+        (WarrantStateChanged, ("warrant_holder_id",)),
     ],
 )
-def test_a_version_1_decision_is_upcast_with_the_added_fields_empty(
+def test_a_version_1_decision_is_upcast_with_the_added_fields_empty_or_null(
     contract: type[Contract], added: tuple[str, ...]
 ) -> None:
     old = version_1_body(sample(contract), *added)
     read = decode_body(contract.MESSAGE_TYPE, old)
     assert read.schema_version == 2
-    assert all(getattr(read, name) == () for name in added)
+    assert all(getattr(read, name) == contract.model_fields[name].default for name in added)
     assert upcast(contract, old)["schema_version"] == 2
