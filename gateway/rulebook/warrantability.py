@@ -588,9 +588,16 @@ def _unequal_bundle_violations(bundles: tuple[LotBundle, ...], rule: str) -> lis
 
 
 def _most_common(values: Iterable[_Value]) -> _Value | None:
-    """The value found most often; of equally frequent values, the one found first."""
-    counted = Counter(values).most_common(1)
-    return counted[0][0] if counted else None
+    """The value found most often; of equally frequent values, the one found first. Most
+    lots' bundles are all alike, which an equality check finds without hashing each value
+    (a ``Dimensions`` hashes at the speed of Python)."""
+    listed = list(values)
+    if not listed:
+        return None
+    first = listed[0]
+    if all(value == first for value in listed):
+        return first
+    return Counter(listed).most_common(1)[0][0]
 
 
 def _make_up(pieces: int | None, dimensions: Dimensions | None) -> str:
@@ -661,6 +668,8 @@ def _bundle_batch_violations(lot: ArrivedLot, rule: str) -> list[Violation]:
     on its ingots, and at most one batch reference of the producer's."""
     found: list[Violation] = []
     for index, bundle in enumerate(lot.bundles):
+        if len(bundle.cast_references) < 2 and len(bundle.production_batch_references) < 2:
+            continue  # one reference of each at most: nothing to count
         stated = {
             "cast_references": _distinct(bundle.cast_references),
             "production_batch_references": _distinct(bundle.production_batch_references),
