@@ -90,8 +90,9 @@ def _decide_warrant(
             request, WarrantOutcome.PENDING, missing=(_lot_arrival_missing(request.lot_id),)
         )
     contract_rules = rulebook.contracts[lot.contract]
-    certificates = _certificate_findings(lot, brand, contract_rules, rulebook)
-    known_dates = _known_production_dates(lot, brand)
+    marked = _casts_of(lot)
+    certificates = _certificate_findings(marked, brand, contract_rules, rulebook)
+    known_dates = _known_production_dates(marked, brand)
     emissions = _notice_date_findings(
         lot, brand, certificates.chosen, known_dates, rulebook.cbam, today=today
     )
@@ -738,14 +739,18 @@ class _CertificateFindings:
 
 
 def _certificate_findings(
-    lot: ArrivedLot, brand: BrandView, contract_rules: ContractRules, rulebook: Rulebook
+    marked: list[tuple[str, str]],
+    brand: BrandView,
+    contract_rules: ContractRules,
+    rulebook: Rulebook,
 ) -> _CertificateFindings:
+    """What the certificates of the casts ``marked`` on the lot (``_casts_of``) find."""
     violations: list[Violation] = []
     missing: list[Missing] = []
     rejected: list[Violation] = []
     chosen: dict[str, CertifiedCast] = {}
     seen: set[str] = set()
-    for path, cast in _casts_of(lot):
+    for path, cast in marked:
         if cast in seen:
             continue
         seen.add(cast)
@@ -894,9 +899,12 @@ class _KnownDate:
     source: str
 
 
-def _known_production_dates(lot: ArrivedLot, brand: BrandView) -> tuple[_KnownDate, ...]:
+def _known_production_dates(
+    marked: list[tuple[str, str]], brand: BrandView
+) -> tuple[_KnownDate, ...]:
+    """The production dates of the casts ``marked`` on the lot (``_casts_of``)."""
     found: list[_KnownDate] = []
-    for cast in _distinct(cast for _, cast in _casts_of(lot)):
+    for cast in _distinct(cast for _, cast in marked):
         recorded = brand.recorded_cast(cast)
         if recorded is not None:
             found.append(_KnownDate(cast, recorded.production_date, "recorded batch"))
