@@ -33,6 +33,6 @@ def test_the_ledger_benchmark_runs_only_the_parts_named() -> None:
         "snapshot of 50 accounts: size",
         "load average (1 min) at the end, cores",
     ]
-    assert parts_named("restore, postings") == {"restore", "postings"}
+    assert parts_named("restore, postings") == ("postings", "restore")
     with pytest.raises(argparse.ArgumentTypeError, match="unknown parts journal"):
         parts_named("journal")

@@ -38,7 +38,7 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--ledger-parts",
         type=parts_named,
-        default=frozenset(PARTS),
+        default=PARTS,
         help=f"the ledger's measures to run, comma-separated, of {','.join(PARTS)} (all)",
     )
 

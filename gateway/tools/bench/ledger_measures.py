@@ -94,7 +94,7 @@ class LedgerBenchOptions:
     bootstrap_servers: str | None = None
     """A broker to run the gateway against; None: in-process figures only."""
     broker_postings: int = 20_000
-    parts: frozenset[str] = frozenset(PARTS)
+    parts: tuple[str, ...] = PARTS
 
 
 async def run_ledger_bench(options: LedgerBenchOptions) -> list[Row]:
@@ -148,15 +148,15 @@ def _snapshot_rows(options: LedgerBenchOptions) -> list[Row]:
     ]
 
 
-def parts_named(text: str) -> frozenset[str]:
-    """``--parts``: comma-separated names of ``PARTS``."""
-    named = frozenset(part.strip() for part in text.split(",") if part.strip())
+def parts_named(text: str) -> tuple[str, ...]:
+    """``--parts``: comma-separated names of ``PARTS``, in ``PARTS``'s order."""
+    named = {part.strip() for part in text.split(",") if part.strip()}
     unknown = sorted(named - set(PARTS))
     if unknown or not named:
         raise argparse.ArgumentTypeError(
             f"unknown parts {', '.join(unknown) or '(none named)'}; of {', '.join(PARTS)}"
         )
-    return named
+    return tuple(part for part in PARTS if part in named)
 
 
 # ---- a ledger of many accounts ------------------------------------------------------------
@@ -490,7 +490,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--parts",
         type=parts_named,
-        default=frozenset(PARTS),
+        default=PARTS,
         help=f"the measures to run, comma-separated, of {','.join(PARTS)} (all)",
     )
     parser.add_argument("--restore-file", type=Path, help=argparse.SUPPRESS)
