@@ -42,6 +42,7 @@ from gateway.rulebook.state import (
     BrandRecord,
     BrandState,
     CertifiedCast,
+    Levels,
     OpenRequest,
     RecordedCast,
     arrived_lot,
@@ -70,6 +71,10 @@ class EntityKind:
     version: int = 1
     upcasters: Mapping[int, Upcaster] | None = None
     """From version n to n + 1, for every n below ``version``."""
+    stored: Callable[[Any], Any] | None = None
+    """The entity -> what ``adapter`` writes, for a kind stored in a form of its own."""
+    restored: Callable[[Any], Any] | None = None
+    """What ``adapter`` reads -> the entity (``stored`` undone)."""
 
     @property
     def prefix(self) -> bytes:
@@ -122,11 +127,84 @@ def _cast_version_1_to_2(entry: Any) -> Any:
     }
 
 
+def _cast_version_2_to_3(entry: Any) -> Any:
+    """Version 2 wrote every certificate's chemistry out, the same as the record's or not."""
+    return {"entry": entry, "as_recorded": []}
+
+
+@dataclass(frozen=True)
+class StoredCast:
+    """A cast entry as stored (version 3): a certificate's chemistry that is the cast's
+    recorded chemistry is written once, with the record. A cast's eCOA most often certifies
+    what its producer recorded, and the chemistry was half of a cast's stored bytes."""
+
+    entry: CastEntry
+    """The entry, the chemistry of the certificates ``as_recorded`` names left out (None)."""
+    as_recorded: tuple[int, ...] = ()
+    """The positions of the certificates whose chemistry is the recorded one."""
+
+
+def _stored_cast(entry: CastEntry) -> StoredCast:
+    recorded = None if entry.recorded is None else entry.recorded.chemistry
+    if recorded is None:
+        return StoredCast(entry)
+    as_recorded: list[int] = []
+    certificates: list[CertifiedCast] = []
+    for index, certificate in enumerate(entry.certificates):
+        if certificate.chemistry is not None and _identical(certificate.chemistry, recorded):
+            as_recorded.append(index)
+            certificate = _copy(certificate, chemistry=None)
+        certificates.append(certificate)
+    if not as_recorded:
+        return StoredCast(entry)
+    return StoredCast(_copy(entry, certificates=tuple(certificates)), tuple(as_recorded))
+
+
+def _identical(levels: Levels, other: Levels) -> bool:
+    """The same elements in the same order, each level with the same digits (``3.0`` is not
+    ``3``: a decision shows the level as stated). A restored certificate shares the
+    record's levels."""
+    if levels is other:
+        return True
+    return levels == other and not any(
+        level.compare_total(other_level)  # 0: the same digits, not only the same value
+        for (_, level), (_, other_level) in zip(levels, other, strict=True)
+    )
+
+
+_Frozen = TypeVar("_Frozen", CastEntry, CertifiedCast)
+
+
+def _copy(value: _Frozen, **changes: object) -> _Frozen:
+    """A copy of a frozen dataclass with some fields changed, its ``__init__`` not run
+    (``dataclasses.replace`` took 2.4 us, this 0.4 us)."""
+    copied: _Frozen = object.__new__(type(value))
+    copied.__dict__.update(value.__dict__, **changes)
+    return copied
+
+
+def _restored_cast(stored: StoredCast) -> CastEntry:
+    """The entry with its certificates' chemistry back, set on the certificates just read
+    (nothing else holds them yet; no copy made)."""
+    entry = stored.entry
+    if entry.recorded is not None:
+        for index in stored.as_recorded:
+            object.__setattr__(entry.certificates[index], "chemistry", entry.recorded.chemistry)
+    return entry
+
+
 KINDS: Mapping[str, EntityKind] = {
     kind.name: kind
     for kind in (
         EntityKind("brand", TypeAdapter(BrandRecord)),
-        EntityKind("cast", TypeAdapter(CastEntry), version=2, upcasters={1: _cast_version_1_to_2}),
+        EntityKind(
+            "cast",
+            TypeAdapter(StoredCast),
+            version=3,
+            upcasters={1: _cast_version_1_to_2, 2: _cast_version_2_to_3},
+            stored=_stored_cast,
+            restored=_restored_cast,
+        ),
         EntityKind("form", TypeAdapter(AcceptedForm)),
         EntityKind("handled", TypeAdapter(str)),
         EntityKind("lot", TypeAdapter(ArrivedLot), version=2, upcasters={1: _lot_version_1_to_2}),
@@ -156,7 +234,8 @@ def _kind_of(key: str) -> EntityKind:
 
 def encode(key: str, value: Any) -> bytes:
     kind = _kind_of(key)
-    entity = dump_exact(lambda: kind.adapter.dump_json(value))
+    written = value if kind.stored is None else kind.stored(value)
+    entity = dump_exact(lambda: kind.adapter.dump_json(written))
     return kind.prefix + entity + b"}"
 
 
@@ -164,6 +243,11 @@ def decode(key: str, data: bytes) -> Any:
     """The entity ``data`` holds; pydantic parses it unless some number of it would not be
     read exactly (``contracts.json_numbers``)."""
     kind = _kind_of(key)
+    read = _read(kind, key, data)
+    return read if kind.restored is None else kind.restored(read)
+
+
+def _read(kind: EntityKind, key: str, data: bytes) -> Any:
     if data.startswith(kind.prefix) and data.endswith(b"}"):
         entity = data[len(kind.prefix) : -1]
         if not may_lose_digits(entity):

@@ -208,8 +208,8 @@ def _cast_references(ecoa: ECoACreated, brand: BrandView) -> list[Violation]:
             )
         seen.add(cast.cast_reference)
         recorded = brand.recorded_cast(cast.cast_reference)
-        near = _recorded_read_as(brand, cast.cast_reference)
-        if recorded is None and near is not None:
+        near = None if recorded is not None else _recorded_read_as(brand, cast.cast_reference)
+        if near is not None:
             found.append(
                 Violation(
                     code="CAST_REFERENCE_NOT_IDENTICAL",

@@ -90,8 +90,9 @@ def _decide_warrant(
             request, WarrantOutcome.PENDING, missing=(_lot_arrival_missing(request.lot_id),)
         )
     contract_rules = rulebook.contracts[lot.contract]
-    certificates = _certificate_findings(lot, brand, contract_rules, rulebook)
-    known_dates = _known_production_dates(lot, brand)
+    marked = _casts_of(lot)
+    certificates = _certificate_findings(marked, brand, contract_rules, rulebook)
+    known_dates = _known_production_dates(marked, brand)
     emissions = _notice_date_findings(
         lot, brand, certificates.chosen, known_dates, rulebook.cbam, today=today
     )
@@ -588,9 +589,16 @@ def _unequal_bundle_violations(bundles: tuple[LotBundle, ...], rule: str) -> lis
 
 
 def _most_common(values: Iterable[_Value]) -> _Value | None:
-    """The value found most often; of equally frequent values, the one found first."""
-    counted = Counter(values).most_common(1)
-    return counted[0][0] if counted else None
+    """The value found most often; of equally frequent values, the one found first. Most
+    lots' bundles are all alike, which an equality check finds without hashing each value
+    (a ``Dimensions`` hashes at the speed of Python)."""
+    listed = list(values)
+    if not listed:
+        return None
+    first = listed[0]
+    if all(value == first for value in listed):
+        return first
+    return Counter(listed).most_common(1)[0][0]
 
 
 def _make_up(pieces: int | None, dimensions: Dimensions | None) -> str:
@@ -661,6 +669,8 @@ def _bundle_batch_violations(lot: ArrivedLot, rule: str) -> list[Violation]:
     on its ingots, and at most one batch reference of the producer's."""
     found: list[Violation] = []
     for index, bundle in enumerate(lot.bundles):
+        if len(bundle.cast_references) < 2 and len(bundle.production_batch_references) < 2:
+            continue  # one reference of each at most: nothing to count
         stated = {
             "cast_references": _distinct(bundle.cast_references),
             "production_batch_references": _distinct(bundle.production_batch_references),
@@ -729,14 +739,18 @@ class _CertificateFindings:
 
 
 def _certificate_findings(
-    lot: ArrivedLot, brand: BrandView, contract_rules: ContractRules, rulebook: Rulebook
+    marked: list[tuple[str, str]],
+    brand: BrandView,
+    contract_rules: ContractRules,
+    rulebook: Rulebook,
 ) -> _CertificateFindings:
+    """What the certificates of the casts ``marked`` on the lot (``_casts_of``) find."""
     violations: list[Violation] = []
     missing: list[Missing] = []
     rejected: list[Violation] = []
     chosen: dict[str, CertifiedCast] = {}
     seen: set[str] = set()
-    for path, cast in _casts_of(lot):
+    for path, cast in marked:
         if cast in seen:
             continue
         seen.add(cast)
@@ -885,9 +899,12 @@ class _KnownDate:
     source: str
 
 
-def _known_production_dates(lot: ArrivedLot, brand: BrandView) -> tuple[_KnownDate, ...]:
+def _known_production_dates(
+    marked: list[tuple[str, str]], brand: BrandView
+) -> tuple[_KnownDate, ...]:
+    """The production dates of the casts ``marked`` on the lot (``_casts_of``)."""
     found: list[_KnownDate] = []
-    for cast in _distinct(cast for _, cast in _casts_of(lot)):
+    for cast in _distinct(cast for _, cast in marked):
         recorded = brand.recorded_cast(cast)
         if recorded is not None:
             found.append(_KnownDate(cast, recorded.production_date, "recorded batch"))

@@ -22,7 +22,8 @@ from contracts.lots import LotArrived
 from contracts.topics import route
 from contracts.values import PartyRole
 from contracts.warrants import WarrantIssued, WarrantPending, WarrantRejected
-from gateway.registry.state import entity_key
+from gateway.registry import codec
+from gateway.registry.state import CastEntry, entity_key, key_kind
 from gateway.rulebook.model import load_rulebook
 from gateway.rulebook.state import ArrivedLot, arrived_lot
 from tests.conftest import TestTopics
@@ -31,6 +32,7 @@ from tests.integration.registry_support import (
     publish,
     registry_settings,
     running_registry,
+    stored_entities,
     wait_until_consumed,
 )
 from tests.unit.test_check_scenarios import NOT_SUMMARISED, run, summary
@@ -306,6 +308,20 @@ async def test_a_lot_stored_by_the_previous_registry_is_restored_and_issued_thro
     )
 
 
+async def decided_on_the_broker(topics: TestTopics) -> list[tuple[str, list[str]]]:
+    """Each output's type with its violations' codes and missing references, as
+    ``test_check_scenarios.summary`` gives them for a file."""
+    return [
+        (
+            record.decoded.envelope.type,
+            [v.code for v in getattr(record.decoded.body, "violations", ())]
+            + [m.reference for m in getattr(record.decoded.body, "missing", ())],
+        )
+        for record in await all_outputs(topics)
+        if record.decoded.envelope.type not in NOT_SUMMARISED
+    ]
+
+
 async def test_recorded_chemistry_is_kept_across_restarts_and_compared_whichever_comes_second(
     topics: TestTopics, tmp_path: Path
 ) -> None:
@@ -321,15 +337,51 @@ async def test_recorded_chemistry_is_kept_across_restarts_and_compared_whichever
             for message in stage:  # one at a time: decided in the file's order
                 await publish(topics, [message])
                 await wait_until_consumed(topics, app.registry_group_id)
-    decided = [
-        (
-            record.decoded.envelope.type,
-            [v.code for v in getattr(record.decoded.body, "violations", ())]
-            + [m.reference for m in getattr(record.decoded.body, "missing", ())],
-        )
-        for record in await all_outputs(topics)
-        if record.decoded.envelope.type not in NOT_SUMMARISED
-    ]
+    decided = await decided_on_the_broker(topics)
     checked = [(kind, codes) for _, kind, codes in summary(run("recorded_chemistry.jsonl")[0])]
     assert sorted(decided) == sorted(checked)  # read topic after topic
     assert ("custody.production-batch.rejected", ["CAST_CHEMISTRY_DISAGREES"]) in decided
+
+
+async def test_casts_stored_with_each_chemistry_written_out_are_restored_and_compared(
+    topics: TestTopics, tmp_path: Path
+) -> None:
+    """Cast entities at version 2 (each certificate's chemistry written out) on the
+    changelog, restored into an empty store: the eCOAs and records after them are compared
+    with them and decided as ``gateway check`` decides the file."""
+    messages = [message for _, message in timed_messages("recorded_chemistry.jsonl")]
+    before, after = messages[:10], messages[10:]  # then records compared with stored eCOAs
+    state_dir = tmp_path / "state"
+    settings = registry_settings(topics, state_dir)
+    async with running_registry(settings) as app:
+        for message in before:
+            await publish(topics, [message])
+            await wait_until_consumed(topics, app.registry_group_id)
+    casts = {
+        (partition, key): codec.decode(key, value)
+        for partition, held in stored_entities(state_dir).items()
+        for key, value in held.items()
+        if key_kind(key) == "cast"
+    }
+    assert any(entry.recorded and entry.certificates for entry in casts.values())
+    producer = AIOKafkaProducer(bootstrap_servers=topics.bootstrap_servers)
+    await producer.start()
+    try:
+        for (partition, key), entry in casts.items():
+            written_out = TypeAdapter(CastEntry).dump_json(entry)
+            await producer.send_and_wait(
+                topics.prefix + "registry.state-changelog",
+                key=key.encode(),
+                value=b'{"v":2,"d":' + written_out + b"}",
+                partition=partition,
+            )
+    finally:
+        await producer.stop()
+    shutil.rmtree(state_dir)  # restored from the changelog alone
+    async with running_registry(settings) as app:
+        for message in after:
+            await publish(topics, [message])
+            await wait_until_consumed(topics, app.registry_group_id)
+    decided = await decided_on_the_broker(topics)
+    checked = [(kind, codes) for _, kind, codes in summary(run("recorded_chemistry.jsonl")[0])]
+    assert sorted(decided) == sorted(checked)

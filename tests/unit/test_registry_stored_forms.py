@@ -148,5 +148,54 @@ def test_a_cast_stored_before_its_chemistry_was_kept_reads_as_not_kept_and_is_no
         None,
     )
     assert recorded_cast_violations(entry.recorded, load_rulebook()) == ()
-    assert codec.encode("cast:NORDAL:c1:C1", entry).startswith(b'{"v":2,')
+    assert codec.encode("cast:NORDAL:c1:C1", entry).startswith(b'{"v":3,')
     assert codec.decode("cast:NORDAL:c1:C1", codec.encode("cast:NORDAL:c1:C1", entry)) == entry
+
+
+CAST_KEY = "cast:NORDAL:c1:C1"
+RECORDED_CHEMISTRY = b'[["Cu","3.0"],["Si","9"],["Fe","0.80"]]'
+VERSION_2_CAST = (
+    b'{"v":2,"d":{"recorded":{"cast_reference":"C1","production_date":"2026-02-10",'
+    b'"contract":"aluminium_alloy","specification":"A380.1","production_filtered":null,'
+    b'"chemistry":' + RECORDED_CHEMISTRY + b'},"certificates":['
+    b'{"ecoa_id":"E1","kind":"enhanced","cast_reference":"C1","production_date":"2026-02-10",'
+    b'"specification":"A380.1","created_on":"2026-02-11","chemistry":' + RECORDED_CHEMISTRY + b","
+    b'"production_filtered":null},'
+    b'{"ecoa_id":"E2","kind":"basic","cast_reference":"C1","production_date":"2026-02-10",'
+    b'"specification":"A380.1","created_on":"2026-02-12",'
+    b'"chemistry":[["Cu","3"],["Si","9"],["Fe","0.80"]],"production_filtered":null},'
+    b'{"ecoa_id":"E3","kind":"basic","cast_reference":"C1","production_date":null,'
+    b'"specification":"A380.1","created_on":"2026-02-13","chemistry":null,'
+    b'"production_filtered":null}],"rejected":null}}'
+)
+
+
+def test_a_cast_stored_with_each_chemistry_written_out_reads_the_same_and_is_written_smaller() -> (
+    None
+):
+    """Version 2 of a ``cast`` entity wrote each certificate's chemistry out; version 3 writes
+    a certificate's chemistry that is the recorded one (digit for digit) once, with the
+    record, and reads it back as before."""
+    entry = codec.decode(CAST_KEY, VERSION_2_CAST)
+    assert isinstance(entry, CastEntry)
+    assert entry.recorded is not None
+    recorded = entry.recorded.chemistry
+    assert recorded == (("Cu", Decimal("3.0")), ("Si", Decimal(9)), ("Fe", Decimal("0.80")))
+    as_certified = [certificate.chemistry for certificate in entry.certificates]
+    assert as_certified == [recorded, recorded, None]
+    assert str(as_certified[1][0][1]) == "3"  # equal to 3.0, but stated with its own digits
+    written = codec.encode(CAST_KEY, entry)
+    assert written.startswith(b'{"v":3,')
+    assert written.count(b'"Cu"') == 2  # the record's and the 3 of E2; E1's is the record's
+    assert len(written) < len(VERSION_2_CAST)
+    again = codec.decode(CAST_KEY, written)
+    assert again == entry
+    assert [str(c.chemistry[0][1]) for c in again.certificates if c.chemistry] == ["3.0", "3"]
+
+
+def test_a_cast_without_a_record_keeps_each_certificates_chemistry() -> None:
+    entry = codec.decode(CAST_KEY, VERSION_2_CAST)
+    certified_only = CastEntry(certificates=entry.certificates)
+    written = codec.encode(CAST_KEY, certified_only)
+    assert written.count(b'"Cu"') == 2
+    assert codec.decode(CAST_KEY, written) == certified_only

@@ -7,7 +7,12 @@ from __future__ import annotations
 import argparse
 
 from gateway.tools.bench.framework import BenchContext, Scenario, positive_int
-from gateway.tools.bench.ledger_measures import LedgerBenchOptions, run_ledger_bench
+from gateway.tools.bench.ledger_measures import (
+    PARTS,
+    LedgerBenchOptions,
+    parts_named,
+    run_ledger_bench,
+)
 from gateway.tools.bench.tables import Table
 
 
@@ -30,6 +35,12 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
         default=20_000,
         help="postings through the broker and a running gateway (20000; 0: none)",
     )
+    group.add_argument(
+        "--ledger-parts",
+        type=parts_named,
+        default=PARTS,
+        help=f"the ledger's measures to run, comma-separated, of {','.join(PARTS)} (all)",
+    )
 
 
 async def run(context: BenchContext, arguments: argparse.Namespace) -> list[Table]:
@@ -39,6 +50,7 @@ async def run(context: BenchContext, arguments: argparse.Namespace) -> list[Tabl
         journal_entries=arguments.journal_facts,
         bootstrap_servers=context.bootstrap_servers if arguments.broker_postings else None,
         broker_postings=arguments.broker_postings,
+        parts=arguments.ledger_parts,
     )
     rows = await run_ledger_bench(options)
     return [

@@ -3,8 +3,9 @@ journal restores, and what a snapshot costs.
 
 ``run_ledger_bench(options)`` measures and returns rows of (label, figure); ``gateway bench
 ledger`` prints them as a table, and so does ``python -m gateway.tools.bench.ledger_measures``
-(``--help`` for the sizes; ``--bootstrap`` adds the postings through a real broker and a
-running gateway).
+(``--help`` for the sizes; ``--parts restore`` runs one measure alone, as ``gateway bench
+ledger --ledger-parts restore`` does; ``--bootstrap`` adds the postings through a real
+broker and a running gateway).
 
 - **postings in-process**: records of the realistic mix (certified inputs and outputs at the
   smelter sites, custody moves from smelters to warehouses under another certificate) through
@@ -81,6 +82,9 @@ SETTINGS = LedgerSettings(
 
 Row = tuple[str, str]
 
+PARTS = ("postings", "restore", "snapshot", "broker")
+"""The measures, each run only when named (``--parts``); ``broker`` also needs a broker."""
+
 
 @dataclass(frozen=True)
 class LedgerBenchOptions:
@@ -90,32 +94,19 @@ class LedgerBenchOptions:
     bootstrap_servers: str | None = None
     """A broker to run the gateway against; None: in-process figures only."""
     broker_postings: int = 20_000
+    parts: tuple[str, ...] = PARTS
 
 
 async def run_ledger_bench(options: LedgerBenchOptions) -> list[Row]:
     """Measure, and return the figures as (label, figure) rows."""
     rows: list[Row] = []
-    large = _postings_per_second(options.accounts, options.postings)
-    middle = _postings_per_second(max(options.accounts // 10, 10), options.postings)
-    small = _postings_per_second(10, options.postings)
-    rows.append((f"postings/s in-process, {options.accounts:,} accounts", f"{large:,.0f}"))
-    rows.append(
-        (f"postings/s in-process, {max(options.accounts // 10, 10):,} accounts", f"{middle:,.0f}")
-    )
-    rows.append(("postings/s in-process, 10 accounts", f"{small:,.0f}"))
-    rows.append((f"per posting, {options.accounts:,} / 10 accounts", f"{small / large:.2f}x"))
-    seconds, peak_mib = _journal_restore(options.accounts, options.journal_entries)
-    entries = f"{options.journal_entries:,}"
-    rows.append((f"journal restore, {entries} facts", f"{seconds:.1f} s"))
-    rows.append(
-        (f"journal restore, {entries} facts: facts/s", f"{options.journal_entries / seconds:,.0f}")
-    )
-    rows.append((f"journal restore, {entries} facts: peak RSS", f"{peak_mib:,.0f} MiB"))
-    encoded_s, decoded_s, size = _snapshot(options.accounts)
-    rows.append((f"snapshot of {options.accounts:,} accounts: write", f"{encoded_s:.2f} s"))
-    rows.append((f"snapshot of {options.accounts:,} accounts: read", f"{decoded_s:.2f} s"))
-    rows.append((f"snapshot of {options.accounts:,} accounts: size", f"{size / 1_048_576:.1f} MiB"))
-    if options.bootstrap_servers:
+    if "postings" in options.parts:
+        rows += _postings_rows(options)
+    if "restore" in options.parts:
+        rows += _restore_rows(options)
+    if "snapshot" in options.parts:
+        rows += _snapshot_rows(options)
+    if "broker" in options.parts and options.bootstrap_servers:
         per_second = await _through_broker(options)
         rows.append(
             (f"postings/s through the broker, {options.accounts:,} accounts", f"{per_second:,.0f}")
@@ -124,6 +115,48 @@ async def run_ledger_bench(options: LedgerBenchOptions) -> list[Row]:
         ("load average (1 min) at the end, cores", f"{os.getloadavg()[0]:.1f}, {os.cpu_count()}")
     )
     return rows
+
+
+def _postings_rows(options: LedgerBenchOptions) -> list[Row]:
+    large = _postings_per_second(options.accounts, options.postings)
+    middle = _postings_per_second(max(options.accounts // 10, 10), options.postings)
+    small = _postings_per_second(10, options.postings)
+    return [
+        (f"postings/s in-process, {options.accounts:,} accounts", f"{large:,.0f}"),
+        (f"postings/s in-process, {max(options.accounts // 10, 10):,} accounts", f"{middle:,.0f}"),
+        ("postings/s in-process, 10 accounts", f"{small:,.0f}"),
+        (f"per posting, {options.accounts:,} / 10 accounts", f"{small / large:.2f}x"),
+    ]
+
+
+def _restore_rows(options: LedgerBenchOptions) -> list[Row]:
+    seconds, peak_mib = _journal_restore(options.accounts, options.journal_entries)
+    entries = f"{options.journal_entries:,}"
+    return [
+        (f"journal restore, {entries} facts", f"{seconds:.1f} s"),
+        (f"journal restore, {entries} facts: facts/s", f"{options.journal_entries / seconds:,.0f}"),
+        (f"journal restore, {entries} facts: peak RSS", f"{peak_mib:,.0f} MiB"),
+    ]
+
+
+def _snapshot_rows(options: LedgerBenchOptions) -> list[Row]:
+    encoded_s, decoded_s, size = _snapshot(options.accounts)
+    return [
+        (f"snapshot of {options.accounts:,} accounts: write", f"{encoded_s:.2f} s"),
+        (f"snapshot of {options.accounts:,} accounts: read", f"{decoded_s:.2f} s"),
+        (f"snapshot of {options.accounts:,} accounts: size", f"{size / 1_048_576:.1f} MiB"),
+    ]
+
+
+def parts_named(text: str) -> tuple[str, ...]:
+    """``--parts``: comma-separated names of ``PARTS``, in ``PARTS``'s order."""
+    named = {part.strip() for part in text.split(",") if part.strip()}
+    unknown = sorted(named - set(PARTS))
+    if unknown or not named:
+        raise argparse.ArgumentTypeError(
+            f"unknown parts {', '.join(unknown) or '(none named)'}; of {', '.join(PARTS)}"
+        )
+    return tuple(part for part in PARTS if part in named)
 
 
 # ---- a ledger of many accounts ------------------------------------------------------------
@@ -454,6 +487,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--journal", type=int, default=LedgerBenchOptions.journal_entries)
     parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
     parser.add_argument("--broker-postings", type=int, default=LedgerBenchOptions.broker_postings)
+    parser.add_argument(
+        "--parts",
+        type=parts_named,
+        default=PARTS,
+        help=f"the measures to run, comma-separated, of {','.join(PARTS)} (all)",
+    )
     parser.add_argument("--restore-file", type=Path, help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
     if arguments.restore_file is not None:  # the child measuring a restore
@@ -466,6 +505,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         journal_entries=arguments.journal,
         bootstrap_servers=arguments.bootstrap,
         broker_postings=arguments.broker_postings,
+        parts=arguments.parts,
     )
     rows = asyncio.run(run_ledger_bench(options))
     width = max(len(label) for label, _ in rows)
