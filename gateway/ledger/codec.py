@@ -130,7 +130,7 @@ class FactDecoder:
         return account
 
     def __call__(self, raw: bytes) -> Fact:
-        body: dict[str, Any] = json.loads(raw)
+        body: dict[str, Any] = json.loads(raw.decode())  # str: no encoding detection
         version = body.get("v")
         while version != FACT_VERSION:
             upcaster = _UPCASTERS.get(version) if isinstance(version, int) else None

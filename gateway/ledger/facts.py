@@ -291,13 +291,14 @@ class _Builder:
         self.document_claims = state.document_claims
         self.flows: dict[date, PMapMutation[AccountKey, Flow]] = {}
         self.closes = state.closes.mutate()
-        self.certificate_accounts = state.certificate_accounts.mutate()
+        self.of_certificate: dict[str, PMapMutation[AccountKey, bool]] = {}
         self._certificate_ids = list(state.certificates.keys())
 
     def apply(self, fact: Fact) -> None:
-        decided = DecidedPosting(fact.command_type, fact.digest, fact.reasons)
         if fact.kind is FactKind.REJECTED:
-            self.rejections[fact.posting_id] = decided
+            self.rejections[fact.posting_id] = DecidedPosting(
+                fact.command_type, fact.digest, fact.reasons
+            )
             return
         if fact.kind is FactKind.CLAIMED or fact.kind is FactKind.RELEASED:
             self.document_claims = _claims_after(self.document_claims, fact)
@@ -305,7 +306,9 @@ class _Builder:
         if fact.legacy:
             fact = resolved(fact, self)
         if fact.kind is FactKind.ACCEPTED:
-            self.applied[fact.posting_id] = replace(decided, documents=fact.documents)
+            self.applied[fact.posting_id] = DecidedPosting(
+                fact.command_type, fact.digest, fact.reasons, fact.documents
+            )
             for document in fact.documents:
                 self.documents[document] = fact.posting_id
         for certificate in fact.certificates:
@@ -331,10 +334,13 @@ class _Builder:
                         self.holder_accounts.get(account.holder_id) or frozenset()
                     )
                     self.holder_accounts[account.holder_id] = held_accounts | {account}
-                    of_certificate = self.certificate_accounts.get(account.certificate_id)
-                    self.certificate_accounts[account.certificate_id] = (
-                        of_certificate or PMap()
-                    ).set(account, True)
+                    of_certificate = self.of_certificate.get(account.certificate_id)
+                    if of_certificate is None:
+                        of_account = self._state.certificate_accounts.get(account.certificate_id)
+                        of_certificate = self.of_certificate[account.certificate_id] = (
+                            of_account or PMap()
+                        ).mutate()
+                    of_certificate[account] = True
                     previous = ZERO
                 self.balances[account] = previous + delta.kg
                 flow = flows.get(account) or Flow()
@@ -373,7 +379,9 @@ class _Builder:
             last_posted_on=self.last.finish(),
             flows=flows,
             closes=self.closes.finish(),
-            certificate_accounts=self.certificate_accounts.finish(),
+            certificate_accounts=self._state.certificate_accounts.updated(
+                (certificate_id, m.finish()) for certificate_id, m in self.of_certificate.items()
+            ),
             booked_documents=self.documents.finish(),
             transits=self.transits,
             document_claims=self.document_claims,
