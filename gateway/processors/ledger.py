@@ -517,7 +517,9 @@ def _claim_at_home(
         dropping=(CLAIM_HEADER, DECIDER_HEADER),
         adding=((ANSWER_HEADER, answer),),
     )
-    return _journaled(passed, fact) if passed.outcome is Outcome.FORWARDED else passed
+    if passed.outcome is not Outcome.FORWARDED:  # set aside: nothing is claimed
+        return replace(passed, state=state)
+    return _journaled(passed, fact)
 
 
 def _passed_on(

@@ -24,7 +24,13 @@ from contracts.topics import TOPICS_BY_NAME
 from contracts.values import AccountingLevel
 from gateway.ledger import LedgerState, apply_facts
 from gateway.ledger.codec import decode_fact, decode_snapshot, encode_chunks, snapshot_items
-from gateway.processors.ledger import LEDGER_TRANSFERS, process_ledger_record
+from gateway.processors.ledger import (
+    CLAIM_HEADER,
+    DECIDER_HEADER,
+    HOPS_HEADER,
+    LEDGER_TRANSFERS,
+    process_ledger_record,
+)
 from gateway.processors.partitions import partition_of
 from gateway.processors.records import InputRecord, OutputRecord
 from gateway.processors.step import Outcome
@@ -448,3 +454,23 @@ def test_however_postings_of_shared_documents_meet_each_document_is_credited_onc
     claims = [c.posting_id for state in cluster.states for c in state.document_claims.values()]
     assert set(claims) <= set(accepted)
     assert not cluster.waiting and restores(cluster)
+
+
+def test_a_claim_passed_on_too_often_is_set_aside_and_claims_nothing() -> None:
+    cluster = funded(PARTITIONS)
+    sent = record(input_of("in-A1", "A1", "COC-Y"), 99, "smelter-a")
+    looping = replace(
+        sent,
+        topic=LEDGER_TRANSFERS,
+        partition=0,  # the home of coc:COC-Y
+        headers=[
+            *sent.headers,
+            (CLAIM_HEADER, b"coc:COC-Y"),
+            (DECIDER_HEADER, b"1"),
+            (HOPS_HEADER, b"8"),
+        ],
+    )
+    result = process_ledger_record(cluster.states[0], looping, now=NOW, settings=cluster.settings)
+    assert result.outcome is Outcome.DEAD_LETTER
+    assert result.state == cluster.states[0] and not result.state.document_claims
+    assert result.journal == ()
