@@ -97,6 +97,29 @@ class GatewayMetrics:
             "Warrant requests the clock's ticks rejected as expired.",
             registry=registry,
         )
+        self.readside_records = Counter(
+            "custody_gateway_readside_records_total",
+            "Records the read side consumed, by topic and outcome (projected, passed_over, "
+            "unreadable).",
+            ["topic", "outcome"],
+            registry=registry,
+        )
+        self.readside_writes = Counter(
+            "custody_gateway_readside_writes_total",
+            "Rows the read side wrote to its store.",
+            registry=registry,
+        )
+        self.readside_store_failures = Counter(
+            "custody_gateway_readside_store_failures_total",
+            "Batches the read side's store refused (retried from the same offsets).",
+            registry=registry,
+        )
+        self.http_requests = Counter(
+            "custody_gateway_http_requests_total",
+            "Requests to the HTTP API, by route and status.",
+            ["route", "status"],
+            registry=registry,
+        )
         self.dead_letters = Counter(
             "custody_gateway_dead_letters_total",
             "Records set aside on the dead-letter topic, by source topic and reason.",

@@ -21,6 +21,8 @@ import structlog
 from consumers.counting import LedgerCounting, RegistryCounting
 from consumers.engine import EngineSettings, ExactlyOnceEngine, ProcessorRun
 from consumers.metrics import GatewayMetrics
+from consumers.readside_store import PostgresReadStore, ReadStore, SqliteReadStore
+from consumers.readside_subscriber import ReadSideSubscription, build_readside_broker
 from consumers.state_logs import LedgerJournal, RegistryChangelog
 from consumers.state_store import SqliteStateStore
 from contracts.asyncapi import asyncapi_document
@@ -30,11 +32,14 @@ from gateway.processors import ledger as ledger_processor
 from gateway.processors import registry as registry_processor
 from gateway.processors.ledger import LedgerSettings
 from gateway.processors.registry import PipelineSettings
+from gateway.readside.queries import ReadSide
+from gateway.readside.tables import SOURCE_TOPICS
 from gateway.registry.state import RegistryState
 from gateway.rulebook.model import FormDeadline, Rulebook, load_rulebook
+from gateway.runtime.api_tokens import ApiTokens
 from gateway.runtime.broker_watch import BrokerWatch
 from gateway.runtime.clock import ClockTicker
-from gateway.runtime.ops_http import OpsServer, Readiness
+from gateway.runtime.http_api import HttpServer, Readiness, create_http_app
 from gateway.runtime.settings import Settings
 from gateway.topology import (
     LEDGER_INPUT,
@@ -66,8 +71,12 @@ class GatewayApp:
     clock: Callable[[], datetime]
     registry: ExactlyOnceEngine[RegistryState] | None = None
     ledger: ExactlyOnceEngine[LedgerState] | None = None
+    tokens: ApiTokens = field(default_factory=ApiTokens.none)
     ops_port: int | None = None
     broker: BrokerWatch | None = field(default=None)
+    read_store: ReadStore | None = None
+    read_side: ReadSide | None = None
+    readside_running: bool = False
 
     @property
     def registry_group_id(self) -> str:
@@ -77,56 +86,97 @@ class GatewayApp:
     def ledger_group_id(self) -> str:
         return self.ledger_engine.group_id
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, *, engines: bool = True) -> None:
+        """Run until ``stop``: the registry and the ledger (unless ``engines`` is False, as
+        in ``gateway serve``), the read side when the settings ask for it, and the HTTP API."""
         bootstrap = self.settings.kafka_bootstrap_servers
         if not bootstrap:
             raise RuntimeError("KAFKA_BOOTSTRAP_SERVERS is not set: the registry needs a broker")
-        store = SqliteStateStore(self.settings.state_dir / "registry.sqlite3")
-        self.registry = ExactlyOnceEngine(
-            self._registry_run(store), self.registry_engine, self.metrics, self.clock
-        )
-        self.ledger = ExactlyOnceEngine(
-            self._ledger_run(), self.ledger_engine, self.metrics, self.clock
-        )
+        store = SqliteStateStore(self.settings.state_dir / "registry.sqlite3") if engines else None
+        if store is not None:
+            self.registry = ExactlyOnceEngine(
+                self._registry_run(store), self.registry_engine, self.metrics, self.clock
+            )
+            self.ledger = ExactlyOnceEngine(
+                self._ledger_run(), self.ledger_engine, self.metrics, self.clock
+            )
         self.broker = BrokerWatch(bootstrap, self.metrics)
         document = asyncapi_document(
             host=bootstrap.split(",")[0],
             topic_prefix=self.settings.topic_prefix,
             processors=asyncapi_channels(),
         )
-        ops = OpsServer(
+        readside_broker = None
+        if self.settings.readside or not engines:
+            self.read_store = open_read_store(self.settings)
+            self.read_side = ReadSide(self.read_store, frozenset(self.pipeline.exchange_parties))
+            readside_broker = build_readside_broker(
+                self.readside_subscription(), self.read_store, self.metrics
+            )
+        http = HttpServer(
+            create_http_app(
+                metrics=self.metrics,
+                readiness=self._readiness,
+                asyncapi=lambda: document,
+                read_side=lambda: self.read_side if self.readside_running else None,
+                tokens=self.tokens,
+            ),
             self.settings.ops_host,
             self.settings.ops_port,
-            metrics=self.metrics,
-            readiness=self._readiness,
-            asyncapi=lambda: document,
         )
-        self.ops_port = await ops.start()
+        self.ops_port = await http.start()
         background = [
             asyncio.create_task(self._report_lag(stop)),
             asyncio.create_task(self.broker.watch(stop)),
         ]
-        if self.settings.clock_tick_every:
+        if engines and self.settings.clock_tick_every:
             background.append(asyncio.create_task(self._clock_ticker(bootstrap).run(stop)))
         log.info(
             "gateway_starting",
             bootstrap=bootstrap,
-            registry_group=self.registry_engine.group_id,
-            ledger_group=self.ledger_engine.group_id,
+            registry_group=self.registry_engine.group_id if engines else None,
+            ledger_group=self.ledger_engine.group_id if engines else None,
+            readside_group=self.readside_subscription().group_id if readside_broker else None,
             instance_id=self.registry_engine.instance_id,
             rulebook=self.rulebook.version,
         )
         try:
-            await _run_together(self.registry.run(stop), self.ledger.run(stop), stop=stop)
+            if readside_broker is not None:
+                await readside_broker.start()
+                self.readside_running = True
+            if self.registry is not None and self.ledger is not None:
+                await _run_together(self.registry.run(stop), self.ledger.run(stop), stop=stop)
+            else:
+                await stop.wait()
         finally:
+            self.readside_running = False
             for task in background:
                 task.cancel()
             for task in background:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await ops.stop()
-            store.close()
+            if readside_broker is not None:
+                await readside_broker.stop()
+            await http.stop()
+            if store is not None:
+                store.close()
+            if self.read_store is not None:
+                self.read_store.close()
             log.info("gateway_stopped")
+
+    def readside_subscription(self) -> ReadSideSubscription:
+        settings = self.settings
+        group = settings.readside_group_id
+        if group is None:
+            shared = settings.readside_database_url is not None
+            suffix = "" if shared else f"-{self.registry_engine.instance_id}"
+            group = f"custody-readside{suffix}"
+        return ReadSideSubscription(
+            bootstrap_servers=settings.kafka_bootstrap_servers or "",
+            topics=[settings.topic_prefix + topic for topic in SOURCE_TOPICS],
+            group_id=settings.topic_prefix + group,
+            max_value_bytes=settings.max_message_bytes,
+        )
 
     def _clock_ticker(self, bootstrap: str) -> ClockTicker:
         """Ticks for the registry partitions this instance holds, as the registry's party."""
@@ -196,26 +246,30 @@ class GatewayApp:
 
     @property
     def ready(self) -> bool:
-        """The registry's partitions and the ledger's journal restored."""
+        """The registry's partitions and the ledger's journal restored (and the read side
+        subscribed, where it runs)."""
+        if self.read_store is not None and not self.readside_running:
+            return False
+        if self.registry is None and self.ledger is None:
+            return self.readside_running
         return bool(self.registry and self.registry.ready and self.ledger and self.ledger.ready)
 
     async def _readiness(self) -> Readiness:
-        """Ready when the broker answered the watch's last check (once a second) and every
-        partition this instance holds is restored."""
+        """Ready when the broker answered the watch's last check (once a second), every
+        partition this instance holds is restored and the read side (where it runs) is
+        subscribed."""
         registry, ledger, broker = self.registry, self.ledger, self.broker
         detail: dict[str, str] = {}
+        checks = {"broker_reachable": bool(broker and broker.reachable)}
         if registry is not None:
             detail["partitions"] = ",".join(map(str, registry.owned_partitions))
+            checks["state_restored"] = registry.ready
         if ledger is not None:
             detail["ledger"] = "held" if ledger.owned_partitions else "held by another instance"
-        return Readiness.of(
-            {
-                "broker_reachable": bool(broker and broker.reachable),
-                "state_restored": bool(registry and registry.ready),
-                "ledger_restored": bool(ledger and ledger.ready),
-            },
-            detail=detail,
-        )
+            checks["ledger_restored"] = ledger.ready
+        if self.read_store is not None:
+            checks["readside_subscribed"] = self.readside_running
+        return Readiness.of(checks, detail=detail)
 
     async def _report_lag(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -261,6 +315,14 @@ def configured_rulebook(settings: Settings) -> Rulebook:
     return rulebook.model_copy(update={"pending_limit": limit})
 
 
+def open_read_store(settings: Settings) -> ReadStore:
+    """The read side's store the settings name: PostgreSQL when a URL is set, else SQLite."""
+    url = settings.readside_database_url
+    if url is not None:
+        return PostgresReadStore(url.get_secret_value(), schema=settings.readside_schema)
+    return SqliteReadStore(settings.state_dir / "readside.sqlite3")
+
+
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) -> GatewayApp:
     rulebook = configured_rulebook(settings)
     prefix = settings.topic_prefix
@@ -298,4 +360,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
             partitions=settings.ledger_partitions or TOPICS_BY_NAME[LEDGER_INPUT].partitions,
         ),
         clock=clock,
+        tokens=ApiTokens.load(
+            file=settings.api_tokens_file,
+            text=None if settings.api_tokens is None else settings.api_tokens.get_secret_value(),
+        ),
     )

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -100,8 +100,12 @@ class Settings(BaseSettings):
         "100 ms, paid after nearly every commit).",
     )
     log_level: str = Field(default="info", description="debug, info, warning or error.")
-    ops_host: str = Field(default="127.0.0.1", description="Address of /health, /metrics.")
-    ops_port: int = Field(default=8080, ge=0, description="Port of /health, /metrics (0: any).")
+    ops_host: str = Field(
+        default="127.0.0.1", description="Address of the HTTP API (/health, /metrics, /v1)."
+    )
+    ops_port: int = Field(
+        default=8080, ge=0, description="Port of the HTTP API (/health, /metrics, /v1; 0: any)."
+    )
     rulebook_file: Path | None = Field(
         default=None, description="A rulebook JSON file to use instead of the bundled one."
     )
@@ -138,6 +142,36 @@ class Settings(BaseSettings):
         description="How often the gateway writes a tick to each registry partition it holds "
         '(ISO 8601, e.g. "PT1M"), so that a request pending past its limit expires on time; '
         '0 or "off": no ticks (requests then expire at the next message of their brand).',
+    )
+
+    readside: bool = Field(
+        default=True,
+        description="Whether `gateway run` also runs the read side (the projections and the "
+        "parties' API); `gateway serve` runs it alone.",
+    )
+    readside_database_url: SecretStr | None = Field(
+        default=None,
+        description="A PostgreSQL URL (postgresql://user:password@host/db) for the read "
+        "side's store, shared by several instances; default: a SQLite file in state_dir.",
+    )
+    readside_schema: str = Field(
+        default="readside",
+        pattern=r"^[a-z_][a-z0-9_]*$",
+        description="The PostgreSQL schema of the read side's tables.",
+    )
+    readside_group_id: str | None = Field(
+        default=None,
+        description="Consumer group of the read side. Default: one group per instance for "
+        "SQLite (each instance keeps every row), custody-readside for PostgreSQL (the "
+        "instances share the partitions and the store).",
+    )
+    api_tokens_file: Path | None = Field(
+        default=None,
+        description='A JSON file {"<party id>": ["<sha256 of a token>", ...]} naming the '
+        "parties of the API's bearer tokens (`gateway token PARTY` makes one).",
+    )
+    api_tokens: SecretStr | None = Field(
+        default=None, description="The same JSON as api_tokens_file, in the variable."
     )
 
     @field_validator("clock_tick_every", mode="before")

@@ -17,6 +17,7 @@ from contracts.asyncapi import ASYNCAPI_FILE, stale_asyncapi, write_asyncapi
 from contracts.schema_export import SCHEMA_DIRECTORY, stale_schemas, write_schemas
 from contracts.topics import CATALOGUE
 from gateway.rulebook.model import FormDeadline
+from gateway.runtime.api_tokens import digest, new_token
 from gateway.runtime.app import GatewayApp, configured_rulebook, create_app
 from gateway.runtime.garbage import tune_for_service
 from gateway.runtime.logging_setup import configure_json_logging, log_loop_exceptions
@@ -169,7 +170,7 @@ def _aware_time(text: str) -> datetime:
     return moment
 
 
-def _run(settings: Settings) -> int:
+def _run(settings: Settings, *, engines: bool = True) -> int:
     configure_json_logging(logging.getLevelNamesMapping().get(settings.log_level.upper(), 20))
     if not settings.kafka_bootstrap_servers:
         running = LocalKafka.from_settings(settings).status()
@@ -184,17 +185,25 @@ def _run(settings: Settings) -> int:
         )
     app = create_app(settings)
     tune_for_service()
-    return asyncio.run(_serve(app))
+    return asyncio.run(_serve(app, engines=engines))
 
 
-async def _serve(app: GatewayApp) -> int:
+def _token(party: str) -> int:
+    """A new API token for ``party``, and the line of the tokens file that names it."""
+    token = new_token()
+    print(f"token (give it to {party}; it is shown once): {token}")
+    print(f'tokens file entry: {{"{party}": ["{digest(token)}"]}}')
+    return 0
+
+
+async def _serve(app: GatewayApp, *, engines: bool = True) -> int:
     """Run until SIGTERM or SIGINT, then stop cleanly (exit 0), even during an outage."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     log_loop_exceptions(loop)
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signal_number, stop.set)
-    running = asyncio.create_task(app.run(stop))
+    running = asyncio.create_task(app.run(stop, engines=engines))
     signalled = asyncio.create_task(stop.wait())
     await asyncio.wait({running, signalled}, return_when=asyncio.FIRST_COMPLETED)
     signalled.cancel()
@@ -301,7 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="first day a CBAM form must be verified (YYYY-MM-DD, 2024-01-01)",
     )
 
-    commands.add_parser("run", help="run the registry until SIGTERM or Ctrl-C")
+    commands.add_parser(
+        "run", help="run the registry, the ledger and the read side until SIGTERM or Ctrl-C"
+    )
+    commands.add_parser(
+        "serve", help="run the read side and the parties' HTTP API alone, until SIGTERM"
+    )
+    token = commands.add_parser("token", help="make an API token for a party")
+    token.add_argument("party", help="the party id the token names")
 
     bench = commands.add_parser(
         "bench",
@@ -357,6 +373,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(settings, arguments)
         if arguments.command == "run":
             return _run(settings)
+        if arguments.command == "serve":
+            return _run(settings, engines=False)
+        if arguments.command == "token":
+            return _token(arguments.party)
         if arguments.command == "bench":
             return _bench(settings, arguments)
         if arguments.command == "faults":

@@ -232,6 +232,7 @@ class FaultRun:
             "GATEWAY_RUN_DIR": str(self.run_dir / "gateway"),
             "GATEWAY_OPS_HOST": "127.0.0.1",
             "GATEWAY_OPS_PORT": str(ops_port),
+            "GATEWAY_READSIDE": "false",
             "GATEWAY_INSTANCE_ID": INSTANCE_ID,
             "GATEWAY_LOG_LEVEL": "info",
             "GATEWAY_REGISTRY_GROUP_ID": REGISTRY_GROUP,

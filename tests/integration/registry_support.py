@@ -36,6 +36,7 @@ def registry_settings(topics: TestTopics, state_dir: Path) -> Settings:
         topic_prefix=topics.prefix,
         state_dir=state_dir,
         ops_port=0,
+        readside=False,
     )
 
 
@@ -156,6 +157,7 @@ def start_registry(
         "GATEWAY_TOPIC_PREFIX": topics.prefix,
         "GATEWAY_STATE_DIR": str(state_dir),
         "GATEWAY_OPS_PORT": str(port),
+        "GATEWAY_READSIDE": "false",
         "GATEWAY_LOG_LEVEL": "debug",
         **(extra_environment or {}),
     }

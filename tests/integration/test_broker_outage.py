@@ -54,6 +54,7 @@ def _start_gateway(topics: TestTopics, tmp_path: Path, port: int) -> subprocess.
         "GATEWAY_TOPIC_PREFIX": topics.prefix,
         "GATEWAY_STATE_DIR": str(tmp_path / "state"),
         "GATEWAY_OPS_PORT": str(port),
+        "GATEWAY_READSIDE": "false",
         "GATEWAY_INSTANCE_ID": "outage-test",
         "GATEWAY_LOG_LEVEL": "info",
     }

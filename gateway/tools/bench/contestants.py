@@ -224,6 +224,7 @@ def _start_registry(
             "GATEWAY_STATE_DIR": str(state_dir),
             "GATEWAY_OPS_HOST": "127.0.0.1",
             "GATEWAY_OPS_PORT": str(ops_port),
+            "GATEWAY_READSIDE": "false",
         }
         processes.append(
             GatewayProcess(environment=environment, log_dir=own_dir, ops_port=ops_port)

@@ -1,0 +1,235 @@
+"""The read side's store: the projected tables in SQLite (one file, the embedded default) or
+PostgreSQL (one server that several gateway instances write and serve from).
+
+Both speak the same SQL (``INSERT ... ON CONFLICT DO UPDATE`` exists in both); only the
+placeholder differs. ``apply`` writes one batch of events' writes in one transaction. The
+queries answer plain rows (dicts, JSON columns decoded); who may see them is decided in
+``gateway.readside``, not here. Calls are synchronous and serialised by a lock: callers on the
+event loop run them in a thread.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from gateway.readside.projection import Change, Put, Write
+from gateway.readside.tables import TABLES, TABLES_BY_NAME, ColumnType, Table
+
+SCHEMA_VERSION = 1
+Row = dict[str, Any]
+
+
+class ReadStoreError(Exception):
+    """The store cannot be used: not reachable, another schema version, closed."""
+
+
+class _Connection(Protocol):
+    def execute(self, sql: str, parameters: Sequence[object] = ...) -> Any: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def _create_statements(table: Table, *, json_type: str) -> list[str]:
+    def sql_type(kind: ColumnType) -> str:
+        return {"text": "TEXT", "integer": "BIGINT", "json": json_type}[kind.value]
+
+    columns = [f"{name} TEXT NOT NULL" for name in table.key]
+    columns += [f"{column.name} {sql_type(column.type)}" for column in table.columns]
+    columns += ["event_id TEXT NOT NULL", f"PRIMARY KEY ({', '.join(table.key)})"]
+    statements = [f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(columns)})"]
+    for number, index in enumerate(table.indexes):
+        statements.append(
+            f"CREATE INDEX IF NOT EXISTS {table.name}_{number} ON {table.name} ({', '.join(index)})"
+        )
+    return statements
+
+
+class ReadStore:
+    """The SQL both stores share; subclasses open the connection and name the placeholder."""
+
+    PLACEHOLDER = "?"
+
+    def __init__(self, connection: _Connection) -> None:
+        self._connection: _Connection | None = connection
+        self._lock = threading.Lock()
+
+    # -- writing -------------------------------------------------------------------------
+    def apply(self, writes: Iterable[Write]) -> int:
+        """Write every write in one transaction, or none; the number of writes."""
+        count = 0
+        with self._transaction() as connection:
+            for write in writes:
+                sql, parameters = self._statement(write)
+                connection.execute(sql, parameters)
+                count += 1
+        return count
+
+    def _statement(self, write: Write) -> tuple[str, list[object]]:
+        table = write.table
+        mark = self.PLACEHOLDER
+        if isinstance(write, Put):
+            names = table.column_names
+            values = [write.row.get(name) for name in names]
+            updates = [name for name in names if name not in table.key]
+            sql = (
+                f"INSERT INTO {table.name} ({', '.join(names)}) "
+                f"VALUES ({', '.join(mark for _ in names)}) "
+                f"ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET "
+                + ", ".join(f"{name} = excluded.{name}" for name in updates)
+            )
+            return sql, values
+        assert isinstance(write, Change)
+        assignments = ", ".join(f"{name} = {mark}" for name in write.values)
+        condition = " AND ".join(f"{name} = {mark}" for name in write.key)
+        sql = f"UPDATE {table.name} SET {assignments} WHERE {condition}"
+        return sql, [*write.values.values(), *write.key.values()]
+
+    # -- reading -------------------------------------------------------------------------
+    def rows(self, table_name: str, where: Mapping[str, object] | None = None) -> list[Row]:
+        """The rows of one table where the columns equal the values given, in key order."""
+        table = TABLES_BY_NAME[table_name]
+        where = where or {}
+        mark = self.PLACEHOLDER
+        sql = f"SELECT {', '.join(table.column_names)} FROM {table.name}"
+        if where:
+            sql += " WHERE " + " AND ".join(f"{name} = {mark}" for name in where)
+        sql += f" ORDER BY {', '.join(table.key)}"
+        return self._select(table, sql, list(where.values()))
+
+    def rows_in(self, table_name: str, column: str, values: Sequence[object]) -> list[Row]:
+        """The rows whose ``column`` is one of ``values``."""
+        table = TABLES_BY_NAME[table_name]
+        if not values:
+            return []
+        marks = ", ".join(self.PLACEHOLDER for _ in values)
+        sql = (
+            f"SELECT {', '.join(table.column_names)} FROM {table.name} "
+            f"WHERE {column} IN ({marks}) ORDER BY {', '.join(table.key)}"
+        )
+        return self._select(table, sql, list(values))
+
+    def dump(self) -> dict[str, list[Row]]:
+        """Every table, every row: what a rebuilt store is compared with."""
+        return {table.name: self.rows(table.name) for table in TABLES}
+
+    def count(self, table_name: str) -> int:
+        table = TABLES_BY_NAME[table_name]
+        with self._reading() as connection:
+            (number,) = connection.execute(f"SELECT COUNT(*) FROM {table.name}", []).fetchone()
+        return int(number)
+
+    def _select(self, table: Table, sql: str, parameters: list[object]) -> list[Row]:
+        json_columns = {c.name for c in table.columns if c.type is ColumnType.JSON}
+        with self._reading() as connection:
+            fetched = connection.execute(sql, parameters).fetchall()
+        names = table.column_names
+        rows = []
+        for values in fetched:
+            row = dict(zip(names, values, strict=True))
+            for name in json_columns:
+                if row[name] is not None:
+                    row[name] = json.loads(row[name])
+            rows.append(row)
+        return rows
+
+    # -- connection ----------------------------------------------------------------------
+    @contextmanager
+    def _transaction(self) -> Iterator[_Connection]:
+        with self._lock:
+            connection = self._open()
+            try:
+                yield connection
+            except BaseException:
+                connection.rollback()
+                raise
+            connection.commit()
+
+    @contextmanager
+    def _reading(self) -> Iterator[_Connection]:
+        with self._lock:
+            connection = self._open()
+            try:
+                yield connection
+            finally:
+                connection.rollback()
+
+    def _open(self) -> _Connection:
+        if self._connection is None:
+            raise ReadStoreError("the read store is closed")
+        return self._connection
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+
+class SqliteReadStore(ReadStore):
+    """The tables in one SQLite file (WAL: reads go on while a batch is written)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            connection = sqlite3.connect(path, check_same_thread=False, isolation_level="DEFERRED")
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            (version,) = connection.execute("PRAGMA user_version").fetchone()
+        except sqlite3.DatabaseError as error:
+            raise ReadStoreError(f"{path} is not a usable SQLite file: {error}") from error
+        if version not in (0, SCHEMA_VERSION):
+            connection.close()
+            raise ReadStoreError(
+                f"{path} holds read-side schema version {version}, not {SCHEMA_VERSION}: "
+                "delete it and rebuild it from the topics"
+            )
+        for table in TABLES:
+            for statement in _create_statements(table, json_type="TEXT"):
+                connection.execute(statement)
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        connection.commit()
+        super().__init__(connection)
+        self.path = path
+
+
+class PostgresReadStore(ReadStore):
+    """The tables in a PostgreSQL database (psycopg 3), in ``schema`` (created if missing),
+    so that several read sides (tests, a rebuild beside the live one) can share one server."""
+
+    PLACEHOLDER = "%s"
+
+    def __init__(self, dsn: str, *, schema: str = "readside") -> None:
+        import psycopg
+
+        if not schema.replace("_", "").isalnum():
+            raise ReadStoreError(f"{schema!r} is not a plain schema name")
+        try:
+            connection = psycopg.connect(dsn, autocommit=False)
+        except psycopg.Error as error:
+            raise ReadStoreError(
+                f"the read store's PostgreSQL is not reachable: {error}"
+            ) from error
+        connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        connection.execute(f"SET search_path TO {schema}")
+        connection.execute("CREATE TABLE IF NOT EXISTS readside_schema (version INTEGER NOT NULL)")
+        found = connection.execute("SELECT version FROM readside_schema").fetchone()
+        if found is None:
+            connection.execute("INSERT INTO readside_schema VALUES (%s)", [SCHEMA_VERSION])
+        elif found[0] != SCHEMA_VERSION:
+            connection.close()
+            raise ReadStoreError(
+                f"schema {schema} holds read-side version {found[0]}, not {SCHEMA_VERSION}"
+            )
+        for table in TABLES:
+            for statement in _create_statements(table, json_type="TEXT"):
+                connection.execute(statement)
+        connection.commit()
+        super().__init__(connection)
+        self.schema = schema

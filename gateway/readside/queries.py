@@ -1,0 +1,90 @@
+"""The questions the parties ask the read side, answered over a store of rows (the port
+``RowSource``; SQLite and PostgreSQL implement it in ``consumers.readside_store``).
+
+Each answer is what the asking party may see and nothing more: ``certificate`` answers None
+both when the CoA does not exist and when the party may not read it, so a caller cannot tell
+the two apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from contracts.api import CertificateView, HeldWarrants
+from gateway.readside.access import CertificateParties, CurrentWarrant, may_read_certificate
+from gateway.readside.views import certificate_view, held_warrant
+
+Row = dict[str, Any]
+ISSUED = "issued"
+
+
+class RowSource(Protocol):
+    def rows(self, table_name: str, where: Mapping[str, object] | None = None) -> list[Row]: ...
+
+    def rows_in(self, table_name: str, column: str, values: Sequence[object]) -> list[Row]: ...
+
+
+@dataclass(frozen=True)
+class ReadSide:
+    store: RowSource
+    exchange_parties: frozenset[str]
+
+    def held_warrants(self, party_id: str) -> HeldWarrants:
+        """The warrants ``party_id`` holds now, with their CoAs and the emissions attached."""
+        states = self.store.rows("warrant_states", {"holder_id": party_id, "state": ISSUED})
+        by_warrant = {s["warrant_id"]: s for s in states if s["warrant_id"] is not None}
+        warrants = self.store.rows_in("warrants", "warrant_id", sorted(by_warrant))
+        named = self.store.rows_in("warrant_certificates", "warrant_id", sorted(by_warrant))
+        certificates = self._certificates(sorted({n["ecoa_id"] for n in named}))
+        held = []
+        for warrant in warrants:
+            ids = [n["ecoa_id"] for n in named if n["warrant_id"] == warrant["warrant_id"]]
+            held.append(
+                held_warrant(
+                    by_warrant[warrant["warrant_id"]],
+                    warrant,
+                    [certificates[i] for i in ids if i in certificates],
+                )
+            )
+        held.sort(key=lambda w: (w.issued_at, w.warrant_id))
+        return HeldWarrants(party_id=party_id, warrants=held)
+
+    def certificate(self, party_id: str, ecoa_id: str) -> CertificateView | None:
+        """The CoA with its emissions, to a party that may read it; None otherwise."""
+        found = self._certificates([ecoa_id])
+        if ecoa_id not in found:
+            return None
+        parties = self.certificate_parties(ecoa_id, found[ecoa_id].brand)
+        if not may_read_certificate(party_id, parties, exchange_parties=self.exchange_parties):
+            return None
+        return found[ecoa_id]
+
+    def certificate_parties(self, ecoa_id: str, brand: str) -> CertificateParties:
+        brands = self.store.rows("brands", {"brand": brand})
+        named = self.store.rows("warrant_certificates", {"ecoa_id": ecoa_id})
+        states = self.store.rows_in(
+            "warrant_states", "warrant_id", [n["warrant_id"] for n in named]
+        )
+        current = tuple(
+            CurrentWarrant(s["warrant_id"], s["holder_id"], s["warehouse_id"])
+            for s in states
+            if s["state"] == ISSUED
+        )
+        return CertificateParties(
+            producer_id=brands[0]["producer_id"] if brands else None, current_warrants=current
+        )
+
+    def _certificates(self, ecoa_ids: Iterable[str]) -> dict[str, CertificateView]:
+        ids = list(ecoa_ids)
+        certificates = self.store.rows_in("certificates", "ecoa_id", ids)
+        attachments = {
+            a["ecoa_id"]: a for a in self.store.rows_in("certificate_emissions", "ecoa_id", ids)
+        }
+        form_ids = sorted({a["form_id"] for a in attachments.values()})
+        forms = {f["form_id"]: f for f in self.store.rows_in("cbam_forms", "form_id", form_ids)}
+        return {
+            c["ecoa_id"]: certificate_view(c, attachments.get(c["ecoa_id"]), forms)
+            for c in certificates
+        }
