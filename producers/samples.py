@@ -580,6 +580,7 @@ def _warrants() -> list[Contract]:
             warrant_id=warrant_id,
             request_id=request_id,
             state=WarrantState.ISSUED,
+            warehouse_id=WAREHOUSE_ID,
             updated_at=decided_at,
         ),
     ]

@@ -182,10 +182,12 @@ def warrant_messages(
     now: datetime,
     warrant_id: str | None = None,
     warrant_holder_id: str | None = None,
+    warehouse_id: str | None = None,
 ) -> tuple[WarrantMessage, WarrantStateChanged]:
     """The decision event and the lot's new current state (for the compacted topic); an
     issued warrant has ``warrant_id`` (the lot's first by default) and names the holder its
-    request named."""
+    request named. The state names ``warehouse_id``, the warehouse the lot arrived at (None
+    while no arrival is known)."""
     issued_id = warrant_id or warrant_id_for(decision.lot_id)
     violations = tuple(rule_violation(v) for v in decision.violations)
     missing = tuple(missing_item(m) for m in decision.missing)
@@ -234,6 +236,7 @@ def warrant_messages(
         warrant_holder_id=(
             warrant_holder_id if decision.outcome is WarrantOutcome.ISSUED else None
         ),
+        warehouse_id=warehouse_id,
         updated_at=now,
     )
     return event, state
