@@ -6,13 +6,14 @@ mandatory field is readable, and the rulebook rejects it naming the field and th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
 from pydantic import AwareDatetime, Field, StringConstraints
 
-from contracts.base import Contract, Decimal_, TonnesCO2ePerTonne
+from contracts.base import Contract, Decimal_, JsonObject, TonnesCO2ePerTonne, Upcaster
 from contracts.values import (
     CalendarYear,
     EmissionsSummary,
@@ -32,6 +33,7 @@ _VOLUNTARY = "Voluntary (Appendix II)."
 RuleCheckedCode = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 RuleCheckedPercent = Decimal_
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 TonnesCO2ePerMegawattHour = Annotated[Decimal_, Field(ge=0)]
 Latitude = Annotated[Decimal_, Field(ge=-90, le=90)]
 Longitude = Annotated[Decimal_, Field(ge=-180, le=180)]
@@ -269,11 +271,37 @@ class CbamEmissionsFormSubmitted(Contract):
     )
 
 
+_FROM_THE_FORM = "as the accepted form (custody.cbam-form.submitted) states it"
+
+
+def _accepted_version_1_to_2(body: JsonObject) -> JsonObject:
+    """Version 1 carried none of the form's particulars the read side shows."""
+    return {
+        **body,
+        "producer_name": None,
+        "installation_id": None,
+        "installation_name": None,
+        "installation_country": None,
+        "cn_codes": [],
+        "verifier_name": None,
+        "accreditation_body": None,
+        "level_of_assurance": None,
+        "carbon_prices_paid": [],
+        "permission_to_publish": False,
+        "reporting_period": None,
+    }
+
+
 class CbamFormAccepted(Contract):
-    """The registry accepted a brand's form for a year; its emissions may be attached."""
+    """The registry accepted a brand's form for a year; its emissions may be attached.
+
+    From version 2 it also carries what importers and holders are shown of the form: the
+    producer and installation, the products' CN codes, the verification, the carbon prices
+    paid, the reporting period and whether the figures may be published (§4.2.3)."""
 
     MESSAGE_TYPE: ClassVar[str] = "custody.cbam-form.accepted"
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
+    UPCASTERS: ClassVar[Mapping[int, Upcaster]] = {1: _accepted_version_1_to_2}
 
     form_id: Identifier = Field(description="Id of the form decided on.")
     brand: Identifier = Field(description="Brand the form reports for.")
@@ -283,6 +311,61 @@ class CbamFormAccepted(Contract):
     )
     notes: tuple[Text, ...] = Field(
         default=(), description="Flags for a person, e.g. submitted after the deadline."
+    )
+    producer_name: Name | None = Field(
+        default=None,
+        description=f"Producer name, `producer_name` {_FROM_THE_FORM}; null in version 1.",
+    )
+    installation_id: Identifier | None = Field(
+        default=None,
+        description=f"Unique installation identifier, `installation_id` {_FROM_THE_FORM}; "
+        "null in version 1.",
+    )
+    installation_name: Name | None = Field(
+        default=None,
+        description=f"Smelter / refiner / asset name, `installation_name` {_FROM_THE_FORM}; "
+        "null in version 1.",
+    )
+    installation_country: CountryCode | None = Field(
+        default=None,
+        description="ISO 3166-1 alpha-2 code of the installation's country: the first two "
+        f'letters of `un_locode` {_FROM_THE_FORM} ("NO" of "NO SUN"); null in version 1.',
+    )
+    cn_codes: tuple[RuleCheckedCode, ...] = Field(
+        default=(),
+        description="Combined Nomenclature codes of the form's products (`products[].cn_code` "
+        f"{_FROM_THE_FORM}), each once, in the order of the products; empty in version 1.",
+    )
+    verifier_name: Name | None = Field(
+        default=None,
+        description=f"Verifier's company name, `verifier.company_name` {_FROM_THE_FORM}; null "
+        "when the form is unverified, and in version 1.",
+    )
+    accreditation_body: Name | None = Field(
+        default=None,
+        description=f"Verifier's accreditation body, `verifier.accreditation_body` "
+        f"{_FROM_THE_FORM}; null when the form is unverified, and in version 1.",
+    )
+    level_of_assurance: RuleCheckedCode | None = Field(
+        default=None,
+        description=f'Level of assurance ("reasonable" or "limited"), `level_of_assurance` '
+        f"{_FROM_THE_FORM}; null when the form is unverified, and in version 1.",
+    )
+    carbon_prices_paid: tuple[CarbonPricePaid, ...] = Field(
+        default=(),
+        description=f"Carbon prices paid at other installations or on precursors, "
+        f"`carbon_prices_paid` {_FROM_THE_FORM}; empty when none was paid, and in version 1.",
+    )
+    permission_to_publish: bool = Field(
+        default=False,
+        description="Whether the emissions may be shown on the public live sustainability "
+        f"disclosures (§4.2.3, opt-in): `permission_to_publish` {_FROM_THE_FORM}, false when "
+        "the form said false or left it null, and in version 1.",
+    )
+    reporting_period: ReportingPeriod | None = Field(
+        default=None,
+        description=f"Period the reported emissions cover, `reporting_period` {_FROM_THE_FORM}; "
+        "null in version 1.",
     )
     rulebook_version: Identifier = Field(description="Version of the rulebook applied.")
     decided_at: AwareDatetime = Field(description="When the decision was made.")

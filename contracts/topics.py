@@ -219,7 +219,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     TopicSpec(
         name="registry.warrant-state",
         purpose="the current state of every warrant, readable from the beginning; naming "
-        "the warrant's holder once issued",
+        "the warrant's holder once issued, and the warehouse holding the lot",
         message_types=(WarrantStateChanged,),
         key="lot_id",
         writer_roles=_REGISTRY,

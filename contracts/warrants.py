@@ -220,12 +220,20 @@ def _state_version_1_to_2(body: JsonObject) -> JsonObject:
     return {**body, "warrant_holder_id": None}
 
 
+def _state_version_2_to_3(body: JsonObject) -> JsonObject:
+    """Version 2 did not name the warehouse the lot is at."""
+    return {**body, "warehouse_id": None}
+
+
 class WarrantStateChanged(Contract):
     """The current state of one lot's warrant, for a compacted topic keyed by lot id."""
 
     MESSAGE_TYPE: ClassVar[str] = "custody.warrant.state-changed"
-    SCHEMA_VERSION: ClassVar[int] = 2
-    UPCASTERS: ClassVar[Mapping[int, Upcaster]] = {1: _state_version_1_to_2}
+    SCHEMA_VERSION: ClassVar[int] = 3
+    UPCASTERS: ClassVar[Mapping[int, Upcaster]] = {
+        1: _state_version_1_to_2,
+        2: _state_version_2_to_3,
+    }
 
     lot_id: Identifier = Field(description="Lot the state is of (the record key).")
     brand: Identifier = Field(description="Brand of the lot (the partition key).")
@@ -251,5 +259,12 @@ class WarrantStateChanged(Contract):
         "the holder it was cancelled for once cancelled; null before a warrant is issued, or "
         "when its request named no holder (null in version 1). A holder's subscriber filters "
         "on it.",
+    )
+    warehouse_id: Identifier | None = Field(
+        default=None,
+        description="Party id of the warehouse holding the lot, as the lot's arrival "
+        "(custody.lot.arrived) named it; null while the registry knows no arrival of the lot "
+        "(null in versions 1 and 2). A holder's or warehouse's reader finds where the metal "
+        "is, and filters on it.",
     )
     updated_at: AwareDatetime = Field(description="When the state last changed.")

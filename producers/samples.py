@@ -267,66 +267,27 @@ def _ecoa() -> list[Contract]:
 
 def _cbam() -> list[Contract]:
     decided_at = _at(date(2026, 3, 9), 14, 30)
+    form = _cbam_form()
+    verifier = form.verifier
+    assert verifier is not None
     return [
-        CbamEmissionsFormSubmitted.build(
-            form_id=FORM_ID,
-            brand=BRAND,
-            reporting_year=2025,
-            producer_name="Nordal Aluminium AS",
-            installation_name="Nordal Sunndal remelt and casthouse",
-            installation_address="Industriveien 12, 6600 Sunndalsøra, Norway",
-            installation_id=SITE_ID,
-            un_locode="NO SUN",
-            products=(
-                CbamProduct(
-                    product_name="A380.1 foundry alloy ingot",
-                    cn_code="7601",
-                    aggregated_goods_category="unwrought aluminium",
-                    scrap_t_per_t=Decimal("0.78"),
-                    pre_consumer_scrap_percent=Decimal("35"),
-                    other_elements_percent=Decimal("14.33"),
-                ),
-            ),
-            main_emission_source=EmissionSourceLocation(
-                address="Casthouse melting furnaces, Industriveien 12, Sunndalsøra",
-                latitude=Decimal("62.6751"),
-                longitude=Decimal("8.5631"),
-            ),
-            reporting_period=ReportingPeriod(start=date(2025, 1, 1), end=date(2025, 12, 31)),
-            methodology=MonitoringMethodology.CALCULATION_BASED,
-            direct_embedded_emissions=EmbeddedEmissions(
-                tco2e_per_t=Decimal("1.10"), basis=EmissionsBasis.ACTUAL
-            ),
-            indirect_embedded_emissions=EmbeddedEmissions(
-                tco2e_per_t=Decimal("0.85"), basis=EmissionsBasis.ACTUAL
-            ),
-            emission_factor=EmissionFactor(
-                tco2e_per_mwh=Decimal("0.019"), source=EmissionFactorSource.IEA
-            ),
-            carbon_prices_paid=(
-                CarbonPricePaid(
-                    paid_at="Nordal Sunndal remelt and casthouse",
-                    instrument="EU ETS (EEA)",
-                    amount_per_tco2e=Decimal("72.40"),
-                    currency="EUR",
-                ),
-            ),
-            verifier=Verifier(
-                company_name="Fjordcert Verification AS",
-                company_address="Havnegata 3, 7010 Trondheim, Norway",
-                company_contact="Ingrid Solberg, verification@fjordcert.example",
-                accreditation_body="Norsk akkreditering",
-            ),
-            level_of_assurance="limited",
-            permission_to_publish=True,
-            calculation_notes="Alloying elements above 5 % counted as primary unwrought "
-            "aluminium; scrap inputs carry zero embedded emissions.",
-        ),
+        form,
         CbamFormAccepted.build(
             form_id=FORM_ID,
             brand=BRAND,
             reporting_year=2025,
             emissions=EMISSIONS_2025,
+            producer_name=form.producer_name,
+            installation_id=form.installation_id,
+            installation_name=form.installation_name,
+            installation_country="NO",
+            cn_codes=("7601",),
+            verifier_name=verifier.company_name,
+            accreditation_body=verifier.accreditation_body,
+            level_of_assurance=form.level_of_assurance,
+            carbon_prices_paid=form.carbon_prices_paid,
+            permission_to_publish=True,
+            reporting_period=form.reporting_period,
             rulebook_version=RULEBOOK_VERSION,
             decided_at=decided_at,
         ),
@@ -357,6 +318,63 @@ def _cbam() -> list[Contract]:
             attached_at=decided_at,
         ),
     ]
+
+
+def _cbam_form() -> CbamEmissionsFormSubmitted:
+    return CbamEmissionsFormSubmitted.build(
+        form_id=FORM_ID,
+        brand=BRAND,
+        reporting_year=2025,
+        producer_name="Nordal Aluminium AS",
+        installation_name="Nordal Sunndal remelt and casthouse",
+        installation_address="Industriveien 12, 6600 Sunndalsøra, Norway",
+        installation_id=SITE_ID,
+        un_locode="NO SUN",
+        products=(
+            CbamProduct(
+                product_name="A380.1 foundry alloy ingot",
+                cn_code="7601",
+                aggregated_goods_category="unwrought aluminium",
+                scrap_t_per_t=Decimal("0.78"),
+                pre_consumer_scrap_percent=Decimal("35"),
+                other_elements_percent=Decimal("14.33"),
+            ),
+        ),
+        main_emission_source=EmissionSourceLocation(
+            address="Casthouse melting furnaces, Industriveien 12, Sunndalsøra",
+            latitude=Decimal("62.6751"),
+            longitude=Decimal("8.5631"),
+        ),
+        reporting_period=ReportingPeriod(start=date(2025, 1, 1), end=date(2025, 12, 31)),
+        methodology=MonitoringMethodology.CALCULATION_BASED,
+        direct_embedded_emissions=EmbeddedEmissions(
+            tco2e_per_t=Decimal("1.10"), basis=EmissionsBasis.ACTUAL
+        ),
+        indirect_embedded_emissions=EmbeddedEmissions(
+            tco2e_per_t=Decimal("0.85"), basis=EmissionsBasis.ACTUAL
+        ),
+        emission_factor=EmissionFactor(
+            tco2e_per_mwh=Decimal("0.019"), source=EmissionFactorSource.IEA
+        ),
+        carbon_prices_paid=(
+            CarbonPricePaid(
+                paid_at="Nordal Sunndal remelt and casthouse",
+                instrument="EU ETS (EEA)",
+                amount_per_tco2e=Decimal("72.40"),
+                currency="EUR",
+            ),
+        ),
+        verifier=Verifier(
+            company_name="Fjordcert Verification AS",
+            company_address="Havnegata 3, 7010 Trondheim, Norway",
+            company_contact="Ingrid Solberg, verification@fjordcert.example",
+            accreditation_body="Norsk akkreditering",
+        ),
+        level_of_assurance="limited",
+        permission_to_publish=True,
+        calculation_notes="Alloying elements above 5 % counted as primary unwrought "
+        "aluminium; scrap inputs carry zero embedded emissions.",
+    )
 
 
 def _brands() -> list[Contract]:
@@ -580,6 +598,7 @@ def _warrants() -> list[Contract]:
             warrant_id=warrant_id,
             request_id=request_id,
             state=WarrantState.ISSUED,
+            warehouse_id=WAREHOUSE_ID,
             updated_at=decided_at,
         ),
     ]

@@ -105,6 +105,7 @@ def sender_rejection(
     if isinstance(body, CbamEmissionsFormSubmitted):
         return form_message(
             FormDecision(body.form_id, body.brand, body.reporting_year, (refusal,), None),
+            body,
             rulebook_version=rulebook_version,
             now=now,
         )

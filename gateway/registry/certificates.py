@@ -100,7 +100,7 @@ def decide_form_message(
     brand = BrandAsOf(state.brand(form.brand), context.now)
     decision = decide_form(form, brand, context.rulebook, today=context.now.date())
     outputs: list[Contract] = [
-        form_message(decision, rulebook_version=context.rulebook.version, now=context.now)
+        form_message(decision, form, rulebook_version=context.rulebook.version, now=context.now)
     ]
     if not decision.accepted or decision.emissions is None:
         return Step(state, tuple(outputs))

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
-from contracts.cbam import CbamFormAccepted, CbamFormRejected, EmissionsAttached
+from contracts.cbam import (
+    CbamEmissionsFormSubmitted,
+    CbamFormAccepted,
+    CbamFormRejected,
+    EmissionsAttached,
+)
 from contracts.ecoa import ECoAAccepted, ECoARejected
 from contracts.production import ProductionBatchAccepted, ProductionBatchRejected
 from contracts.values import EmissionsSummary, MissingItem, MissingItemKind, RuleViolation
@@ -132,15 +138,35 @@ def recorded_cast_message(
 
 
 def form_message(
-    decision: FormDecision, *, rulebook_version: str, now: datetime
+    decision: FormDecision,
+    form: CbamEmissionsFormSubmitted,
+    *,
+    rulebook_version: str,
+    now: datetime,
 ) -> CbamFormAccepted | CbamFormRejected:
+    """The decision on ``form``; an accepted one carries what the read side shows of the form
+    (its verification only when it was verified)."""
     if decision.emissions is not None and decision.accepted:
+        verifier = form.verifier
         return CbamFormAccepted.build(
             form_id=decision.form_id,
             brand=decision.brand,
             reporting_year=decision.reporting_year,
             emissions=emissions_summary(decision.emissions),
             notes=decision.notes,
+            producer_name=form.producer_name,
+            installation_id=form.installation_id,
+            installation_name=form.installation_name,
+            installation_country=_country_of(form.un_locode),
+            cn_codes=tuple(
+                dict.fromkeys(p.cn_code for p in form.products if p.cn_code is not None)
+            ),
+            verifier_name=None if verifier is None else verifier.company_name,
+            accreditation_body=None if verifier is None else verifier.accreditation_body,
+            level_of_assurance=None if verifier is None else form.level_of_assurance,
+            carbon_prices_paid=form.carbon_prices_paid,
+            permission_to_publish=form.permission_to_publish is True,
+            reporting_period=form.reporting_period,
             rulebook_version=rulebook_version,
             decided_at=now,
         )
@@ -152,6 +178,17 @@ def form_message(
         rulebook_version=rulebook_version,
         decided_at=now,
     )
+
+
+def _country_of(un_locode: str | None) -> str | None:
+    """The ISO 3166-1 alpha-2 country code a UN/LOCODE starts with ("NO" of "NO SUN"); None
+    when there is no code or it does not start with two capital letters."""
+    if un_locode is None or _COUNTRY_CODE.match(un_locode) is None:
+        return None
+    return un_locode[:2]
+
+
+_COUNTRY_CODE = re.compile(r"[A-Z]{2}")
 
 
 def emissions_attached(
@@ -182,10 +219,12 @@ def warrant_messages(
     now: datetime,
     warrant_id: str | None = None,
     warrant_holder_id: str | None = None,
+    warehouse_id: str | None = None,
 ) -> tuple[WarrantMessage, WarrantStateChanged]:
     """The decision event and the lot's new current state (for the compacted topic); an
     issued warrant has ``warrant_id`` (the lot's first by default) and names the holder its
-    request named."""
+    request named. The state names ``warehouse_id``, the warehouse the lot arrived at (None
+    while no arrival is known)."""
     issued_id = warrant_id or warrant_id_for(decision.lot_id)
     violations = tuple(rule_violation(v) for v in decision.violations)
     missing = tuple(missing_item(m) for m in decision.missing)
@@ -234,6 +273,7 @@ def warrant_messages(
         warrant_holder_id=(
             warrant_holder_id if decision.outcome is WarrantOutcome.ISSUED else None
         ),
+        warehouse_id=warehouse_id,
         updated_at=now,
     )
     return event, state

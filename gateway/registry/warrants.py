@@ -162,9 +162,10 @@ def _decide(
     *,
     always_publish: bool = False,
 ) -> tuple[RegistryState, list[Contract]]:
+    lot = state.lot(request.lot_id)
     decision = decide_warrant(
         request,
-        state.lot(request.lot_id),
+        lot,
         BrandAsOf(state.brand(request.brand), context.now),
         context.rulebook,
         today=context.now.date(),
@@ -188,6 +189,7 @@ def _decide(
             now=context.now,
             warrant_id=warrant_id,
             warrant_holder_id=request.warrant_holder_id,
+            warehouse_id=None if lot is None else lot.warehouse_id,
         )
     )
     if warrant_id is not None:
@@ -226,6 +228,7 @@ def cancel_warrant(state: RegistryState, cancel: CancelWarrant, context: Context
     not issued or already cancelled, or one of another lot, brand or warehouse."""
     issued = _warrant_to_cancel(state, cancel)
     warrant_id = cancel.warrant_id
+    lot = state.lot(cancel.lot_id)
     outputs: list[Contract] = [
         WarrantCancelled.build(
             warrant_id=warrant_id,
@@ -242,6 +245,7 @@ def cancel_warrant(state: RegistryState, cancel: CancelWarrant, context: Context
             state=WarrantState.CANCELLED,
             cancellation_reason=cancel.reason,
             warrant_holder_id=_holder_of(state, cancel.lot_id, warrant_id),
+            warehouse_id=None if lot is None else lot.warehouse_id,
             updated_at=context.now,
         ),
     ]

@@ -29,6 +29,7 @@ from tests.integration.test_registry_on_kafka import final_warrant_states, group
 from tests.unit.test_registry_custody_moves import (
     HOLDER,
     LOT,
+    WAREHOUSE,
     WARRANT,
     cancel,
     claimed_scenario,
@@ -67,13 +68,14 @@ async def test_a_claimed_lot_warranted_and_cancelled_moves_custody_once_per_even
 
     registry_outputs = await all_outputs(topics)
     assert final_warrant_states(registry_outputs) == {LOT: "cancelled"}
-    # the lot's state record names its holder once issued, and when it is cancelled
+    # the lot's state record names its holder once issued, and when it is cancelled, and
+    # the warehouse holding the lot on both
     holders = [
-        (body.state.value, body.warrant_holder_id)
+        (body.state.value, body.warrant_holder_id, body.warehouse_id)
         for body in (r.decoded.body for r in registry_outputs)
         if isinstance(body, WarrantStateChanged)
     ]
-    assert holders[-2:] == [("issued", HOLDER), ("cancelled", HOLDER)]
+    assert holders[-2:] == [("issued", HOLDER, WAREHOUSE), ("cancelled", HOLDER, WAREHOUSE)]
     assert types_of(registry_outputs).count("custody.warrant.cancelled") == 1
     ledger_outcomes = Counter[str]()
     for record in await read_to_end(

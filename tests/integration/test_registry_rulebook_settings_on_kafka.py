@@ -124,7 +124,8 @@ async def test_forms_on_the_broker_sender_plausibility_and_configured_dates(
     topics: TestTopics, tmp_path: Path
 ) -> None:
     """A stranger's form is rejected citing §4.2.1; a form in kg is refused naming the slip;
-    with GATEWAY_CBAM_VERIFICATION_START later, an unverified form is accepted with a note."""
+    with GATEWAY_CBAM_VERIFICATION_START later, an unverified form is accepted with a note,
+    carrying the form's particulars but no verification."""
     listing, *_rest = scenario_messages()
     form = next(m for m in scenario_messages() if isinstance(m, CbamEmissionsFormSubmitted))
     in_kg = form.model_copy(
@@ -156,3 +157,13 @@ async def test_forms_on_the_broker_sender_plausibility_and_configured_dates(
     [accepted] = decided(records, "custody.cbam-form.accepted")
     assert isinstance(accepted, CbamFormAccepted) and accepted.form_id == "FORM-UNVERIFIED"
     assert "not verified: a form must be verified from 2027-01-01 (§4.1.3)" in accepted.notes
+    # the read side is shown the form's particulars, and no verification it did not have
+    assert (accepted.producer_name, accepted.installation_id, accepted.installation_country) == (
+        form.producer_name,
+        form.installation_id,
+        "NO",
+    )
+    assert (accepted.cn_codes, accepted.reporting_period) == (("7601",), form.reporting_period)
+    assert (accepted.verifier_name, accepted.accreditation_body) == (None, None)
+    assert accepted.level_of_assurance is None
+    assert accepted.permission_to_publish is (form.permission_to_publish is True)
