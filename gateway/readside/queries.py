@@ -13,11 +13,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from contracts.api import CertificateView, HeldWarrants
-from gateway.readside.access import CertificateParties, CurrentWarrant, may_read_certificate
+from gateway.readside.access import (
+    ISSUED,
+    CertificateParties,
+    WarrantOfCertificate,
+    may_read_certificate,
+)
 from gateway.readside.views import certificate_view, held_warrant
 
 Row = dict[str, Any]
-ISSUED = "issued"
 
 
 class RowSource(Protocol):
@@ -67,13 +71,12 @@ class ReadSide:
         states = self.store.rows_in(
             "warrant_states", "warrant_id", [n["warrant_id"] for n in named]
         )
-        current = tuple(
-            CurrentWarrant(s["warrant_id"], s["holder_id"], s["warehouse_id"])
+        warrants = tuple(
+            WarrantOfCertificate(s["warrant_id"], s["state"], s["holder_id"], s["warehouse_id"])
             for s in states
-            if s["state"] == ISSUED
         )
         return CertificateParties(
-            producer_id=brands[0]["producer_id"] if brands else None, current_warrants=current
+            producer_id=brands[0]["producer_id"] if brands else None, warrants=warrants
         )
 
     def _certificates(self, ecoa_ids: Iterable[str]) -> dict[str, CertificateView]:
