@@ -70,3 +70,49 @@ class HeldWarrant(ApiModel):
 class HeldWarrants(ApiModel):
     party_id: str
     warrants: list[HeldWarrant]
+
+
+class BrandDisclosure(ApiModel):
+    """A brand's emissions for one year, shown publicly because its producer opted in (§4.2.3)."""
+
+    brand: str
+    producer_name: str | None
+    installation_country: str | None = Field(description="ISO 3166 alpha-2, from the UN/LOCODE.")
+    reporting_year: int
+    direct_tco2e_per_t: DecimalText
+    indirect_tco2e_per_t: DecimalText
+    total_tco2e_per_t: DecimalText
+    direct_basis: str = Field(description='"actual" or "default".')
+    indirect_basis: str = Field(description='"actual" or "default".')
+    verified: bool
+    verifier: str | None
+    level_of_assurance: str | None
+
+
+class PublicDisclosures(ApiModel):
+    disclosures: list[BrandDisclosure] = Field(
+        description="Each opted-in brand's standing form per year, newest year first."
+    )
+
+
+class ScopeDistribution(ApiModel):
+    scope: str = Field(description='"direct", "indirect" or "total" (t CO2e per t).')
+    brands: int = Field(description="How many listed brands reported.")
+    mean: DecimalText
+    percentiles: dict[str, DecimalText] = Field(
+        description="p10, p25, p50, p75, p90: each the mean of the minimum group's figures "
+        "nearest that rank, so that none is one brand's own."
+    )
+
+
+class YearStatistics(ApiModel):
+    reporting_year: int
+    brands: int
+    distributions: list[ScopeDistribution]
+    withheld: str | None = Field(description="Why the year's distribution is not shown.")
+
+
+class AggregateStatistics(ApiModel):
+    published_from: str = Field(description="No statistics before this date (§4.2.3).")
+    minimum_group: int = Field(description="The fewest brands a distribution is shown for.")
+    years: list[YearStatistics]

@@ -10,18 +10,31 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from typing import Any, Protocol
 
-from contracts.api import CertificateView, HeldWarrants
+from contracts.api import (
+    AggregateStatistics,
+    BrandDisclosure,
+    CertificateView,
+    HeldWarrants,
+    PublicDisclosures,
+)
+from contracts.api import ScopeDistribution as ScopeDistributionView
+from contracts.api import YearStatistics as YearStatisticsView
 from gateway.readside.access import (
     ISSUED,
     CertificateParties,
     WarrantOfCertificate,
     may_read_certificate,
 )
-from gateway.readside.views import certificate_view, held_warrant
+from gateway.readside.disclosures import ReportedFigures, StatisticsPolicy, statistics
+from gateway.readside.views import basis, certificate_view, held_warrant
 
 Row = dict[str, Any]
+DEFAULT_STATISTICS_POLICY = StatisticsPolicy(published_from=date(2026, 1, 1), minimum_group=5)
+"""No statistics before the definitive period (§4.2.3); none over fewer than five brands."""
 
 
 class RowSource(Protocol):
@@ -34,6 +47,7 @@ class RowSource(Protocol):
 class ReadSide:
     store: RowSource
     exchange_parties: frozenset[str]
+    statistics_policy: StatisticsPolicy = DEFAULT_STATISTICS_POLICY
 
     def held_warrants(self, party_id: str) -> HeldWarrants:
         """The warrants ``party_id`` holds now, with their CoAs and the emissions attached."""
@@ -91,3 +105,79 @@ class ReadSide:
             c["ecoa_id"]: certificate_view(c, attachments.get(c["ecoa_id"]), forms)
             for c in certificates
         }
+
+    # -- what everyone may read (§4.2.3) ------------------------------------------------------
+    def _standing_forms(self) -> list[tuple[Row, Row]]:
+        """(brand, form) of each brand's standing form per year, listed brands only."""
+        brands = {b["brand"]: b for b in self.store.rows("brands") if b["status"] == "listed"}
+        standing = [s for s in self.store.rows("brand_forms") if s["brand"] in brands]
+        forms = {
+            f["form_id"]: f
+            for f in self.store.rows_in("cbam_forms", "form_id", [s["form_id"] for s in standing])
+        }
+        return [
+            (brands[s["brand"]], forms[s["form_id"]]) for s in standing if s["form_id"] in forms
+        ]
+
+    def public_disclosures(self) -> PublicDisclosures:
+        """The figures of the brands whose producer opted in, per year, newest first."""
+        shown = []
+        for _brand, form in self._standing_forms():
+            if not form["permission_to_publish"]:
+                continue
+            figures, disclosure = form["emissions"], form["disclosure"] or {}
+            shown.append(
+                BrandDisclosure(
+                    brand=form["brand"],
+                    producer_name=disclosure.get("producer_name"),
+                    installation_country=disclosure.get("installation_country"),
+                    reporting_year=int(form["reporting_year"]),
+                    direct_tco2e_per_t=str(figures["direct_tco2e_per_t"]),
+                    indirect_tco2e_per_t=str(figures["indirect_tco2e_per_t"]),
+                    total_tco2e_per_t=str(figures["total_tco2e_per_t"]),
+                    direct_basis=basis(figures["direct_is_default_value"]),
+                    indirect_basis=basis(figures["indirect_is_default_value"]),
+                    verified=disclosure.get("verifier_name") is not None,
+                    verifier=disclosure.get("verifier_name"),
+                    level_of_assurance=disclosure.get("level_of_assurance"),
+                )
+            )
+        shown.sort(key=lambda d: (-d.reporting_year, d.brand))
+        return PublicDisclosures(disclosures=shown)
+
+    def aggregate_statistics(self, today: date) -> AggregateStatistics:
+        """The distribution of reported intensities across listed brands (raises
+        ``NotYetPublished`` before the policy's date)."""
+        figures = [
+            ReportedFigures(
+                brand=form["brand"],
+                reporting_year=int(form["reporting_year"]),
+                direct=Decimal(str(form["emissions"]["direct_tco2e_per_t"])),
+                indirect=Decimal(str(form["emissions"]["indirect_tco2e_per_t"])),
+                total=Decimal(str(form["emissions"]["total_tco2e_per_t"])),
+            )
+            for _brand, form in self._standing_forms()
+        ]
+        policy = self.statistics_policy
+        years = statistics(figures, policy, today=today)
+        return AggregateStatistics(
+            published_from=policy.published_from.isoformat(),
+            minimum_group=policy.minimum_group,
+            years=[
+                YearStatisticsView(
+                    reporting_year=year.reporting_year,
+                    brands=year.brands,
+                    withheld=year.withheld,
+                    distributions=[
+                        ScopeDistributionView(
+                            scope=d.scope,
+                            brands=d.brands,
+                            mean=str(d.mean),
+                            percentiles={f"p{p}": str(v) for p, v in d.percentiles.items()},
+                        )
+                        for d in year.distributions
+                    ],
+                )
+                for year in years
+            ],
+        )

@@ -10,7 +10,7 @@ from contracts.api import AttachedEmissions, CertificateView, HeldWarrant
 Row = Mapping[str, Any]
 
 
-def _basis(is_default: object) -> str:
+def basis(is_default: object) -> str:
     return "default" if is_default else "actual"
 
 
@@ -26,8 +26,8 @@ def attached_emissions(attachment: Row, form: Row | None) -> AttachedEmissions:
         direct_tco2e_per_t=str(figures["direct_tco2e_per_t"]),
         indirect_tco2e_per_t=str(figures["indirect_tco2e_per_t"]),
         total_tco2e_per_t=str(figures["total_tco2e_per_t"]),
-        direct_basis=_basis(figures["direct_is_default_value"]),
-        indirect_basis=_basis(figures["indirect_is_default_value"]),
+        direct_basis=basis(figures["direct_is_default_value"]),
+        indirect_basis=basis(figures["indirect_is_default_value"]),
         verified=verifier is not None,
         verifier=verifier,
         level_of_assurance=disclosure.get("level_of_assurance"),

@@ -32,6 +32,7 @@ from gateway.processors import ledger as ledger_processor
 from gateway.processors import registry as registry_processor
 from gateway.processors.ledger import LedgerSettings
 from gateway.processors.registry import PipelineSettings
+from gateway.readside.disclosures import StatisticsPolicy
 from gateway.readside.queries import ReadSide
 from gateway.readside.tables import SOURCE_TOPICS
 from gateway.registry.state import RegistryState
@@ -109,7 +110,14 @@ class GatewayApp:
         readside_broker = None
         if self.settings.readside or not engines:
             self.read_store = open_read_store(self.settings)
-            self.read_side = ReadSide(self.read_store, frozenset(self.pipeline.exchange_parties))
+            self.read_side = ReadSide(
+                self.read_store,
+                frozenset(self.pipeline.exchange_parties),
+                StatisticsPolicy(
+                    published_from=self.settings.statistics_published_from,
+                    minimum_group=self.settings.statistics_minimum_group,
+                ),
+            )
             readside_broker = build_readside_broker(
                 self.readside_subscription(), self.read_store, self.metrics
             )
@@ -120,6 +128,7 @@ class GatewayApp:
                 asyncapi=lambda: document,
                 read_side=lambda: self.read_side if self.readside_running else None,
                 tokens=self.tokens,
+                today=lambda: self.clock().date(),
             ),
             self.settings.ops_host,
             self.settings.ops_port,

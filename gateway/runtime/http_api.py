@@ -6,7 +6,9 @@ publishes the OpenAPI document from them (``/openapi.json``), which a test check
 because it runs as a task beside the engines (``HttpServer.start`` binds, ``stop`` closes).
 
 - ``/health``, ``/ready``, ``/metrics``, ``/asyncapi.json`` and ``/openapi.json`` are open:
-  they say nothing about any party's metal. ``/ready`` answers 503 naming the checks failed.
+  they say nothing about any party's metal; so are ``/public/...``, what the exchange shows
+  everyone (the opted-in brands' disclosures, the aggregate statistics). ``/ready`` answers
+  503 naming the checks failed.
 - Every ``/v1/...`` endpoint needs ``Authorization: Bearer <token>``; the token names one
   party (``gateway.runtime.api_tokens``). Without one, or with one not known: 401. Nothing a
   party may not read is acknowledged: a CoA it may not see is 404, like one that does not exist.
@@ -19,6 +21,7 @@ import contextlib
 import socket
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import structlog
@@ -30,7 +33,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from consumers.metrics import GatewayMetrics
-from contracts.api import CertificateView, HeldWarrants, Problem
+from contracts.api import (
+    AggregateStatistics,
+    CertificateView,
+    HeldWarrants,
+    Problem,
+    PublicDisclosures,
+)
+from gateway.readside.disclosures import NotYetPublished
 from gateway.readside.queries import ReadSide
 from gateway.runtime.api_tokens import ApiTokens
 
@@ -78,6 +88,7 @@ def create_http_app(
     asyncapi: AsyncApiSource,
     read_side: Callable[[], ReadSide | None],
     tokens: ApiTokens,
+    today: Callable[[], date] = lambda: datetime.now(UTC).date(),
     readiness_timeout_seconds: float = 5.0,
 ) -> FastAPI:
     """The ASGI application. ``read_side`` answers None while the read side is not running
@@ -195,6 +206,27 @@ def create_http_app(
         if found is None:
             raise HTTPException(404, f"no certificate {ecoa_id}")
         return found
+
+    @app.get(
+        "/public/disclosures",
+        tags=["public"],
+        summary="The emissions of the brands whose producer opted in to show them (§4.2.3)",
+    )
+    def public_disclosures(reads: Reads) -> PublicDisclosures:
+        return reads.public_disclosures()
+
+    @app.get(
+        "/public/statistics",
+        tags=["public"],
+        summary="The distribution of reported intensities across listed brands (§4.2.3): "
+        "never before the configured date, never over fewer brands than the minimum group",
+        responses={403: {"model": Problem}},
+    )
+    def aggregate_statistics(reads: Reads) -> AggregateStatistics:
+        try:
+            return reads.aggregate_statistics(today())
+        except NotYetPublished as refused:
+            raise HTTPException(403, str(refused)) from None
 
     return app
 

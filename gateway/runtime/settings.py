@@ -165,6 +165,16 @@ class Settings(BaseSettings):
         "SQLite (each instance keeps every row), custody-readside for PostgreSQL (the "
         "instances share the partitions and the store).",
     )
+    statistics_published_from: date = Field(
+        default=date(2026, 1, 1),
+        description="No aggregate statistics before this day (§4.2.3: no earlier than the "
+        "start of the definitive period).",
+    )
+    statistics_minimum_group: int = Field(
+        default=5,
+        ge=2,
+        description="The fewest listed brands a year's distribution is published for.",
+    )
     api_tokens_file: Path | None = Field(
         default=None,
         description='A JSON file {"<party id>": ["<sha256 of a token>", ...]} naming the '

@@ -350,8 +350,115 @@ async def test_the_openapi_document_names_every_endpoint_and_its_answers(api: Ru
         "/asyncapi.json",
         "/v1/warrants",
         "/v1/certificates/{ecoa_id}",
+        "/public/disclosures",
+        "/public/statistics",
     }
     certificate = paths["/v1/certificates/{ecoa_id}"]["get"]
     assert {"200", "401", "404"} <= set(certificate["responses"])
     assert certificate["security"] == [{"HTTPBearer": []}]
     assert "HeldWarrants" in document["components"]["schemas"]
+
+
+# ---- what everyone may read (§4.2.3) ------------------------------------------------------
+
+
+def seeded_forms(store: SqliteReadStore, brands: int, *, opted_in: set[int]) -> None:
+    from gateway.readside.projection import as_json
+    from gateway.readside.tables import BRAND_FORMS, FORMS
+
+    writes = []
+    for n in range(brands):
+        brand = f"BRAND{n:02}"
+        figures = {**EMISSIONS, "direct_tco2e_per_t": str(n), "total_tco2e_per_t": str(n + 2)}
+        disclosure = {
+            "producer_name": f"Smelter {n}",
+            "installation_country": "NO",
+            "verifier_name": "Verifier AS" if n % 2 else None,
+            "level_of_assurance": "reasonable" if n % 2 else None,
+        }
+        writes += [
+            Put(
+                BRANDS,
+                {
+                    "brand": brand,
+                    "producer_id": f"p{n}",
+                    "country_of_origin": "Norway",
+                    "status": "listed",
+                    "effective_at": "x",
+                    "event_id": f"b{n}",
+                },
+            ),
+            Put(
+                FORMS,
+                {
+                    "form_id": f"F-{n}",
+                    "brand": brand,
+                    "decided_at": "x",
+                    "reporting_year": 2025,
+                    "permission_to_publish": int(n in opted_in),
+                    "emissions": as_json(figures),
+                    "disclosure": as_json(disclosure),
+                    "event_id": f"f{n}",
+                },
+            ),
+            Put(
+                BRAND_FORMS,
+                {"brand": brand, "reporting_year": 2025, "form_id": f"F-{n}", "event_id": f"f{n}"},
+            ),
+        ]
+    store.apply(writes)
+
+
+async def test_public_disclosures_show_the_opted_in_brands_only_without_a_token(
+    api: Running,
+) -> None:
+    seeded_forms(api.store, 6, opted_in={1, 4})
+    answer = await api.get("/public/disclosures")
+    assert answer.status_code == 200
+    shown = answer.json()["disclosures"]
+    assert [d["brand"] for d in shown] == ["BRAND01", "BRAND04"]
+    assert shown[0]["verified"] is True and shown[0]["verifier"] == "Verifier AS"
+    assert shown[1]["verified"] is False and shown[1]["direct_tco2e_per_t"] == "4"
+    assert "BRAND00" not in answer.text and "NORDAL" not in answer.text
+
+
+async def test_statistics_are_withheld_below_the_minimum_group_and_shown_above(
+    api: Running,
+) -> None:
+    seeded_forms(api.store, 4, opted_in=set())
+    [year] = (await api.get("/public/statistics")).json()["years"]
+    assert year["distributions"] == [] and "fewer than 5" in year["withheld"]
+    assert "BRAND" not in (await api.get("/public/statistics")).text
+    seeded_forms(api.store, 9, opted_in=set())
+    body = (await api.get("/public/statistics")).json()
+    [year] = body["years"]
+    direct = next(d for d in year["distributions"] if d["scope"] == "direct")
+    assert (direct["brands"], direct["mean"], body["minimum_group"]) == (9, "4.000", 5)
+    assert set(direct["percentiles"]) == {"p10", "p25", "p50", "p75", "p90"}
+    # no published figure is one brand's own: the extremes are blends of five
+    assert direct["percentiles"]["p10"] == "2.000" and direct["percentiles"]["p90"] == "6.000"
+
+
+async def test_statistics_are_not_published_before_the_date(tmp_path: Path) -> None:
+    from datetime import date
+
+    store = SqliteReadStore(tmp_path / "early.sqlite3")
+    seeded_forms(store, 9, opted_in=set())
+    app = create_http_app(
+        metrics=GatewayMetrics(),
+        readiness=Probe(),
+        asyncapi=lambda: DOCUMENT,
+        read_side=lambda: ReadSide(store, frozenset()),
+        tokens=ApiTokens.none(),
+        today=lambda: date(2025, 12, 31),
+    )
+    server = HttpServer(app, LOOPBACK, 0)
+    port = await server.start()
+    try:
+        async with httpx.AsyncClient() as http:
+            answer = await http.get(f"http://{LOOPBACK}:{port}/public/statistics")
+    finally:
+        await server.stop()
+        store.close()
+    assert answer.status_code == 403
+    assert "not published before 2026-01-01" in answer.json()["error"]
