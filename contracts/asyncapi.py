@@ -87,6 +87,12 @@ class ProcessorChannels:
     name: str
     receives: tuple[str, ...]
     sends: tuple[str, ...]
+    reads_how: str = (
+        "consumes this topic exactly once and decides every message by the exchange's rules"
+    )
+    """How it reads, for the receive operations' descriptions."""
+    operation: str = "receive"
+    """The suffix of its receive operations' ids: ``<topic>.<operation>``."""
 
 
 def default_version() -> str:
@@ -184,13 +190,16 @@ def _channel(spec: TopicSpec, topic_prefix: str) -> JsonObject:
 def _operations(
     catalogue: Iterable[TopicSpec], processors: Sequence[ProcessorChannels]
 ) -> JsonObject:
-    readers = {topic: processor.name for processor in processors for topic in processor.receives}
     operations: JsonObject = {}
     for spec in catalogue:
         operations[f"{spec.name}.send"] = _send_operation(spec)
-        reader = readers.get(spec.name)
-        if reader is not None:
-            operations[f"{spec.name}.receive"] = _receive_operation(spec, reader)
+        for processor in processors:
+            if spec.name in processor.receives:
+                operations[f"{spec.name}.{processor.operation}"] = _receive_operation(
+                    spec, processor
+                )
+        if spec.subscriber_roles:
+            operations[f"{spec.name}.subscribe"] = _subscribe_operation(spec)
     return operations
 
 
@@ -217,17 +226,38 @@ def _send_operation(spec: TopicSpec) -> JsonObject:
     }
 
 
-def _receive_operation(spec: TopicSpec, reader: str) -> JsonObject:
+def _receive_operation(spec: TopicSpec, processor: ProcessorChannels) -> JsonObject:
+    reader = processor.name
     return {
         "action": "receive",
         "channel": {"$ref": f"#/channels/{spec.name}"},
         "title": f"The {reader} reads {spec.name}",
         "summary": f"Read by the {reader}: {spec.purpose}.",
-        "description": (
-            f"Action receive: the {reader} consumes this topic exactly once and decides "
-            "every message by the exchange's rules."
-        ),
+        "description": f"Action receive: the {reader} {processor.reads_how}.",
         "messages": _operation_messages(spec),
+    }
+
+
+READ_COMMITTED_REQUIRED = (
+    "Subscribe with isolation.level=read_committed: the registry writes in transactions, and a "
+    "read_uncommitted consumer also sees records of transactions that were aborted (a registry "
+    "instance stopped between its send and its commit), which the registry then decides again."
+)
+
+
+def _subscribe_operation(spec: TopicSpec) -> JsonObject:
+    roles = ", ".join(role.value for role in spec.subscriber_roles)
+    return {
+        "action": "receive",
+        "channel": {"$ref": f"#/channels/{spec.name}"},
+        "title": f"Subscribe to {spec.name}",
+        "summary": f"Read by {roles}: {spec.purpose}.",
+        "description": f"Action receive: parties in the role(s) {roles} may subscribe. "
+        + READ_COMMITTED_REQUIRED,
+        "messages": _operation_messages(spec),
+        "bindings": {"kafka": {"bindingVersion": "0.5.0"}},
+        "x-subscriber-roles": [role.value for role in spec.subscriber_roles],
+        "x-isolation-level": "read_committed",
     }
 
 

@@ -58,6 +58,18 @@ LEDGER_PARTITIONS = 1
 (``with_ledger_partitions``); see the README's custody ledger."""
 
 
+class ReaderRole(StrEnum):
+    """Who may subscribe to a topic: the parties' roles, and the holders and importers who
+    send nothing but read their metal's state."""
+
+    PRODUCER = "producer"
+    WAREHOUSE = "warehouse"
+    MEMBER = "member"
+    HOLDER = "holder"
+    IMPORTER = "importer"
+    EXCHANGE = "exchange"
+
+
 class CleanupPolicy(StrEnum):
     DELETE = "delete"
     COMPACT = "compact"
@@ -85,6 +97,10 @@ class TopicSpec:
     extra_configs: Mapping[str, str] = field(default_factory=dict)
     key_fields: Mapping[type[Contract], str] = field(default_factory=dict)
     """Per message type, the field keying it when it is not ``key``."""
+    subscriber_roles: tuple[ReaderRole, ...] = ()
+    """The parties' roles that may subscribe to the topic (read committed). A topic whose
+    records carry one party's emissions or positions is for the exchange only: the parties
+    read those through the HTTP API, which shows each party its own."""
 
     def broker_configs(self) -> dict[str, str]:
         return {"cleanup.policy": self.cleanup_policy.value, **self.extra_configs}
@@ -120,6 +136,15 @@ by its posting id."""
 _PRODUCER = (PartyRole.PRODUCER,)
 _WAREHOUSE = (PartyRole.WAREHOUSE,)
 _EXCHANGE = (PartyRole.EXCHANGE,)
+_EVERY_PARTY = tuple(ReaderRole)
+_WARRANT_FOLLOWERS = (
+    ReaderRole.HOLDER,
+    ReaderRole.IMPORTER,
+    ReaderRole.MEMBER,
+    ReaderRole.WAREHOUSE,
+    ReaderRole.EXCHANGE,
+)
+_EXCHANGE_READS = (ReaderRole.EXCHANGE,)
 _REGISTRY = (PartyRole.REGISTRY,)
 _COMPACT_QUICKLY = {"min.cleanable.dirty.ratio": "0.1", "segment.ms": "3600000"}
 
@@ -186,6 +211,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(BrandListed, BrandSuspended, BrandReinstated, BrandDelisted),
         key="brand",
         writer_roles=_REGISTRY,
+        subscriber_roles=_EVERY_PARTY,
         cleanup_policy=CleanupPolicy.COMPACT,
         extra_configs=_COMPACT_QUICKLY,
     ),
@@ -201,6 +227,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         ),
         key="brand",
         writer_roles=_REGISTRY,
+        subscriber_roles=_EXCHANGE_READS,
     ),
     TopicSpec(
         name="registry.cbam-form-decisions",
@@ -208,6 +235,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(CbamFormAccepted, CbamFormRejected, EmissionsAttached),
         key="brand",
         writer_roles=_REGISTRY,
+        subscriber_roles=_EXCHANGE_READS,
     ),
     TopicSpec(
         name="registry.warrant-decisions",
@@ -215,6 +243,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(WarrantIssued, WarrantRejected, WarrantPending, WarrantCancelled),
         key="brand",
         writer_roles=_REGISTRY,
+        subscriber_roles=_EXCHANGE_READS,
     ),
     TopicSpec(
         name="registry.warrant-state",
@@ -223,6 +252,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(WarrantStateChanged,),
         key="lot_id",
         writer_roles=_REGISTRY,
+        subscriber_roles=_WARRANT_FOLLOWERS,
         cleanup_policy=CleanupPolicy.COMPACT,
         extra_configs=_COMPACT_QUICKLY,
     ),
@@ -261,6 +291,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=LEDGER_DECISIONS,
         key="posting_id",
         writer_roles=_REGISTRY,
+        subscriber_roles=_EXCHANGE_READS,
         partitions=1,
     ),
     TopicSpec(
@@ -270,6 +301,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(CustodyBalanceUpdated,),
         key="account_key",
         writer_roles=_REGISTRY,
+        subscriber_roles=_EXCHANGE_READS,
         cleanup_policy=CleanupPolicy.COMPACT,
         extra_configs=_COMPACT_QUICKLY,
     ),
@@ -324,6 +356,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         message_types=(DeadLetterRecorded,),
         key="source_topic",
         writer_roles=_REGISTRY,
+        subscriber_roles=_EXCHANGE_READS,
         partitions=1,
     ),
 )

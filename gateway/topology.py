@@ -24,6 +24,7 @@ from contracts.topics import TOPICS_BY_NAME, route
 from contracts.values import PartyRole
 from gateway.ledger import apply_fact, claim_document
 from gateway.ledger import post as ledger_post
+from gateway.readside.tables import SOURCE_TOPICS as READ_SIDE_TOPICS
 from gateway.registry.core import HANDLERS
 
 DEAD_LETTERS = "registry.dead-letters"
@@ -182,7 +183,15 @@ def writers_of(topic: str) -> tuple[Processor, ...]:
 
 def asyncapi_channels() -> tuple[ProcessorChannels, ...]:
     """What each processor receives and sends, as the AsyncAPI document states it."""
-    return tuple(
+    read_side = ProcessorChannels(
+        name="read side",
+        receives=READ_SIDE_TOPICS,
+        sends=(),
+        operation="project",
+        reads_how="projects this topic's committed records into its store (read_committed, "
+        "at least once, idempotent upserts) for the parties' HTTP API",
+    )
+    return *(
         ProcessorChannels(
             name=spec.processor.value,
             receives=spec.input_topics,
@@ -194,7 +203,7 @@ def asyncapi_channels() -> tuple[ProcessorChannels, ...]:
             ),
         )
         for spec in TOPOLOGY
-    )
+    ), read_side
 
 
 def render(width: int = 100) -> str:

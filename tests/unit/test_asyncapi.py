@@ -21,6 +21,7 @@ from contracts.base import Contract
 from contracts.envelope import REQUIRED_HEADERS
 from contracts.schema_export import render_schemas, schema_file_name
 from contracts.topics import CATALOGUE, TopicSpec
+from gateway.readside.tables import SOURCE_TOPICS as READ_SIDE_TOPICS
 from gateway.topology import asyncapi_channels, readers_of
 
 DOCUMENT = asyncapi_document(processors=asyncapi_channels())
@@ -201,10 +202,33 @@ def test_writers_send_and_each_processor_receives_its_input_topics() -> None:
         if op["action"] == "receive"
     }
     assert sends == {spec.name for spec in CATALOGUE}
-    assert receives == {spec.name for spec in CATALOGUE if readers_of(spec.name)}
+    assert receives == {
+        spec.name
+        for spec in CATALOGUE
+        if readers_of(spec.name) or spec.name in READ_SIDE_TOPICS or spec.subscriber_roles
+    }
     assert "producer.production-batches" in receives
-    assert "registry.warrant-decisions" not in receives
     assert "registry.ledger-journal" not in receives
+
+
+def test_the_parties_may_subscribe_to_the_warrant_state_read_committed() -> None:
+    operations = DOCUMENT["operations"]
+    subscribe = operations["registry.warrant-state.subscribe"]
+    assert subscribe["action"] == "receive"
+    assert {"holder", "importer", "warehouse"} <= set(subscribe["x-subscriber-roles"])
+    assert subscribe["x-isolation-level"] == "read_committed"
+    assert "read_committed" in subscribe["description"]
+    # topics carrying one party's emissions are the exchange's; parties use the HTTP API
+    assert operations["registry.warrant-decisions.subscribe"]["x-subscriber-roles"] == ["exchange"]
+    assert "registry.producer.ecoas.subscribe" not in operations
+
+
+def test_the_read_side_projects_the_registry_and_ledger_outputs() -> None:
+    operations = DOCUMENT["operations"]
+    projected = {name.removesuffix(".project") for name in operations if name.endswith(".project")}
+    assert projected == set(READ_SIDE_TOPICS)
+    assert "registry.custody-balances" in projected
+    assert "at least once" in operations["registry.warrant-state.project"]["description"]
     assert all(
         op["description"].startswith(f"Action {op['action']}:") for op in operations.values()
     )
