@@ -23,6 +23,10 @@ toolchain: ## make sure Java 17 and Maven are there (apt-get installs them when 
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -q && apt-get install -y -q openjdk-17-jre-headless maven; \
 	else echo "the local broker needs Java 17 and Maven on PATH" >&2; exit 1; fi
+	@if command -v kcat >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get install -y -q kcat || echo "kcat could not be installed: its README test is skipped" >&2; \
+	else echo "kcat is not installed: the README's kcat example is not tested" >&2; fi
 
 demo: install ## run the demo end to end against a real broker (started if none is up)
 	$(BIN)/gateway demo

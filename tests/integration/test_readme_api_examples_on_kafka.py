@@ -1,0 +1,121 @@
+"""The README's API examples, run as written with curl against a gateway that has decided the
+issued-lot scenario; and its kcat one-liner against the same broker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from contracts.warrants import WarrantIssued
+from gateway.runtime.api_tokens import digest
+from gateway.runtime.app import GatewayApp
+from tests.conftest import TestTopics
+from tests.integration.registry_support import (
+    all_outputs,
+    publish,
+    registry_settings,
+    running_registry,
+    wait_until_consumed,
+)
+from tests.integration.test_readside_on_kafka import readside_caught_up
+from tests.integration.test_registry_on_kafka import group_of
+from tests.unit.test_registry_custody_moves import HOLDER, claimed_scenario
+
+pytestmark = pytest.mark.broker
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+TOKENS = {HOLDER: "holder-token-1", "member-k-trading": "other-token-1"}
+
+
+def readme_block(marker: str) -> list[str]:
+    text = README.read_text(encoding="utf-8")
+    block = text.split(f"<!-- {marker} -->", 1)[1].split(f"<!-- /{marker} -->", 1)[0]
+    return [line for line in block.splitlines() if line.startswith("curl ")]
+
+
+def kcat_line() -> str:
+    [line] = [
+        line for line in README.read_text(encoding="utf-8").splitlines() if line.startswith("kcat ")
+    ]
+    return line
+
+
+@pytest.fixture
+async def decided(topics: TestTopics, tmp_path: Path) -> AsyncIterator[tuple[GatewayApp, str]]:
+    digests = json.dumps({party: [digest(token)] for party, token in TOKENS.items()})
+    settings = registry_settings(topics, tmp_path / "state").model_copy(
+        update={"readside": True, "api_tokens": SecretStr(digests)}
+    )
+    async with running_registry(settings) as app:
+        await publish(topics, claimed_scenario())
+        await wait_until_consumed(topics, group_of(app))
+        await readside_caught_up(topics, app)
+        [issued] = [
+            r.decoded.body
+            for r in await all_outputs(topics)
+            if isinstance(r.decoded.body, WarrantIssued)
+        ]
+        yield app, issued.document.certificates_of_analysis[0].reference
+
+
+async def run(line: str, environment: dict[str, str]) -> str:
+    """Run ``line`` in bash, off the event loop (the gateway answers on it)."""
+    done = await asyncio.to_thread(
+        subprocess.run,
+        ["bash", "-c", line],
+        env={**os.environ, **environment},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, (line, done.stderr)
+    return done.stdout
+
+
+async def test_every_api_example_in_the_readme_answers_as_it_says(
+    decided: tuple[GatewayApp, str],
+) -> None:
+    app, ecoa = decided
+    lines = readme_block("api-examples")
+    assert len(lines) >= 7
+    environment = {
+        "GATEWAY": f"http://127.0.0.1:{app.ops_port}",
+        "HOLDER_TOKEN": TOKENS[HOLDER],
+        "OTHER_TOKEN": TOKENS["member-k-trading"],
+        "ECOA": ecoa,
+    }
+    answers = {}
+    for line in lines:
+        output = await run(line, environment)
+        expected = re.search(r"#\s*(\d{3})\s*$", line)
+        if expected:
+            assert output.strip() == expected.group(1), line
+        else:
+            answers[line] = json.loads(output)
+    warrants, certificate, disclosures, statistics, openapi = answers.values()
+    assert [w["certificates"][0]["ecoa_id"] for w in warrants["warrants"]] == [ecoa]
+    assert certificate["ecoa_id"] == ecoa and certificate["emissions"] is not None
+    assert "disclosures" in disclosures and "years" in statistics
+    assert {"/v1/warrants", "/public/statistics"} <= set(openapi["paths"])
+
+
+@pytest.mark.skipif(
+    shutil.which("kcat") is None, reason="kcat is not installed (apt-get install kcat)"
+)
+async def test_the_kcat_one_liner_prints_the_holders_warrant_state(
+    decided: tuple[GatewayApp, str], topics: TestTopics
+) -> None:
+    line = kcat_line().replace("localhost:9092", topics.bootstrap_servers)
+    line = line.replace("-t registry.warrant-state", f"-t {topics.prefix}registry.warrant-state")
+    [state] = [json.loads(text) for text in (await run(line, {})).splitlines()]
+    assert (state["warrant_holder_id"], state["state"]) == (HOLDER, "issued")
