@@ -25,7 +25,7 @@ toolchain: ## make sure Java 17 and Maven are there (apt-get installs them when 
 	else echo "the local broker needs Java 17 and Maven on PATH" >&2; exit 1; fi
 	@if command -v kcat >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get install -y -q kcat || echo "kcat could not be installed: its README test is skipped" >&2; \
+		(apt-get update -q >/dev/null && apt-get install -y -q kcat) || echo "kcat could not be installed: its README test is skipped" >&2; \
 	else echo "kcat is not installed: the README's kcat example is not tested" >&2; fi
 
 demo: install ## run the demo end to end against a real broker (started if none is up)
