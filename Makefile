@@ -10,23 +10,26 @@ INSTALLED := $(VENV)/.installed
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
 
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml tests/browser/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	@if command -v npm >/dev/null; then npm ci --prefix tests/browser --no-audit --no-fund --silent; \
+	else echo "npm is not installed: the browser test of the holders' page is skipped" >&2; fi
 	touch $(INSTALLED)
 
 install: $(INSTALLED) toolchain ## create the virtualenv and install the project and its tools
 
-toolchain: ## make sure Java 17 and Maven are there (apt-get installs them when missing)
+toolchain: ## make sure Java 17, Maven, kcat and Chromium are there (apt-get installs them when missing)
 	@if command -v java >/dev/null && command -v mvn >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -q && apt-get install -y -q openjdk-17-jre-headless maven; \
 	else echo "the local broker needs Java 17 and Maven on PATH" >&2; exit 1; fi
-	@if command -v kcat >/dev/null; then :; \
+	@missing=""; for tool in kcat chromium; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		(apt-get update -q >/dev/null && apt-get install -y -q kcat) || echo "kcat could not be installed: its README test is skipped" >&2; \
-	else echo "kcat is not installed: the README's kcat example is not tested" >&2; fi
+		(apt-get update -q >/dev/null && apt-get install -y -q $$missing) || echo "could not install$$missing: their tests are skipped" >&2; \
+	else echo "not installed:$$missing (kcat: the README's kcat example; chromium: the holders' page): their tests are skipped" >&2; fi
 
 demo: install ## run the demo end to end against a real broker (started if none is up)
 	$(BIN)/gateway demo

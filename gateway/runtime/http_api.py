@@ -23,12 +23,13 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 
 import structlog
 import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -41,12 +42,15 @@ from contracts.api import (
     PublicDisclosures,
 )
 from gateway.readside.disclosures import NotYetPublished
+from gateway.readside.pages import ReportLink, holdings_page, sign_in_page
 from gateway.readside.queries import ReadSide
 from gateway.runtime.api_tokens import ApiTokens
 
 log = structlog.get_logger("custody_gateway.http")
 
 API_VERSION = "1"
+SESSION_COOKIE = "custody_session"
+SESSION_SECONDS = 8 * 3600
 
 
 @dataclass(frozen=True)
@@ -125,14 +129,22 @@ def create_http_app(
         return response
 
     def caller(
+        request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> str:
-        party = None if credentials is None else tokens.party_of(credentials.credentials)
+        """The party the bearer token names; in a browser, the token of the page's session
+        cookie (so that the page's download links work)."""
+        presented = (
+            credentials.credentials
+            if credentials is not None
+            else request.cookies.get(SESSION_COOKIE)
+        )
+        party = None if presented is None else tokens.party_of(presented)
         if party is None:
             raise HTTPException(
                 401,
                 "a bearer token naming a party is required"
-                if credentials is None
+                if presented is None
                 else "the token is not known",
                 headers={"WWW-Authenticate": "Bearer"},
             )
@@ -228,7 +240,66 @@ def create_http_app(
         except NotYetPublished as refused:
             raise HTTPException(403, str(refused)) from None
 
+    # -- the holders' and importers' web page ---------------------------------------------
+    @app.get("/app", include_in_schema=False)
+    def sign_in(request: Request) -> Response:
+        token = request.cookies.get(SESSION_COOKIE)
+        if token is not None and tokens.party_of(token) is not None:
+            return RedirectResponse("/app/holdings", status_code=303)
+        return HTMLResponse(sign_in_page())
+
+    @app.post("/app/session", include_in_schema=False)
+    async def open_session(request: Request) -> Response:
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        token = (form.get("token") or [""])[0].strip()
+        if not token or tokens.party_of(token) is None:
+            return HTMLResponse(sign_in_page("That token is not known."), status_code=401)
+        answer = RedirectResponse("/app/holdings", status_code=303)
+        answer.set_cookie(
+            SESSION_COOKIE, token, httponly=True, samesite="strict", max_age=SESSION_SECONDS
+        )
+        return answer
+
+    @app.post("/app/logout", include_in_schema=False)
+    def close_session() -> Response:
+        answer = RedirectResponse("/app", status_code=303)
+        answer.delete_cookie(SESSION_COOKIE)
+        return answer
+
+    @app.get("/app/holdings", include_in_schema=False)
+    def holdings(request: Request, reads: Reads) -> Response:
+        token = request.cookies.get(SESSION_COOKIE)
+        party = None if token is None else tokens.party_of(token)
+        if party is None:
+            return RedirectResponse("/app", status_code=303)
+        held = reads.held_warrants(party)
+        page = holdings_page(
+            held,
+            reports=report_links(today(), [w.issued_at for w in held.warrants]),
+            generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        )
+        return HTMLResponse(page)
+
     return app
+
+
+def report_links(today: date, received: list[str]) -> list[ReportLink]:
+    """The report of each quarter the party received metal in (``received``: ISO times) and
+    of the last closed quarter, newest first, in each format."""
+    quarters = {(today.year, (today.month - 1) // 3 + 1)}
+    for moment in received:
+        issued = datetime.fromisoformat(moment).astimezone(UTC)
+        quarters.add((issued.year, (issued.month - 1) // 3 + 1))
+    links = []
+    for year, number in sorted(quarters, reverse=True):
+        for form in ("xml", "csv", "json"):
+            links.append(
+                ReportLink(
+                    f"{year} Q{number}, {form.upper()}",
+                    f"/v1/reports/quarterly/{year}/Q{number}?format={form}",
+                )
+            )
+    return links
 
 
 class _QuietServer(uvicorn.Server):
