@@ -13,22 +13,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
-from contracts.warrants import WarrantIssued
-from gateway.runtime.api_tokens import digest
 from gateway.runtime.app import GatewayApp
 from tests.conftest import TestTopics
-from tests.integration.registry_support import (
-    all_outputs,
-    publish,
-    registry_settings,
-    running_registry,
-    wait_until_consumed,
-)
-from tests.integration.test_readside_on_kafka import readside_caught_up
-from tests.integration.test_registry_on_kafka import group_of
-from tests.unit.test_registry_custody_moves import HOLDER, claimed_scenario
+from tests.integration.readside_support import scenario_served
+from tests.unit.test_registry_custody_moves import HOLDER
 
 pytestmark = pytest.mark.broker
 
@@ -51,19 +40,7 @@ def kcat_line() -> str:
 
 @pytest.fixture
 async def decided(topics: TestTopics, tmp_path: Path) -> AsyncIterator[tuple[GatewayApp, str]]:
-    digests = json.dumps({party: [digest(token)] for party, token in TOKENS.items()})
-    settings = registry_settings(topics, tmp_path / "state").model_copy(
-        update={"readside": True, "api_tokens": SecretStr(digests)}
-    )
-    async with running_registry(settings) as app:
-        await publish(topics, claimed_scenario())
-        await wait_until_consumed(topics, group_of(app))
-        await readside_caught_up(topics, app)
-        [issued] = [
-            r.decoded.body
-            for r in await all_outputs(topics)
-            if isinstance(r.decoded.body, WarrantIssued)
-        ]
+    async with scenario_served(topics, tmp_path / "state", TOKENS) as (app, issued):
         yield app, issued.document.certificates_of_analysis[0].reference
 
 

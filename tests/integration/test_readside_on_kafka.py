@@ -14,14 +14,13 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from consumers.group_progress import wait_until_consumed as consumed
 from consumers.readside_store import SqliteReadStore
 from contracts.brands import ListBrand
 from contracts.warrants import WarrantIssued
-from gateway.readside.tables import SOURCE_TOPICS
 from gateway.runtime.api_tokens import digest
 from gateway.runtime.app import GatewayApp
 from tests.conftest import TestTopics
+from tests.integration.readside_support import readside_caught_up
 from tests.integration.registry_support import (
     all_outputs,
     publish,
@@ -39,15 +38,6 @@ OTHER_HOLDER, OTHER_WAREHOUSE, EXCHANGE = (
     "warehouse-antwerp-02",
     "exchange-listing-desk",
 )
-
-
-async def readside_caught_up(topics: TestTopics, app: GatewayApp) -> None:
-    await consumed(
-        topics.bootstrap_servers,
-        [topics.prefix + name for name in SOURCE_TOPICS],
-        app.readside_subscription().group_id,
-        timeout_s=60,
-    )
 
 
 def token(party: str) -> str:
