@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pydantic import SecretStr
 
 from consumers.group_progress import wait_until_consumed
 from consumers.record_reader import end_offsets
@@ -34,16 +35,18 @@ from contracts.envelope import (
 )
 from contracts.topics import CATALOGUE
 from contracts.values import PartyRole
+from gateway.readside.tables import SOURCE_TOPICS
 from gateway.runtime.app import create_app
 from gateway.runtime.logging_setup import configure_json_logging
 from gateway.runtime.settings import Settings
 from gateway.runtime.topic_admin import ensure_topics
 from gateway.tools.demo_lines import describe_output
+from gateway.tools.demo_readside import OUTSIDER, DemoTokens, show_the_parties_views
 from gateway.tools.local_kafka import LocalKafka
 from gateway.topology import LEDGER_INPUT, LEDGER_OUTPUTS, REGISTRY_INPUTS, REGISTRY_OUTPUTS
 from producers.kafka_publisher import EnvelopePublisher
 from producers.parties import DEMO_PARTIES, sender_role_of
-from producers.simulation import cast, demo_story, lot
+from producers.simulation import WARRANT_HOLDER, cast, demo_story, lot
 
 EXPECTED = Counter(
     {
@@ -68,6 +71,7 @@ async def run_demo(settings: Settings, kafka: LocalKafka) -> int:
     try:
         print(f"broker: Apache Kafka {broker.version} at {broker.bootstrap_servers}")
         prefix = settings.topic_prefix or datetime.now(UTC).strftime("demo-%Y%m%d%H%M%S-")
+        tokens = DemoTokens.for_parties(WARRANT_HOLDER, OUTSIDER)
         with tempfile.TemporaryDirectory(prefix="custody-demo-") as state:
             demo_settings = settings.model_copy(
                 update={
@@ -75,16 +79,18 @@ async def run_demo(settings: Settings, kafka: LocalKafka) -> int:
                     "topic_prefix": prefix,
                     "state_dir": Path(state),
                     "ops_port": 0,
+                    "readside": True,
+                    "api_tokens": SecretStr(tokens.settings_json()),
                 }
             )
-            return await _play(demo_settings)
+            return await _play(demo_settings, tokens)
     finally:
         if started_here:
             kafka.stop()
             print("broker: stopped (it was started for this demo)")
 
 
-async def _play(settings: Settings) -> int:
+async def _play(settings: Settings, tokens: DemoTokens) -> int:
     bootstrap, prefix = settings.kafka_bootstrap_servers or "", settings.topic_prefix
     report = await ensure_topics(
         bootstrap, CATALOGUE, prefix, max_record_bytes=settings.max_record_bytes
@@ -105,12 +111,22 @@ async def _play(settings: Settings) -> int:
         ledger_group = app.ledger_group_id
         await wait_until_consumed(bootstrap, [prefix + LEDGER_INPUT], ledger_group, timeout_s=60)
         await asyncio.sleep(1.0)  # let the watcher print the last committed outputs
+        watcher.cancel()
+        readside = [prefix + name for name in SOURCE_TOPICS]
+        group = app.readside_subscription().group_id
+        await wait_until_consumed(bootstrap, readside, group, timeout_s=60)
+        views = await show_the_parties_views(
+            f"http://127.0.0.1:{app.ops_port}", tokens, WARRANT_HOLDER
+        )
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
         stop.set()
         await registry
+    if not views.complete:
+        print("\nthe demo expected the holder's view and a refused look-up")
+        return 1
     return _summarise(seen)
 
 

@@ -47,6 +47,12 @@ def test_the_demo_shows_every_kind_of_decision(kafka_broker: BrokerInfo) -> None
         "ledger REJECTED     NORDAL-OUT-0305: OVERDRAW",
         "at most 19496",
         "period closed       2026-02: NORDAL-SUNNDAL/S 0+80000-0=80000",
+        "the holder's view: GET ",
+        "WRT-LOT-RTM-0001: lot LOT-RTM-0001, NORDAL (Norway), ingot, 20000 kg at "
+        "warehouse-rotterdam-07",
+        "ECOA-NORDAL-01: direct 1.71248 (actual), indirect 1.54552 (actual) t CO2e/t",
+        "404 no certificate ECOA-NORDAL-01 (nothing says it exists)",
+        "without a token: 401",
         "every kind of decision was made",
     ):
         assert line in done.stdout, line

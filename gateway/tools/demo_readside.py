@@ -1,0 +1,88 @@
+"""The end of ``make demo``: what the parties read through the HTTP API once the registry
+has decided. The holder's warrants with their CoAs' emissions, a look-up of one of those
+CoAs refused to a party that does not hold the metal, and the holder's quarterly CBAM report
+as an importer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from gateway.runtime.api_tokens import digest, new_token
+
+OUTSIDER = "member-k-trading"
+"""A member who holds none of the demo's metal."""
+
+
+@dataclass(frozen=True)
+class DemoTokens:
+    tokens: Mapping[str, str]
+    """Party id -> its token, made for this run."""
+
+    @classmethod
+    def for_parties(cls, *parties: str) -> DemoTokens:
+        return cls({party: new_token() for party in parties})
+
+    def settings_json(self) -> str:
+        """The digests, as ``GATEWAY_API_TOKENS`` takes them."""
+        return json.dumps({party: [digest(token)] for party, token in self.tokens.items()})
+
+    def headers(self, party: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[party]}"}
+
+
+@dataclass
+class PartiesViews:
+    warrants_shown: int = 0
+    refused_status: int | None = None
+    report_lines: int | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.warrants_shown > 0 and self.refused_status == 404
+
+
+def _emissions(certificate: Mapping[str, Any]) -> str:
+    e = certificate.get("emissions")
+    if e is None:
+        return "no emissions attached yet"
+    verified = f"verified by {e['verifier']}" if e["verified"] else "not verified"
+    previous = ", the previous year's form" if e["from_previous_year"] else ""
+    return (
+        f"direct {e['direct_tco2e_per_t']} ({e['direct_basis']}), indirect "
+        f"{e['indirect_tco2e_per_t']} ({e['indirect_basis']}) t CO2e/t, "
+        f"{e['reporting_year']}{previous}, {verified}"
+    )
+
+
+async def show_the_parties_views(base_url: str, tokens: DemoTokens, holder: str) -> PartiesViews:
+    views = PartiesViews()
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        print(f"\nthe holder's view: GET {base_url}/v1/warrants as {holder}")
+        mine = (await http.get("/v1/warrants", headers=tokens.headers(holder))).json()
+        for warrant in mine["warrants"]:
+            views.warrants_shown += 1
+            print(
+                f"  {warrant['warrant_id']}: lot {warrant['lot_id']}, {warrant['brand']} "
+                f"({warrant['country_of_origin']}), {warrant['shape']}, "
+                f"{warrant['net_weight_kg']} kg at {warrant['warehouse_id']}"
+            )
+            for certificate in warrant["certificates"]:
+                print(f"      {certificate['ecoa_id']}: {_emissions(certificate)}")
+        if not mine["warrants"]:
+            print("  (none: the read side has not caught up)")
+            return views
+        coa = mine["warrants"][0]["certificates"][0]["ecoa_id"]
+        refused = await http.get(f"/v1/certificates/{coa}", headers=tokens.headers(OUTSIDER))
+        views.refused_status = refused.status_code
+        print(
+            f"\na party that does not hold the metal: GET /v1/certificates/{coa} as {OUTSIDER}"
+            f"\n  {refused.status_code} {refused.json()['error']} (nothing says it exists)"
+        )
+        unauthenticated = await http.get("/v1/warrants")
+        print(f"  without a token: {unauthenticated.status_code}")
+    return views
