@@ -22,6 +22,7 @@ from gateway.readside.projection import Change, Put, Write
 from gateway.readside.tables import TABLES, TABLES_BY_NAME, ColumnType, Table
 
 SCHEMA_VERSION = 1
+IN_CHUNK = 900
 Row = dict[str, Any]
 
 
@@ -49,6 +50,13 @@ def _create_statements(table: Table, *, json_type: str) -> list[str]:
             f"CREATE INDEX IF NOT EXISTS {table.name}_{number} ON {table.name} ({', '.join(index)})"
         )
     return statements
+
+
+def _in_key_order(table: Table, rows: list[Row]) -> list[Row]:
+    """Sorted by key in Python, by code point: the same order from both stores (a
+    PostgreSQL database's collation may order text otherwise than SQLite)."""
+    rows.sort(key=lambda row: tuple(str(row[name]) for name in table.key))
+    return rows
 
 
 class ReadStore:
@@ -100,20 +108,24 @@ class ReadStore:
         sql = f"SELECT {', '.join(table.column_names)} FROM {table.name}"
         if where:
             sql += " WHERE " + " AND ".join(f"{name} = {mark}" for name in where)
-        sql += f" ORDER BY {', '.join(table.key)}"
-        return self._select(table, sql, list(where.values()))
+        return _in_key_order(table, self._select(table, sql, list(where.values())))
 
     def rows_in(self, table_name: str, column: str, values: Sequence[object]) -> list[Row]:
-        """The rows whose ``column`` is one of ``values``."""
+        """The rows whose ``column`` is one of ``values``, in key order (asked for in chunks
+        of ``IN_CHUNK`` values: a holder's warrants may be tens of thousands, more than a
+        statement may bind)."""
         table = TABLES_BY_NAME[table_name]
-        if not values:
-            return []
-        marks = ", ".join(self.PLACEHOLDER for _ in values)
-        sql = (
-            f"SELECT {', '.join(table.column_names)} FROM {table.name} "
-            f"WHERE {column} IN ({marks}) ORDER BY {', '.join(table.key)}"
-        )
-        return self._select(table, sql, list(values))
+        rows: list[Row] = []
+        distinct = list(dict.fromkeys(values))
+        for start in range(0, len(distinct), IN_CHUNK):
+            chunk = distinct[start : start + IN_CHUNK]
+            marks = ", ".join(self.PLACEHOLDER for _ in chunk)
+            sql = (
+                f"SELECT {', '.join(table.column_names)} FROM {table.name} "
+                f"WHERE {column} IN ({marks})"
+            )
+            rows.extend(self._select(table, sql, chunk))
+        return _in_key_order(table, rows)
 
     def dump(self) -> dict[str, list[Row]]:
         """Every table, every row: what a rebuilt store is compared with."""

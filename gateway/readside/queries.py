@@ -56,9 +56,12 @@ class ReadSide:
         warrants = self.store.rows_in("warrants", "warrant_id", sorted(by_warrant))
         named = self.store.rows_in("warrant_certificates", "warrant_id", sorted(by_warrant))
         certificates = self._certificates(sorted({n["ecoa_id"] for n in named}))
+        named_by_warrant: dict[str, list[str]] = {}
+        for n in named:
+            named_by_warrant.setdefault(n["warrant_id"], []).append(n["ecoa_id"])
         held = []
         for warrant in warrants:
-            ids = [n["ecoa_id"] for n in named if n["warrant_id"] == warrant["warrant_id"]]
+            ids = named_by_warrant.get(warrant["warrant_id"], [])
             held.append(
                 held_warrant(
                     by_warrant[warrant["warrant_id"]],
