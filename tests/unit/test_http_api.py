@@ -4,6 +4,7 @@ tokens, and what a party may read of a store of projected rows (a real SQLite fi
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,7 +102,7 @@ def seeded(store: SqliteReadStore, *, state: str = "issued") -> None:
                 attached_at="2026-02-01T00:00:00+00:00",
                 reporting_year=2025,
                 flagged_previous_year=1,
-                emissions=__import__("json").dumps(EMISSIONS),
+                emissions=json.dumps(EMISSIONS),
             ),
             put(
                 WARRANTS,
@@ -462,3 +463,51 @@ async def test_statistics_are_not_published_before_the_date(tmp_path: Path) -> N
         store.close()
     assert answer.status_code == 403
     assert "not published before 2026-01-01" in answer.json()["error"]
+
+
+async def test_a_later_holder_reads_the_coa_and_nothing_of_the_holder_before(
+    api: Running,
+) -> None:
+    seeded(api.store, state="cancelled")
+    api.store.apply(
+        [
+            Put(
+                WARRANTS,
+                {
+                    "warrant_id": "W-2",
+                    "lot_id": "LOT-1",
+                    "brand": "NORDAL",
+                    "holder_id": OTHER,
+                    "issued_at": "2026-05-01T00:00:00+00:00",
+                    "cancelled_at": None,
+                    "contract": "high_grade_primary",
+                    "shape": "ingot",
+                    "country_of_origin": "Norway",
+                    "net_weight_kg": "25000",
+                    "document": "{}",
+                    "event_id": "w2",
+                },
+            ),
+            Put(WARRANT_CERTIFICATES, {"warrant_id": "W-2", "ecoa_id": "ECOA-1", "event_id": "w2"}),
+            Put(
+                WARRANT_STATES,
+                {
+                    "lot_id": "LOT-1",
+                    "brand": "NORDAL",
+                    "state": "issued",
+                    "warrant_id": "W-2",
+                    "holder_id": OTHER,
+                    "warehouse_id": WAREHOUSE,
+                    "updated_at": "2026-05-01T00:00:00+00:00",
+                    "detail": "{}",
+                    "event_id": "s2",
+                },
+            ),
+        ]
+    )
+    later = await api.get("/v1/certificates/ECOA-1", OTHER)
+    assert later.status_code == 200 and HOLDER not in later.text
+    mine = (await api.get("/v1/warrants", OTHER)).json()["warrants"]
+    assert [w["warrant_id"] for w in mine] == ["W-2"] and HOLDER not in json.dumps(mine)
+    assert (await api.get("/v1/certificates/ECOA-1", HOLDER)).status_code == 404
+    assert (await api.get("/v1/warrants", HOLDER)).json()["warrants"] == []
