@@ -150,6 +150,7 @@ def start_registry(
     port: int,
     log: Path,
     extra_environment: dict[str, str] | None = None,
+    command: str = "run",
 ) -> subprocess.Popen[bytes]:
     environment = {
         **os.environ,
@@ -163,7 +164,11 @@ def start_registry(
     }
     with log.open("ab") as sink:
         return subprocess.Popen(
-            [str(GATEWAY), "run"], env=environment, stdout=sink, stderr=sink, start_new_session=True
+            [str(GATEWAY), command],
+            env=environment,
+            stdout=sink,
+            stderr=sink,
+            start_new_session=True,
         )
 
 
