@@ -9,16 +9,25 @@ the two apart.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from contracts.api import CertificateView, HeldWarrants
+from contracts.cbam_report import ImportsOfYear, QuarterlyCbamReport
 from gateway.readside.access import (
     ISSUED,
     CertificateParties,
     WarrantOfCertificate,
     may_read_certificate,
 )
+from gateway.readside.cbam_report import (
+    Quarter,
+    imports_of_year,
+    quarterly_report,
+    received_warrant,
+    utc_moment,
+)
+from gateway.readside.default_values import DefaultValueTables, load_default_values
 from gateway.readside.views import certificate_view, held_warrant
 
 Row = dict[str, Any]
@@ -34,6 +43,8 @@ class RowSource(Protocol):
 class ReadSide:
     store: RowSource
     exchange_parties: frozenset[str]
+    default_values: DefaultValueTables = field(default_factory=load_default_values)
+    """The CBAM default-value tables, loaded and validated when the read side starts."""
 
     def held_warrants(self, party_id: str) -> HeldWarrants:
         """The warrants ``party_id`` holds now, with their CoAs and the emissions attached."""
@@ -91,3 +102,59 @@ class ReadSide:
             c["ecoa_id"]: certificate_view(c, attachments.get(c["ecoa_id"]), forms)
             for c in certificates
         }
+
+    # -- the importer's CBAM report (§6.3-6.4) -------------------------------------------
+    def quarterly_cbam_report(self, importer_id: str, quarter: Quarter) -> QuarterlyCbamReport:
+        """The CBAM report of the warrants issued to ``importer_id`` in ``quarter``."""
+        issued = [
+            w
+            for w in self.store.rows("warrants", {"holder_id": importer_id})
+            if quarter.holds(utc_moment(w["issued_at"]))
+        ]
+        named = self._rows_in_chunks(
+            "warrant_certificates", "warrant_id", [w["warrant_id"] for w in issued]
+        )
+        ecoa_ids: dict[str, list[str]] = {}
+        for row in named:
+            ecoa_ids.setdefault(row["warrant_id"], []).append(row["ecoa_id"])
+        attachments = {
+            a["ecoa_id"]: a
+            for a in self._rows_in_chunks(
+                "certificate_emissions", "ecoa_id", sorted({n["ecoa_id"] for n in named})
+            )
+        }
+        form_ids = {a["form_id"] for a in attachments.values()}
+        form_ids |= {
+            stated["form_id"]
+            for w in issued
+            if (stated := (w.get("document") or {}).get("emissions") or {}).get("form_id")
+        }
+        forms = {
+            f["form_id"]: f for f in self._rows_in_chunks("cbam_forms", "form_id", sorted(form_ids))
+        }
+        received = [
+            received_warrant(
+                warrant,
+                [attachments.get(i) for i in ecoa_ids.get(warrant["warrant_id"], [])],
+                forms,
+                self.default_values,
+            )
+            for warrant in issued
+        ]
+        return quarterly_report(importer_id, quarter, received, self.default_values)
+
+    def imports_of_year(self, importer_id: str, year: int) -> ImportsOfYear:
+        """The importer's cumulative net mass of ``year`` against the 50 t exemption."""
+        return imports_of_year(
+            importer_id, year, self.store.rows("warrants", {"holder_id": importer_id})
+        )
+
+    def _rows_in_chunks(
+        self, table_name: str, column: str, values: Sequence[object], size: int = 1000
+    ) -> list[Row]:
+        """``rows_in`` a thousand values at a time: a store bounds the parameters of one
+        statement (SQLite's default limit is 32,766)."""
+        found: list[Row] = []
+        for start in range(0, len(values), size):
+            found += self.store.rows_in(table_name, column, values[start : start + size])
+        return found

@@ -19,11 +19,11 @@ import contextlib
 import socket
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import structlog
 import uvicorn
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -31,7 +31,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from consumers.metrics import GatewayMetrics
 from contracts.api import CertificateView, HeldWarrants, Problem
+from contracts.cbam_report import ImportsOfYear, QuarterlyCbamReport
+from gateway.readside.cbam_report import Quarter
 from gateway.readside.queries import ReadSide
+from gateway.readside.report_formats import report_csv, report_xml
 from gateway.runtime.api_tokens import ApiTokens
 
 log = structlog.get_logger("custody_gateway.http")
@@ -196,7 +199,54 @@ def create_http_app(
             raise HTTPException(404, f"no certificate {ecoa_id}")
         return found
 
+    _cbam_report_routes(app, caller, serving, unauthorised)
     return app
+
+
+def _cbam_report_routes(
+    app: FastAPI,
+    caller: Callable[..., str],
+    serving: Callable[[], ReadSide],
+    unauthorised: dict[int | str, dict[str, Any]],
+) -> None:
+    """The importer's quarterly CBAM report and its yearly import mass: the caller's own."""
+    Party = Annotated[str, Depends(caller)]
+    Reads = Annotated[ReadSide, Depends(serving)]
+    Year = Annotated[int, Path(ge=2023, le=9999, description="Calendar year.")]
+
+    @app.get(
+        "/v1/reports/quarterly/{year}/{quarter}",
+        tags=["importers"],
+        summary="My quarterly CBAM report: the warrants issued to me in the quarter, per CN "
+        "code and country of origin (format=json, csv or xml)",
+        response_model=QuarterlyCbamReport,
+        responses={
+            **unauthorised,
+            200: {"content": {"text/csv": {}, "application/xml": {}}},
+        },
+    )
+    def quarterly_report(
+        year: Year,
+        quarter: Annotated[int, Path(ge=1, le=4, description="1 to 4.")],
+        party: Party,
+        reads: Reads,
+        report_format: Annotated[Literal["json", "csv", "xml"], Query(alias="format")] = "json",
+    ) -> Any:
+        report = reads.quarterly_cbam_report(party, Quarter(year, quarter))
+        if report_format == "csv":
+            return Response(report_csv(report), media_type="text/csv; charset=utf-8")
+        if report_format == "xml":
+            return Response(report_xml(report), media_type="application/xml")
+        return report
+
+    @app.get(
+        "/v1/imports/{year}",
+        tags=["importers"],
+        summary="My CBAM goods of a calendar year: cumulative net mass against the 50 t exemption",
+        responses=unauthorised,
+    )
+    def imports_of_year(year: Year, party: Party, reads: Reads) -> ImportsOfYear:
+        return reads.imports_of_year(party, year)
 
 
 class _QuietServer(uvicorn.Server):

@@ -1,0 +1,226 @@
+"""The importer's quarterly CBAM report and its yearly import mass through the HTTP API
+(uvicorn on loopback) over a real SQLite read store: the caller's own report only, in JSON,
+CSV and XML, with totals equal to the warrants issued to it in the quarter."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import xml.etree.ElementTree as ElementTree
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from consumers.metrics import GatewayMetrics
+from consumers.readside_store import SqliteReadStore
+from contracts.cbam_report import XML_NAMESPACE
+from gateway.readside.projection import Put
+from gateway.readside.queries import ReadSide
+from gateway.readside.tables import (
+    CERTIFICATE_EMISSIONS,
+    FORMS,
+    WARRANT_CERTIFICATES,
+    WARRANTS,
+)
+from gateway.runtime.api_tokens import ApiTokens
+from gateway.runtime.http_api import HttpServer, Readiness, create_http_app
+from tests.unit.cbam_report_support import CBAM_REPORT_PATHS, SUMMARY, schema_errors
+
+LOOPBACK = "127.0.0.1"
+IMPORTER, OTHER = "importer-1", "importer-2"
+DISCLOSURE = {
+    "installation_country": "NO",
+    "cn_codes": ["7601"],
+    "verifier_name": "Verifier AS",
+    "level_of_assurance": "reasonable",
+    "carbon_prices_paid": [],
+}
+WARRANTS_IN_Q1 = 1200
+
+
+def _put(table: Any, **row: object) -> Put:
+    return Put(table, {**row, "event_id": f"event-{table.name}"})
+
+
+def _warrant(number: int, holder: str, issued_at: str, *, attached: bool) -> list[Put]:
+    warrant_id, ecoa_id = f"W-{holder}-{number:05}", f"ECOA-{holder}-{number:05}"
+    puts = [
+        _put(
+            WARRANTS,
+            warrant_id=warrant_id,
+            lot_id=f"LOT-{warrant_id}",
+            brand="NORDAL",
+            holder_id=holder,
+            issued_at=issued_at,
+            cancelled_at="2026-03-30T00:00:00+00:00" if number % 7 == 0 else None,
+            contract="high_grade_primary",
+            shape="ingot",
+            country_of_origin="Norway",
+            net_weight_kg=f"{24000 + number % 500}.5",
+            document=json.dumps({"emissions": {"form_id": "F-1", "summary": SUMMARY}}),
+        ),
+        _put(WARRANT_CERTIFICATES, warrant_id=warrant_id, ecoa_id=ecoa_id),
+    ]
+    if attached:
+        puts.append(
+            _put(
+                CERTIFICATE_EMISSIONS,
+                ecoa_id=ecoa_id,
+                brand="NORDAL",
+                form_id="F-1",
+                attached_at=issued_at,
+                reporting_year=2026,
+                flagged_previous_year=0,
+                emissions=json.dumps(SUMMARY),
+            )
+        )
+    return puts
+
+
+def seeded(store: SqliteReadStore) -> None:
+    puts = [
+        _put(
+            FORMS,
+            form_id="F-1",
+            brand="NORDAL",
+            decided_at="2026-01-10T00:00:00+00:00",
+            reporting_year=2026,
+            permission_to_publish=0,
+            emissions=json.dumps(SUMMARY),
+            disclosure=json.dumps(DISCLOSURE),
+        )
+    ]
+    for number in range(WARRANTS_IN_Q1):
+        day = 1 + number % 28
+        month = 1 + number % 3
+        issued = f"2026-{month:02}-{day:02}T08:00:00+00:00"
+        puts += _warrant(number, IMPORTER, issued, attached=number % 3 != 0)
+    puts += _warrant(90000, IMPORTER, "2026-04-01T00:00:00+00:00", attached=True)
+    puts += _warrant(1, OTHER, "2026-02-01T00:00:00+00:00", attached=True)
+    store.apply(puts)
+
+
+@pytest.fixture
+async def base_url(tmp_path: Path) -> AsyncIterator[str]:
+    store = SqliteReadStore(tmp_path / "readside.sqlite3")
+    seeded(store)
+
+    async def ready() -> Readiness:
+        return Readiness.of({"store": True})
+
+    app = create_http_app(
+        metrics=GatewayMetrics(),
+        readiness=ready,
+        asyncapi=lambda: {},
+        read_side=lambda: ReadSide(store, frozenset()),
+        tokens=ApiTokens.of_tokens({p: f"secret-{p}" for p in (IMPORTER, OTHER)}),
+    )
+    server = HttpServer(app, LOOPBACK, 0)
+    port = await server.start()
+    try:
+        yield f"http://{LOOPBACK}:{port}"
+    finally:
+        await server.stop()
+        store.close()
+
+
+async def _get(base_url: str, path: str, party: str | None = IMPORTER) -> httpx.Response:
+    headers = {} if party is None else {"Authorization": f"Bearer secret-{party}"}
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as http:
+        return await http.get(path)
+
+
+def _expected_q1() -> dict[str, Decimal]:
+    mass = direct = indirect = Decimal(0)
+    for number in range(WARRANTS_IN_Q1):
+        tonnes = Decimal(f"{24000 + number % 500}.5") / 1000
+        per_t = (
+            (Decimal("1.6"), Decimal("2.1"))
+            if number % 3
+            else (Decimal("2.36") * Decimal("1.10"), Decimal("8.14") * Decimal("1.10"))
+        )
+        mass += tonnes
+        direct += tonnes * per_t[0]
+        indirect += tonnes * per_t[1]
+    return {"net_mass_t": mass, "direct_tco2e": direct, "indirect_tco2e": indirect}
+
+
+async def test_the_report_needs_a_token(base_url: str) -> None:
+    answer = await _get(base_url, "/v1/reports/quarterly/2026/1", party=None)
+    assert answer.status_code == 401
+    assert (await _get(base_url, "/v1/imports/2026", party=None)).status_code == 401
+
+
+async def test_the_json_report_totals_equal_the_warrants_received_in_the_quarter(
+    base_url: str,
+) -> None:
+    answer = await _get(base_url, "/v1/reports/quarterly/2026/1")
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    totals = report["totals"]
+    assert totals["warrants"] == WARRANTS_IN_Q1
+    for name, value in _expected_q1().items():
+        assert Decimal(totals[name]) == value, name
+    assert Decimal(totals["priced_tco2e"]) == Decimal(totals["direct_tco2e"])
+    lines = {(line["cn_code"], line["country_of_origin"]): line for line in report["lines"]}
+    assert sorted(lines) == [("7601", "NO"), ("7601", "Norway")]
+    assert {w["figures_from"] for w in lines[("7601", "Norway")]["warrants"]} == {"default_table"}
+    verified = lines[("7601", "NO")]["warrants"][0]
+    assert verified["verified"] and verified["direct_basis"] == "actual"
+    assert any(w["cancelled_at"] for w in lines[("7601", "NO")]["warrants"])
+    assert report["due_by"] == "2026-05-01T00:00:00+00:00"
+    assert report["corrections_until"] == "2026-07-01T00:00:00+00:00"
+
+
+async def test_an_importer_sees_its_own_report_only(base_url: str) -> None:
+    report = (await _get(base_url, "/v1/reports/quarterly/2026/1", party=OTHER)).json()
+    assert report["importer_id"] == OTHER and report["totals"]["warrants"] == 1
+    ids = [w["warrant_id"] for line in report["lines"] for w in line["warrants"]]
+    assert ids == ["W-importer-2-00001"]
+    later = (await _get(base_url, "/v1/reports/quarterly/2026/2")).json()
+    assert later["totals"]["warrants"] == 1
+
+
+async def test_the_csv_report_has_a_row_per_cn_code_and_country(base_url: str) -> None:
+    answer = await _get(base_url, "/v1/reports/quarterly/2026/1?format=csv")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert len(rows) == 2
+    assert sum(Decimal(r["net_mass_t"]) for r in rows) == _expected_q1()["net_mass_t"]
+
+
+async def test_the_xml_report_is_valid_against_its_schema(base_url: str) -> None:
+    answer = await _get(base_url, "/v1/reports/quarterly/2026/1?format=xml")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/xml"
+    root = ElementTree.fromstring(answer.content)
+    ns = {"q": XML_NAMESPACE}
+    assert root.findtext("q:Totals/q:Warrants", namespaces=ns) == str(WARRANTS_IN_Q1)
+    assert schema_errors(answer.content) is None
+
+
+async def test_a_quarter_or_format_not_known_is_400(base_url: str) -> None:
+    assert (await _get(base_url, "/v1/reports/quarterly/2026/5")).status_code == 400
+    assert (await _get(base_url, "/v1/reports/quarterly/2026/1?format=pdf")).status_code == 400
+
+
+async def test_the_imports_of_a_year_against_the_50_t_threshold(base_url: str) -> None:
+    mine = (await _get(base_url, "/v1/imports/2026")).json()
+    assert mine["warrants"] == WARRANTS_IN_Q1 + 1 and mine["exceeded"] is True
+    assert mine["threshold_t"] == "50"
+    other = (await _get(base_url, "/v1/imports/2026", party=OTHER)).json()
+    assert other["exceeded"] is False and Decimal(other["net_mass_t"]) == Decimal("24.0015")
+
+
+async def test_the_openapi_document_names_the_report_endpoints(base_url: str) -> None:
+    paths = (await _get(base_url, "/openapi.json", party=None)).json()["paths"]
+    assert set(paths) >= CBAM_REPORT_PATHS
+    for path in CBAM_REPORT_PATHS:
+        answers = paths[path]["get"]["responses"]
+        assert {"200", "401"} <= set(answers)
+    content = paths["/v1/reports/quarterly/{year}/{quarter}"]["get"]["responses"]["200"]
+    assert {"application/json", "text/csv", "application/xml"} <= set(content["content"])
