@@ -12,10 +12,13 @@ registry's fields the gateway fills and which it cannot know.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from contracts.api import ApiModel, DecimalText
+from contracts.base import Contract
+from contracts.values import CalendarYear, Identifier
 
 XML_NAMESPACE = "urn:custody-gateway:cbam-quarterly-report:1"
 XML_SCHEMA = Path(__file__).with_name("schemas") / "cbam-quarterly-report.v1.xsd"
@@ -72,7 +75,7 @@ class ReportedCarbonPrice(ApiModel):
 class ReportedWarrant(ApiModel):
     """One warrant received in the quarter: its goods and their figures."""
 
-    warrant_id: str
+    warrant_id: str = Field(description="The warrant.")
     issued_at: str = Field(description="When it was issued to the importer (UTC).")
     cancelled_at: str | None = Field(description="When cancelled later; still reported.")
     net_mass_t: DecimalText = Field(description="Net weight, t (the warrant's kg / 1000).")
@@ -89,8 +92,8 @@ class ReportedWarrant(ApiModel):
         '"default_table" (no CoA carries emissions yet: the default-value table).'
     )
     form_id: str | None = Field(description="The accepted CBAM form, when not a default.")
-    verifier: str | None
-    level_of_assurance: str | None
+    verifier: str | None = Field(description="The verifier's company name, when verified.")
+    level_of_assurance: str | None = Field(description='"reasonable" or "limited".')
 
 
 class ReportLine(ApiModel):
@@ -102,7 +105,7 @@ class ReportLine(ApiModel):
         description="ISO 3166-1 alpha-2 code of the installation's country, from the form; "
         "the country the warrant states when no form names it."
     )
-    net_mass_t: DecimalText
+    net_mass_t: DecimalText = Field(description="Tonnes of goods (net mass).")
     direct_tco2e: DecimalText = Field(description="Total direct embedded emissions.")
     indirect_tco2e: DecimalText = Field(description="Total indirect embedded emissions.")
     priced_tco2e: DecimalText = Field(
@@ -116,27 +119,30 @@ class ReportLine(ApiModel):
     direct_actual_unverified_mass_t: DecimalText = Field(
         description="Tonnes with the producer's own direct figure, not verified."
     )
-    carbon_prices_paid: list[ReportedCarbonPrice]
-    warrants: list[ReportedWarrant]
+    carbon_prices_paid: list[ReportedCarbonPrice] = Field(
+        description="Carbon prices paid in the country of origin, each with the goods it "
+        "was paid on; empty when none was."
+    )
+    warrants: list[ReportedWarrant] = Field(description="The warrants of the line, by issue.")
 
 
 class ReportTotals(ApiModel):
     """The report's totals: the sum of its lines, and of the warrants received."""
 
-    warrants: int
-    net_mass_t: DecimalText
-    direct_tco2e: DecimalText
-    indirect_tco2e: DecimalText
+    warrants: int = Field(description="Warrants received in the quarter.")
+    net_mass_t: DecimalText = Field(description="Tonnes of goods.")
+    direct_tco2e: DecimalText = Field(description="Direct embedded emissions, t CO2e.")
+    indirect_tco2e: DecimalText = Field(description="Indirect embedded emissions, t CO2e.")
     total_tco2e: DecimalText = Field(description="Direct plus indirect.")
-    priced_tco2e: DecimalText
+    priced_tco2e: DecimalText = Field(description="Embedded emissions certificates are due on.")
 
 
 class QuarterlyCbamReport(ApiModel):
     """The importer's CBAM report of one quarter: the warrants issued to it in the quarter."""
 
     importer_id: str = Field(description="The party the warrants were issued to.")
-    year: int
-    quarter: int = Field(ge=1, le=4)
+    year: int = Field(description="Calendar year of the quarter.")
+    quarter: int = Field(ge=1, le=4, description="1 to 4.")
     reporting_period: str = Field(description='"2026Q1".')
     period_starts: str = Field(description="First instant of the quarter (UTC).")
     period_ends: str = Field(description="First instant after the quarter (UTC).")
@@ -147,10 +153,14 @@ class QuarterlyCbamReport(ApiModel):
     cbam_period: str = Field(description='"transitional" or "definitive".')
     priced_emissions: list[str] = Field(description='["direct"] in the definitive period.')
     default_values_version: str = Field(description="The default-value tables applied.")
-    lines: list[ReportLine]
-    totals: ReportTotals
-    registry_fields_filled: list[str]
-    registry_fields_not_known: list[str]
+    lines: list[ReportLine] = Field(description="One per CN code and country of origin.")
+    totals: ReportTotals = Field(description="The sums of the lines.")
+    registry_fields_filled: list[str] = Field(
+        description="Fields of the EU CBAM registry's report this report fills."
+    )
+    registry_fields_not_known: list[str] = Field(
+        description="Fields of the registry's report the gateway cannot know."
+    )
 
 
 class ImportsOfYear(ApiModel):
@@ -166,3 +176,41 @@ class ImportsOfYear(ApiModel):
         description="The warrant whose issue took the mass over the threshold."
     )
     exceeded_at: str | None = Field(description="When that warrant was issued.")
+
+
+class FiledReportVersion(ApiModel):
+    """One version of the importer's report of a quarter, as filed (both kept: a correction
+    is a new version)."""
+
+    importer_id: str
+    year: int
+    quarter: int
+    version: int = Field(ge=1, description="1 for the filing, 2 and on for its corrections.")
+    filed_at: str = Field(description="When the importer filed it (UTC).")
+    late: bool = Field(description="True when filed after the due date (a first filing).")
+    totals: ReportTotals
+
+
+class FiledReportVersions(ApiModel):
+    importer_id: str
+    year: int
+    quarter: int
+    versions: list[FiledReportVersion] = Field(description="In version order.")
+
+
+class CbamReportFiled(Contract):
+    """An importer filed a version of its quarterly CBAM report (§6.3-6.4): the gateway's API
+    publishes it with the whole report as it stood, so the versions are rebuilt from the
+    topic like every other read-side table."""
+
+    MESSAGE_TYPE: ClassVar[str] = "custody.cbam-report.filed"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    filing_id: Identifier = Field(description="Unique id of this filing.")
+    importer_id: Identifier = Field(description="Party id of the importer (the key).")
+    year: CalendarYear = Field(description="Calendar year of the quarter.")
+    quarter: int = Field(ge=1, le=4, description="Quarter, 1 to 4.")
+    version: int = Field(ge=1, description="1 for the filing, n + 1 for a correction of n.")
+    late: bool = Field(description="True when version 1 was filed after the due date.")
+    filed_at: AwareDatetime = Field(description="When the importer filed it.")
+    report: QuarterlyCbamReport = Field(description="The report as filed.")

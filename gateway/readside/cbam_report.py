@@ -399,3 +399,45 @@ def imports_of_year(
         exceeded_by_warrant=None if crossed is None else crossed[1],
         exceeded_at=None if crossed is None else crossed[0].isoformat(),
     )
+
+
+# -- filing: a report version is the importer's filing -------------------------------------
+@dataclass(frozen=True)
+class Filing:
+    """A filing the rules allow: its version, and whether it is a late first filing."""
+
+    version: int
+    late: bool
+
+
+@dataclass(frozen=True)
+class FilingRefused:
+    """A filing the rules refuse: the rule broken, for a person."""
+
+    rule: str
+
+
+def filing_of(
+    quarter: Quarter, now: datetime, filed_versions: Iterable[int], version: int
+) -> Filing | FilingRefused:
+    """Whether the importer may file ``version`` of its report of ``quarter`` at ``now``:
+    only once the quarter has ended, only before the correction window closes (two months
+    after the due date), and version n + 1 only after n (a correction is a new version; the
+    ones before are kept). A first filing after the due date is accepted, marked late."""
+    if now < quarter.ends:
+        return FilingRefused(
+            f"the report of {quarter.name} can be filed once the quarter has ended, "
+            f"from {quarter.ends.isoformat()}"
+        )
+    if now >= quarter.corrections_until:
+        return FilingRefused(
+            f"the report of {quarter.name} can no longer be filed or corrected: the "
+            f"correction window closed at {quarter.corrections_until.isoformat()}"
+        )
+    expected = max(filed_versions, default=0) + 1
+    if version != expected:
+        return FilingRefused(
+            f"version {version} cannot be filed: version n + 1 only after n, and the next "
+            f"version of {quarter.name} is {expected}"
+        )
+    return Filing(version=version, late=version == 1 and now >= quarter.due_by)

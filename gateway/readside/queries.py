@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from contracts.api import CertificateView, HeldWarrants
-from contracts.cbam_report import ImportsOfYear, QuarterlyCbamReport
+from contracts.cbam_report import (
+    FiledReportVersion,
+    FiledReportVersions,
+    ImportsOfYear,
+    QuarterlyCbamReport,
+)
 from gateway.readside.access import (
     ISSUED,
     CertificateParties,
@@ -147,6 +152,47 @@ class ReadSide:
         """The importer's cumulative net mass of ``year`` against the 50 t exemption."""
         return imports_of_year(
             importer_id, year, self.store.rows("warrants", {"holder_id": importer_id})
+        )
+
+    def filed_report_versions(self, importer_id: str, quarter: Quarter) -> FiledReportVersions:
+        """The versions of its report of ``quarter`` the importer has filed, in order."""
+        rows = self._filed(importer_id, quarter)
+        return FiledReportVersions(
+            importer_id=importer_id,
+            year=quarter.year,
+            quarter=quarter.quarter,
+            versions=[
+                FiledReportVersion(
+                    importer_id=importer_id,
+                    year=quarter.year,
+                    quarter=quarter.quarter,
+                    version=int(row["version"]),
+                    filed_at=row["filed_at"],
+                    late=bool(row["late"]),
+                    totals=row["report"]["totals"],
+                )
+                for row in rows
+            ],
+        )
+
+    def filed_report(
+        self, importer_id: str, quarter: Quarter, version: int
+    ) -> QuarterlyCbamReport | None:
+        """Version ``version`` of the importer's report of ``quarter`` as filed; None when
+        it has filed no such version."""
+        for row in self._filed(importer_id, quarter):
+            if int(row["version"]) == version:
+                return QuarterlyCbamReport.model_validate(row["report"])
+        return None
+
+    def _filed(self, importer_id: str, quarter: Quarter) -> list[Row]:
+        where = {
+            "importer_id": importer_id,
+            "year": str(quarter.year),
+            "quarter": str(quarter.quarter),
+        }
+        return sorted(
+            self.store.rows("cbam_report_versions", where), key=lambda row: int(row["version"])
         )
 
     def _rows_in_chunks(

@@ -12,7 +12,14 @@ import pytest
 
 from contracts.cbam_report import XML_SCHEMA
 
-CBAM_REPORT_PATHS = frozenset({"/v1/reports/quarterly/{year}/{quarter}", "/v1/imports/{year}"})
+CBAM_REPORT_PATHS = frozenset(
+    {
+        "/v1/reports/quarterly/{year}/{quarter}",
+        "/v1/reports/quarterly/{year}/{quarter}/versions",
+        "/v1/reports/quarterly/{year}/{quarter}/versions/{version}",
+        "/v1/imports/{year}",
+    }
+)
 SUMMARY = {
     "direct_tco2e_per_t": "1.6",
     "indirect_tco2e_per_t": "2.1",

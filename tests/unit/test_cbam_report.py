@@ -20,7 +20,10 @@ from gateway.readside.cbam_report import (
     ATTACHED,
     DEFAULT_TABLE,
     WARRANT_DOCUMENT,
+    Filing,
+    FilingRefused,
     Quarter,
+    filing_of,
     imports_of_year,
     quarterly_report,
     received_warrant,
@@ -409,3 +412,22 @@ def test_the_xml_is_well_formed_and_valid_against_its_schema() -> None:
 def test_an_xml_breaking_the_schema_is_caught() -> None:
     broken = report_xml(_sample_report()).replace("<Quarter>1</Quarter>", "<Quarter>5</Quarter>")
     assert "Quarter" in (schema_errors(broken.encode()) or "")
+
+
+# -- filing versions -----------------------------------------------------------------------
+def test_a_report_is_filed_after_the_quarter_and_corrected_until_two_months_after_due() -> None:
+    day = timedelta(days=1)
+    early = filing_of(Q1_2026, Q1_2026.ends - timedelta(seconds=1), [], 1)
+    assert isinstance(early, FilingRefused) and "once the quarter has ended" in early.rule
+    assert filing_of(Q1_2026, Q1_2026.ends, [], 1) == Filing(version=1, late=False)
+    assert filing_of(Q1_2026, Q1_2026.due_by, [], 1) == Filing(version=1, late=True)
+    assert filing_of(Q1_2026, Q1_2026.due_by + day, [1], 2) == Filing(version=2, late=False)
+    closed = filing_of(Q1_2026, Q1_2026.corrections_until, [1], 2)
+    assert isinstance(closed, FilingRefused) and "correction window closed" in closed.rule
+
+
+@pytest.mark.parametrize(("filed", "version"), [([], 2), ([1], 1), ([1, 2], 4), ([1], 3)])
+def test_version_n_plus_1_only_after_n(filed: list[int], version: int) -> None:
+    refused = filing_of(Q1_2026, Q1_2026.ends + timedelta(days=3), filed, version)
+    assert isinstance(refused, FilingRefused)
+    assert f"the next version of 2026Q1 is {len(filed) + 1}" in refused.rule

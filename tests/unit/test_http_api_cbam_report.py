@@ -9,6 +9,8 @@ import io
 import json
 import xml.etree.ElementTree as ElementTree
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,8 +20,8 @@ import pytest
 
 from consumers.metrics import GatewayMetrics
 from consumers.readside_store import SqliteReadStore
-from contracts.cbam_report import XML_NAMESPACE
-from gateway.readside.projection import Put
+from contracts.cbam_report import XML_NAMESPACE, CbamReportFiled
+from gateway.readside.projection import Put, writes_of
 from gateway.readside.queries import ReadSide
 from gateway.readside.tables import (
     CERTIFICATE_EMISSIONS,
@@ -28,7 +30,7 @@ from gateway.readside.tables import (
     WARRANTS,
 )
 from gateway.runtime.api_tokens import ApiTokens
-from gateway.runtime.http_api import HttpServer, Readiness, create_http_app
+from gateway.runtime.http_api import HttpServer, Readiness, ReportFiling, create_http_app
 from tests.unit.cbam_report_support import CBAM_REPORT_PATHS, SUMMARY, schema_errors
 
 LOOPBACK = "127.0.0.1"
@@ -105,11 +107,30 @@ def seeded(store: SqliteReadStore) -> None:
     store.apply(puts)
 
 
-@pytest.fixture
-async def base_url(tmp_path: Path) -> AsyncIterator[str]:
-    store = SqliteReadStore(tmp_path / "readside.sqlite3")
-    seeded(store)
+@dataclass
+class Filings:
+    """The filing side of the API: what it published, and the clock it reads. ``projecting``
+    False stands for a read side that has not caught up yet."""
 
+    store: SqliteReadStore
+    now: datetime = datetime(2026, 4, 15, tzinfo=UTC)
+    projecting: bool = True
+    published: int = 0
+
+    async def publish(self, body: CbamReportFiled) -> None:
+        self.published += 1
+        if self.projecting:
+            self.store.apply(writes_of(f"filed-{self.published}", body))
+
+
+@dataclass
+class Running:
+    base_url: str
+    store: SqliteReadStore
+    filings: Filings
+
+
+async def _serve(store: SqliteReadStore, filing: ReportFiling | None) -> HttpServer:
     async def ready() -> Readiness:
         return Readiness.of({"store": True})
 
@@ -119,20 +140,46 @@ async def base_url(tmp_path: Path) -> AsyncIterator[str]:
         asyncapi=lambda: {},
         read_side=lambda: ReadSide(store, frozenset()),
         tokens=ApiTokens.of_tokens({p: f"secret-{p}" for p in (IMPORTER, OTHER)}),
+        report_filing=filing,
     )
     server = HttpServer(app, LOOPBACK, 0)
-    port = await server.start()
+    await server.start()
+    return server
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Running]:
+    store = SqliteReadStore(tmp_path / "readside.sqlite3")
+    seeded(store)
+    filings = Filings(store)
+    filing = ReportFiling(
+        publish=filings.publish, clock=lambda: filings.now, projection_wait_seconds=0.2
+    )
+    server = await _serve(store, filing)
     try:
-        yield f"http://{LOOPBACK}:{port}"
+        yield Running(f"http://{LOOPBACK}:{server.port}", store, filings)
     finally:
         await server.stop()
         store.close()
 
 
+@pytest.fixture
+def base_url(api: Running) -> str:
+    return api.base_url
+
+
 async def _get(base_url: str, path: str, party: str | None = IMPORTER) -> httpx.Response:
+    return await _call("GET", base_url, path, party)
+
+
+async def _post(base_url: str, path: str, party: str | None = IMPORTER) -> httpx.Response:
+    return await _call("POST", base_url, path, party)
+
+
+async def _call(method: str, base_url: str, path: str, party: str | None) -> httpx.Response:
     headers = {} if party is None else {"Authorization": f"Bearer secret-{party}"}
     async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as http:
-        return await http.get(path)
+        return await http.request(method, path)
 
 
 def _expected_q1() -> dict[str, Decimal]:
@@ -224,3 +271,68 @@ async def test_the_openapi_document_names_the_report_endpoints(base_url: str) ->
         assert {"200", "401"} <= set(answers)
     content = paths["/v1/reports/quarterly/{year}/{quarter}"]["get"]["responses"]["200"]
     assert {"application/json", "text/csv", "application/xml"} <= set(content["content"])
+
+
+# -- filing versions -----------------------------------------------------------------------
+FILE_Q1 = "/v1/reports/quarterly/2026/1/versions"
+
+
+async def test_a_filing_before_the_quarter_ends_is_refused_naming_the_rule(api: Running) -> None:
+    api.filings.now = datetime(2026, 3, 31, 23, 59, tzinfo=UTC)
+    answer = await _post(api.base_url, f"{FILE_Q1}?version=1")
+    assert answer.status_code == 409
+    assert "once the quarter has ended" in answer.json()["error"]
+    assert api.filings.published == 0
+
+
+async def test_a_correction_is_a_new_version_and_both_are_kept(api: Running) -> None:
+    first = await _post(api.base_url, f"{FILE_Q1}?version=1")
+    assert first.status_code == 201, first.text
+    assert first.json()["late"] is False
+    assert first.json()["totals"]["warrants"] == WARRANTS_IN_Q1
+    again = await _post(api.base_url, f"{FILE_Q1}?version=1")
+    assert again.status_code == 409 and "the next version of 2026Q1 is 2" in again.json()["error"]
+    skipped = await _post(api.base_url, f"{FILE_Q1}?version=3")
+    assert skipped.status_code == 409
+    api.store.apply(_warrant(5000, IMPORTER, "2026-03-15T00:00:00+00:00", attached=True))
+    api.filings.now = datetime(2026, 6, 30, 23, 0, tzinfo=UTC)
+    second = await _post(api.base_url, f"{FILE_Q1}?version=2")
+    assert second.status_code == 201, second.text
+    versions = (await _get(api.base_url, FILE_Q1)).json()["versions"]
+    assert [(v["version"], v["totals"]["warrants"]) for v in versions] == [
+        (1, WARRANTS_IN_Q1),
+        (2, WARRANTS_IN_Q1 + 1),
+    ]
+    kept = (await _get(api.base_url, f"{FILE_Q1}/1")).json()
+    assert kept["totals"] == versions[0]["totals"]
+    xml = await _get(api.base_url, f"{FILE_Q1}/2?format=xml")
+    assert xml.status_code == 200 and schema_errors(xml.content) is None
+    assert (await _get(api.base_url, f"{FILE_Q1}/3")).status_code == 404
+    assert (await _get(api.base_url, FILE_Q1, party=OTHER)).json()["versions"] == []
+    api.filings.now = datetime(2026, 7, 1, tzinfo=UTC)
+    closed = await _post(api.base_url, f"{FILE_Q1}?version=3")
+    assert closed.status_code == 409 and "correction window closed" in closed.json()["error"]
+
+
+async def test_a_first_filing_after_the_due_date_is_late(api: Running) -> None:
+    api.filings.now = datetime(2026, 5, 2, tzinfo=UTC)
+    answer = await _post(api.base_url, f"{FILE_Q1}?version=1")
+    assert answer.status_code == 201 and answer.json()["late"] is True
+
+
+async def test_a_filing_not_yet_projected_is_accepted_202(api: Running) -> None:
+    api.filings.projecting = False
+    answer = await _post(api.base_url, f"{FILE_Q1}?version=1")
+    assert answer.status_code == 202 and api.filings.published == 1
+
+
+async def test_filing_needs_a_token_and_a_process_that_files(tmp_path: Path) -> None:
+    store = SqliteReadStore(tmp_path / "readside.sqlite3")
+    server = await _serve(store, None)
+    base_url = f"http://{LOOPBACK}:{server.port}"
+    try:
+        assert (await _post(base_url, f"{FILE_Q1}?version=1", party=None)).status_code == 401
+        assert (await _post(base_url, f"{FILE_Q1}?version=1")).status_code == 503
+    finally:
+        await server.stop()
+        store.close()
