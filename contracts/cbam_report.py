@@ -166,8 +166,8 @@ class QuarterlyCbamReport(ApiModel):
 class ImportsOfYear(ApiModel):
     """An importer's CBAM goods of one calendar year against the 50 t exemption."""
 
-    importer_id: str
-    year: int
+    importer_id: str = Field(description="The party the warrants were issued to.")
+    year: int = Field(description="The calendar year (UTC).")
     warrants: int = Field(description="Warrants issued to the importer in the year.")
     net_mass_t: DecimalText = Field(description="Their cumulative net mass, all goods.")
     threshold_t: DecimalText = Field(description="The exemption threshold (50 t).")
@@ -182,19 +182,21 @@ class FiledReportVersion(ApiModel):
     """One version of the importer's report of a quarter, as filed (both kept: a correction
     is a new version)."""
 
-    importer_id: str
-    year: int
-    quarter: int
+    importer_id: str = Field(description="The importer that filed it.")
+    year: int = Field(description="Calendar year of the quarter.")
+    quarter: int = Field(description="1 to 4.")
     version: int = Field(ge=1, description="1 for the filing, 2 and on for its corrections.")
     filed_at: str = Field(description="When the importer filed it (UTC).")
     late: bool = Field(description="True when filed after the due date (a first filing).")
-    totals: ReportTotals
+    totals: ReportTotals = Field(description="The totals of the report as filed.")
 
 
 class FiledReportVersions(ApiModel):
-    importer_id: str
-    year: int
-    quarter: int
+    """The versions an importer has filed of its report of one quarter."""
+
+    importer_id: str = Field(description="The importer.")
+    year: int = Field(description="Calendar year of the quarter.")
+    quarter: int = Field(description="1 to 4.")
     versions: list[FiledReportVersion] = Field(description="In version order.")
 
 

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -157,3 +158,9 @@ def load_default_values(path: Path = BUNDLED_DEFAULT_VALUES) -> DefaultValueTabl
     except (OSError, json.JSONDecodeError) as error:
         raise DefaultValuesError(f"{path}: {error}") from error
     return default_values_of(document)
+
+
+@cache
+def bundled_default_values() -> DefaultValueTables:
+    """The bundled tables, read and validated once per process."""
+    return load_default_values(BUNDLED_DEFAULT_VALUES)

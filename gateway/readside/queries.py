@@ -32,7 +32,7 @@ from gateway.readside.cbam_report import (
     received_warrant,
     utc_moment,
 )
-from gateway.readside.default_values import DefaultValueTables, load_default_values
+from gateway.readside.default_values import DefaultValueTables, bundled_default_values
 from gateway.readside.views import certificate_view, held_warrant
 
 Row = dict[str, Any]
@@ -48,7 +48,7 @@ class RowSource(Protocol):
 class ReadSide:
     store: RowSource
     exchange_parties: frozenset[str]
-    default_values: DefaultValueTables = field(default_factory=load_default_values)
+    default_values: DefaultValueTables = field(default_factory=bundled_default_values)
     """The CBAM default-value tables, loaded and validated when the read side starts."""
 
     def held_warrants(self, party_id: str) -> HeldWarrants:

@@ -21,6 +21,7 @@ import pytest
 from consumers.metrics import GatewayMetrics
 from consumers.readside_store import SqliteReadStore
 from contracts.cbam_report import XML_NAMESPACE, CbamReportFiled
+from gateway.readside.cbam_report import Quarter
 from gateway.readside.projection import Put, writes_of
 from gateway.readside.queries import ReadSide
 from gateway.readside.tables import (
@@ -84,7 +85,7 @@ def _warrant(number: int, holder: str, issued_at: str, *, attached: bool) -> lis
     return puts
 
 
-def seeded(store: SqliteReadStore) -> None:
+def seeded(store: SqliteReadStore, warrants_in_q1: int = WARRANTS_IN_Q1) -> None:
     puts = [
         _put(
             FORMS,
@@ -97,7 +98,7 @@ def seeded(store: SqliteReadStore) -> None:
             disclosure=json.dumps(DISCLOSURE),
         )
     ]
-    for number in range(WARRANTS_IN_Q1):
+    for number in range(warrants_in_q1):
         day = 1 + number % 28
         month = 1 + number % 3
         issued = f"2026-{month:02}-{day:02}T08:00:00+00:00"
@@ -182,9 +183,9 @@ async def _call(method: str, base_url: str, path: str, party: str | None) -> htt
         return await http.request(method, path)
 
 
-def _expected_q1() -> dict[str, Decimal]:
+def _expected_q1(warrants_in_q1: int = WARRANTS_IN_Q1) -> dict[str, Decimal]:
     mass = direct = indirect = Decimal(0)
-    for number in range(WARRANTS_IN_Q1):
+    for number in range(warrants_in_q1):
         tonnes = Decimal(f"{24000 + number % 500}.5") / 1000
         per_t = (
             (Decimal("1.6"), Decimal("2.1"))
@@ -336,3 +337,15 @@ async def test_filing_needs_a_token_and_a_process_that_files(tmp_path: Path) -> 
     finally:
         await server.stop()
         store.close()
+
+
+def test_ten_thousand_warrants_in_a_quarter_from_a_sqlite_store(tmp_path: Path) -> None:
+    store = SqliteReadStore(tmp_path / "readside.sqlite3")
+    try:
+        seeded(store, 10_000)
+        report = ReadSide(store, frozenset()).quarterly_cbam_report(IMPORTER, Quarter(2026, 1))
+    finally:
+        store.close()
+    assert report.totals.warrants == 10_000
+    for name, value in _expected_q1(10_000).items():
+        assert Decimal(getattr(report.totals, name)) == value, name
