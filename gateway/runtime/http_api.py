@@ -41,6 +41,7 @@ from contracts.cbam_report import (
     QuarterlyCbamReport,
 )
 from gateway.readside.cbam_report import FilingRefused, Quarter, filing_of
+from gateway.readside.default_values import DefaultValuesError
 from gateway.readside.queries import ReadSide
 from gateway.readside.report_formats import report_csv, report_xml
 from gateway.runtime.api_tokens import ApiTokens
@@ -229,6 +230,14 @@ class ReportFiling:
     projection_wait_seconds: float = 5.0
 
 
+def _report_of(reads: ReadSide, importer_id: str, quarter: Quarter) -> QuarterlyCbamReport:
+    """The report, or 422 when no CBAM period or default value covers the quarter's goods."""
+    try:
+        return reads.quarterly_cbam_report(importer_id, quarter)
+    except DefaultValuesError as error:
+        raise HTTPException(422, str(error)) from error
+
+
 def _rendered(report: QuarterlyCbamReport, report_format: str) -> Any:
     if report_format == "csv":
         return Response(report_csv(report), media_type="text/csv; charset=utf-8")
@@ -262,7 +271,7 @@ def _cbam_report_routes(
         summary="My quarterly CBAM report: the warrants issued to me in the quarter, per CN "
         "code and country of origin (format=json, csv or xml)",
         response_model=QuarterlyCbamReport,
-        responses={**unauthorised, **rendered},
+        responses={**unauthorised, **rendered, 422: {"model": Problem}},
     )
     def quarterly_report(
         year: Year,
@@ -271,7 +280,7 @@ def _cbam_report_routes(
         reads: Reads,
         report_format: Format = "json",
     ) -> Any:
-        return _rendered(reads.quarterly_cbam_report(party, Quarter(year, quarter)), report_format)
+        return _rendered(_report_of(reads, party, Quarter(year, quarter)), report_format)
 
     @app.post(
         "/v1/reports/quarterly/{year}/{quarter}/versions",
@@ -303,7 +312,7 @@ def _cbam_report_routes(
             decision = filing_of(period, now, [v.version for v in filed.versions], version)
             if isinstance(decision, FilingRefused):
                 raise HTTPException(409, decision.rule)
-            report = await asyncio.to_thread(reads.quarterly_cbam_report, party, period)
+            report = await asyncio.to_thread(_report_of, reads, party, period)
             body = CbamReportFiled.build(
                 filing_id=str(uuid.uuid4()),
                 importer_id=party,

@@ -251,6 +251,12 @@ async def test_the_xml_report_is_valid_against_its_schema(base_url: str) -> None
     assert schema_errors(answer.content) is None
 
 
+async def test_a_quarter_before_cbam_is_422_saying_why(base_url: str) -> None:
+    answer = await _get(base_url, "/v1/reports/quarterly/2023/2")
+    assert answer.status_code == 422
+    assert "no default-value period covers 2023-04-01" in answer.json()["error"]
+
+
 async def test_a_quarter_or_format_not_known_is_400(base_url: str) -> None:
     assert (await _get(base_url, "/v1/reports/quarterly/2026/5")).status_code == 400
     assert (await _get(base_url, "/v1/reports/quarterly/2026/1?format=pdf")).status_code == 400
