@@ -22,6 +22,7 @@ from contracts.cbam import (
     CbamFormRejected,
     EmissionsAttached,
 )
+from contracts.cbam_report import CbamReportFiled
 from contracts.clock import ClockTicked
 from contracts.custody import CustodyBalanceUpdated, CustodyMovementRecorded
 from contracts.dead_letter import DeadLetterRecorded
@@ -54,6 +55,7 @@ ALL_CONTRACTS: tuple[type[Contract], ...] = (
     CbamFormAccepted,
     CbamFormRejected,
     EmissionsAttached,
+    CbamReportFiled,
     ListBrand,
     SuspendBrand,
     ReinstateBrand,

@@ -30,6 +30,7 @@ from contracts.cbam import (
     CbamFormRejected,
     EmissionsAttached,
 )
+from contracts.cbam_report import CbamReportFiled
 from contracts.clock import ClockTicked
 from contracts.custody import CustodyBalanceUpdated, CustodyMovementRecorded
 from contracts.dead_letter import DeadLetterRecorded
@@ -236,6 +237,15 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         key="brand",
         writer_roles=_REGISTRY,
         subscriber_roles=_EXCHANGE_READS,
+    ),
+    TopicSpec(
+        name="registry.cbam-reports",
+        purpose="every version of every importer's quarterly CBAM report as filed through the "
+        "API (a correction is a new version, both kept), readable from the beginning",
+        message_types=(CbamReportFiled,),
+        key="importer_id",
+        writer_roles=_REGISTRY,
+        extra_configs={"retention.ms": "-1", "retention.bytes": "-1"},
     ),
     TopicSpec(
         name="registry.warrant-decisions",

@@ -31,6 +31,10 @@ DEAD_LETTERS = "registry.dead-letters"
 REGISTRY_CLOCK = "registry.clock"
 """The ticks the gateway writes to itself (``gateway.runtime.clock``), read back by the
 registry like any input."""
+CBAM_REPORTS = "registry.cbam-reports"
+"""The importers' quarterly CBAM report versions, written by the HTTP API when an importer
+files one (``gateway.runtime.http_api``), read by the read side only: no processor writes it."""
+HTTP_API_TOPICS: tuple[str, ...] = (CBAM_REPORTS,)
 
 
 class Processor(StrEnum):

@@ -39,6 +39,16 @@ from contracts.cbam import (
     ReportingPeriod,
     Verifier,
 )
+from contracts.cbam_report import (
+    REGISTRY_FIELDS_FILLED,
+    REGISTRY_FIELDS_NOT_KNOWN,
+    CbamReportFiled,
+    QuarterlyCbamReport,
+    ReportedCarbonPrice,
+    ReportedWarrant,
+    ReportLine,
+    ReportTotals,
+)
 from contracts.clock import ClockTicked
 from contracts.custody import (
     CertifiedAccount,
@@ -830,6 +840,85 @@ def _clock() -> list[Contract]:
     return [ClockTicked.build(partition=3, ticked_at=_at(date(2026, 3, 18), 7, 42))]
 
 
+def _cbam_report() -> list[Contract]:
+    """The holder's report of 2026 Q1: one warrant of 24 t with its form's figures."""
+    warrant = ReportedWarrant(
+        warrant_id="W-RTM-2026-000418",
+        issued_at="2026-03-12T09:30:00+00:00",
+        cancelled_at=None,
+        net_mass_t="24",
+        direct_tco2e_per_t="1.6",
+        indirect_tco2e_per_t="2.1",
+        direct_tco2e="38.4",
+        indirect_tco2e="50.4",
+        direct_basis="actual",
+        indirect_basis="default",
+        verified=True,
+        figures_from="attached",
+        form_id=FORM_ID,
+        verifier="Nordic Verification AS",
+        level_of_assurance="reasonable",
+    )
+    line = ReportLine(
+        item_number=1,
+        cn_code="7601",
+        country_of_origin="NO",
+        net_mass_t="24",
+        direct_tco2e="38.4",
+        indirect_tco2e="50.4",
+        priced_tco2e="38.4",
+        direct_default_mass_t="0",
+        direct_actual_verified_mass_t="24",
+        direct_actual_unverified_mass_t="0",
+        carbon_prices_paid=[
+            ReportedCarbonPrice(
+                instrument="carbon tax",
+                amount_per_tco2e="12.5",
+                currency="EUR",
+                paid_at="Anode plant",
+                net_mass_t="24",
+            )
+        ],
+        warrants=[warrant],
+    )
+    report = QuarterlyCbamReport(
+        importer_id=WARRANT_HOLDER_ID,
+        year=2026,
+        quarter=1,
+        reporting_period="2026Q1",
+        period_starts="2026-01-01T00:00:00+00:00",
+        period_ends="2026-04-01T00:00:00+00:00",
+        due_by="2026-05-01T00:00:00+00:00",
+        corrections_until="2026-07-01T00:00:00+00:00",
+        cbam_period="definitive",
+        priced_emissions=["direct"],
+        default_values_version="cbam-defaults-2026.1",
+        lines=[line],
+        totals=ReportTotals(
+            warrants=1,
+            net_mass_t="24",
+            direct_tco2e="38.4",
+            indirect_tco2e="50.4",
+            total_tco2e="88.8",
+            priced_tco2e="38.4",
+        ),
+        registry_fields_filled=list(REGISTRY_FIELDS_FILLED),
+        registry_fields_not_known=list(REGISTRY_FIELDS_NOT_KNOWN),
+    )
+    return [
+        CbamReportFiled.build(
+            filing_id="FILING-2026Q1-0001",
+            importer_id=WARRANT_HOLDER_ID,
+            year=2026,
+            quarter=1,
+            version=1,
+            late=False,
+            filed_at=_at(date(2026, 4, 20), 11),
+            report=report,
+        )
+    ]
+
+
 def sample_messages() -> list[Contract]:
     """One valid message of every registered type, the same on every call."""
     return [
@@ -844,4 +933,5 @@ def sample_messages() -> list[Contract]:
         *_ledger_decisions(),
         *_dead_letters(),
         *_clock(),
+        *_cbam_report(),
     ]

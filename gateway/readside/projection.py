@@ -16,6 +16,7 @@ from typing import Any
 from contracts.base import Contract
 from contracts.brands import BrandDelisted, BrandListed, BrandReinstated, BrandSuspended
 from contracts.cbam import CbamFormAccepted, EmissionsAttached
+from contracts.cbam_report import CbamReportFiled
 from contracts.custody import CustodyBalanceUpdated
 from contracts.ecoa import ECoAAccepted
 from contracts.warrants import WarrantCancelled, WarrantIssued, WarrantStateChanged
@@ -26,6 +27,7 @@ from gateway.readside.tables import (
     CERTIFICATE_EMISSIONS,
     CERTIFICATES,
     FORMS,
+    REPORT_VERSIONS,
     WARRANT_CERTIFICATES,
     WARRANT_STATES,
     WARRANTS,
@@ -210,6 +212,21 @@ def _balance(event_id: str, body: CustodyBalanceUpdated) -> tuple[Write, ...]:
     return (Put(BALANCES, row),)
 
 
+def _report_filed(event_id: str, body: CbamReportFiled) -> tuple[Write, ...]:
+    row = {
+        "importer_id": body.importer_id,
+        "year": str(body.year),
+        "quarter": str(body.quarter),
+        "version": str(body.version),
+        "filing_id": body.filing_id,
+        "filed_at": _moment(body.filed_at),
+        "late": int(body.late),
+        "report": as_json(body.report.model_dump(mode="json")),
+        "event_id": event_id,
+    }
+    return (Put(REPORT_VERSIONS, row),)
+
+
 _PROJECTIONS: Mapping[type[Contract], Callable[[str, Any], tuple[Write, ...]]] = {
     WarrantStateChanged: _warrant_state,
     WarrantIssued: _warrant_issued,
@@ -222,6 +239,7 @@ _PROJECTIONS: Mapping[type[Contract], Callable[[str, Any], tuple[Write, ...]]] =
     BrandReinstated: _brand_status("listed"),
     BrandDelisted: _brand_status("delisted"),
     CustodyBalanceUpdated: _balance,
+    CbamReportFiled: _report_filed,
 }
 PROJECTED_TYPES: frozenset[str] = frozenset(c.MESSAGE_TYPE for c in _PROJECTIONS)
 """The message types the read side keeps; the rest of its topics' records it passes over."""

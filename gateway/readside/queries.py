@@ -9,7 +9,7 @@ the two apart.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
@@ -23,12 +23,26 @@ from contracts.api import (
 )
 from contracts.api import ScopeDistribution as ScopeDistributionView
 from contracts.api import YearStatistics as YearStatisticsView
+from contracts.cbam_report import (
+    FiledReportVersion,
+    FiledReportVersions,
+    ImportsOfYear,
+    QuarterlyCbamReport,
+)
 from gateway.readside.access import (
     ISSUED,
     CertificateParties,
     WarrantOfCertificate,
     may_read_certificate,
 )
+from gateway.readside.cbam_report import (
+    Quarter,
+    imports_of_year,
+    quarterly_report,
+    received_warrant,
+    utc_moment,
+)
+from gateway.readside.default_values import DefaultValueTables, bundled_default_values
 from gateway.readside.disclosures import ReportedFigures, StatisticsPolicy, statistics
 from gateway.readside.views import basis, certificate_view, held_warrant
 
@@ -48,6 +62,8 @@ class ReadSide:
     store: RowSource
     exchange_parties: frozenset[str]
     statistics_policy: StatisticsPolicy = DEFAULT_STATISTICS_POLICY
+    default_values: DefaultValueTables = field(default_factory=bundled_default_values)
+    """The CBAM default-value tables, loaded and validated when the read side starts."""
 
     def held_warrants(self, party_id: str) -> HeldWarrants:
         """The warrants ``party_id`` holds now, with their CoAs and the emissions attached."""
@@ -183,4 +199,91 @@ class ReadSide:
                 )
                 for year in years
             ],
+        )
+
+    # -- the importer's CBAM report (§6.3-6.4) -------------------------------------------
+    def quarterly_cbam_report(self, importer_id: str, quarter: Quarter) -> QuarterlyCbamReport:
+        """The CBAM report of the warrants issued to ``importer_id`` in ``quarter``."""
+        issued = [
+            w
+            for w in self.store.rows("warrants", {"holder_id": importer_id})
+            if quarter.holds(utc_moment(w["issued_at"]))
+        ]
+        named = self.store.rows_in(
+            "warrant_certificates", "warrant_id", [w["warrant_id"] for w in issued]
+        )
+        ecoa_ids: dict[str, list[str]] = {}
+        for row in named:
+            ecoa_ids.setdefault(row["warrant_id"], []).append(row["ecoa_id"])
+        attachments = {
+            a["ecoa_id"]: a
+            for a in self.store.rows_in(
+                "certificate_emissions", "ecoa_id", sorted({n["ecoa_id"] for n in named})
+            )
+        }
+        form_ids = {a["form_id"] for a in attachments.values()}
+        form_ids |= {
+            stated["form_id"]
+            for w in issued
+            if (stated := (w.get("document") or {}).get("emissions") or {}).get("form_id")
+        }
+        forms = {
+            f["form_id"]: f for f in self.store.rows_in("cbam_forms", "form_id", sorted(form_ids))
+        }
+        received = [
+            received_warrant(
+                warrant,
+                [attachments.get(i) for i in ecoa_ids.get(warrant["warrant_id"], [])],
+                forms,
+                self.default_values,
+            )
+            for warrant in issued
+        ]
+        return quarterly_report(importer_id, quarter, received, self.default_values)
+
+    def imports_of_year(self, importer_id: str, year: int) -> ImportsOfYear:
+        """The importer's cumulative net mass of ``year`` against the 50 t exemption."""
+        return imports_of_year(
+            importer_id, year, self.store.rows("warrants", {"holder_id": importer_id})
+        )
+
+    def filed_report_versions(self, importer_id: str, quarter: Quarter) -> FiledReportVersions:
+        """The versions of its report of ``quarter`` the importer has filed, in order."""
+        rows = self._filed(importer_id, quarter)
+        return FiledReportVersions(
+            importer_id=importer_id,
+            year=quarter.year,
+            quarter=quarter.quarter,
+            versions=[
+                FiledReportVersion(
+                    importer_id=importer_id,
+                    year=quarter.year,
+                    quarter=quarter.quarter,
+                    version=int(row["version"]),
+                    filed_at=row["filed_at"],
+                    late=bool(row["late"]),
+                    totals=row["report"]["totals"],
+                )
+                for row in rows
+            ],
+        )
+
+    def filed_report(
+        self, importer_id: str, quarter: Quarter, version: int
+    ) -> QuarterlyCbamReport | None:
+        """Version ``version`` of the importer's report of ``quarter`` as filed; None when
+        it has filed no such version."""
+        for row in self._filed(importer_id, quarter):
+            if int(row["version"]) == version:
+                return QuarterlyCbamReport.model_validate(row["report"])
+        return None
+
+    def _filed(self, importer_id: str, quarter: Quarter) -> list[Row]:
+        where = {
+            "importer_id": importer_id,
+            "year": str(quarter.year),
+            "quarter": str(quarter.quarter),
+        }
+        return sorted(
+            self.store.rows("cbam_report_versions", where), key=lambda row: int(row["version"])
         )

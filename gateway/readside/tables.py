@@ -152,6 +152,19 @@ BALANCES = Table(
 )
 """The last balance of every mass-balance account."""
 
+REPORT_VERSIONS = Table(
+    "cbam_report_versions",
+    key=("importer_id", "year", "quarter", "version"),
+    columns=(
+        *_text("filing_id", "filed_at"),
+        Column("late", ColumnType.INTEGER),
+        Column("report", ColumnType.JSON),
+    ),
+    source_topic="registry.cbam-reports",
+)
+"""Every version of every importer's quarterly CBAM report as filed (the key's year, quarter
+and version are kept as text, like every key column)."""
+
 TABLES: tuple[Table, ...] = (
     WARRANT_STATES,
     WARRANTS,
@@ -162,6 +175,7 @@ TABLES: tuple[Table, ...] = (
     BRAND_FORMS,
     BRANDS,
     BALANCES,
+    REPORT_VERSIONS,
 )
 TABLES_BY_NAME = {table.name: table for table in TABLES}
 SOURCE_TOPICS: tuple[str, ...] = tuple(dict.fromkeys(table.source_topic for table in TABLES))

@@ -40,7 +40,8 @@ from gateway.rulebook.model import FormDeadline, Rulebook, load_rulebook
 from gateway.runtime.api_tokens import ApiTokens
 from gateway.runtime.broker_watch import BrokerWatch
 from gateway.runtime.clock import ClockTicker
-from gateway.runtime.http_api import HttpServer, Readiness, create_http_app
+from gateway.runtime.http_api import HttpServer, Readiness, ReportFiling, create_http_app
+from gateway.runtime.report_filing import ReportPublisher
 from gateway.runtime.settings import Settings
 from gateway.topology import (
     LEDGER_INPUT,
@@ -108,6 +109,7 @@ class GatewayApp:
             processors=asyncapi_channels(),
         )
         readside_broker = None
+        report_publisher: ReportPublisher | None = None
         if self.settings.readside or not engines:
             self.read_store = open_read_store(self.settings)
             self.read_side = ReadSide(
@@ -121,6 +123,11 @@ class GatewayApp:
             readside_broker = build_readside_broker(
                 self.readside_subscription(), self.read_store, self.metrics
             )
+            report_publisher = ReportPublisher(
+                bootstrap,
+                topic_prefix=self.settings.topic_prefix,
+                party=self.pipeline.registry_party,
+            )
         http = HttpServer(
             create_http_app(
                 metrics=self.metrics,
@@ -129,6 +136,9 @@ class GatewayApp:
                 read_side=lambda: self.read_side if self.readside_running else None,
                 tokens=self.tokens,
                 today=lambda: self.clock().date(),
+                report_filing=None
+                if report_publisher is None
+                else ReportFiling(publish=report_publisher.publish, clock=self.clock),
             ),
             self.settings.ops_host,
             self.settings.ops_port,
@@ -152,6 +162,8 @@ class GatewayApp:
         try:
             if readside_broker is not None:
                 await readside_broker.start()
+                if report_publisher is not None:
+                    await report_publisher.start()
                 self.readside_running = True
             if self.registry is not None and self.ledger is not None:
                 await _run_together(self.registry.run(stop), self.ledger.run(stop), stop=stop)
@@ -164,6 +176,8 @@ class GatewayApp:
             for task in background:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if report_publisher is not None:
+                await report_publisher.stop()
             if readside_broker is not None:
                 await readside_broker.stop()
             await http.stop()

@@ -19,15 +19,16 @@ because it runs as a task beside the engines (``HttpServer.start`` binds, ``stop
 import asyncio
 import contextlib
 import socket
+import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
 import structlog
 import uvicorn
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -41,9 +42,19 @@ from contracts.api import (
     Problem,
     PublicDisclosures,
 )
+from contracts.cbam_report import (
+    CbamReportFiled,
+    FiledReportVersion,
+    FiledReportVersions,
+    ImportsOfYear,
+    QuarterlyCbamReport,
+)
+from gateway.readside.cbam_report import FilingRefused, Quarter, filing_of
+from gateway.readside.default_values import DefaultValuesError
 from gateway.readside.disclosures import NotYetPublished
 from gateway.readside.pages import ReportLink, holdings_page, sign_in_page
 from gateway.readside.queries import ReadSide
+from gateway.readside.report_formats import report_csv, report_xml
 from gateway.runtime.api_tokens import ApiTokens
 
 log = structlog.get_logger("custody_gateway.http")
@@ -94,6 +105,7 @@ def create_http_app(
     tokens: ApiTokens,
     today: Callable[[], date] = lambda: datetime.now(UTC).date(),
     readiness_timeout_seconds: float = 5.0,
+    report_filing: "ReportFiling | None" = None,
 ) -> FastAPI:
     """The ASGI application. ``read_side`` answers None while the read side is not running
     (the /v1 endpoints then answer 503)."""
@@ -280,7 +292,195 @@ def create_http_app(
         )
         return HTMLResponse(page)
 
+    _cbam_report_routes(app, caller, serving, unauthorised, report_filing)
     return app
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ReportFiling:
+    """How the API files a version of an importer's report: it publishes the contract
+    (``custody.cbam-report.filed`` on ``registry.cbam-reports``) and the read side projects it
+    into ``cbam_report_versions``, so the versions are rebuilt from the topic like the rest.
+    The answer waits up to ``projection_wait_seconds`` for the projection (201), and says 202
+    when the version is published but not yet readable."""
+
+    publish: Callable[[CbamReportFiled], Awaitable[None]]
+    clock: Callable[[], datetime] = _utc_now
+    projection_wait_seconds: float = 5.0
+
+
+def _report_of(reads: ReadSide, importer_id: str, quarter: Quarter) -> QuarterlyCbamReport:
+    """The report, or 422 when no CBAM period or default value covers the quarter's goods."""
+    try:
+        return reads.quarterly_cbam_report(importer_id, quarter)
+    except DefaultValuesError as error:
+        raise HTTPException(422, str(error)) from error
+
+
+def _rendered(report: QuarterlyCbamReport, report_format: str) -> Any:
+    if report_format == "csv":
+        return Response(report_csv(report), media_type="text/csv; charset=utf-8")
+    if report_format == "xml":
+        return Response(report_xml(report), media_type="application/xml")
+    return report
+
+
+def _cbam_report_routes(
+    app: FastAPI,
+    caller: Callable[..., str],
+    serving: Callable[[], ReadSide],
+    unauthorised: dict[int | str, dict[str, Any]],
+    filing: ReportFiling | None,
+) -> None:
+    """The importer's quarterly CBAM report, its filed versions and its yearly import mass:
+    the caller's own only."""
+    Party = Annotated[str, Depends(caller)]
+    Reads = Annotated[ReadSide, Depends(serving)]
+    Year = Annotated[int, Path(ge=2023, le=9999, description="Calendar year.")]
+    QuarterNumber = Annotated[int, Path(ge=1, le=4, description="1 to 4.")]
+    Format = Annotated[Literal["json", "csv", "xml"], Query(alias="format")]
+    rendered: dict[int | str, dict[str, Any]] = {
+        200: {"content": {"text/csv": {}, "application/xml": {}}},
+    }
+    one_filing_at_a_time = asyncio.Lock()
+
+    @app.get(
+        "/v1/reports/quarterly/{year}/{quarter}",
+        tags=["importers"],
+        summary="My quarterly CBAM report: the warrants issued to me in the quarter, per CN "
+        "code and country of origin (format=json, csv or xml)",
+        response_model=QuarterlyCbamReport,
+        responses={**unauthorised, **rendered, 422: {"model": Problem}},
+    )
+    def quarterly_report(
+        year: Year,
+        quarter: QuarterNumber,
+        party: Party,
+        reads: Reads,
+        report_format: Format = "json",
+    ) -> Any:
+        return _rendered(_report_of(reads, party, Quarter(year, quarter)), report_format)
+
+    @app.post(
+        "/v1/reports/quarterly/{year}/{quarter}/versions",
+        tags=["importers"],
+        summary="File my report of the quarter as it stands now, as version `version` (1, "
+        "then n + 1 for a correction of n); 409 naming the rule when refused",
+        status_code=201,
+        response_model=FiledReportVersion,
+        responses={
+            **unauthorised,
+            202: {"model": FiledReportVersion},
+            409: {"model": Problem},
+            503: {"model": Problem},
+        },
+    )
+    async def file_report(
+        year: Year,
+        quarter: QuarterNumber,
+        version: Annotated[int, Query(ge=1, description="The version filed.")],
+        party: Party,
+        reads: Reads,
+    ) -> Any:
+        if filing is None:
+            raise HTTPException(503, "filing is not available in this process")
+        period = Quarter(year, quarter)
+        async with one_filing_at_a_time:
+            now = filing.clock()
+            filed = await asyncio.to_thread(reads.filed_report_versions, party, period)
+            decision = filing_of(period, now, [v.version for v in filed.versions], version)
+            if isinstance(decision, FilingRefused):
+                raise HTTPException(409, decision.rule)
+            report = await asyncio.to_thread(_report_of, reads, party, period)
+            body = CbamReportFiled.build(
+                filing_id=str(uuid.uuid4()),
+                importer_id=party,
+                year=year,
+                quarter=quarter,
+                version=version,
+                late=decision.late,
+                filed_at=now,
+                report=report,
+            )
+            try:
+                await filing.publish(body)
+            except Exception as error:
+                log.exception("report_filing_not_published", importer=party, version=version)
+                raise HTTPException(
+                    503, f"the report could not be published: {type(error).__name__}: {error}"
+                ) from error
+            projected = await _projected(reads, party, period, version, filing)
+        answer = FiledReportVersion(
+            importer_id=party,
+            year=year,
+            quarter=quarter,
+            version=version,
+            filed_at=now.isoformat(),
+            late=decision.late,
+            totals=report.totals,
+        )
+        if projected:
+            return answer
+        return JSONResponse(answer.model_dump(), status_code=202)
+
+    @app.get(
+        "/v1/reports/quarterly/{year}/{quarter}/versions",
+        tags=["importers"],
+        summary="The versions of my report of the quarter I have filed, with their totals",
+        responses=unauthorised,
+    )
+    def filed_versions(
+        year: Year, quarter: QuarterNumber, party: Party, reads: Reads
+    ) -> FiledReportVersions:
+        return reads.filed_report_versions(party, Quarter(year, quarter))
+
+    @app.get(
+        "/v1/reports/quarterly/{year}/{quarter}/versions/{version}",
+        tags=["importers"],
+        summary="One version of my report of the quarter as filed (format=json, csv or xml)",
+        response_model=QuarterlyCbamReport,
+        responses={**unauthorised, **rendered, 404: {"model": Problem}},
+    )
+    def filed_version(
+        year: Year,
+        quarter: QuarterNumber,
+        version: Annotated[int, Path(ge=1)],
+        party: Party,
+        reads: Reads,
+        report_format: Format = "json",
+    ) -> Any:
+        found = reads.filed_report(party, Quarter(year, quarter), version)
+        if found is None:
+            raise HTTPException(404, f"no version {version} of the report of {year}Q{quarter}")
+        return _rendered(found, report_format)
+
+    @app.get(
+        "/v1/imports/{year}",
+        tags=["importers"],
+        summary="My CBAM goods of a calendar year: cumulative net mass against the 50 t exemption",
+        responses=unauthorised,
+    )
+    def imports_of_year(year: Year, party: Party, reads: Reads) -> ImportsOfYear:
+        return reads.imports_of_year(party, year)
+
+
+async def _projected(
+    reads: ReadSide, importer_id: str, quarter: Quarter, version: int, filing: ReportFiling
+) -> bool:
+    """Whether the read side shows ``version`` within the filing's wait."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + filing.projection_wait_seconds
+    while True:
+        filed = await asyncio.to_thread(reads.filed_report_versions, importer_id, quarter)
+        if any(v.version == version for v in filed.versions):
+            return True
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.05)
 
 
 def report_links(today: date, received: list[str]) -> list[ReportLink]:
@@ -296,7 +496,7 @@ def report_links(today: date, received: list[str]) -> list[ReportLink]:
             links.append(
                 ReportLink(
                     f"{year} Q{number}, {form.upper()}",
-                    f"/v1/reports/quarterly/{year}/Q{number}?format={form}",
+                    f"/v1/reports/quarterly/{year}/{number}?format={form}",
                 )
             )
     return links

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,8 +41,10 @@ def registry_settings(topics: TestTopics, state_dir: Path) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def running_registry(settings: Settings, timeout_s: float = 60) -> AsyncIterator[GatewayApp]:
-    app = create_app(settings)
+async def running_registry(
+    settings: Settings, timeout_s: float = 60, clock: Callable[[], datetime] | None = None
+) -> AsyncIterator[GatewayApp]:
+    app = create_app(settings) if clock is None else create_app(settings, clock=clock)
     stop = asyncio.Event()
     task = await app.start(stop, timeout_s=timeout_s)
     try:

@@ -88,7 +88,8 @@ async def test_the_holder_page_renders_the_scenario_in_chromium(
     [bar] = seen["bars"]
     assert bar["brand"] == document.brand and "t CO2e" in bar["text"]
     assert {link["href"].split("format=")[1] for link in seen["reports"]} == {"xml", "csv", "json"}
-    assert seen["download"] is not None and seen["download"]["status"] != 401
+    assert seen["download"] is not None and seen["download"]["status"] == 200
+    assert seen["download"]["type"].startswith("application/xml")
     assert screenshot.stat().st_size > 10_000, "the screenshot is an image of the page"
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     print(f"screenshot of the holder page: {screenshot}")
