@@ -41,10 +41,14 @@ def registry_settings(topics: TestTopics, state_dir: Path) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def running_registry(settings: Settings, timeout_s: float = 60) -> AsyncIterator[GatewayApp]:
+async def running_registry(
+    settings: Settings, timeout_s: float = 60, *, engines: bool = True
+) -> AsyncIterator[GatewayApp]:
+    """The gateway running in this process until the block ends; with ``engines=False`` only
+    the read side and the HTTP API, as ``gateway serve`` runs them."""
     app = create_app(settings)
     stop = asyncio.Event()
-    task = await app.start(stop, timeout_s=timeout_s)
+    task = await app.start(stop, engines=engines, timeout_s=timeout_s)
     try:
         yield app
     finally:
