@@ -3,7 +3,8 @@ and a second instance serving only (``gateway serve``) share the database and th
 consumer group (the default for PostgreSQL), so each projects some of the partitions (the
 registry's output for several brands spreads over them). Both
 answer a holder's ``/v1/warrants`` alike, before and after the cancellation, and the shared
-database holds the rows a SQLite read side rebuilt from the topics holds."""
+database, restarted before the cancellation, holds the rows a SQLite read side rebuilt from
+the topics holds."""
 
 from __future__ import annotations
 
@@ -68,14 +69,23 @@ async def two_instances(settings: Settings) -> AsyncIterator[tuple[GatewayApp, G
         yield registry, server
 
 
-async def holders_view(apps: tuple[GatewayApp, ...]) -> list[dict[str, Any]]:
-    answers = [await get(app, HOLDER, "/v1/warrants") for app in apps]
-    assert [answer.status_code for answer in answers] == [200] * len(apps)
-    return [answer.json() for answer in answers]
+async def holders_view(
+    apps: tuple[GatewayApp, ...], *, server_restarted: bool = False
+) -> list[dict[str, Any]]:
+    """What each instance shows the holder. After the database restarted, an instance whose
+    connection has not been used since answers 503 once, and reconnects."""
+    views = []
+    for app in apps:
+        answer = await get(app, HOLDER, "/v1/warrants")
+        if server_restarted and answer.status_code == 503:
+            answer = await get(app, HOLDER, "/v1/warrants")
+        assert answer.status_code == 200, answer.text
+        views.append(answer.json())
+    return views
 
 
 async def test_two_instances_on_one_database_serve_alike_and_equal_a_rebuild(
-    shared_settings: Settings, topics: TestTopics
+    shared_settings: Settings, topics: TestTopics, postgres_server: PostgresServer
 ) -> None:
     async with two_instances(shared_settings) as (registry, server):
         group = registry.readside_subscription().group_id
@@ -95,15 +105,21 @@ async def test_two_instances_on_one_database_serve_alike_and_equal_a_rebuild(
         [warrant] = seen_by_server["warrants"]
         assert (warrant["warrant_id"], warrant["lot_id"]) == (issued.warrant_id, LOT)
 
-        await publish(topics, [cancel()])
+        # The database restarts under both: the next batch is refused, delivered again, taken.
+        postgres_server.restart()
+        more = [message for number in range(7, 13) for message in scenario_for_brand(number)]
+        await publish(topics, [cancel(), *more])
         await wait_until_consumed(topics, group_of(registry))
         await readside_caught_up(topics, registry)
-        after = await holders_view((registry, server))
+        after = await holders_view((registry, server), server_restarted=True)
         assert [view["warrants"] for view in after] == [[], []]
         assert server.read_store is not None
         shared = await asyncio.to_thread(server.read_store.dump)
-        written = [app.metrics.readside_writes._value.get() for app in (registry, server)]
+        apps = (registry, server)
+        written = [app.metrics.readside_writes._value.get() for app in apps]
         assert all(written), f"one instance projected nothing: writes {written}"
+        refused = sum(app.metrics.readside_store_failures._value.get() for app in apps)
+        assert refused >= 1, "no batch met the restarted database"
     assert shared["warrants"] and shared["certificates"] and shared["certificate_emissions"]
 
     rebuild = shared_settings.model_copy(
