@@ -20,11 +20,16 @@ $(INSTALLED): pyproject.toml tests/browser/package-lock.json
 
 install: $(INSTALLED) toolchain ## create the virtualenv and install the project and its tools
 
-toolchain: ## make sure Java 17, Maven, kcat and Chromium are there (apt-get installs them when missing)
-	@if command -v java >/dev/null && command -v mvn >/dev/null; then :; \
+toolchain: ## make sure Java 17, Maven, PostgreSQL, kcat and Chromium are there (apt-get installs what is missing)
+	@need=""; want=""; \
+	command -v java >/dev/null || need="$$need openjdk-17-jre-headless"; \
+	command -v mvn >/dev/null || need="$$need maven"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || want="postgresql"; \
+	if [ -z "$$need$$want" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -q && apt-get install -y -q openjdk-17-jre-headless maven; \
-	else echo "the local broker needs Java 17 and Maven on PATH" >&2; exit 1; fi
+		apt-get update -q && apt-get install -y -q $$need $$want; \
+	elif [ -n "$$need" ]; then echo "the local broker needs Java 17 and Maven on PATH" >&2; exit 1; \
+	else echo "no PostgreSQL in /usr/lib/postgresql: its read-store tests will be skipped" >&2; fi
 	@missing=""; for tool in kcat chromium; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
 	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -2,7 +2,8 @@
 PostgreSQL (one server that several gateway instances write and serve from).
 
 Both speak the same SQL (``INSERT ... ON CONFLICT DO UPDATE`` exists in both); only the
-placeholder differs. ``apply`` writes one batch of events' writes in one transaction. The
+placeholder and the keys' collation differ. ``apply`` writes one batch of events' writes in one
+transaction. The
 queries answer plain rows (dicts, JSON columns decoded); who may see them is decided in
 ``gateway.readside``, not here. Calls are synchronous and serialised by a lock: callers on the
 event loop run them in a thread.
@@ -14,7 +15,9 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,6 +35,7 @@ class ReadStoreError(Exception):
 
 class _Connection(Protocol):
     def execute(self, sql: str, parameters: Sequence[object] = ...) -> Any: ...
+    def cursor(self) -> Any: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
     def close(self) -> None: ...
@@ -60,23 +64,40 @@ def _in_key_order(table: Table, rows: list[Row]) -> list[Row]:
 
 
 class ReadStore:
-    """The SQL both stores share; subclasses open the connection and name the placeholder."""
+    """The SQL both stores share; subclasses connect and name the placeholder.
+
+    A failure of the database (a write refused, the server gone) is a ``ReadStoreError`` and
+    leaves nothing of the call behind: the batch is rolled back, and a connection that broke
+    is dropped and opened again on the next call.
+    """
 
     PLACEHOLDER = "?"
+    DRIVER_ERRORS: tuple[type[Exception], ...] = ()
 
-    def __init__(self, connection: _Connection) -> None:
-        self._connection: _Connection | None = connection
+    def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._closed = False
+        self._connection: _Connection | None = self._connect()
+
+    def _connect(self) -> _Connection:
+        """A new connection to a store of this schema version; ``ReadStoreError`` if none."""
+        raise NotImplementedError
+
+    def _usable(self, connection: _Connection) -> bool:
+        """Whether a connection that failed a call can serve the next one."""
+        return True
 
     # -- writing -------------------------------------------------------------------------
     def apply(self, writes: Iterable[Write]) -> int:
-        """Write every write in one transaction, or none; the number of writes."""
+        """Write every write in one transaction, or none; the number of writes. Runs of
+        writes of the same statement go to the database together."""
         count = 0
         with self._transaction() as connection:
-            for write in writes:
-                sql, parameters = self._statement(write)
-                connection.execute(sql, parameters)
-                count += 1
+            statements = (self._statement(write) for write in writes)
+            for sql, run in groupby(statements, key=itemgetter(0)):
+                parameters = [values for _, values in run]
+                connection.cursor().executemany(sql, parameters)
+                count += len(parameters)
         return count
 
     def _statement(self, write: Write) -> tuple[str, list[object]]:
@@ -154,31 +175,51 @@ class ReadStore:
     # -- connection ----------------------------------------------------------------------
     @contextmanager
     def _transaction(self) -> Iterator[_Connection]:
-        with self._lock:
-            connection = self._open()
-            try:
-                yield connection
-            except BaseException:
-                connection.rollback()
-                raise
+        with self._lock, self._failures_as_store_errors() as connection:
+            yield connection
             connection.commit()
 
     @contextmanager
     def _reading(self) -> Iterator[_Connection]:
-        with self._lock:
-            connection = self._open()
-            try:
-                yield connection
-            finally:
-                connection.rollback()
+        with self._lock, self._failures_as_store_errors() as connection:
+            yield connection
+            connection.rollback()
+
+    @contextmanager
+    def _failures_as_store_errors(self) -> Iterator[_Connection]:
+        connection = self._open()
+        try:
+            yield connection
+        except self.DRIVER_ERRORS as error:
+            self._recover(connection)
+            raise ReadStoreError(f"the read store refused the call: {error}") from error
+        except BaseException:
+            self._recover(connection)
+            raise
 
     def _open(self) -> _Connection:
-        if self._connection is None:
+        if self._closed:
             raise ReadStoreError("the read store is closed")
+        if self._connection is None:
+            self._connection = self._connect()
         return self._connection
+
+    def _recover(self, connection: _Connection) -> None:
+        """Roll back what the failed call began; drop the connection if that cannot be done."""
+        try:
+            connection.rollback()
+        except self.DRIVER_ERRORS:
+            pass
+        else:
+            if self._usable(connection):
+                return
+        self._connection = None
+        with suppress(*self.DRIVER_ERRORS):
+            connection.close()
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
@@ -187,7 +228,14 @@ class ReadStore:
 class SqliteReadStore(ReadStore):
     """The tables in one SQLite file (WAL: reads go on while a batch is written)."""
 
+    DRIVER_ERRORS = (sqlite3.Error,)
+
     def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__()
+
+    def _connect(self) -> _Connection:
+        path = self.path
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             connection = sqlite3.connect(path, check_same_thread=False, isolation_level="DEFERRED")
@@ -207,13 +255,17 @@ class SqliteReadStore(ReadStore):
                 connection.execute(statement)
         connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         connection.commit()
-        super().__init__(connection)
-        self.path = path
+        return connection
 
 
 class PostgresReadStore(ReadStore):
     """The tables in a PostgreSQL database (psycopg 3), in ``schema`` (created if missing),
-    so that several read sides (tests, a rebuild beside the live one) can share one server."""
+    so that several read sides (tests, a rebuild beside the live one) can share one server.
+
+    Every connection, the first and each one after the server went away, names the schema in
+    its ``search_path`` and creates what is missing under a lock of the schema's own (several
+    instances may start together).
+    """
 
     PLACEHOLDER = "%s"
 
@@ -222,12 +274,33 @@ class PostgresReadStore(ReadStore):
 
         if not schema.replace("_", "").isalnum():
             raise ReadStoreError(f"{schema!r} is not a plain schema name")
+        self.DRIVER_ERRORS = (psycopg.Error,)
+        self._dsn = dsn
+        self.schema = schema
+        super().__init__()
+
+    def _connect(self) -> _Connection:
+        import psycopg
+
         try:
-            connection = psycopg.connect(dsn, autocommit=False)
+            connection = psycopg.connect(self._dsn, autocommit=False, connect_timeout=10)
         except psycopg.Error as error:
             raise ReadStoreError(
                 f"the read store's PostgreSQL is not reachable: {error}"
             ) from error
+        try:
+            self._prepare(connection)
+        except psycopg.Error as error:
+            connection.close()
+            raise ReadStoreError(f"the read store's schema {self.schema}: {error}") from error
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _prepare(self, connection: Any) -> None:
+        schema = self.schema
+        connection.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"readside:{schema}"])
         connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         connection.execute(f"SET search_path TO {schema}")
         connection.execute("CREATE TABLE IF NOT EXISTS readside_schema (version INTEGER NOT NULL)")
@@ -235,13 +308,14 @@ class PostgresReadStore(ReadStore):
         if found is None:
             connection.execute("INSERT INTO readside_schema VALUES (%s)", [SCHEMA_VERSION])
         elif found[0] != SCHEMA_VERSION:
-            connection.close()
             raise ReadStoreError(
-                f"schema {schema} holds read-side version {found[0]}, not {SCHEMA_VERSION}"
+                f"schema {schema} holds read-side schema version {found[0]}, not "
+                f"{SCHEMA_VERSION}: drop it and rebuild it from the topics"
             )
         for table in TABLES:
             for statement in _create_statements(table, json_type="TEXT"):
                 connection.execute(statement)
         connection.commit()
-        super().__init__(connection)
-        self.schema = schema
+
+    def _usable(self, connection: _Connection) -> bool:
+        return not getattr(connection, "closed", True) and not getattr(connection, "broken", True)

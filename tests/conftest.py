@@ -1,4 +1,5 @@
-"""Test fixtures: one real Kafka broker per session, unique topics and group per test.
+"""Test fixtures: one real Kafka broker per session, unique topics and group per test; one
+real PostgreSQL server per session for the read side's store (``tests.postgres_support``).
 
 The broker is started on first use only (pure unit tests never start it), and its JVM is
 ended at session teardown; if pytest itself is killed, Linux kills the JVM with it
@@ -8,6 +9,7 @@ run.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -19,9 +21,10 @@ from contracts.topics import CATALOGUE, TopicSpec
 from gateway.runtime.settings import Settings
 from gateway.runtime.topic_admin import ensure_topics
 from gateway.tools.local_kafka import BrokerInfo, LocalKafka, leftover_brokers
+from tests.postgres_support import PostgresServer, PostgresUnavailable, remove, start_postgres
 
 _started_run_dirs: list[Path] = []
-_broker_lines: list[str] = []
+_server_lines: list[str] = []
 
 
 @pytest.fixture(scope="session")
@@ -29,18 +32,39 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerInf
     settings = Settings()
     if settings.kafka_bootstrap_servers:
         info = BrokerInfo(bootstrap_servers=settings.kafka_bootstrap_servers, version="external")
-        _broker_lines.append(f"external broker at {info.bootstrap_servers}")
+        _server_lines.append(
+            f"Kafka broker used by this session: external at {info.bootstrap_servers}"
+        )
         yield info
         return
     run_dir = tmp_path_factory.mktemp("kafka")
     broker = LocalKafka.from_settings(settings.model_copy(update={"run_dir": run_dir}))
     _started_run_dirs.append(run_dir)
     info = broker.start(die_with_parent=True)
-    _broker_lines.append(info.describe())
+    _server_lines.append(f"Kafka broker used by this session: {info.describe()}")
     try:
         yield info
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this session's own, started on first use; the tests that need
+    it are skipped, with the reason, when none can be had."""
+    began = time.monotonic()
+    try:
+        server = start_postgres()
+    except PostgresUnavailable as why:
+        pytest.skip(f"no PostgreSQL server for the tests: {why}")
+    _server_lines.append(
+        f"PostgreSQL server used by this session: {server.binary_dir.parent.name} "
+        f"at 127.0.0.1:{server.port} (started in {time.monotonic() - began:.1f} s)"
+    )
+    try:
+        yield server
+    finally:
+        remove(server)
 
 
 @pytest.fixture
@@ -82,8 +106,8 @@ def group_id() -> str:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    for line in _broker_lines:
-        terminalreporter.write_line(f"Kafka broker used by this session: {line}")
+    for line in _server_lines:
+        terminalreporter.write_line(line)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

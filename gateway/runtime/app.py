@@ -252,10 +252,12 @@ class GatewayApp:
             count=LedgerCounting(self.metrics, journal),
         )
 
-    async def start(self, stop: asyncio.Event, *, timeout_s: float = 120) -> asyncio.Task[None]:
-        """Run in the background until ``stop``; return once every partition is restored.
-        A failure while starting is raised here."""
-        task = asyncio.create_task(self.run(stop))
+    async def start(
+        self, stop: asyncio.Event, *, engines: bool = True, timeout_s: float = 120
+    ) -> asyncio.Task[None]:
+        """Run in the background until ``stop`` (see ``run``); return once every partition is
+        restored and the read side subscribed. A failure while starting is raised here."""
+        task = asyncio.create_task(self.run(stop, engines=engines))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while not self.ready:

@@ -35,6 +35,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from consumers.metrics import GatewayMetrics
+from consumers.readside_store import ReadStoreError
 from contracts.api import (
     AggregateStatistics,
     CertificateView,
@@ -123,6 +124,11 @@ def create_http_app(
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
         return _problem(error.status_code, str(error.detail), error.headers)
+
+    @app.exception_handler(ReadStoreError)
+    async def _store_failed(_request: Request, error: ReadStoreError) -> JSONResponse:
+        log.warning("readside_store_failed", error=str(error))
+        return _problem(503, "the read side's store did not answer; try again")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, error: RequestValidationError) -> JSONResponse:

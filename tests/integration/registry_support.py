@@ -42,11 +42,17 @@ def registry_settings(topics: TestTopics, state_dir: Path) -> Settings:
 
 @contextlib.asynccontextmanager
 async def running_registry(
-    settings: Settings, timeout_s: float = 60, clock: Callable[[], datetime] | None = None
+    settings: Settings,
+    timeout_s: float = 60,
+    clock: Callable[[], datetime] | None = None,
+    *,
+    engines: bool = True,
 ) -> AsyncIterator[GatewayApp]:
+    """The gateway running in this process until the block ends; with ``engines=False`` only
+    the read side and the HTTP API, as ``gateway serve`` runs them."""
     app = create_app(settings) if clock is None else create_app(settings, clock=clock)
     stop = asyncio.Event()
-    task = await app.start(stop, timeout_s=timeout_s)
+    task = await app.start(stop, engines=engines, timeout_s=timeout_s)
     try:
         yield app
     finally:

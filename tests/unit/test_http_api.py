@@ -200,6 +200,16 @@ async def test_not_ready_answers_503_naming_the_failed_check(api: Running) -> No
     assert body["detail"] == {"state_restored": "partition 3: 1200 of 5000 entities restored"}
 
 
+async def test_a_store_that_fails_answers_503_and_says_nothing_of_why(api: Running) -> None:
+    api.store.close()
+    answer = await api.get("/v1/warrants", HOLDER)
+    assert answer.status_code == 503
+    assert answer.json() == {
+        "error": "the read side's store did not answer; try again",
+        "status": 503,
+    }
+
+
 async def test_a_failing_readiness_probe_answers_503_with_the_error(api: Running) -> None:
     api.probe.error = RuntimeError("admin client closed")
     answer = await api.get("/ready")
