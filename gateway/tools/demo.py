@@ -125,7 +125,7 @@ async def _play(settings: Settings, tokens: DemoTokens) -> int:
         stop.set()
         await registry
     if not views.complete:
-        print("\nthe demo expected the holder's view and a refused look-up")
+        print("\nthe demo expected the holder's view, a refused look-up and the report")
         return 1
     return _summarise(seen)
 

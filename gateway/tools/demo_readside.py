@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -43,7 +44,7 @@ class PartiesViews:
 
     @property
     def complete(self) -> bool:
-        return self.warrants_shown > 0 and self.refused_status == 404
+        return self.warrants_shown > 0 and self.refused_status == 404 and bool(self.report_lines)
 
 
 def _emissions(certificate: Mapping[str, Any]) -> str:
@@ -85,4 +86,44 @@ async def show_the_parties_views(base_url: str, tokens: DemoTokens, holder: str)
         )
         unauthenticated = await http.get("/v1/warrants")
         print(f"  without a token: {unauthenticated.status_code}")
+        issued = datetime.fromisoformat(mine["warrants"][0]["issued_at"]).astimezone(UTC)
+        await _show_the_report(
+            http, tokens, holder, issued.year, (issued.month - 1) // 3 + 1, views
+        )
     return views
+
+
+async def _show_the_report(
+    http: httpx.AsyncClient,
+    tokens: DemoTokens,
+    importer: str,
+    year: int,
+    quarter: int,
+    views: PartiesViews,
+) -> None:
+    path = f"/v1/reports/quarterly/{year}/{quarter}"
+    print(f"\nthe importer's quarterly CBAM report: GET {path} as {importer}")
+    report = (await http.get(path, headers=tokens.headers(importer))).json()
+    print(
+        f"  {report['reporting_period']} ({report['cbam_period']} period, priced: "
+        f"{', '.join(report['priced_emissions']) or 'nothing'}), due by {report['due_by']}, "
+        f"correctable until {report['corrections_until']}"
+    )
+    for line in report["lines"]:
+        print(
+            f"  line {line['item_number']}: CN {line['cn_code']} from "
+            f"{line['country_of_origin']}: {line['net_mass_t']} t, direct {line['direct_tco2e']}"
+            f" t CO2e, indirect {line['indirect_tco2e']} t CO2e, priced {line['priced_tco2e']}"
+        )
+    totals = report["totals"]
+    print(
+        f"  totals: {totals['warrants']} warrants, {totals['net_mass_t']} t, "
+        f"{totals['total_tco2e']} t CO2e"
+    )
+    views.report_lines = len(report["lines"])
+    xml = await http.get(f"{path}?format=xml", headers=tokens.headers(importer))
+    csv = await http.get(f"{path}?format=csv", headers=tokens.headers(importer))
+    print(
+        f"  also as XML ({xml.status_code}, {len(xml.content)} bytes) and CSV "
+        f"({csv.status_code}, {len(csv.text.splitlines())} lines)"
+    )

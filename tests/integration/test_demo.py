@@ -53,6 +53,9 @@ def test_the_demo_shows_every_kind_of_decision(kafka_broker: BrokerInfo) -> None
         "ECOA-NORDAL-01: direct 1.71248 (actual), indirect 1.54552 (actual) t CO2e/t",
         "404 no certificate ECOA-NORDAL-01 (nothing says it exists)",
         "without a token: 401",
+        "the importer's quarterly CBAM report: GET /v1/reports/quarterly/",
+        "line 1: CN 7601 from NO: 40 t",
+        "totals: 2 warrants, 40 t",
         "every kind of decision was made",
     ):
         assert line in done.stdout, line
