@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -38,7 +39,10 @@ async def readside_caught_up(topics: TestTopics, app: GatewayApp) -> None:
 
 @contextlib.asynccontextmanager
 async def scenario_served(
-    topics: TestTopics, state_dir: Path, tokens: Mapping[str, str]
+    topics: TestTopics,
+    state_dir: Path,
+    tokens: Mapping[str, str],
+    clock: Callable[[], datetime] | None = None,
 ) -> AsyncIterator[tuple[GatewayApp, WarrantIssued]]:
     """The gateway, with ``tokens`` (party -> token) known, once its read side has the
     scenario's warrant; and that warrant."""
@@ -46,7 +50,7 @@ async def scenario_served(
     settings = registry_settings(topics, state_dir).model_copy(
         update={"readside": True, "api_tokens": SecretStr(digests)}
     )
-    async with running_registry(settings) as app:
+    async with running_registry(settings, clock=clock) as app:
         await publish(topics, claimed_scenario())
         await wait_until_consumed(topics, app.registry_group_id)
         await readside_caught_up(topics, app)

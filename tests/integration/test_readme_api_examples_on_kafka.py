@@ -10,13 +10,16 @@ import re
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from gateway.readside.cbam_report import Quarter
 from gateway.runtime.app import GatewayApp
 from tests.conftest import TestTopics
 from tests.integration.readside_support import scenario_served
+from tests.integration.test_cbam_report_on_kafka import MovableClock
 from tests.unit.test_registry_custody_moves import HOLDER
 
 pytestmark = pytest.mark.broker
@@ -45,10 +48,12 @@ async def decided(topics: TestTopics, tmp_path: Path) -> AsyncIterator[tuple[Gat
 
 
 async def run(line: str, environment: dict[str, str]) -> str:
-    """Run ``line`` in bash, off the event loop (the gateway answers on it)."""
+    """Run ``line`` in bash from the repository's root, off the event loop (the gateway
+    answers on it)."""
     done = await asyncio.to_thread(
         subprocess.run,
         ["bash", "-c", line],
+        cwd=README.parent,
         env={**os.environ, **environment},
         capture_output=True,
         text=True,
@@ -96,3 +101,48 @@ async def test_the_kcat_one_liner_prints_the_holders_warrant_state(
     line = line.replace("-t registry.warrant-state", f"-t {topics.prefix}registry.warrant-state")
     [state] = [json.loads(text) for text in (await run(line, {})).splitlines()]
     assert (state["warrant_holder_id"], state["state"]) == (HOLDER, "issued")
+
+
+@pytest.fixture
+async def quarter_ended(
+    topics: TestTopics, tmp_path: Path
+) -> AsyncIterator[tuple[GatewayApp, dict[str, str]]]:
+    """The scenario decided; then the gateway's clock moved past the end of the quarter its
+    warrant was issued in, so that the report may be filed."""
+    clock = MovableClock()
+    async with scenario_served(topics, tmp_path / "state", TOKENS, clock) as (app, issued):
+        moment = issued.issued_at.astimezone(UTC)
+        quarter = Quarter(moment.year, (moment.month - 1) // 3 + 1)
+        clock.ahead = quarter.ends + timedelta(days=1) - datetime.now(UTC)
+        yield app, {"YEAR": str(quarter.year), "QUARTER": str(quarter.quarter)}
+
+
+@pytest.mark.skipif(shutil.which("xmllint") is None, reason="xmllint is not installed")
+async def test_every_report_example_in_the_readme_answers_as_it_says(
+    quarter_ended: tuple[GatewayApp, dict[str, str]],
+) -> None:
+    app, quarter = quarter_ended
+    lines = readme_block("report-examples")
+    assert len(lines) >= 8
+    environment = {
+        "GATEWAY": f"http://127.0.0.1:{app.ops_port}",
+        "HOLDER_TOKEN": TOKENS[HOLDER],
+        **quarter,
+    }
+    for line in lines:
+        output = await run(line, environment)
+        expected = re.search(r"#\s*(\d{3})\s*$", line)
+        if expected:
+            assert output.strip() == expected.group(1), line
+        elif "xmllint" in line:
+            assert output == "", line  # valid against the XSD: run() checked the exit code
+        elif "format=csv" in line:
+            assert output.splitlines()[0].startswith("reporting_period,"), line
+        elif "format=xml" in line:
+            assert output.startswith("<?xml"), line
+        else:
+            answer = json.loads(output)
+            if "POST" in line:
+                assert answer["version"] == 1, answer
+            if "/v1/imports/" in line:
+                assert answer["net_mass_t"] == "20" and answer["exceeded"] is False
