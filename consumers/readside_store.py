@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from itertools import groupby
@@ -54,6 +55,16 @@ def _create_statements(table: Table, *, json_type: str) -> list[str]:
             f"CREATE INDEX IF NOT EXISTS {table.name}_{number} ON {table.name} ({', '.join(index)})"
         )
     return statements
+
+
+def _ensure_generation(connection: _Connection, mark: str) -> None:
+    """Give a store its generation once, when its tables are created: a new id that names
+    this copy of the tables (see ``ReadStore.generation``)."""
+    connection.execute("CREATE TABLE IF NOT EXISTS readside_generation (generation TEXT NOT NULL)")
+    if connection.execute("SELECT generation FROM readside_generation").fetchone() is None:
+        connection.execute(
+            f"INSERT INTO readside_generation VALUES ({mark})", [uuid.uuid4().hex[:12]]
+        )
 
 
 def _in_key_order(table: Table, rows: list[Row]) -> list[Row]:
@@ -147,6 +158,17 @@ class ReadStore:
             )
             rows.extend(self._select(table, sql, chunk))
         return _in_key_order(table, rows)
+
+    @property
+    def generation(self) -> str:
+        """The id this copy of the tables was given when it was created. The read side's
+        consumer group carries it, so that a store deleted (or a new database) is filled
+        again from the topics' beginning, not from the offsets the old copy had reached."""
+        with self._reading() as connection:
+            (generation,) = connection.execute(
+                "SELECT generation FROM readside_generation", []
+            ).fetchone()
+        return str(generation)
 
     def dump(self) -> dict[str, list[Row]]:
         """Every table, every row: what a rebuilt store is compared with."""
@@ -253,6 +275,7 @@ class SqliteReadStore(ReadStore):
         for table in TABLES:
             for statement in _create_statements(table, json_type="TEXT"):
                 connection.execute(statement)
+        _ensure_generation(connection, "?")
         connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         connection.commit()
         return connection
@@ -315,6 +338,7 @@ class PostgresReadStore(ReadStore):
         for table in TABLES:
             for statement in _create_statements(table, json_type="TEXT"):
                 connection.execute(statement)
+        _ensure_generation(connection, "%s")
         connection.commit()
 
     def _usable(self, connection: _Connection) -> bool:

@@ -188,12 +188,17 @@ class GatewayApp:
             log.info("gateway_stopped")
 
     def readside_subscription(self) -> ReadSideSubscription:
+        """The read side's subscription. Its group carries the store's generation: a new
+        store (a SQLite file deleted, another database) starts from the topics' beginning."""
         settings = self.settings
+        if self.read_store is None:
+            raise RuntimeError("the read side's store is not open")
         group = settings.readside_group_id
         if group is None:
             shared = settings.readside_database_url is not None
             suffix = "" if shared else f"-{self.registry_engine.instance_id}"
             group = f"custody-readside{suffix}"
+        group = f"{group}-{self.read_store.generation}"
         return ReadSideSubscription(
             bootstrap_servers=settings.kafka_bootstrap_servers or "",
             topics=[settings.topic_prefix + topic for topic in SOURCE_TOPICS],

@@ -184,3 +184,28 @@ def test_sqlite_store_is_a_file_that_survives_a_reopen(tmp_path: Path) -> None:
     again = SqliteReadStore(path)
     assert again.rows("brands") == [row]
     again.close()
+
+
+async def test_a_deleted_store_is_filled_again_from_the_topics_beginning(
+    topics: TestTopics, tmp_path: Path
+) -> None:
+    settings = registry_settings(topics, tmp_path / "state").model_copy(update={"readside": True})
+    async with running_registry(settings) as app:
+        await publish(topics, claimed_scenario())
+        await wait_until_consumed(topics, group_of(app))
+        await readside_caught_up(topics, app)
+        assert app.read_store is not None
+        before = await asyncio.to_thread(app.read_store.dump)
+        first_group = app.readside_subscription().group_id
+    assert before["warrants"]
+    (tmp_path / "state" / "readside.sqlite3").unlink()
+    async with running_registry(settings) as again:
+        # a new copy of the tables gets a group of its own, which starts at the beginning
+        assert again.readside_subscription().group_id != first_group
+        await readside_caught_up(topics, again)
+        assert again.read_store is not None
+        assert await asyncio.to_thread(again.read_store.dump) == before
+        second_group = again.readside_subscription().group_id
+    async with running_registry(settings) as third:
+        # the same file kept: the same group, resumed where it stopped
+        assert third.readside_subscription().group_id == second_group
