@@ -104,6 +104,13 @@ class GatewayMetrics:
             ["topic", "outcome"],
             registry=registry,
         )
+        self.readside_lag = Gauge(
+            "custody_gateway_readside_lag_messages",
+            "Records the read side has not projected yet: high watermark minus its position, "
+            "per partition it holds.",
+            ["topic", "partition"],
+            registry=registry,
+        )
         self.readside_writes = Counter(
             "custody_gateway_readside_writes_total",
             "Rows the read side wrote to its store.",

@@ -155,3 +155,21 @@ def build_readside_broker(
         "outputs into its store (one consumer for every topic it reads).",
     )(project)
     return broker
+
+
+async def report_readside_lag(broker: KafkaBroker, metrics: GatewayMetrics) -> int:
+    """Set the read side's lag gauge from its consumer: the high watermark it last fetched
+    minus its position, for each partition it holds; return the total."""
+    total = 0
+    for subscriber in broker.subscribers:
+        consumer = getattr(subscriber, "consumer", None)
+        if consumer is None:
+            continue
+        for partition in consumer.assignment():
+            highwater = consumer.highwater(partition)
+            if highwater is None:
+                continue
+            behind = max(highwater - await consumer.position(partition), 0)
+            metrics.readside_lag.labels(partition.topic, str(partition.partition)).set(behind)
+            total += behind
+    return total

@@ -17,12 +17,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from faststream.kafka import KafkaBroker
 
 from consumers.counting import LedgerCounting, RegistryCounting
 from consumers.engine import EngineSettings, ExactlyOnceEngine, ProcessorRun
 from consumers.metrics import GatewayMetrics
 from consumers.readside_store import PostgresReadStore, ReadStore, SqliteReadStore
-from consumers.readside_subscriber import ReadSideSubscription, build_readside_broker
+from consumers.readside_subscriber import (
+    ReadSideSubscription,
+    build_readside_broker,
+    report_readside_lag,
+)
 from consumers.state_logs import LedgerJournal, RegistryChangelog
 from consumers.state_store import SqliteStateStore
 from contracts.asyncapi import asyncapi_document
@@ -145,7 +150,7 @@ class GatewayApp:
         )
         self.ops_port = await http.start()
         background = [
-            asyncio.create_task(self._report_lag(stop)),
+            asyncio.create_task(self._report_lag(stop, readside_broker)),
             asyncio.create_task(self.broker.watch(stop)),
         ]
         if engines and self.settings.clock_tick_every:
@@ -301,13 +306,16 @@ class GatewayApp:
             checks["readside_subscribed"] = self.readside_running
         return Readiness.of(checks, detail=detail)
 
-    async def _report_lag(self, stop: asyncio.Event) -> None:
+    async def _report_lag(self, stop: asyncio.Event, readside: KafkaBroker | None) -> None:
         while not stop.is_set():
             await asyncio.sleep(LAG_REPORT_INTERVAL_S)
             for engine in (self.registry, self.ledger):
                 if engine is not None:
                     with contextlib.suppress(Exception):
                         await engine.report_lag()
+            if readside is not None and self.readside_running:
+                with contextlib.suppress(Exception):
+                    await report_readside_lag(readside, self.metrics)
 
 
 async def _run_together(*engines: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -127,6 +128,18 @@ async def test_a_warrant_is_seen_by_its_holder_and_its_coa_by_its_parties_only(
         answer = await get(app, party, path)
         assert answer.status_code == 401, (party, path)
         assert answer.headers["www-authenticate"] == "Bearer"
+
+    # the read side's lag per partition, for whoever is on call: nothing behind now
+    lag_line = re.compile(
+        r'custody_gateway_readside_lag_messages\{partition="(\d+)",topic="[^"]*registry\.'
+        r'warrant-state"\} (\S+)'
+    )
+    for _attempt in range(60):
+        lags = lag_line.findall((await get(app, None, "/metrics")).text)
+        if lags:
+            break
+        await asyncio.sleep(0.25)
+    assert lags and {float(value) for _partition, value in lags} == {0.0}
 
     await publish(topics, [cancel()])
     await wait_until_consumed(topics, group_of(app))
