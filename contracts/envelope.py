@@ -360,6 +360,13 @@ def _parse_json_object(value: bytes) -> dict[str, object]:
             f"the record value is not JSON: {error.msg} at line {error.lineno} "
             f"column {error.colno}",
         ) from None
+    except RecursionError:
+        raise MessageDecodeError(
+            DecodeErrorKind.UNDECODABLE,
+            None,
+            "the record value nests arrays or objects deeper than a JSON reader follows "
+            "(no contract nests more than a few levels)",
+        ) from None
     if not isinstance(parsed, dict):
         raise MessageDecodeError(
             DecodeErrorKind.UNDECODABLE,
