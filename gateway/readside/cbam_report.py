@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, localcontext
 from typing import Any
 
@@ -44,12 +44,12 @@ from contracts.cbam_report import (
     ReportTotals,
 )
 from gateway.readside.default_values import DefaultValueTables
+from gateway.readside.views import ACTUAL, DEFAULT, basis
 
 Row = Mapping[str, Any]
 UNWROUGHT_ALUMINIUM = "7601"
 EXEMPTION_THRESHOLD_T = Decimal(50)
 """Importers under 50 t of CBAM goods a calendar year (all goods) are exempt."""
-ACTUAL, DEFAULT = "actual", "default"
 ATTACHED, WARRANT_DOCUMENT, DEFAULT_TABLE = "attached", "warrant_document", "default_table"
 _EXACT = 60
 """Digits of precision for sums and products: far beyond any figure, so nothing rounds."""
@@ -65,6 +65,13 @@ def _month_start(year: int, month: int) -> datetime:
 class Quarter:
     year: int
     quarter: int
+
+    @classmethod
+    def of(cls, moment: date | datetime) -> Quarter:
+        """The quarter holding ``moment`` (a datetime is read in UTC)."""
+        if isinstance(moment, datetime):
+            moment = moment.astimezone(UTC)
+        return cls(moment.year, (moment.month - 1) // 3 + 1)
 
     def __post_init__(self) -> None:
         if self.quarter not in (1, 2, 3, 4):
@@ -145,10 +152,6 @@ def utc_moment(text: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _basis(is_default: object) -> str:
-    return DEFAULT if is_default else ACTUAL
-
-
 def _carbon_prices(disclosure: Row) -> tuple[CarbonPrice, ...]:
     return tuple(
         CarbonPrice(
@@ -169,8 +172,8 @@ def _from_form(
     figures = WarrantFigures(
         direct_tco2e_per_t=Decimal(str(summary["direct_tco2e_per_t"])),
         indirect_tco2e_per_t=Decimal(str(summary["indirect_tco2e_per_t"])),
-        direct_basis=_basis(summary["direct_is_default_value"]),
-        indirect_basis=_basis(summary["indirect_is_default_value"]),
+        direct_basis=basis(summary["direct_is_default_value"]),
+        indirect_basis=basis(summary["indirect_is_default_value"]),
         verified=verifier is not None,
         figures_from=figures_from,
         form_id=form_id,

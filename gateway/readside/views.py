@@ -10,8 +10,12 @@ from contracts.api import AttachedEmissions, CertificateView, HeldWarrant
 Row = Mapping[str, Any]
 
 
+ACTUAL, DEFAULT = "actual", "default"
+
+
 def basis(is_default: object) -> str:
-    return "default" if is_default else "actual"
+    """How a figure was determined: the EU default value, or the producer's own."""
+    return DEFAULT if is_default else ACTUAL
 
 
 def attached_emissions(attachment: Row, form: Row | None) -> AttachedEmissions:

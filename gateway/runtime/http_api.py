@@ -492,12 +492,9 @@ async def _projected(
 def report_links(today: date, received: list[str]) -> list[ReportLink]:
     """The report of each quarter the party received metal in (``received``: ISO times) and
     of the last closed quarter, newest first, in each format."""
-    quarters = {(today.year, (today.month - 1) // 3 + 1)}
-    for moment in received:
-        issued = datetime.fromisoformat(moment).astimezone(UTC)
-        quarters.add((issued.year, (issued.month - 1) // 3 + 1))
+    quarters = {Quarter.of(today), *(Quarter.of(datetime.fromisoformat(m)) for m in received)}
     links = []
-    for year, number in sorted(quarters, reverse=True):
+    for year, number in sorted(((q.year, q.quarter) for q in quarters), reverse=True):
         for form in ("xml", "csv", "json"):
             links.append(
                 ReportLink(

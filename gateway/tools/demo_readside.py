@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
 
+from gateway.readside.cbam_report import Quarter
 from gateway.runtime.api_tokens import digest, new_token
 
 OUTSIDER = "member-k-trading"
@@ -86,10 +87,8 @@ async def show_the_parties_views(base_url: str, tokens: DemoTokens, holder: str)
         )
         unauthenticated = await http.get("/v1/warrants")
         print(f"  without a token: {unauthenticated.status_code}")
-        issued = datetime.fromisoformat(mine["warrants"][0]["issued_at"]).astimezone(UTC)
-        await _show_the_report(
-            http, tokens, holder, issued.year, (issued.month - 1) // 3 + 1, views
-        )
+        issued = datetime.fromisoformat(mine["warrants"][0]["issued_at"])
+        await _show_the_report(http, tokens, holder, Quarter.of(issued), views)
     return views
 
 
@@ -97,11 +96,10 @@ async def _show_the_report(
     http: httpx.AsyncClient,
     tokens: DemoTokens,
     importer: str,
-    year: int,
-    quarter: int,
+    quarter: Quarter,
     views: PartiesViews,
 ) -> None:
-    path = f"/v1/reports/quarterly/{year}/{quarter}"
+    path = f"/v1/reports/quarterly/{quarter.year}/{quarter.quarter}"
     print(f"\nthe importer's quarterly CBAM report: GET {path} as {importer}")
     report = (await http.get(path, headers=tokens.headers(importer))).json()
     print(

@@ -83,7 +83,7 @@ async def test_the_report_totals_equal_the_warrants_received_and_versions_rebuil
         if isinstance(r.decoded.body, WarrantIssued)
     ]
     at = issued.issued_at.astimezone(UTC)
-    quarter = Quarter(at.year, (at.month - 1) // 3 + 1)
+    quarter = Quarter.of(at)
     path = f"/v1/reports/quarterly/{quarter.year}/{quarter.quarter}"
 
     answer = await served.call("GET", path)

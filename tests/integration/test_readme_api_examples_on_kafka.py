@@ -112,7 +112,7 @@ async def quarter_ended(
     clock = MovableClock()
     async with scenario_served(topics, tmp_path / "state", TOKENS, clock) as (app, issued):
         moment = issued.issued_at.astimezone(UTC)
-        quarter = Quarter(moment.year, (moment.month - 1) // 3 + 1)
+        quarter = Quarter.of(moment)
         clock.ahead = quarter.ends + timedelta(days=1) - datetime.now(UTC)
         yield app, {"YEAR": str(quarter.year), "QUARTER": str(quarter.quarter)}
 
