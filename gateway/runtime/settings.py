@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from consumers.kafka_access import KafkaAccess
 
 
 def _default_cache_dir() -> Path:
@@ -37,6 +39,36 @@ class Settings(BaseSettings):
         description="Where the local broker keeps its data, log and pid file.",
     )
     topic_prefix: str = Field(default="", description="Prefix of every catalogue topic name.")
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="How the gateway's clients connect: PLAINTEXT (an open broker), "
+        "SASL_PLAINTEXT or SASL_SSL (SCRAM with kafka_username and its password).",
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = Field(
+        default="SCRAM-SHA-512", description="The SASL mechanism of a secured broker."
+    )
+    kafka_username: str | None = Field(
+        default=None,
+        description="The gateway's broker principal (User:<name>); default: registry_party_id.",
+    )
+    kafka_password: SecretStr | None = Field(
+        default=None, description="The gateway's broker password (never logged)."
+    )
+    kafka_password_file: Path | None = Field(
+        default=None,
+        description="A file holding the gateway's broker password (its first line), instead "
+        "of kafka_password.",
+    )
+    kafka_ca_file: Path | None = Field(
+        default=None,
+        description="PEM certificates the broker's TLS certificate must chain to (SASL_SSL); "
+        "default: the system's.",
+    )
+    parties_file: Path | None = Field(
+        default=None,
+        description="The exchange's parties file (ids, roles, Ed25519 signing keys). When set, "
+        "every record a party sends must be signed by one of its keys.",
+    )
     broker_start_timeout_s: float = Field(default=120.0, gt=0)
     state_dir: Path = Field(
         default=Path(".run/state"), description="Where the registry keeps its local store."
@@ -196,4 +228,33 @@ class Settings(BaseSettings):
         """The party ids of ``exchange_party_ids``."""
         return frozenset(
             party.strip() for party in self.exchange_party_ids.split(",") if party.strip()
+        )
+
+    @property
+    def kafka_principal(self) -> str:
+        """The name the gateway authenticates as on a secured broker."""
+        return self.kafka_username or self.registry_party_id
+
+    def kafka_secret(self) -> SecretStr | None:
+        """The gateway's broker password, from the variable or the secret file."""
+        if self.kafka_password is not None:
+            return self.kafka_password
+        if self.kafka_password_file is not None:
+            lines = self.kafka_password_file.read_text(encoding="utf-8").splitlines()
+            return SecretStr(lines[0] if lines else "")
+        return None
+
+    def kafka_access(self, bootstrap_servers: str | None = None) -> KafkaAccess:
+        """How the gateway's clients reach the broker (``bootstrap_servers`` overriding the
+        configured address, e.g. the local broker's)."""
+        address = bootstrap_servers or self.kafka_bootstrap_servers or ""
+        if self.kafka_security_protocol == "PLAINTEXT":
+            return KafkaAccess(address)
+        return KafkaAccess(
+            address,
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_principal,
+            password=self.kafka_secret(),
+            ca_file=self.kafka_ca_file,
         )
