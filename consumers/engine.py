@@ -49,6 +49,7 @@ from aiokafka.errors import (
 )
 
 from consumers.batches import first_offsets, input_record, next_offsets, report_lag
+from consumers.kafka_access import Broker, client_options
 from consumers.metrics import GatewayMetrics
 from consumers.record_reader import committed_chunks, committed_records
 from contracts.dead_letter import DeadLetterReason
@@ -146,7 +147,7 @@ class ProcessorRun(Generic[StateT]):
 
 @dataclass(frozen=True)
 class EngineSettings:
-    bootstrap_servers: str
+    bootstrap_servers: Broker
     topic_prefix: str
     group_id: str
     transactional_id_prefix: str
@@ -173,7 +174,7 @@ class LogPartition:
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        bootstrap_servers: Broker,
         partition: TopicPartition,
         max_record_bytes: int,
         topic_prefix: str = "",
@@ -326,7 +327,7 @@ class ExactlyOnceEngine(Generic[StateT]):
     async def _consume(self, stop: asyncio.Event) -> None:
         settings = self._settings
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.bootstrap_servers,
+            **client_options(settings.bootstrap_servers),
             group_id=settings.group_id,
             group_instance_id=settings.instance_id,
             enable_auto_commit=False,
@@ -462,7 +463,7 @@ class ExactlyOnceEngine(Generic[StateT]):
     def _transactional_producer(self, transactional_id: str) -> AIOKafkaProducer:
         settings = self._settings
         return AIOKafkaProducer(
-            bootstrap_servers=settings.bootstrap_servers,
+            **client_options(settings.bootstrap_servers),
             transactional_id=transactional_id,
             enable_idempotence=True,
             retry_backoff_ms=settings.retry_backoff_ms,

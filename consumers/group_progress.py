@@ -7,17 +7,18 @@ from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from consumers.kafka_access import Broker, client_options
 from consumers.record_reader import end_offsets
 
 
 async def wait_until_consumed(
-    bootstrap_servers: str, topics: Iterable[str], group_id: str, *, timeout_s: float = 60
+    bootstrap_servers: Broker, topics: Iterable[str], group_id: str, *, timeout_s: float = 60
 ) -> None:
     """Until the group's committed offsets reach the end of every partition of ``topics``.
     For the registry, whose offsets commit in the same transaction as its outputs, that
     also means every output of those inputs is committed."""
     names = list(topics)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(bootstrap_servers))
     await admin.start()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from faststream.security import BaseSecurity, SASLScram256, SASLScram512
 from pydantic import SecretStr
 
 PLAINTEXT = "PLAINTEXT"
@@ -70,6 +71,17 @@ class KafkaAccess:
             options["sasl_plain_password"] = self.password.get_secret_value()
         return options
 
+    def faststream_security(self) -> BaseSecurity | None:
+        """The same access as a FastStream ``KafkaBroker``'s ``security``."""
+        if not self.secured:
+            return None
+        context = self.ssl_context()
+        if self.security_protocol not in _SASL_PROTOCOLS:
+            return BaseSecurity(ssl_context=context)
+        assert self.username is not None and self.password is not None
+        scram = SASLScram512 if self.sasl_mechanism == "SCRAM-SHA-512" else SASLScram256
+        return scram(self.username, self.password.get_secret_value(), ssl_context=context)
+
     def with_address(self, bootstrap_servers: str) -> KafkaAccess:
         return KafkaAccess(
             bootstrap_servers,
@@ -91,3 +103,12 @@ def access_of(broker: Broker) -> KafkaAccess:
 
 def client_options(broker: Broker) -> dict[str, Any]:
     return access_of(broker).client_options()
+
+
+def faststream_options(broker: Broker) -> dict[str, Any]:
+    """Keyword arguments for a FastStream ``KafkaBroker``: the address and the security."""
+    access = access_of(broker)
+    return {
+        "bootstrap_servers": access.bootstrap_servers,
+        "security": access.faststream_security(),
+    }

@@ -31,6 +31,7 @@ from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 
+from consumers.kafka_access import Broker, faststream_options
 from consumers.metrics import GatewayMetrics
 from consumers.readside_store import ReadStore
 from contracts.envelope import MessageDecodeError, decode_message
@@ -43,7 +44,7 @@ STORE_RETRY_PAUSE_S = 1.0
 
 @dataclass(frozen=True)
 class ReadSideSubscription:
-    bootstrap_servers: str
+    bootstrap_servers: Broker
     topics: Sequence[str]
     """Full topic names (with the prefix)."""
     group_id: str
@@ -125,7 +126,7 @@ def build_readside_broker(
 ) -> KafkaBroker:
     """A FastStream broker with one batch subscriber per topic. Nothing connects until
     ``broker.start()``."""
-    broker = KafkaBroker(subscription.bootstrap_servers, logger=None)
+    broker = KafkaBroker(**faststream_options(subscription.bootstrap_servers), logger=None)
 
     async def project(_body: Any, message: KafkaMessage) -> None:
         records = message.raw_message

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from consumers.kafka_access import Broker, client_options
 from contracts.envelope import DecodedMessage, MessageDecodeError, decode_message
 
 
@@ -29,9 +30,9 @@ class ReadRecord:
         return self.outcome
 
 
-async def partitions_of(bootstrap_servers: str, topics: Iterable[str]) -> list[TopicPartition]:
+async def partitions_of(bootstrap_servers: Broker, topics: Iterable[str]) -> list[TopicPartition]:
     """Every partition of ``topics``, as the broker describes them."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(bootstrap_servers))
     await admin.start()
     try:
         descriptions = await admin.describe_topics(list(topics))
@@ -44,12 +45,14 @@ async def partitions_of(bootstrap_servers: str, topics: Iterable[str]) -> list[T
     ]
 
 
-async def end_offsets(bootstrap_servers: str, topics: Iterable[str]) -> dict[TopicPartition, int]:
+async def end_offsets(
+    bootstrap_servers: Broker, topics: Iterable[str]
+) -> dict[TopicPartition, int]:
     """The next offset of every partition of ``topics``: where new records will land."""
     partitions = await partitions_of(bootstrap_servers, topics)
     if not partitions:
         return {}
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_options(bootstrap_servers), enable_auto_commit=False)
     await consumer.start()
     try:
         offsets: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
@@ -67,7 +70,7 @@ class CommittedRead:
 
 
 async def committed_records(
-    bootstrap_servers: str,
+    bootstrap_servers: Broker,
     start: Mapping[TopicPartition, int],
     *,
     timeout_s: float | None = 30.0,
@@ -90,7 +93,7 @@ async def committed_records(
 
 
 async def committed_chunks(
-    bootstrap_servers: str,
+    bootstrap_servers: Broker,
     start: Mapping[TopicPartition, int],
     *,
     ends: dict[TopicPartition, int],
@@ -125,7 +128,7 @@ async def committed_chunks(
 
 
 async def read_records(
-    bootstrap_servers: str,
+    bootstrap_servers: Broker,
     start: dict[TopicPartition, int],
     *,
     expected: int,
@@ -151,11 +154,11 @@ async def read_records(
 
 
 def _committed_reader(
-    bootstrap_servers: str, max_record_bytes: int = 1_048_576
+    bootstrap_servers: Broker, max_record_bytes: int = 1_048_576
 ) -> AIOKafkaConsumer:
     """A reader outside any group that sees only committed records."""
     return AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+        **client_options(bootstrap_servers),
         enable_auto_commit=False,
         isolation_level="read_committed",
         max_partition_fetch_bytes=max(4 * 1_048_576, max_record_bytes),
@@ -186,7 +189,7 @@ def _decode(
 
 
 async def read_to_end(
-    bootstrap_servers: str, topics: Iterable[str], *, timeout_s: float = 30.0
+    bootstrap_servers: Broker, topics: Iterable[str], *, timeout_s: float = 30.0
 ) -> list[ReadRecord]:
     """Every committed record of ``topics`` from the beginning to their current end (the
     last stable offset), each decoded or with the reason it could not be."""

@@ -1,7 +1,11 @@
 """An example subscriber for a warrant holder's developer: follow the state of your warrants.
 
     python -m consumers.warrant_state_subscriber --bootstrap localhost:9092 \\
-        --holder member-northsea-metals --group my-warrant-feed
+        --holder member-northsea-metals --group member-northsea-metals.warrant-feed
+
+On the exchange's secured broker add ``--security-protocol SASL_PLAINTEXT --password-file
+FILE`` (your principal is your party id, and your group must start with it: the broker's ACLs
+let you read this topic and only with such groups).
 
 It prints one JSON line per change of a warrant you hold (issued to you, or cancelled), read
 from ``registry.warrant-state`` with FastStream. Copy it and put your own handling in
@@ -28,12 +32,15 @@ import json
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
+from pydantic import SecretStr
 
+from consumers.kafka_access import Broker, KafkaAccess, faststream_options
 from contracts.envelope import MessageDecodeError, decode_message
 from contracts.warrants import WarrantStateChanged
 
@@ -54,7 +61,7 @@ def change_of(state: WarrantStateChanged) -> dict[str, Any]:
 
 
 def holder_feed(
-    bootstrap_servers: str,
+    bootstrap_servers: Broker,
     *,
     holder_id: str,
     group_id: str,
@@ -63,7 +70,7 @@ def holder_feed(
 ) -> KafkaBroker:
     """A broker whose one subscriber calls ``on_change`` for each change of the holder's
     warrants. Nothing connects until ``broker.start()``."""
-    broker = KafkaBroker(bootstrap_servers, logger=None)
+    broker = KafkaBroker(**faststream_options(bootstrap_servers), logger=None)
 
     async def no_body(_message: Any, _original: Any) -> None:
         return None
@@ -93,12 +100,25 @@ def holder_feed(
     return broker
 
 
+def _access(arguments: argparse.Namespace) -> KafkaAccess:
+    if arguments.security_protocol == "PLAINTEXT":
+        return KafkaAccess(arguments.bootstrap)
+    password = arguments.password_file.read_text(encoding="utf-8").splitlines()[0]
+    return KafkaAccess(
+        arguments.bootstrap,
+        security_protocol=arguments.security_protocol,
+        username=arguments.username or arguments.holder,
+        password=SecretStr(password),
+        ca_file=arguments.ca_file,
+    )
+
+
 async def _follow(arguments: argparse.Namespace) -> None:
     def print_line(change: dict[str, Any]) -> None:
         print(json.dumps(change, sort_keys=True), flush=True)
 
     broker = holder_feed(
-        arguments.bootstrap,
+        _access(arguments),
         holder_id=arguments.holder,
         group_id=arguments.group,
         on_change=print_line,
@@ -121,6 +141,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--holder", required=True, help="your party id (warrant holder)")
     parser.add_argument("--group", required=True, help="your consumer group id")
     parser.add_argument("--topic-prefix", default="", help="the gateway's topic prefix")
+    parser.add_argument(
+        "--security-protocol",
+        default="PLAINTEXT",
+        choices=["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"],
+        help="SASL_PLAINTEXT or SASL_SSL on the exchange's secured broker",
+    )
+    parser.add_argument("--username", help="your broker principal (your party id)")
+    parser.add_argument("--password-file", type=Path, help="a file holding your broker password")
+    parser.add_argument("--ca-file", type=Path, help="the broker's CA certificate (SASL_SSL)")
     asyncio.run(_follow(parser.parse_args(argv)))
     return 0
 

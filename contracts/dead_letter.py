@@ -42,6 +42,8 @@ class DeadLetterReason(StrEnum):
     SCHEMA_VERSION = "schema_version"
     OVERSIZED = "oversized"
     SENDER_NOT_PERMITTED = "sender_not_permitted"
+    SENDER_NOT_AUTHENTICATED = "sender_not_authenticated"
+    """Not signed by a key the exchange registered for its ce_partyid party."""
     COMMAND_REFUSED = "command_refused"
     PROCESSING_ERROR = "processing_error"
     OTHER = "other"

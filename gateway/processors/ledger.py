@@ -61,6 +61,7 @@ from contracts.values import AccountingLevel
 from gateway.ledger.codec import FACT_VERSION, FactDecoder, encode_fact
 from gateway.processors.partitions import partition_of
 from gateway.processors.records import InputRecord, OutputRecord, dead_letter_records, published
+from gateway.processors.signed_senders import SigningKeys, authentication_refusal
 from gateway.processors.step import Outcome, Processed
 from gateway.registry.decision_messages import rule_violation
 from gateway.violations import Violation
@@ -113,6 +114,9 @@ class LedgerSettings:
     max_value_bytes: int
     partitions: int = 1
     """How many partitions ``ledger.commands`` and ``ledger.transfers`` have."""
+    signing_keys: SigningKeys | None = None
+    """With a parties file: the keys a command on ``ledger.commands`` must be signed with
+    (the parties' and the registry's own, for its custody moves)."""
 
     def owns(self, partition: int) -> Callable[[str], bool]:
         """Whether ``partition`` holds an account holder."""
@@ -163,6 +167,15 @@ def process_ledger_record(
         )
     assert isinstance(body, LedgerCommandBody)  # the topic carries nothing else
     envelope = decoded.envelope
+    if settings.signing_keys is not None and record.topic == LEDGER_COMMANDS_TOPIC:
+        # ledger.transfers is the gateway's own (ACLs): a command forwarded there was
+        # verified when it came in on ledger.commands
+        unproven = authentication_refusal(record, envelope.sender_party_id, settings.signing_keys)
+        if unproven is not None:
+            reason = DeadLetterReason.SENDER_NOT_AUTHENTICATED
+            return _dead_letter(
+                state, record, reason, unproven.message, unproven.field, now, settings, publish
+            )
     claimed = _header(record, CLAIM_HEADER) if record.topic == LEDGER_TRANSFERS else None
     if claimed is not None:
         return _claim_at_home(state, record, body, claimed, envelope, now, settings)

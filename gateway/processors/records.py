@@ -24,6 +24,7 @@ from contracts.dead_letter import (
     original_header,
 )
 from contracts.envelope import Envelope, answer_headers, encode_body
+from contracts.signatures import SigningKey
 from contracts.topics import route
 from contracts.values import TEXT_MAX_CHARACTERS, PartyRole
 
@@ -81,10 +82,17 @@ def output_event_id(cause_id: str, index: int) -> str:
 
 
 def published(
-    bodies: Sequence[Contract], cause: Envelope, now: datetime, source: str, sender_party_id: str
+    bodies: Sequence[Contract],
+    cause: Envelope,
+    now: datetime,
+    source: str,
+    sender_party_id: str,
+    *,
+    signer: SigningKey | None = None,
 ) -> tuple[OutputRecord, ...]:
     """The records publishing ``bodies`` in answer to ``cause``, on the topics the registry
-    writes them to."""
+    writes them to; with ``signer``, those on a topic parties write too are signed (a reader
+    there tells the gateway's records from a party's by the signature)."""
     records = []
     time = now.isoformat()
     for index, body in enumerate(bodies):
@@ -100,11 +108,14 @@ def published(
             cause=cause,
             sender_party_id=sender_party_id,
         )
+        value = encode_body(body)
+        if signer is not None and spec.writer_roles != (PartyRole.REGISTRY,):
+            headers = signer.signed_headers(spec.name, key, headers, value)
         records.append(
             OutputRecord(
                 topic=spec.name,
                 key=key,
-                value=encode_body(body),
+                value=value,
                 headers=headers,
                 message_type=body.MESSAGE_TYPE,
             )

@@ -23,9 +23,11 @@ from contracts.envelope import (
     MessageDecodeError,
     decode_message,
 )
+from contracts.signatures import SigningKey
 from contracts.topics import TOPICS_BY_NAME
 from gateway.processors.records import InputRecord, OutputRecord, dead_letter_records, published
 from gateway.processors.sender_identity import sender_rejection, sender_violation
+from gateway.processors.signed_senders import SigningKeys, authentication_refusal, needs_signature
 from gateway.processors.step import Outcome, Processed
 from gateway.registry.core import handle, record_digest
 from gateway.registry.state import CommandRefused, RegistryState
@@ -41,6 +43,10 @@ class PipelineSettings:
     registry_party: str
     exchange_parties: Set[str]
     max_value_bytes: int
+    signing_keys: SigningKeys | None = None
+    """With a parties file: the keys every party's record must be signed with."""
+    signer: SigningKey | None = None
+    """The gateway's own key, signing what it writes on a topic parties write too."""
 
 
 RegistryProcessed = Processed[RegistryState]
@@ -58,6 +64,20 @@ def process_record(
         reason = DeadLetterReason(error.kind.value)
         return _dead_letter(state, record, reason, error.message, error.field, now, settings)
     topic = TOPICS_BY_NAME[record.topic]
+    if settings.signing_keys is not None and needs_signature(topic):
+        unproven = authentication_refusal(
+            record, decoded.envelope.sender_party_id, settings.signing_keys
+        )
+        if unproven is not None:
+            return _dead_letter(
+                state,
+                record,
+                DeadLetterReason.SENDER_NOT_AUTHENTICATED,
+                unproven.message,
+                unproven.field,
+                now,
+                settings,
+            )
     body = decoded.body
     if type(body) not in topic.message_types:
         return _dead_letter(
@@ -120,7 +140,9 @@ def process_record(
 def _publishable(
     bodies: Sequence[Contract], cause: Envelope, now: datetime, settings: PipelineSettings
 ) -> tuple[OutputRecord, ...]:
-    return published(bodies, cause, now, REGISTRY_SOURCE, settings.registry_party)
+    return published(
+        bodies, cause, now, REGISTRY_SOURCE, settings.registry_party, signer=settings.signer
+    )
 
 
 def _refused_sender(

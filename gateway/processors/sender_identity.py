@@ -5,8 +5,10 @@ the party named in the envelope (``ce_partyid``) must be the party the body spea
 warehouse of a lot, a warrant request or a warrant cancellation, the creator of an eCOA), and
 only a brand's own producer may send that brand's casts, Enhanced eCOAs and CBAM forms; only
 the gateway's own party writes what the registry writes for itself (its clock's ticks).
-Broker-level authentication (one principal per party, ACLs per ingest topic) plugs in
-underneath without changing these rules.
+With a parties file, the sender is first proven (:mod:`gateway.processors.signed_senders`):
+the record must be signed by a key the exchange registered for the party ``ce_partyid``
+names; the broker's ACLs keep each principal to its roles' topics. The rules below then hold
+for a party that is who it says it is.
 
 The registry pipeline and ``gateway check`` (a line that states its sender) apply these same
 functions, against the state before the message. Where the rulebook says who may send, its

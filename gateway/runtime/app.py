@@ -31,12 +31,15 @@ from consumers.readside_subscriber import (
 from consumers.state_logs import LedgerJournal, RegistryChangelog
 from consumers.state_store import SqliteStateStore
 from contracts.asyncapi import asyncapi_document
+from contracts.parties import Role, load_parties
+from contracts.signatures import SigningKey
 from contracts.topics import TOPICS_BY_NAME
 from gateway.ledger import LedgerState
 from gateway.processors import ledger as ledger_processor
 from gateway.processors import registry as registry_processor
 from gateway.processors.ledger import LedgerSettings
 from gateway.processors.registry import PipelineSettings
+from gateway.processors.signed_senders import SigningKeys, signing_keys_of
 from gateway.readside.disclosures import StatisticsPolicy
 from gateway.readside.queries import ReadSide
 from gateway.readside.tables import SOURCE_TOPICS
@@ -129,7 +132,7 @@ class GatewayApp:
                 self.readside_subscription(), self.read_store, self.metrics
             )
             report_publisher = ReportPublisher(
-                bootstrap,
+                self.settings.kafka_access(),
                 topic_prefix=self.settings.topic_prefix,
                 party=self.pipeline.registry_party,
             )
@@ -205,7 +208,7 @@ class GatewayApp:
             group = f"custody-readside{suffix}"
         group = f"{group}-{self.read_store.generation}"
         return ReadSideSubscription(
-            bootstrap_servers=settings.kafka_bootstrap_servers or "",
+            bootstrap_servers=settings.kafka_access(),
             topics=[settings.topic_prefix + topic for topic in SOURCE_TOPICS],
             group_id=settings.topic_prefix + group,
             max_value_bytes=settings.max_message_bytes,
@@ -214,7 +217,7 @@ class GatewayApp:
     def _clock_ticker(self, bootstrap: str) -> ClockTicker:
         """Ticks for the registry partitions this instance holds, as the registry's party."""
         return ClockTicker(
-            bootstrap_servers=bootstrap,
+            bootstrap_servers=self.settings.kafka_access(bootstrap),
             topic=self.settings.topic_prefix + REGISTRY_CLOCK,
             party=self.pipeline.registry_party,
             every=self.settings.clock_tick_every,
@@ -361,15 +364,45 @@ def open_read_store(settings: Settings) -> ReadStore:
     return SqliteReadStore(settings.state_dir / "readside.sqlite3")
 
 
+@dataclass(frozen=True)
+class SenderProof:
+    """With a parties file: the keys the parties' records must be signed with, the gateway's
+    own key, and the exchange's listing parties (the file's exchange role)."""
+
+    keys: SigningKeys
+    signer: SigningKey
+    exchange_parties: frozenset[str]
+
+
+def sender_proof(settings: Settings) -> SenderProof | None:
+    """What proves a sender, from the parties file and the gateway's key (None without a
+    parties file: the sender is the ``ce_partyid`` header, as on an open broker)."""
+    if settings.parties_file is None:
+        return None
+    parties = load_parties(settings.parties_file)
+    if settings.signing_key_file is None:
+        raise ValueError(
+            "GATEWAY_PARTIES_FILE is set but GATEWAY_SIGNING_KEY_FILE is not: the gateway signs "
+            "its custody moves on ledger.commands, a topic parties write too "
+            "(`gateway key custody-registry` makes a key)"
+        )
+    signer = SigningKey.from_file(settings.registry_party_id, settings.signing_key_file)
+    keys = signing_keys_of(parties, **{signer.party_id: (signer.public_key_bytes,)})
+    exchange = frozenset(party.id for party in parties.with_roles(Role.EXCHANGE))
+    return SenderProof(keys, signer, exchange)
+
+
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) -> GatewayApp:
     rulebook = configured_rulebook(settings)
     prefix = settings.topic_prefix
-    exchange_parties = settings.exchange_parties
+    proof = sender_proof(settings)
+    exchange_parties = settings.exchange_parties if proof is None else proof.exchange_parties
     instance_id = settings.instance_id or default_instance_id(settings)
+    access = settings.kafka_access()
 
     def engine(group: str) -> EngineSettings:
         return EngineSettings(
-            bootstrap_servers=settings.kafka_bootstrap_servers or "",
+            bootstrap_servers=access,
             topic_prefix=prefix,
             group_id=f"{prefix}{group}",
             transactional_id_prefix=f"{prefix}{group}",
@@ -390,12 +423,15 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
             registry_party=settings.registry_party_id,
             exchange_parties=exchange_parties,
             max_value_bytes=settings.max_message_bytes,
+            signing_keys=None if proof is None else proof.keys,
+            signer=None if proof is None else proof.signer,
         ),
         ledger_settings=LedgerSettings(
             registry_party=settings.registry_party_id,
             exchange_parties=exchange_parties,
             max_value_bytes=settings.max_message_bytes,
             partitions=settings.ledger_partitions or TOPICS_BY_NAME[LEDGER_INPUT].partitions,
+            signing_keys=None if proof is None else proof.keys,
         ),
         clock=clock,
         tokens=ApiTokens.load(

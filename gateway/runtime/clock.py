@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 import structlog
 from aiokafka import AIOKafkaProducer
 
+from consumers.kafka_access import Broker, client_options
 from consumers.metrics import GatewayMetrics
 from contracts.clock import ClockTicked
 from contracts.envelope import encode_body, envelope_headers, new_envelope
@@ -30,7 +31,7 @@ class ClockTicker:
     def __init__(
         self,
         *,
-        bootstrap_servers: str,
+        bootstrap_servers: Broker,
         topic: str,
         party: str,
         every: timedelta,
@@ -72,7 +73,7 @@ class ClockTicker:
                 await _stop_quietly(producer)
 
     def _idempotent_producer(self) -> AIOKafkaProducer:
-        return AIOKafkaProducer(bootstrap_servers=self._bootstrap_servers, enable_idempotence=True)
+        return AIOKafkaProducer(**client_options(self._bootstrap_servers), enable_idempotence=True)
 
     async def _tick(self, producer: AIOKafkaProducer) -> None:
         now = self._clock()

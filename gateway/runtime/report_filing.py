@@ -9,6 +9,7 @@ import contextlib
 
 from aiokafka import AIOKafkaProducer
 
+from consumers.kafka_access import Broker, client_options
 from contracts.cbam_report import CbamReportFiled
 from contracts.envelope import new_envelope
 from contracts.values import PartyRole
@@ -20,7 +21,7 @@ REPORT_SOURCE = "custody-gateway/http-api"
 class ReportPublisher:
     """An idempotent producer, started with the read side and stopped with it."""
 
-    def __init__(self, bootstrap_servers: str, *, topic_prefix: str, party: str) -> None:
+    def __init__(self, bootstrap_servers: Broker, *, topic_prefix: str, party: str) -> None:
         self._bootstrap_servers = bootstrap_servers
         self._topic_prefix = topic_prefix
         self._party = party
@@ -29,7 +30,7 @@ class ReportPublisher:
 
     async def start(self) -> None:
         producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap_servers, enable_idempotence=True, acks="all"
+            **client_options(self._bootstrap_servers), enable_idempotence=True, acks="all"
         )
         await producer.start()
         self._producer = producer

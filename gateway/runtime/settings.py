@@ -64,6 +64,12 @@ class Settings(BaseSettings):
         description="PEM certificates the broker's TLS certificate must chain to (SASL_SSL); "
         "default: the system's.",
     )
+    signing_key_file: Path | None = Field(
+        default=None,
+        description="The gateway's own Ed25519 private key (PKCS#8 PEM), signing what it writes "
+        "on a topic parties write too (its custody moves on ledger.commands); needed with "
+        "parties_file, the same file for every instance.",
+    )
     parties_file: Path | None = Field(
         default=None,
         description="The exchange's parties file (ids, roles, Ed25519 signing keys). When set, "
