@@ -36,6 +36,7 @@ from contracts.envelope import (
 )
 from contracts.message_types import ALL_CONTRACTS
 from contracts.schema_export import render_schemas, schema_file_name
+from contracts.signatures import HEADER_SIGNATURE, HEADER_SIGNED_BY
 from contracts.topics import CATALOGUE, TopicSpec
 
 JsonObject = dict[str, Any]
@@ -129,7 +130,11 @@ def asyncapi_document(
             SERVER_NAME: {
                 "host": host,
                 "protocol": "kafka",
-                "description": "Apache Kafka bootstrap server.",
+                "description": "Apache Kafka bootstrap server. On the exchange's secured "
+                "broker: SASL SCRAM-SHA-512 (optionally over TLS), one principal per party "
+                "(User:<party id>), ACLs from the topic catalogue's writer and subscriber "
+                "roles.",
+                "security": [{"$ref": "#/components/securitySchemes/scram"}],
             }
         },
         "channels": {spec.name: _channel(spec, topic_prefix) for spec in CATALOGUE},
@@ -137,6 +142,13 @@ def asyncapi_document(
         "components": {
             "schemas": _component_schemas(ALL_CONTRACTS),
             "messages": _messages(ALL_CONTRACTS),
+            "securitySchemes": {
+                "scram": {
+                    "type": "scramSha512",
+                    "description": "SASL SCRAM-SHA-512; no authentication on an open "
+                    "development broker.",
+                }
+            },
         },
     }
 
@@ -302,9 +314,26 @@ def _headers_schema(contract: type[Contract], envelope_fields: JsonObject) -> Js
             "CloudEvents 1.0 attributes in Kafka binary mode, one record header each, "
             "values in UTF-8."
         ),
-        "properties": properties,
+        "properties": {**properties, **_SIGNATURE_HEADERS},
         "required": list(REQUIRED_HEADERS),
     }
+
+
+_SIGNATURE_HEADERS: JsonObject = {
+    HEADER_SIGNED_BY: {
+        "type": "string",
+        "description": "The party whose Ed25519 key signed the record. Required of every "
+        "party's record where the exchange runs with a parties file; ce_partyid must name "
+        "the same party.",
+    },
+    HEADER_SIGNATURE: {
+        "type": "string",
+        "contentEncoding": "base64",
+        "description": "Base64 of the Ed25519 signature over the catalogue topic name, the "
+        "key, every ce_ header and content-type (sorted by name) and the value, each "
+        "length-prefixed (contracts/signatures.py defines the bytes).",
+    },
+}
 
 
 def _header_schema(header: str, field_schema: JsonObject) -> JsonObject:

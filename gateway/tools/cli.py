@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ import gateway.tools.check
 import gateway.tools.faults
 from contracts.asyncapi import ASYNCAPI_FILE, stale_asyncapi, write_asyncapi
 from contracts.schema_export import SCHEMA_DIRECTORY, stale_schemas, write_schemas
+from contracts.signatures import SigningKey
 from contracts.topics import CATALOGUE
 from gateway.rulebook.model import FormDeadline
 from gateway.runtime.api_tokens import digest, new_token
@@ -188,6 +190,22 @@ def _run(settings: Settings, *, engines: bool = True) -> int:
     return asyncio.run(_serve(app, engines=engines))
 
 
+def _key(party: str, out: Path) -> int:
+    """A new Ed25519 signing key for ``party``: the private key into ``out`` (0600), and the
+    public key for the exchange's parties file."""
+    if out.exists():
+        print(f"gateway: {out} exists; a signing key is never overwritten", file=sys.stderr)
+        return 2
+    key = SigningKey.generate(party)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(key.to_pem())
+    print(f"private key of {party} written to {out} (keep it; it is not shown)")
+    print(f'parties file entry: "signing_keys": ["{key.public_key}"]')
+    return 0
+
+
 def _token(party: str) -> int:
     """A new API token for ``party``, and the line of the tokens file that names it."""
     token = new_token()
@@ -316,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "serve", help="run the read side and the parties' HTTP API alone, until SIGTERM"
     )
+    key = commands.add_parser("key", help="make an Ed25519 signing key for a party")
+    key.add_argument("party", help="the party id that signs with it")
+    key.add_argument("--out", type=Path, required=True, help="where to write the private key")
     token = commands.add_parser("token", help="make an API token for a party")
     token.add_argument("party", help="the party id the token names")
 
@@ -375,6 +396,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(settings)
         if arguments.command == "serve":
             return _run(settings, engines=False)
+        if arguments.command == "key":
+            return _key(arguments.party, arguments.out)
         if arguments.command == "token":
             return _token(arguments.party)
         if arguments.command == "bench":
