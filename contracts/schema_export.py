@@ -10,6 +10,7 @@ from pathlib import Path
 
 from contracts.base import Contract
 from contracts.message_types import ALL_CONTRACTS
+from contracts.parties import PartiesFile
 
 SCHEMA_DIRECTORY = Path(__file__).parent / "schemas"
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -29,15 +30,28 @@ def _schema_of(contract: type[Contract]) -> dict[str, object]:
     return schema
 
 
+PARTIES_FILE_SCHEMA = "parties-file.json"
+
+
+def _parties_file_schema() -> dict[str, object]:
+    schema = PartiesFile.model_json_schema(mode="validation")
+    schema["$schema"] = JSON_SCHEMA_DIALECT
+    schema["$id"] = "urn:custody-gateway:schema:parties-file"
+    return schema
+
+
+def _json_text(schema: dict[str, object]) -> str:
+    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
 def render_schemas() -> dict[str, str]:
-    """File name → JSON text (sorted keys, trailing newline) of every contract's schema."""
-    return {
-        schema_file_name(contract): json.dumps(
-            _schema_of(contract), indent=2, sort_keys=True, ensure_ascii=False
-        )
-        + "\n"
-        for contract in ALL_CONTRACTS
+    """File name → JSON text (sorted keys, trailing newline) of every contract's schema, and
+    of the exchange's parties file."""
+    rendered = {
+        schema_file_name(contract): _json_text(_schema_of(contract)) for contract in ALL_CONTRACTS
     }
+    rendered[PARTIES_FILE_SCHEMA] = _json_text(_parties_file_schema())
+    return rendered
 
 
 def _published(directory: Path) -> dict[str, str]:

@@ -11,6 +11,7 @@ import pytest
 
 from contracts.base import Contract
 from contracts.message_types import MESSAGE_TYPES
+from contracts.parties import PartiesFile
 from contracts.schema_export import (
     SCHEMA_DIRECTORY,
     render_schemas,
@@ -35,7 +36,7 @@ def test_published_schemas_are_those_of_the_models() -> None:
 
 def test_there_is_one_schema_per_message_type_and_version() -> None:
     assert sorted(RENDERED) == sorted(
-        schema_file_name(contract) for contract in MESSAGE_TYPES.values()
+        [*(schema_file_name(contract) for contract in MESSAGE_TYPES.values()), "parties-file.json"]
     )
     for contract in MESSAGE_TYPES.values():
         schema = json.loads(RENDERED[schema_file_name(contract)])
@@ -98,3 +99,30 @@ def test_a_producer_in_another_language_can_validate_before_sending(
     instance = {**batch.model_dump(mode="json"), **change}
     with pytest.raises(jsonschema.ValidationError, match=expected):
         jsonschema.Draft202012Validator(schema).validate(instance)
+
+
+def test_the_parties_file_schema_accepts_a_file_the_gateway_reads_and_refuses_a_bad_key() -> None:
+    schema = json.loads(RENDERED["parties-file.json"])
+    jsonschema.Draft202012Validator.check_schema(schema)
+    good = {
+        "parties": [
+            {
+                "id": "warehouse-antwerp-02",
+                "roles": ["warehouse"],
+                "signing_keys": ["JAryBPCRJZKRLZNYKhdNB3qmX1NN7H/EfQ/st9QAnuQ="],
+            },
+            {"id": "holder-fjord-capital", "roles": ["holder", "importer"]},
+        ]
+    }
+    jsonschema.validate(good, schema)
+    PartiesFile.model_validate(good)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"parties": [{"id": "x", "roles": ["smelter"]}]}, schema)
+    with pytest.raises(ValueError, match="is 3 bytes, not the 32 of an Ed25519 public key"):
+        PartiesFile.model_validate(
+            {"parties": [{"id": "x", "roles": ["producer"], "signing_keys": ["AAAA"]}]}
+        )
+    with pytest.raises(ValueError, match="listed twice"):
+        PartiesFile.model_validate(
+            {"parties": [{"id": "x", "roles": ["holder"]}, {"id": "x", "roles": ["importer"]}]}
+        )
