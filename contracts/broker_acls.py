@@ -172,9 +172,7 @@ def broker_acls(
 ) -> frozenset[AclEntry]:
     """Every ACL of a secured broker: the gateway's and each party's."""
     if gateway.principal in parties.by_id():
-        raise ValueError(
-            f"the parties file lists {gateway.principal}, the gateway's own principal"
-        )
+        raise ValueError(f"the parties file lists {gateway.principal}, the gateway's own principal")
     entries = gateway_acls(gateway, catalogue, topic_prefix)
     for party in parties:
         entries.extend(party_acls(party, catalogue, topic_prefix))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from consumers.kafka_access import Broker, client_options
 from contracts.topics import TopicSpec
 
 TOPIC_ALREADY_EXISTS = 36
@@ -25,7 +26,7 @@ class TopicSetupReport:
 
 
 async def ensure_topics(
-    bootstrap_servers: str,
+    broker: Broker,
     catalogue: Sequence[TopicSpec],
     prefix: str = "",
     *,
@@ -35,7 +36,7 @@ async def ensure_topics(
     """Create every catalogue topic (name prefixed) that is missing; verify the others.
     ``max_record_bytes`` raises the topics' ``max.message.bytes`` so that records of that
     size (the gateway's ``GATEWAY_MAX_RECORD_BYTES``) are accepted."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=30_000)
+    admin = AIOKafkaAdminClient(**client_options(broker), request_timeout_ms=30_000)
     await admin.start()
     try:
         wanted = {prefix + spec.name: spec for spec in catalogue}

@@ -98,13 +98,16 @@ def test_only_the_exchange_reads_topics_carrying_emissions_or_decisions() -> Non
 
 def test_a_party_consumes_only_in_groups_starting_with_its_id() -> None:
     groups = {acl for acl in ACLS if acl.resource_type is ResourceType.GROUP}
-    assert AclEntry(
-        "User:holder-fjord-capital",
-        ResourceType.GROUP,
-        "holder-fjord-capital",
-        PatternType.PREFIXED,
-        Operation.READ,
-    ) in groups
+    assert (
+        AclEntry(
+            "User:holder-fjord-capital",
+            ResourceType.GROUP,
+            "holder-fjord-capital",
+            PatternType.PREFIXED,
+            Operation.READ,
+        )
+        in groups
+    )
     for party in PARTIES:
         assert {acl.resource_name for acl in groups if acl.principal == f"User:{party.id}"} == {
             party.id
