@@ -24,6 +24,7 @@ from pydantic import SecretStr
 
 from consumers.kafka_access import KafkaAccess
 from contracts.parties import PartyEntry, Role
+from gateway.tools.cli import main
 from gateway.tools.local_kafka import SecurityMismatchError
 from tests.integration.secured_broker_support import (
     SecuredKafka,
@@ -219,3 +220,24 @@ async def test_tls_needs_the_generated_ca(secured_tls_kafka: SecuredKafka) -> No
     assert isinstance(await connection_error(untrusted), ssl.SSLCertVerificationError)
     with pytest.raises(KafkaConnectionError):
         await produce(untrusted, "warehouse.lot-arrivals")
+
+
+async def test_the_kafka_commands_on_the_secured_broker(
+    secured_kafka: SecuredKafka, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GATEWAY_RUN_DIR", str(secured_kafka.kafka.run_dir))
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    principal = "importer-rhein-alu"
+    old = secured_kafka.access_for(principal)
+    assert await asyncio.to_thread(main, ["kafka", "status"]) == 0
+    assert "secured: SASL_PLAINTEXT SCRAM, ACLs enforced" in capsys.readouterr().out
+    assert await asyncio.to_thread(main, ["kafka", "up"]) == 2
+    assert "gateway kafka up --secure" in capsys.readouterr().err
+    assert await asyncio.to_thread(main, ["kafka", "acls"]) == 0
+    assert "0 created, 0 deleted" in capsys.readouterr().out
+    assert await asyncio.to_thread(main, ["kafka", "password", principal]) == 0
+    printed = capsys.readouterr().out
+    new = secured_kafka.access_for(principal)
+    assert new.password is not None and new.password.get_secret_value() not in printed
+    assert isinstance(await connection_error(old), SaslAuthenticationFailed)
+    assert await connection_error(new) is None
