@@ -44,12 +44,14 @@ from confluent_kafka.admin._scram import (
 from pydantic import SecretStr
 
 from consumers.kafka_access import KafkaAccess
-from contracts.broker_acls import AclEntry, GatewayGrant, broker_acls
+from contracts.broker_acls import GATEWAY_GROUP_PREFIX, AclEntry, GatewayGrant, broker_acls
 from contracts.parties import PartiesFile, load_parties
 from contracts.topics import CATALOGUE
+from gateway.readside.tables import SOURCE_TOPICS as READ_SIDE_TOPICS
 from gateway.runtime.settings import Settings
 from gateway.runtime.topic_admin import ensure_topics
 from gateway.tools.local_kafka import BrokerError, BrokerInfo, ListenerSecurity, LocalKafka
+from gateway.topology import TOPOLOGY
 
 ADMIN_PRINCIPAL = "broker-admin"
 MECHANISM = "SCRAM-SHA-512"
@@ -186,6 +188,26 @@ def ensure_tls(directory: Path) -> TlsFiles:
     return files
 
 
+def gateway_reads() -> frozenset[str]:
+    """The catalogue topics the gateway consumes: its processors' inputs, the state logs and
+    snapshots it restores from, and the read side's sources (not its dead letters or the
+    ledger's decisions, which only the exchange reads)."""
+    topics = set(READ_SIDE_TOPICS)
+    for spec in TOPOLOGY:
+        topics |= {*spec.input_topics, spec.state_log}
+        if spec.snapshot_log:
+            topics.add(spec.snapshot_log)
+    return frozenset(topics)
+
+
+def gateway_group_prefixes(settings: Settings) -> tuple[str, ...]:
+    """``custody-``, and each group the settings name that does not start with it (the
+    read side's carries a suffix: its name is a prefix)."""
+    groups = (settings.registry_group_id, settings.ledger_group_id, settings.readside_group_id)
+    others = [g for g in groups if g is not None and not g.startswith(GATEWAY_GROUP_PREFIX)]
+    return tuple(dict.fromkeys((GATEWAY_GROUP_PREFIX, *others)))
+
+
 @dataclass(frozen=True)
 class SecuredBroker:
     """A running secured broker, as its clients and the tests see it."""
@@ -196,6 +218,8 @@ class SecuredBroker:
     gateway_principal: str
     parties_file: Path | None = None
     topic_prefix: str = ""
+    group_prefixes: tuple[str, ...] = (GATEWAY_GROUP_PREFIX,)
+    """What the gateway's groups and transactional ids start with, after the topic prefix."""
     admin_principal: str = ADMIN_PRINCIPAL
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ, repr=False)
 
@@ -254,9 +278,8 @@ class SecuredBroker:
         return lines
 
     def acls(self) -> frozenset[AclEntry]:
-        return broker_acls(
-            self.parties(), GatewayGrant(self.gateway_principal), CATALOGUE, self.topic_prefix
-        )
+        grant = GatewayGrant(self.gateway_principal, self.group_prefixes, gateway_reads())
+        return broker_acls(self.parties(), grant, CATALOGUE, self.topic_prefix)
 
     def apply(self) -> ApplyReport:
         """Make the broker's credentials and ACLs those of the parties file (idempotent)."""
@@ -298,6 +321,7 @@ class SecuredBroker:
             "gateway": self.gateway_principal,
             "parties_file": str(self.parties_file) if self.parties_file else None,
             "topic_prefix": self.topic_prefix,
+            "group_prefixes": list(self.group_prefixes),
         }
 
 
@@ -361,6 +385,7 @@ def start_secured(
         gateway_principal=settings.kafka_principal,
         parties_file=parties_file.resolve() if parties_file else None,
         topic_prefix=settings.topic_prefix,
+        group_prefixes=gateway_group_prefixes(settings),
     )
     parties = unstarted.parties()
     principals = [ADMIN_PRINCIPAL, settings.kafka_principal, *(party.id for party in parties)]
@@ -373,6 +398,7 @@ def start_secured(
         gateway_principal=unstarted.gateway_principal,
         parties_file=unstarted.parties_file,
         topic_prefix=unstarted.topic_prefix,
+        group_prefixes=unstarted.group_prefixes,
     )
     write_record(kafka, broker)
     report = broker.apply()
@@ -398,7 +424,12 @@ def secured_broker_of(kafka: LocalKafka, settings: Settings) -> SecuredBroker:
         gateway_principal=str(recorded.get("gateway") or settings.kafka_principal),
         parties_file=Path(str(parties_file)) if parties_file else settings.parties_file,
         topic_prefix=str(recorded.get("topic_prefix") or ""),
+        group_prefixes=_strings(recorded.get("group_prefixes")) or gateway_group_prefixes(settings),
     )
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    return tuple(str(item) for item in value) if isinstance(value, list) else ()
 
 
 # ---- the admin calls -------------------------------------------------------------------

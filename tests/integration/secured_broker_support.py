@@ -12,10 +12,11 @@ Use it by importing the fixture into a test module::
 ``SecuredKafka`` gives the bootstrap address, ``access_for(principal)`` (a ``KafkaAccess``
 with that principal's password; ``gateway_principal`` and ``admin_principal`` name the
 gateway's and the admin's), ``parties_file`` (the test parties, signing keys empty),
-``settings()`` (gateway Settings for this broker, connecting as the gateway) and
-``add_party``. The catalogue's topics exist without a prefix. The broker's tests write probe
-records (value ``b"acl-probe"``) to ``warehouse.lot-arrivals`` and (committed and aborted)
-to ``registry.warrant-decisions``; a gateway test reading those should expect them.
+``settings()`` (gateway Settings for this broker, connecting as the gateway),
+``add_party`` and ``remove_party``. The catalogue's topics exist without a prefix. The
+broker's tests write probe records (value ``b"acl-probe"``) to ``warehouse.lot-arrivals``
+and ``registry.warrant-state``, and (committed and aborted) to
+``registry.warrant-decisions``; a gateway test reading those should expect them.
 
 ``secured_tls_kafka`` is a second one with TLS (SASL_SSL); ``ca_file`` is its CA.
 """
@@ -95,6 +96,13 @@ class SecuredKafka:
         """Add ``party`` to the parties file and apply it (as `gateway kafka acls`)."""
         parties = self.broker.parties()
         write_parties(self.parties_file, PartiesFile(parties=(*parties.parties, party)))
+        return self.broker.apply()
+
+    def remove_party(self, party_id: str) -> ApplyReport:
+        """Take ``party_id`` out of the parties file and apply it: its ACLs and its credential
+        are deleted."""
+        kept = tuple(p for p in self.broker.parties() if p.id != party_id)
+        write_parties(self.parties_file, PartiesFile(parties=kept))
         return self.broker.apply()
 
 

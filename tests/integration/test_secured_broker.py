@@ -179,7 +179,9 @@ async def test_a_rotated_password_replaces_the_old_one(secured_kafka: SecuredKaf
     await produce(new, "warehouse.lot-arrivals")
 
 
-async def test_a_party_added_to_the_parties_file_can_connect(secured_kafka: SecuredKafka) -> None:
+async def test_a_party_added_to_the_parties_file_can_connect_until_removed(
+    secured_kafka: SecuredKafka,
+) -> None:
     newcomer = PartyEntry(id="warehouse-hamburg-11", roles=(Role.WAREHOUSE,))
     report = secured_kafka.add_party(newcomer)
     assert report.credentials_added == (newcomer.id,)
@@ -189,6 +191,9 @@ async def test_a_party_added_to_the_parties_file_can_connect(secured_kafka: Secu
     with pytest.raises(TopicAuthorizationFailedError):
         await produce(access, "producer.ecoas")
     assert secured_kafka.broker.apply().acls_created == 0
+    removed = secured_kafka.remove_party(newcomer.id)
+    assert removed.credentials_removed == (newcomer.id,) and removed.acls_deleted > 0
+    assert isinstance(await connection_error(access), SaslAuthenticationFailed)
 
 
 def test_an_open_start_of_the_secured_broker_is_refused(secured_kafka: SecuredKafka) -> None:

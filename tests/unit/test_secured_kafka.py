@@ -11,6 +11,11 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from contracts.broker_acls import GATEWAY_GROUP_PREFIX
+from contracts.topics import CATALOGUE
+from contracts.values import PartyRole
+from gateway.runtime.app import create_app
+from gateway.runtime.settings import Settings
 from gateway.tools import local_kafka
 from gateway.tools.local_kafka import (
     BrokerError,
@@ -22,6 +27,8 @@ from gateway.tools.secured_kafka import (
     Secrets,
     SecuredBroker,
     ensure_tls,
+    gateway_group_prefixes,
+    gateway_reads,
     password_variable,
 )
 
@@ -134,3 +141,31 @@ def test_a_secured_run_directory_refuses_an_open_start_and_back(tmp_path: Path) 
     (opened.run_dir / "data" / "meta.properties").write_text("version=1\n")
     with pytest.raises(SecurityMismatchError, match="set up open"):
         opened.start(security=SECURITY)
+
+
+def test_the_gateway_reads_what_it_consumes_and_not_what_only_the_exchange_reads() -> None:
+    reads = gateway_reads()
+    ingest = {spec.name for spec in CATALOGUE if PartyRole.REGISTRY not in spec.writer_roles}
+    assert ingest <= reads
+    assert {"registry.clock", "ledger.transfers", "registry.state-changelog"} <= reads
+    assert {"registry.ledger-journal", "registry.ledger-snapshots", "registry.warrant-state"} <= (
+        reads
+    )
+    assert not reads & {"registry.dead-letters", "registry.ledger-decisions"}
+
+
+def test_the_gateways_groups_and_transactional_ids_start_with_the_acl_prefix(
+    tmp_path: Path,
+) -> None:
+    settings = Settings().model_copy(update={"topic_prefix": "p-", "state_dir": tmp_path})
+    app = create_app(settings)
+    prefix = "p-" + GATEWAY_GROUP_PREFIX
+    for engine in (app.registry_engine, app.ledger_engine):
+        assert engine.group_id.startswith(prefix)
+        assert engine.transactional_id_prefix.startswith(prefix)
+
+
+def test_groups_named_otherwise_get_their_own_prefix() -> None:
+    assert gateway_group_prefixes(Settings()) == ("custody-",)
+    renamed = Settings().model_copy(update={"ledger_group_id": "books", "readside_group_id": "rs"})
+    assert gateway_group_prefixes(renamed) == ("custody-", "books", "rs")
