@@ -26,7 +26,7 @@ class TopicSetupReport:
 
 
 async def ensure_topics(
-    bootstrap_servers: Broker,
+    broker: Broker,
     catalogue: Sequence[TopicSpec],
     prefix: str = "",
     *,
@@ -36,7 +36,7 @@ async def ensure_topics(
     """Create every catalogue topic (name prefixed) that is missing; verify the others.
     ``max_record_bytes`` raises the topics' ``max.message.bytes`` so that records of that
     size (the gateway's ``GATEWAY_MAX_RECORD_BYTES``) are accepted."""
-    admin = AIOKafkaAdminClient(**client_options(bootstrap_servers), request_timeout_ms=30_000)
+    admin = AIOKafkaAdminClient(**client_options(broker), request_timeout_ms=30_000)
     await admin.start()
     try:
         wanted = {prefix + spec.name: spec for spec in catalogue}

@@ -9,12 +9,14 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import gateway.tools.check
 import gateway.tools.faults
 from contracts.asyncapi import ASYNCAPI_FILE, stale_asyncapi, write_asyncapi
+from contracts.parties import PartiesFileError
 from contracts.schema_export import SCHEMA_DIRECTORY, stale_schemas, write_schemas
 from contracts.signatures import SigningKey
 from contracts.topics import CATALOGUE
@@ -32,6 +34,12 @@ from gateway.tools.check import run_check
 from gateway.tools.demo import run_demo
 from gateway.tools.faults import FaultOptions, print_report, run_faults
 from gateway.tools.local_kafka import BrokerError, LocalKafka
+from gateway.tools.secured_kafka import (
+    password_variable,
+    secured_broker_of,
+    start_secured,
+    write_record,
+)
 from gateway.topology import asyncapi_channels, readers_of
 from gateway.topology import render as render_topology
 
@@ -39,7 +47,9 @@ STOP_TIMEOUT_S = 30.0
 """How long a stop waits for open transactions and clients to close (e.g. during an outage)."""
 
 
-def _kafka_up(settings: Settings) -> int:
+def _kafka_up(settings: Settings, arguments: argparse.Namespace) -> int:
+    if arguments.secure or arguments.tls or arguments.parties:
+        return _kafka_up_secured(settings, arguments)
     if settings.kafka_bootstrap_servers:
         bootstrap = settings.kafka_bootstrap_servers
         print(f"KAFKA_BOOTSTRAP_SERVERS is set: using the broker at {bootstrap}")
@@ -60,7 +70,55 @@ def _kafka_up(settings: Settings) -> int:
     return 0
 
 
-def _kafka_down(settings: Settings) -> int:
+def _kafka_up_secured(settings: Settings, arguments: argparse.Namespace) -> int:
+    if settings.kafka_bootstrap_servers:
+        print(
+            "gateway: --secure starts the local broker; unset KAFKA_BOOTSTRAP_SERVERS",
+            file=sys.stderr,
+        )
+        return 2
+    kafka = LocalKafka.from_settings(settings)
+    broker, info, report = start_secured(
+        kafka, settings, parties_file=arguments.parties, tls=arguments.tls, log=_progress
+    )
+    print(info.describe())
+    print(report.describe())
+    print(f"topics of the catalogue created as {broker.admin_principal}")
+    print("to run the gateway on it, export:")
+    for line in broker.environment_lines():
+        print(f"  {line}")
+    return 0
+
+
+def _kafka_acls(settings: Settings, arguments: argparse.Namespace) -> int:
+    kafka = LocalKafka.from_settings(settings)
+    broker = secured_broker_of(kafka, settings)
+    if arguments.parties is not None:
+        broker = replace(broker, parties_file=arguments.parties.resolve())
+        write_record(kafka, broker)
+    print(broker.apply().describe())
+    return 0
+
+
+def _kafka_password(settings: Settings, arguments: argparse.Namespace) -> int:
+    if not arguments.principal:
+        print(
+            "gateway: `kafka password` needs the party (or the gateway's principal)",
+            file=sys.stderr,
+        )
+        return 2
+    broker = secured_broker_of(LocalKafka.from_settings(settings), settings)
+    broker.rotate_password(arguments.principal)
+    where = (
+        f"${password_variable(arguments.principal)}"
+        if broker.secrets.from_environment(arguments.principal) is not None
+        else str(broker.secrets.file_of(arguments.principal))
+    )
+    print(f"{arguments.principal}: new password in force (from {where}); the old one is refused")
+    return 0
+
+
+def _kafka_down(settings: Settings, arguments: argparse.Namespace) -> int:
     if LocalKafka.from_settings(settings).stop():
         print("local broker stopped")
     else:
@@ -72,10 +130,13 @@ def _kafka_down(settings: Settings) -> int:
 NO_LOCAL_BROKER = 3
 
 
-def _kafka_status(settings: Settings) -> int:
-    info = LocalKafka.from_settings(settings).status()
+def _kafka_status(settings: Settings, arguments: argparse.Namespace) -> int:
+    kafka = LocalKafka.from_settings(settings)
+    info = kafka.status()
     if info is None:
-        print(f"no local broker is running (run directory {settings.run_dir})")
+        secured = kafka.recorded_security()
+        hint = "; it is secured: `gateway kafka up --secure`" if secured else ""
+        print(f"no local broker is running (run directory {settings.run_dir}{hint})")
         return NO_LOCAL_BROKER
     print(info.describe())
     return 0
@@ -290,7 +351,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="the local Apache Kafka broker (no Docker)",
         epilog=f"`status` exits {NO_LOCAL_BROKER} when no local broker is running.",
     )
-    kafka.add_argument("action", choices=["up", "down", "status"])
+    kafka.add_argument("action", choices=["up", "down", "status", "acls", "password"])
+    kafka.add_argument(
+        "principal", nargs="?", help="`password`: the party (or gateway principal) to rotate"
+    )
+    kafka.add_argument(
+        "--secure",
+        action="store_true",
+        help="`up`: SASL/SCRAM on the client listener, ACLs from the parties file enforced",
+    )
+    kafka.add_argument("--tls", action="store_true", help="`up --secure` with TLS (SASL_SSL)")
+    kafka.add_argument(
+        "--parties",
+        type=Path,
+        help="`up --secure`, `acls`: the parties file (GATEWAY_PARTIES_FILE)",
+    )
 
     commands.add_parser("topics", help="list the topic catalogue")
     commands.add_parser(
@@ -382,8 +457,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings()
     try:
         if arguments.command == "kafka":
-            action = {"up": _kafka_up, "down": _kafka_down, "status": _kafka_status}
-            return action[arguments.action](settings)
+            action = {
+                "up": _kafka_up,
+                "down": _kafka_down,
+                "status": _kafka_status,
+                "acls": _kafka_acls,
+                "password": _kafka_password,
+            }
+            return action[arguments.action](settings, arguments)
         if arguments.command == "topics":
             return _topics(settings)
         if arguments.command == "topology":
@@ -405,7 +486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if arguments.command == "faults":
             return _faults(settings, arguments)
         return _demo(settings)
-    except BrokerError as error:
+    except (BrokerError, PartiesFileError) as error:
         print(f"gateway: {error}", file=sys.stderr)
         return 2
 

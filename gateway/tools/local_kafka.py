@@ -8,6 +8,11 @@ run directory, so ``status``, ``stop`` and ``kill`` work from any later process.
 A broker keeps its address: the ports chosen at its first start are saved in ``ports.json``
 and reused by every later start, after ``stop`` as after a SIGKILL, together with the data
 directory. Clients that kept the bootstrap address find the broker again by themselves.
+
+A broker can be started secured (:class:`ListenerSecurity`, made by
+``gateway.tools.secured_kafka``): SASL/SCRAM on the client listener, with TLS or not, and
+the ``StandardAuthorizer`` denying whatever no ACL allows. The run directory then records
+that it is secured (``security.json``), and a start without security refuses it.
 """
 
 from __future__ import annotations
@@ -26,9 +31,9 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -59,6 +64,49 @@ class BrokerError(RuntimeError):
     """The local broker could not be fetched, started or stopped; the text says why."""
 
 
+class SecurityMismatchError(BrokerError):
+    """The run directory holds a secured broker and the start is not secured, or the other
+    way round."""
+
+
+@dataclass(frozen=True)
+class ListenerSecurity:
+    """How a secured broker's client listener authenticates and encrypts.
+
+    SCRAM is not supported on the KRaft controller listener, so the controller listener stays
+    PLAINTEXT and its principal, ``User:ANONYMOUS``, is a super user (the broker reaches its
+    own controller through it). Anyone who can connect to the controller port is therefore
+    all-powerful: it listens on 127.0.0.1 only, so only processes on this machine reach it.
+    Each principal's password is given to the storage tool at format time (visible to local
+    users in the process list for that second); ``server.properties`` holds the admin's and is
+    made readable by its owner only.
+    """
+
+    admin: str
+    admin_password: str
+    scram_users: Mapping[str, str]
+    """Every principal's password (the admin's too), created when the storage is formatted."""
+    tls_key_and_chain: Path | None = None
+    """With TLS: a PEM file with the server's unencrypted PKCS#8 key and its certificate."""
+    tls_ca: Path | None = None
+    mechanism: str = "SCRAM-SHA-512"
+    notes: Mapping[str, object] = field(default_factory=dict)
+    """More for ``security.json`` (no secret): the gateway's principal, the parties file."""
+
+    @property
+    def protocol(self) -> str:
+        return "SASL_SSL" if self.tls_key_and_chain is not None else "SASL_PLAINTEXT"
+
+    def record(self) -> dict[str, object]:
+        """What ``security.json`` says: no secret."""
+        return {
+            "protocol": self.protocol,
+            "mechanism": self.mechanism,
+            "admin": self.admin,
+            **self.notes,
+        }
+
+
 class SavedPortTakenError(BrokerError):
     """A port saved in ``ports.json`` is held by another live socket, so the broker cannot
     come back at its old address."""
@@ -84,11 +132,17 @@ class BrokerInfo:
     run_dir: str | None = None
     controller_port: int | None = None
     started_in_s: float | None = None
+    security_protocol: str = "PLAINTEXT"
 
     def describe(self) -> str:
         started = f" (started in {self.started_in_s} s)" if self.started_in_s is not None else ""
         where = f", pid {self.pid}, data in {self.run_dir}" if self.pid else ""
-        return f"Apache Kafka {self.version} at {self.bootstrap_servers}{started}{where}"
+        secured = (
+            f", secured: {self.security_protocol} SCRAM, ACLs enforced"
+            if self.security_protocol != "PLAINTEXT"
+            else ""
+        )
+        return f"Apache Kafka {self.version} at {self.bootstrap_servers}{started}{where}{secured}"
 
 
 @dataclass(frozen=True)
@@ -167,6 +221,18 @@ class LocalKafka:
         return self.run_dir / "broker.log"
 
     @property
+    def security_file(self) -> Path:
+        """Present when this run directory's broker is secured (no secret in it)."""
+        return self.run_dir / "security.json"
+
+    def recorded_security(self) -> dict[str, object] | None:
+        try:
+            recorded: dict[str, object] = json.loads(self.security_file.read_text("utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+        return recorded
+
+    @property
     def ports_file(self) -> Path:
         """The client and controller ports of this run directory, kept for every start."""
         return self.run_dir / "ports.json"
@@ -199,13 +265,20 @@ class LocalKafka:
             return None
 
     def start(
-        self, *, die_with_parent: bool = False, log: Callable[[str], None] = print
+        self,
+        *,
+        die_with_parent: bool = False,
+        log: Callable[[str], None] = print,
+        security: ListenerSecurity | None = None,
     ) -> BrokerInfo:
         """Start the broker (or return the one already running) and wait until it serves.
 
         A broker that ran here before comes back on its saved ports with its data, whether
         it was stopped or killed; a JVM killed a moment ago by someone else is waited for
-        until it has released its ports (tens of ms). If a saved port is held by
+        until it has released its ports (tens of ms). With ``security``, the client listener
+        is SASL/SCRAM (see :class:`ListenerSecurity`); a run directory secured before refuses
+        a start without it, and one holding an open broker's data refuses a secured start
+        (:class:`SecurityMismatchError`). If a saved port is held by
         another live socket, this raises :class:`SavedPortTakenError` rather than moving to
         new ports: clients that kept the old address would never find a moved broker, so a
         start that looks successful would be worse than a clear error.
@@ -214,6 +287,7 @@ class LocalKafka:
         by SIGKILL; the JVM is forked from a thread that lives as long as the process, so the
         calling thread may end first.
         """
+        self._check_security(security)
         recorded = self._recorded()
         running = self.status()
         if running is not None:
@@ -227,12 +301,17 @@ class LocalKafka:
         run_dir = self.run_dir.resolve()
         client_port, controller_port = self._ports()
         properties = run_dir / "server.properties"
+        properties.touch(mode=0o600)
+        properties.chmod(0o600)
         properties.write_text(
-            _server_properties(run_dir / "data", client_port, controller_port), encoding="utf-8"
+            _server_properties(run_dir / "data", client_port, controller_port, security),
+            encoding="utf-8",
         )
         logging_option = self._write_logging_config(run_dir)
         classpath = f"{libs}/*"
-        self._format_storage(java, classpath, properties, logging_option)
+        self._format_storage(java, classpath, properties, logging_option, security)
+        if security is not None:
+            self.security_file.write_text(json.dumps(security.record(), indent=2), "utf-8")
 
         log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         log_handle = self.log_file.open("ab")
@@ -266,6 +345,7 @@ class LocalKafka:
             run_dir=str(run_dir),
             controller_port=controller_port,
             started_in_s=round(time.monotonic() - began, 1),
+            security_protocol=security.protocol if security is not None else "PLAINTEXT",
         )
         self._state_file.write_text(json.dumps(asdict(info), indent=2), encoding="utf-8")
         return info
@@ -299,13 +379,39 @@ class LocalKafka:
         die_with_parent: bool = False,
         stop_timeout_s: float = 30.0,
         log: Callable[[str], None] = print,
+        security: ListenerSecurity | None = None,
     ) -> BrokerInfo:
         """Stop the broker (if one runs) and start it again at the same address with the
         same data; raises like :meth:`start` if a saved port was taken meanwhile."""
         self.stop(timeout_s=stop_timeout_s)
-        return self.start(die_with_parent=die_with_parent, log=log)
+        return self.start(die_with_parent=die_with_parent, log=log, security=security)
 
     # ---- internals --------------------------------------------------------------------
+
+    def _check_security(self, security: ListenerSecurity | None) -> None:
+        recorded = self.recorded_security()
+        formatted = (self.run_dir / "data" / "meta.properties").exists()
+        if security is None and recorded is not None:
+            raise SecurityMismatchError(
+                f"the broker in {self.run_dir} is secured ({recorded.get('protocol')} SCRAM, "
+                "ACLs enforced): start it with `gateway kafka up --secure` (add --tls if it "
+                "was set up with TLS), or use another GATEWAY_RUN_DIR for an open broker"
+            )
+        if security is not None and recorded is None and formatted:
+            raise SecurityMismatchError(
+                f"the broker in {self.run_dir} was set up open (PLAINTEXT, no ACLs): a secured "
+                "broker needs a run directory of its own (set GATEWAY_RUN_DIR to a new one, "
+                f"or delete {self.run_dir})"
+            )
+        if (
+            security is not None
+            and recorded is not None
+            and recorded.get("protocol") != security.protocol
+        ):
+            raise SecurityMismatchError(
+                f"the broker in {self.run_dir} was set up with {recorded.get('protocol')}, "
+                f"not {security.protocol}: start it as it was set up (with or without --tls)"
+            )
 
     def _ports(self) -> tuple[int, int]:
         """The client and controller ports: those saved by an earlier start, else two new
@@ -339,10 +445,19 @@ class LocalKafka:
         return f"-Dlog4j.configuration=file:{config}"
 
     def _format_storage(
-        self, java: str, classpath: str, properties: Path, logging_option: str
+        self,
+        java: str,
+        classpath: str,
+        properties: Path,
+        logging_option: str,
+        security: ListenerSecurity | None = None,
     ) -> None:
         if (self.run_dir / "data" / "meta.properties").exists():
             return
+        scram: list[str] = []
+        if security is not None:
+            for name, password in security.scram_users.items():
+                scram += ["--add-scram", f"{security.mechanism}=[name={name},password={password}]"]
         result = subprocess.run(
             [
                 java,
@@ -357,6 +472,7 @@ class LocalKafka:
                 "-c",
                 str(properties),
                 "--ignore-formatted",
+                *scram,
             ],
             capture_output=True,
             text=True,
@@ -450,7 +566,12 @@ def _classpath_pom(version: str) -> str:
 """
 
 
-def _server_properties(data_dir: Path, client_port: int, controller_port: int) -> str:
+def _server_properties(
+    data_dir: Path,
+    client_port: int,
+    controller_port: int,
+    security: ListenerSecurity | None = None,
+) -> str:
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
@@ -473,7 +594,45 @@ def _server_properties(data_dir: Path, client_port: int, controller_port: int) -
         "group.initial.rebalance.delay.ms": "0",
         "log.cleaner.backoff.ms": "1000",
     }
+    if security is not None:
+        settings.update(_secured_listener(client_port, controller_port, security))
     return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+
+def _secured_listener(
+    client_port: int, controller_port: int, security: ListenerSecurity
+) -> dict[str, str]:
+    """The client listener as SASL_PLAINTEXT or SASL_SSL with SCRAM, the broker talking to
+    itself over it as the admin, and the authorizer denying what no ACL allows."""
+    protocol = security.protocol
+    listener = protocol.lower()
+    mechanism = security.mechanism.lower()
+    settings = {
+        "listeners": f"{protocol}://127.0.0.1:{client_port},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": f"{protocol}://127.0.0.1:{client_port}",
+        "listener.security.protocol.map": f"{protocol}:{protocol},CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": protocol,
+        "sasl.enabled.mechanisms": security.mechanism,
+        "sasl.mechanism.inter.broker.protocol": security.mechanism,
+        f"listener.name.{listener}.sasl.enabled.mechanisms": security.mechanism,
+        f"listener.name.{listener}.{mechanism}.sasl.jaas.config": (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{security.admin}" password="{security.admin_password}";'
+        ),
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found": "false",
+        "super.users": f"User:{security.admin};User:ANONYMOUS",
+    }
+    if security.tls_key_and_chain is not None:
+        settings.update(
+            {
+                f"listener.name.{listener}.ssl.keystore.type": "PEM",
+                f"listener.name.{listener}.ssl.keystore.location": str(security.tls_key_and_chain),
+                f"listener.name.{listener}.ssl.truststore.type": "PEM",
+                f"listener.name.{listener}.ssl.truststore.location": str(security.tls_ca),
+            }
+        )
+    return settings
 
 
 _LOG4J1_CONFIG = """\
