@@ -1,5 +1,7 @@
-"""``make demo``'s job, against the session broker: every kind of decision, the custody
-moves and balances beside them, exit 0."""
+"""``make demo``'s job, as `make demo` runs it: on a secured broker of its own, each party
+connected as itself and signing with its own key; every kind of decision, the custody moves
+and balances beside them, the forged and unauthorised records refused, exit 0. And the same
+demo on a broker given by ``KAFKA_BOOTSTRAP_SERVERS`` (the session's open broker)."""
 
 from __future__ import annotations
 
@@ -17,9 +19,8 @@ pytestmark = pytest.mark.broker
 GATEWAY = Path(sys.executable).parent / "gateway"
 
 
-def test_the_demo_shows_every_kind_of_decision(kafka_broker: BrokerInfo) -> None:
-    environment = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers}
-    done = subprocess.run(
+def run_demo(environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [str(GATEWAY), "demo"],
         env=environment,
         capture_output=True,
@@ -27,35 +28,62 @@ def test_the_demo_shows_every_kind_of_decision(kafka_broker: BrokerInfo) -> None
         timeout=240,
         check=False,
     )
+
+
+def test_the_demo_runs_secured_and_shows_every_kind_of_decision(tmp_path: Path) -> None:
+    environment = {
+        name: value for name, value in os.environ.items() if name != "KAFKA_BOOTSTRAP_SERVERS"
+    }
+    done = run_demo({**environment, "GATEWAY_RUN_DIR": str(tmp_path / "run")})
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "secured: SASL_PLAINTEXT with SCRAM-SHA-512" in done.stdout
     for line in (
-        "warrant ISSUED      LOT-RTM-0001",
-        "warrant REJECTED    LOT-RTM-0002: LOT_WEIGHT_OUT_OF_TOLERANCE",
-        "warrant PENDING     LOT-RTM-0003",
-        "warrant ISSUED      LOT-RTM-0003",
-        "eCOA REJECTED       ECOA-MEMBER-09",
-        "CBAM form REJECTED  FORM-ALUMO-2025-DRAFT",
-        "warrant REJECTED    LOT-RTM-0004: BRAND_SUSPENDED",
-        "dead letter         producer.production-batches",
-        "dead letter         warehouse.lot-arrivals",
-        "custody move        LOT-RTM-0001: 20000 kg asi_aluminium (S) NORDAL-SUNNDAL -> "
-        "warehouse-rotterdam-07 [lot_arrival]",
-        "custody move        LOT-RTM-0003: 20000 kg asi_aluminium (S) warehouse-rotterdam-07 -> "
-        "northsea-metals-ldn [warrant_issued]",
-        "balance           northsea-metals-ldn/asi_aluminium/S@ASI-COC-NORTHSEA: +20000 -> "
-        "40000 kg",
-        "ledger REJECTED     NORDAL-OUT-0305: OVERDRAW",
-        "at most 19496",
-        "period closed       2026-02: NORDAL-SUNNDAL/S 0+80000-0=80000",
-        "the holder's view: GET ",
-        "WRT-LOT-RTM-0001: lot LOT-RTM-0001, NORDAL (Norway), ingot, 20000 kg at "
-        "warehouse-rotterdam-07",
-        "ECOA-NORDAL-01: direct 1.71248 (actual), indirect 1.54552 (actual) t CO2e/t",
-        "404 no certificate ECOA-NORDAL-01 (nothing says it exists)",
-        "without a token: 401",
-        "the importer's quarterly CBAM report: GET /v1/reports/quarterly/",
-        "line 1: CN 7601 from NO: 40 t",
-        "totals: 2 warrants, 40 t",
-        "every kind of decision was made",
+        "refused by the broker: warehouse-rotterdam-07 may not write ",
+        "producer.ecoas (TopicAuthorizationFailedError)",
+        "sender_not_authenticated (ce_partyid): ce_partyid claims warehouse-rotterdam-07, but "
+        "the record is signed by warehouse-antwerp-02",
+        "broker: stopped (it was started for this demo)",
+        *EVERY_KIND,
     ):
         assert line in done.stdout, line
+    assert not list((tmp_path / "run").glob("**/server.properties")), "nothing left in run_dir"
+
+
+def test_the_demo_runs_on_a_given_broker(kafka_broker: BrokerInfo) -> None:
+    environment = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers}
+    done = run_demo(environment)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "refused by the broker" not in done.stdout
+    for line in EVERY_KIND:
+        assert line in done.stdout, line
+
+
+EVERY_KIND = (
+    "warrant ISSUED      LOT-RTM-0001",
+    "warrant REJECTED    LOT-RTM-0002: LOT_WEIGHT_OUT_OF_TOLERANCE",
+    "warrant PENDING     LOT-RTM-0003",
+    "warrant ISSUED      LOT-RTM-0003",
+    "eCOA REJECTED       ECOA-MEMBER-09",
+    "CBAM form REJECTED  FORM-ALUMO-2025-DRAFT",
+    "warrant REJECTED    LOT-RTM-0004: BRAND_SUSPENDED",
+    "dead letter         producer.production-batches",
+    "dead letter         warehouse.lot-arrivals",
+    "custody move        LOT-RTM-0001: 20000 kg asi_aluminium (S) NORDAL-SUNNDAL -> "
+    "warehouse-rotterdam-07 [lot_arrival]",
+    "custody move        LOT-RTM-0003: 20000 kg asi_aluminium (S) warehouse-rotterdam-07 -> "
+    "northsea-metals-ldn [warrant_issued]",
+    "balance           northsea-metals-ldn/asi_aluminium/S@ASI-COC-NORTHSEA: +20000 -> 40000 kg",
+    "ledger REJECTED     NORDAL-OUT-0305: OVERDRAW",
+    "at most 19496",
+    "period closed       2026-02: NORDAL-SUNNDAL/S 0+80000-0=80000",
+    "the holder's view: GET ",
+    "WRT-LOT-RTM-0001: lot LOT-RTM-0001, NORDAL (Norway), ingot, 20000 kg at "
+    "warehouse-rotterdam-07",
+    "ECOA-NORDAL-01: direct 1.71248 (actual), indirect 1.54552 (actual) t CO2e/t",
+    "404 no certificate ECOA-NORDAL-01 (nothing says it exists)",
+    "without a token: 401",
+    "the importer's quarterly CBAM report: GET /v1/reports/quarterly/",
+    "line 1: CN 7601 from NO: 40 t",
+    "totals: 2 warrants, 40 t",
+    "every kind of decision was made",
+)
