@@ -48,7 +48,7 @@ from contracts.broker_acls import GATEWAY_GROUP_PREFIX, AclEntry, GatewayGrant, 
 from contracts.parties import PartiesFile, load_parties
 from contracts.topics import CATALOGUE
 from gateway.readside.tables import SOURCE_TOPICS as READ_SIDE_TOPICS
-from gateway.runtime.settings import Settings
+from gateway.runtime.settings import PASSWORD_VARIABLE_PREFIX, Settings, password_variables
 from gateway.runtime.topic_admin import ensure_topics
 from gateway.tools.local_kafka import BrokerError, BrokerInfo, ListenerSecurity, LocalKafka
 from gateway.topology import TOPOLOGY
@@ -57,7 +57,6 @@ ADMIN_PRINCIPAL = "broker-admin"
 MECHANISM = "SCRAM-SHA-512"
 SCRAM_ITERATIONS = 4096
 ADMIN_TIMEOUT_S = 30.0
-PASSWORD_VARIABLE_PREFIX = "GATEWAY_PASSWORD_"
 # What the storage tool's --add-scram syntax and the JAAS line take without quoting.
 _SAFE_PASSWORD = re.compile(r"^[A-Za-z0-9_.~+/-]{8,}$")
 
@@ -72,7 +71,7 @@ class Secrets:
     """The principals' passwords: the environment's, else the secret files."""
 
     directory: Path
-    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    environ: Mapping[str, str] = field(default_factory=password_variables)
 
     def file_of(self, principal: str) -> Path:
         return self.directory / f"{principal}.password"
@@ -221,7 +220,7 @@ class SecuredBroker:
     group_prefixes: tuple[str, ...] = (GATEWAY_GROUP_PREFIX,)
     """What the gateway's groups and transactional ids start with, after the topic prefix."""
     admin_principal: str = ADMIN_PRINCIPAL
-    environ: Mapping[str, str] = field(default_factory=lambda: os.environ, repr=False)
+    environ: Mapping[str, str] = field(default_factory=password_variables, repr=False)
 
     @property
     def secrets(self) -> Secrets:
