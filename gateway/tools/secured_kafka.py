@@ -371,12 +371,14 @@ def start_secured(
 ) -> tuple[SecuredBroker, BrokerInfo, ApplyReport]:
     """Start (or find running) the secured broker of ``kafka``'s run directory, then apply
     the parties file's credentials and ACLs and create the catalogue's topics as the admin.
-    Without ``parties_file``, the one recorded at the first start is used."""
+    Without ``parties_file``, the one recorded at the first start is used; a broker set up
+    with TLS keeps it."""
     run_dir = kafka.run_dir.resolve()
     recorded = kafka.recorded_security() or {}
     if parties_file is None and recorded.get("parties_file"):
         parties_file = Path(str(recorded["parties_file"]))
     parties_file = parties_file or settings.parties_file
+    tls = tls or recorded.get("protocol") == "SASL_SSL"  # set up with TLS: it stays so
     unstarted = SecuredBroker(
         bootstrap_servers="",
         run_dir=run_dir,
