@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -264,3 +266,12 @@ class Settings(BaseSettings):
             password=self.kafka_secret(),
             ca_file=self.kafka_ca_file,
         )
+
+
+PASSWORD_VARIABLE_PREFIX = "GATEWAY_PASSWORD_"
+
+
+def password_variables() -> Mapping[str, str]:
+    """The ``GATEWAY_PASSWORD_<ID>`` variables: the broker passwords of principals a secured
+    local broker is set up with (``gateway.tools.secured_kafka``)."""
+    return {k: v for k, v in os.environ.items() if k.startswith(PASSWORD_VARIABLE_PREFIX)}

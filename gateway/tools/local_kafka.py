@@ -480,7 +480,10 @@ class LocalKafka:
             check=False,
         )
         if result.returncode != 0:
-            raise BrokerError(f"formatting the KRaft store failed:\n{result.stdout}{result.stderr}")
+            output = result.stdout + result.stderr
+            for password in security.scram_users.values() if security is not None else ():
+                output = output.replace(password, "***")
+            raise BrokerError(f"formatting the KRaft store failed:\n{output}")
 
     def _wait_until_serving(
         self, process: subprocess.Popen[bytes], port: int, log_offset: int

@@ -48,7 +48,7 @@ from contracts.broker_acls import GATEWAY_GROUP_PREFIX, AclEntry, GatewayGrant, 
 from contracts.parties import PartiesFile, load_parties
 from contracts.topics import CATALOGUE
 from gateway.readside.tables import SOURCE_TOPICS as READ_SIDE_TOPICS
-from gateway.runtime.settings import Settings
+from gateway.runtime.settings import PASSWORD_VARIABLE_PREFIX, Settings, password_variables
 from gateway.runtime.topic_admin import ensure_topics
 from gateway.tools.local_kafka import BrokerError, BrokerInfo, ListenerSecurity, LocalKafka
 from gateway.topology import TOPOLOGY
@@ -57,7 +57,6 @@ ADMIN_PRINCIPAL = "broker-admin"
 MECHANISM = "SCRAM-SHA-512"
 SCRAM_ITERATIONS = 4096
 ADMIN_TIMEOUT_S = 30.0
-PASSWORD_VARIABLE_PREFIX = "GATEWAY_PASSWORD_"
 # What the storage tool's --add-scram syntax and the JAAS line take without quoting.
 _SAFE_PASSWORD = re.compile(r"^[A-Za-z0-9_.~+/-]{8,}$")
 
@@ -72,7 +71,7 @@ class Secrets:
     """The principals' passwords: the environment's, else the secret files."""
 
     directory: Path
-    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    environ: Mapping[str, str] = field(default_factory=password_variables)
 
     def file_of(self, principal: str) -> Path:
         return self.directory / f"{principal}.password"
@@ -221,7 +220,7 @@ class SecuredBroker:
     group_prefixes: tuple[str, ...] = (GATEWAY_GROUP_PREFIX,)
     """What the gateway's groups and transactional ids start with, after the topic prefix."""
     admin_principal: str = ADMIN_PRINCIPAL
-    environ: Mapping[str, str] = field(default_factory=lambda: os.environ, repr=False)
+    environ: Mapping[str, str] = field(default_factory=password_variables, repr=False)
 
     @property
     def secrets(self) -> Secrets:
@@ -372,12 +371,14 @@ def start_secured(
 ) -> tuple[SecuredBroker, BrokerInfo, ApplyReport]:
     """Start (or find running) the secured broker of ``kafka``'s run directory, then apply
     the parties file's credentials and ACLs and create the catalogue's topics as the admin.
-    Without ``parties_file``, the one recorded at the first start is used."""
+    Without ``parties_file``, the one recorded at the first start is used; a broker set up
+    with TLS keeps it."""
     run_dir = kafka.run_dir.resolve()
     recorded = kafka.recorded_security() or {}
     if parties_file is None and recorded.get("parties_file"):
         parties_file = Path(str(recorded["parties_file"]))
     parties_file = parties_file or settings.parties_file
+    tls = tls or recorded.get("protocol") == "SASL_SSL"  # set up with TLS: it stays so
     unstarted = SecuredBroker(
         bootstrap_servers="",
         run_dir=run_dir,

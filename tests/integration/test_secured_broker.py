@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.conn import create_conn
 from aiokafka.errors import (
     GroupAuthorizationFailedError,
@@ -56,13 +56,24 @@ async def produce(access: KafkaAccess, topic: str, **options: Any) -> None:
 
 
 async def produce_in_transaction(
-    access: KafkaAccess, topic: str, transactional_id: str, *, commit: bool = True
+    access: KafkaAccess,
+    topic: str,
+    transactional_id: str,
+    *,
+    commit: bool = True,
+    offsets_of: str | None = None,
 ) -> None:
+    """A probe record in a transaction, committed or aborted; with ``offsets_of``, the
+    transaction also commits that group's offset 0 of ``warehouse.lot-arrivals``."""
     producer = AIOKafkaProducer(**_client(access), transactional_id=transactional_id)
     try:
         await asyncio.wait_for(producer.start(), BOUND_S)
         await asyncio.wait_for(producer.begin_transaction(), BOUND_S)
         await asyncio.wait_for(producer.send_and_wait(topic, PROBE, key=b"probe"), BOUND_S)
+        if offsets_of is not None:
+            offsets = {TopicPartition("warehouse.lot-arrivals", 0): 0}
+            sending = producer.send_offsets_to_transaction(offsets, offsets_of)
+            await asyncio.wait_for(sending, BOUND_S)
         ending = producer.commit_transaction() if commit else producer.abort_transaction()
         await asyncio.wait_for(ending, BOUND_S)
     finally:
@@ -156,7 +167,9 @@ async def test_the_gateway_writes_its_decisions_in_transactions_but_no_ingest_to
     secured_kafka: SecuredKafka,
 ) -> None:
     gateway = secured_kafka.access_for(secured_kafka.gateway_principal)
-    await produce_in_transaction(gateway, "registry.warrant-decisions", "custody-registry-0")
+    await produce_in_transaction(
+        gateway, "registry.warrant-decisions", "custody-registry-0", offsets_of="custody-registry"
+    )
     await produce_in_transaction(
         gateway, "registry.warrant-decisions", "custody-ledger-0", commit=False
     )
@@ -164,6 +177,10 @@ async def test_the_gateway_writes_its_decisions_in_transactions_but_no_ingest_to
         await produce(gateway, "producer.ecoas")
     with pytest.raises(TransactionalIdAuthorizationFailed):
         await produce_in_transaction(gateway, "registry.warrant-decisions", "someone-0")
+    with pytest.raises(GroupAuthorizationFailedError):
+        await produce_in_transaction(
+            gateway, "registry.warrant-decisions", "custody-registry-1", offsets_of="someone"
+        )
 
 
 async def test_a_rotated_password_replaces_the_old_one(secured_kafka: SecuredKafka) -> None:
