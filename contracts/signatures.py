@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,7 +163,7 @@ def signature_problem(
     signed = signing_input(topic, key, headers, value)
     for raw_key in keys:
         try:
-            Ed25519PublicKey.from_public_bytes(raw_key).verify(signature, signed)
+            _public_key(raw_key).verify(signature, signed)
         except InvalidSignature:
             continue
         return signed_by, None
@@ -171,6 +172,11 @@ def signature_problem(
         f"ce_signature does not verify with any signing key of {signed_by}: the record was "
         "changed after signing, or not signed by that party",
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _public_key(raw: bytes) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(raw)
 
 
 def _single(headers: Headers, wanted: str) -> str | None:

@@ -7,7 +7,7 @@ prints), listed here.
 
 from __future__ import annotations
 
-from gateway.tools.bench import latency, ledger, restore, state_size, throughput
+from gateway.tools.bench import latency, ledger, restore, signatures, state_size, throughput
 from gateway.tools.bench.framework import Scenario
 
 SCENARIOS: dict[str, Scenario] = {
@@ -18,5 +18,6 @@ SCENARIOS: dict[str, Scenario] = {
         restore.SCENARIO,
         state_size.SCENARIO,
         ledger.SCENARIO,
+        signatures.SCENARIO,
     )
 }
