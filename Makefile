@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install toolchain demo bench faults test test-unit lint format schemas kafka-up kafka-down kafka-status topics
+.PHONY: help install toolchain demo bench faults test test-unit lint format schemas kafka-up kafka-up-secure kafka-down kafka-status topics
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ schemas: install ## regenerate contracts/schemas from the contracts
 
 kafka-up: install ## start the local broker (fetching it on first use) and create the topics
 	$(BIN)/gateway kafka up
+
+kafka-up-secure: install ## start the local broker secured (SCRAM, ACLs from PARTIES=file; TLS=1 for TLS)
+	$(BIN)/gateway kafka up --secure $(if $(PARTIES),--parties $(PARTIES)) $(if $(TLS),--tls)
 
 kafka-down: install ## stop the local broker
 	$(BIN)/gateway kafka down

@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import signal
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -27,6 +29,7 @@ from contracts.lots import LotArrived
 from contracts.parties import PartiesFile
 from contracts.signatures import SigningKey
 from contracts.warrants import WarrantIssued
+from gateway.runtime.api_tokens import digest, new_token
 from gateway.topology import REGISTRY_OUTPUTS
 from producers.kafka_publisher import EnvelopePublisher
 from producers.parties import DEMO_PARTIES, sender_role_of
@@ -37,10 +40,15 @@ from tests.integration.registry_support import (
     start_registry,
     wait_ready,
 )
-from tests.integration.secured_broker_support import SecuredKafka, secured_kafka, write_parties
+from tests.integration.secured_broker_support import (
+    SecuredKafka,
+    secured_kafka,
+    secured_tls_kafka,
+    write_parties,
+)
 
 pytestmark = pytest.mark.broker
-__all__ = ["secured_kafka"]
+__all__ = ["secured_kafka", "secured_tls_kafka"]
 
 SIGNERS = (
     "smelter-nordal",
@@ -51,6 +59,13 @@ SIGNERS = (
 WAREHOUSE, FORGER = "warehouse-rotterdam-07", "warehouse-antwerp-02"
 
 
+@pytest.fixture(params=["secured_kafka", "secured_tls_kafka"], ids=["SASL_PLAINTEXT", "SASL_SSL"])
+def broker(request: pytest.FixtureRequest) -> SecuredKafka:
+    """The secured broker, without TLS and with it (its self-signed CA)."""
+    secured: SecuredKafka = request.getfixturevalue(request.param)
+    return secured
+
+
 @pytest.fixture
 def signing_keys() -> dict[str, SigningKey]:
     return {party: SigningKey.generate(party) for party in SIGNERS}
@@ -58,11 +73,11 @@ def signing_keys() -> dict[str, SigningKey]:
 
 @pytest.fixture
 def gateway_files(
-    secured_kafka: SecuredKafka, signing_keys: dict[str, SigningKey], tmp_path: Path
+    broker: SecuredKafka, signing_keys: dict[str, SigningKey], tmp_path: Path
 ) -> tuple[Path, Path]:
     """The exchange's parties file with the signers' public keys (the broker's ACLs come from
     the same ids and roles), and the gateway's own key."""
-    parties = secured_kafka.broker.parties()
+    parties = broker.broker.parties()
     keyed = PartiesFile(
         parties=tuple(
             party.model_copy(update={"signing_keys": (signing_keys[party.id].public_key,)})
@@ -74,7 +89,7 @@ def gateway_files(
     parties_file = tmp_path / "parties.json"
     write_parties(parties_file, keyed)
     gateway_key = tmp_path / "gateway.pem"
-    gateway_key.write_bytes(SigningKey.generate(secured_kafka.gateway_principal).to_pem())
+    gateway_key.write_bytes(SigningKey.generate(broker.gateway_principal).to_pem())
     return parties_file, gateway_key
 
 
@@ -124,11 +139,13 @@ async def outputs_until(
 
 
 async def test_the_gateway_decides_signed_records_and_sets_forgeries_aside_on_the_secured_broker(
-    secured_kafka: SecuredKafka,
+    broker: SecuredKafka,
     signing_keys: dict[str, SigningKey],
     gateway_files: tuple[Path, Path],
     tmp_path: Path,
 ) -> None:
+    secured_kafka = broker
+    token = new_token()
     parties_file, gateway_key = gateway_files
     password_file = secured_kafka.broker.secrets.file_of(secured_kafka.gateway_principal)
     password = password_file.read_text(encoding="utf-8").splitlines()[0]
@@ -148,6 +165,12 @@ async def test_the_gateway_decides_signed_records_and_sets_forgeries_aside_on_th
             "GATEWAY_LEDGER_GROUP_ID": f"custody-ledger-{run}",
             "GATEWAY_READSIDE": "true",
             "GATEWAY_CLOCK_TICK_EVERY": "PT1S",
+            "GATEWAY_API_TOKENS": json.dumps({"holder-fjord-capital": [digest(token)]}),
+            **(
+                {"GATEWAY_KAFKA_CA_FILE": str(secured_kafka.ca_file)}
+                if secured_kafka.ca_file is not None
+                else {}
+            ),
         },
     )
     with stopped_at_exit(process):
@@ -195,9 +218,13 @@ async def test_the_gateway_decides_signed_records_and_sets_forgeries_aside_on_th
         assert f"ce_partyid claims {WAREHOUSE}" in forged_letter
         assert f"signed by {FORGER}" in forged_letter
         assert any("is not signed" in m for m in messages)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            answer = await http.get("/v1/warrants", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200, answer.text
     gateway_log = log.read_text(encoding="utf-8", errors="replace")
     assert "gateway_starting" in gateway_log
     assert password not in gateway_log, "the gateway's broker password reached its log"
+    assert token not in gateway_log, "an API token reached the log"
     assert process.returncode == 0, gateway_log[-3000:]
 
 
