@@ -4,8 +4,8 @@
         --holder member-northsea-metals --group member-northsea-metals.warrant-feed
 
 On the exchange's secured broker add ``--security-protocol SASL_PLAINTEXT --password-file
-FILE`` (your principal is your party id, and your group must start with it: the broker's ACLs
-let you read this topic and only with such groups).
+FILE`` (your principal is your party id, and your group must start with it and a dot: the
+broker's ACLs let you read this topic, and only in such groups).
 
 It prints one JSON line per change of a warrant you hold (issued to you, or cancelled), read
 from ``registry.warrant-state`` with FastStream. Copy it and put your own handling in

@@ -7,7 +7,9 @@ A party is the principal ``User:<id>``. It may:
 - read (READ, DESCRIBE) the topics whose ``subscriber_roles`` include one of its roles,
   matching ``Role`` to ``ReaderRole`` by value. A permitted party (an inspector, a
   laboratory) is no member: it reads only the topics open to every role;
-- consume in groups whose id starts with its own id (GROUP READ, PREFIXED).
+- consume in groups whose id starts with its own id and a dot, e.g.
+  ``holder-fjord-capital.warrant-feed`` (GROUP READ, PREFIXED; the dot keeps ``member-a``
+  out of the groups of ``member-ab``).
 
 The gateway's principal reads the topics it consumes, writes only the topics the catalogue
 lists ``PartyRole.REGISTRY`` as a writer of (never an ingest topic that only parties
@@ -79,6 +81,11 @@ def principal_of(name: str) -> str:
     return f"User:{name}"
 
 
+def group_prefix_of(party: PartyEntry) -> str:
+    """What a party's consumer group ids must start with."""
+    return f"{party.id}."
+
+
 def _writer_roles(party: PartyEntry) -> set[PartyRole]:
     values = {role.value for role in PartyRole}
     return {PartyRole(role.value) for role in party.roles if role.value in values}
@@ -136,7 +143,9 @@ def party_acls(
         topic_prefix,
         (Operation.READ, Operation.DESCRIBE),
     )
-    group = AclEntry(principal, ResourceType.GROUP, party.id, PatternType.PREFIXED, Operation.READ)
+    group = AclEntry(
+        principal, ResourceType.GROUP, group_prefix_of(party), PatternType.PREFIXED, Operation.READ
+    )
     return [*writes, *reads, group]
 
 

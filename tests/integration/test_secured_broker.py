@@ -155,10 +155,12 @@ async def test_a_holder_reads_the_warrant_state_in_its_own_groups_only(
     # An idempotent producer needs WRITE on the topic and nothing else (KIP-679).
     await produce(gateway, "registry.warrant-state", enable_idempotence=True)
     holder = secured_kafka.access_for(HOLDER)
-    own_group = f"{HOLDER}-{uuid.uuid4().hex[:6]}"
+    own_group = f"{HOLDER}.{uuid.uuid4().hex[:6]}"
     assert await consume_one(holder, "registry.warrant-state", own_group) == PROBE
     with pytest.raises(GroupAuthorizationFailedError):
         await consume_one(holder, "registry.warrant-state", f"someone-{uuid.uuid4().hex[:6]}")
+    with pytest.raises(GroupAuthorizationFailedError):  # its id without the dot: not its own
+        await consume_one(holder, "registry.warrant-state", f"{HOLDER}-{uuid.uuid4().hex[:6]}")
     with pytest.raises(TopicAuthorizationFailedError):
         await consume_one(holder, "registry.warrant-decisions", own_group)
 

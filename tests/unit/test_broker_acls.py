@@ -96,13 +96,13 @@ def test_only_the_exchange_reads_topics_carrying_emissions_or_decisions() -> Non
     assert readers == {"User:exchange-listing-desk", "User:custody-registry"}
 
 
-def test_a_party_consumes_only_in_groups_starting_with_its_id() -> None:
+def test_a_party_consumes_only_in_groups_starting_with_its_id_and_a_dot() -> None:
     groups = {acl for acl in ACLS if acl.resource_type is ResourceType.GROUP}
     assert (
         AclEntry(
             "User:holder-fjord-capital",
             ResourceType.GROUP,
-            "holder-fjord-capital",
+            "holder-fjord-capital.",
             PatternType.PREFIXED,
             Operation.READ,
         )
@@ -110,7 +110,7 @@ def test_a_party_consumes_only_in_groups_starting_with_its_id() -> None:
     )
     for party in PARTIES:
         assert {acl.resource_name for acl in groups if acl.principal == f"User:{party.id}"} == {
-            party.id
+            f"{party.id}."
         }
 
 
