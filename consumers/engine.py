@@ -167,6 +167,8 @@ class EngineSettings:
     """Longest a batch's transaction may take before its producer is given up."""
     backoff_s: tuple[float, float] = (0.2, 5.0)
     """First and longest wait between attempts to acquire a partition again."""
+    decision_log_level: str = "info"
+    """The level each record's outcome is logged at ("debug" keeps them out of info logs)."""
 
 
 class LogPartition:
@@ -823,7 +825,7 @@ class ExactlyOnceEngine(Generic[StateT]):
                 metrics.child(metrics.messages_out, output.topic, output.message_type).inc()
             for violation in result.violations:
                 metrics.child(metrics.rule_violations, violation.code, violation.rule).inc()
-            _log_outcome(self._log, record, result)
+            _log_outcome(self._log, record, result, self._settings.decision_log_level)
         assert plan.after is not None
         self._processor.count(plan.consumed, plan.after)
 
@@ -854,17 +856,24 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 def _log_outcome(
-    logger: structlog.typing.FilteringBoundLogger, record: InputRecord, result: Processed[Any]
+    logger: structlog.typing.FilteringBoundLogger,
+    record: InputRecord,
+    result: Processed[Any],
+    level: str = "info",
 ) -> None:
+    """One line per record: where it came from, what it was and what became of it. A dead
+    letter is a warning, and names the record's ``ce_id`` even when its body is unreadable."""
     if result.dead_letter_reason is not None:
         logger.warning(
             "dead_letter",
             source=_where(record),
             reason=result.dead_letter_reason.value,
-            correlation_id=result.correlation_id,
+            event_id=result.event_id or _header_text(record, "ce_id"),
+            correlation_id=result.correlation_id or _header_text(record, "ce_correlationid"),
         )
         return
-    logger.debug(
+    log_at = logger.debug if level == "debug" else logger.info
+    log_at(
         "record_decided",
         source=_where(record),
         message_type=result.message_type,
@@ -885,6 +894,14 @@ def _retrieve(sent: asyncio.Future[Any]) -> None:
 def _being_cancelled() -> bool:
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
+
+
+def _header_text(record: InputRecord, name: str) -> str | None:
+    """A header's text as far as it reads (a dead letter's record may have broken ones)."""
+    for key, value in record.headers:
+        if key == name and value is not None:
+            return value[:200].decode("utf-8", "replace")
+    return None
 
 
 def _where(record: InputRecord) -> str:

@@ -410,6 +410,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
             max_record_bytes=settings.max_record_bytes,
             session_timeout_ms=settings.session_timeout_ms,
             retry_backoff_ms=settings.producer_retry_backoff_ms,
+            decision_log_level=settings.decision_log_level,
         )
 
     return GatewayApp(

@@ -140,6 +140,11 @@ class Settings(BaseSettings):
         "100 ms, paid after nearly every commit).",
     )
     log_level: str = Field(default="info", description="debug, info, warning or error.")
+    decision_log_level: Literal["debug", "info"] = Field(
+        default="info",
+        description="The level of each record's outcome line (record_decided): info logs every "
+        "decision, debug keeps them out of an info log.",
+    )
     ops_host: str = Field(
         default="127.0.0.1", description="Address of the HTTP API (/health, /metrics, /v1)."
     )

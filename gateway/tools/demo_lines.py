@@ -92,6 +92,11 @@ def describe_output(body: Contract) -> str | None:
 
 
 def _reasons(violations: Iterable[RuleViolation]) -> str:
+    """Each violation whole: its code and rule, the field, the message, and what was observed
+    against what the rule allows."""
     return "; ".join(
-        f"{v.code} ({v.rule}): {v.observed} vs allowed {v.allowed}" for v in violations
+        f"{v.code} ({v.rule}) at {v.field}: {v.message} [observed: "
+        f"{'nothing' if v.observed is None else v.observed}; allowed: "
+        f"{'-' if v.allowed is None else v.allowed}]"
+        for v in violations
     )

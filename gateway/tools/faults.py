@@ -235,6 +235,7 @@ class FaultRun:
             "GATEWAY_READSIDE": "false",
             "GATEWAY_INSTANCE_ID": INSTANCE_ID,
             "GATEWAY_LOG_LEVEL": "info",
+            "GATEWAY_DECISION_LOG_LEVEL": "debug",
             "GATEWAY_REGISTRY_GROUP_ID": REGISTRY_GROUP,
             "GATEWAY_LEDGER_GROUP_ID": LEDGER_GROUP,
             "GATEWAY_REGISTRY_PARTY_ID": REGISTRY_PARTY,

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -47,7 +49,9 @@ async def own_topics(own_broker: LocalKafka) -> AsyncIterator[TestTopics]:
     yield TestTopics(prefix=prefix, bootstrap_servers=info.bootstrap_servers)
 
 
-def _start_gateway(topics: TestTopics, tmp_path: Path, port: int) -> subprocess.Popen[bytes]:
+def _start_gateway(
+    topics: TestTopics, tmp_path: Path, port: int, level: str = "info"
+) -> subprocess.Popen[bytes]:
     environment = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": topics.bootstrap_servers,
@@ -56,7 +60,7 @@ def _start_gateway(topics: TestTopics, tmp_path: Path, port: int) -> subprocess.
         "GATEWAY_OPS_PORT": str(port),
         "GATEWAY_READSIDE": "false",
         "GATEWAY_INSTANCE_ID": "outage-test",
-        "GATEWAY_LOG_LEVEL": "info",
+        "GATEWAY_LOG_LEVEL": level,
     }
     sink = (tmp_path / "gateway.log").open("ab")
     return subprocess.Popen(
@@ -81,14 +85,21 @@ async def _wait_for_ready(port: int, expected: int, timeout_s: float = 90) -> fl
     raise TimeoutError(f"/ready did not answer {expected} within {timeout_s} s")
 
 
-def _log_events(tmp_path: Path) -> list[str]:
-    events = []
+def _log_lines(tmp_path: Path) -> list[dict[str, object]]:
+    """Every line of the gateway's stdout and stderr, each of which must be one JSON object."""
+    lines = []
     for line in (tmp_path / "gateway.log").read_text(errors="replace").splitlines():
         try:
-            events.append(json.loads(line)["event"])
-        except (ValueError, KeyError, TypeError):
-            events.append(f"(not JSON) {line[:120]}")
-    return events
+            parsed = json.loads(line)
+        except ValueError:
+            parsed = None
+        assert isinstance(parsed, dict) and "event" in parsed, f"not a JSON log line: {line}"
+        lines.append(parsed)
+    return lines
+
+
+def _log_events(tmp_path: Path) -> list[str]:
+    return [str(line["event"]) for line in _log_lines(tmp_path)]
 
 
 def _stop(process: subprocess.Popen[bytes], tmp_path: Path) -> None:
@@ -136,10 +147,14 @@ async def test_the_gateway_waits_for_its_broker_and_rides_out_a_restart_under_lo
     finally:
         _stop(gateway, tmp_path)
     assert_each_brand_decided_once(await all_outputs(own_topics), BRANDS)
-    events = _log_events(tmp_path)
-    assert not [e for e in events if e.startswith("(not JSON)")], events
+    lines = _log_lines(tmp_path)
+    events = [line["event"] for line in lines]
     assert events.count("broker_unreachable") <= 3  # once per outage, not once per retry
     assert "broker_reachable" in events
+    decided = [line for line in lines if line["event"] == "record_decided"]
+    assert len(decided) >= BRANDS * len(stories[0]), "each decision is logged at info"
+    assert all(line["level"] == "info" and line["correlation_id"] for line in decided)
+    assert all(re.fullmatch(r"[a-z.-]+/\d+/\d+", str(line["source"])) for line in decided)
 
 
 async def test_sigterm_during_an_outage_exits_0_and_the_next_run_catches_up(
@@ -147,7 +162,9 @@ async def test_sigterm_during_an_outage_exits_0_and_the_next_run_catches_up(
 ) -> None:
     port = free_port()
     stories = [scenario_for_brand(n) for n in range(1, 5)]
-    gateway = _start_gateway(own_topics, tmp_path, port)
+    # at debug, the client's own warnings during the outage come through too: as JSON,
+    # each repeated one cut to a line per window with the count
+    gateway = _start_gateway(own_topics, tmp_path, port, level="debug")
     try:
         await _wait_for_ready(port, 200)
         await publish(own_topics, [story[0] for story in stories])
@@ -159,6 +176,10 @@ async def test_sigterm_during_an_outage_exits_0_and_the_next_run_catches_up(
     finally:
         _stop(gateway, tmp_path)
     assert time.monotonic() - began < 45
+    library = [line for line in _log_lines(tmp_path) if line.get("logger")]
+    assert library, "the client's warnings during the outage are logged, as JSON"
+    per_message = Counter(str(line["event"]) for line in library if "repeated" not in line)
+    assert max(per_message.values()) <= 3, per_message.most_common(3)
     own_broker.start(die_with_parent=True)
     again = _start_gateway(own_topics, tmp_path, port)
     try:

@@ -225,6 +225,9 @@ def _start_registry(
             "GATEWAY_OPS_HOST": "127.0.0.1",
             "GATEWAY_OPS_PORT": str(ops_port),
             "GATEWAY_READSIDE": "false",
+            # a line per decision costs the drain its JSON rendering; the figures are the
+            # pipeline's, as measured before decisions were logged at info
+            "GATEWAY_DECISION_LOG_LEVEL": "debug",
         }
         processes.append(
             GatewayProcess(environment=environment, log_dir=own_dir, ops_port=ops_port)
