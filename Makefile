@@ -20,7 +20,7 @@ $(INSTALLED): pyproject.toml tests/browser/package-lock.json
 
 install: $(INSTALLED) toolchain ## create the virtualenv and install the project and its tools
 
-toolchain: ## make sure Java 17, Maven, PostgreSQL, kcat, Chromium and xmllint are there (apt-get installs what is missing)
+toolchain: ## make sure Java 17, Maven, PostgreSQL, kcat, Chromium, xmllint and promtool are there (apt-get installs what is missing)
 	@need=""; want=""; \
 	command -v java >/dev/null || need="$$need openjdk-17-jre-headless"; \
 	command -v mvn >/dev/null || need="$$need maven"; \
@@ -30,12 +30,12 @@ toolchain: ## make sure Java 17, Maven, PostgreSQL, kcat, Chromium and xmllint a
 		apt-get update -q && apt-get install -y -q $$need $$want; \
 	elif [ -n "$$need" ]; then echo "the local broker needs Java 17 and Maven on PATH" >&2; exit 1; \
 	else echo "no PostgreSQL in /usr/lib/postgresql: its read-store tests will be skipped" >&2; fi
-	@missing=""; for tool in kcat:kcat chromium:chromium xmllint:libxml2-utils; do \
+	@missing=""; for tool in kcat:kcat chromium:chromium xmllint:libxml2-utils promtool:prometheus; do \
 		command -v $${tool%%:*} >/dev/null || missing="$$missing $${tool#*:}"; done; \
 	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		(apt-get update -q >/dev/null && apt-get install -y -q $$missing) || echo "could not install$$missing: their tests are skipped" >&2; \
-	else echo "not installed:$$missing (kcat: the README's kcat example; chromium: the holders' page; libxml2-utils: the report's XSD): their tests are skipped" >&2; fi
+	else echo "not installed:$$missing (kcat: the README's kcat example; chromium: the holders' page; libxml2-utils: the report's XSD; prometheus: promtool for ops/prometheus/alerts.yml): their tests are skipped" >&2; fi
 
 demo: install ## run the demo end to end against a real broker (started if none is up)
 	$(BIN)/gateway demo

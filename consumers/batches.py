@@ -43,14 +43,25 @@ def input_record(record: ConsumerRecord, prefix: str, *, topic: str | None = Non
     )
 
 
-async def report_lag(consumer: AIOKafkaConsumer, metrics: GatewayMetrics, prefix: str) -> None:
-    """Per assigned partition: its end minus the group's committed offset."""
+async def report_lag(
+    consumer: AIOKafkaConsumer, metrics: GatewayMetrics, prefix: str, processor: str
+) -> None:
+    """Per assigned partition: its end (the last stable offset, read_committed) minus the
+    group's committed offset; a partition the group never committed counts from its first
+    offset. Partitions no longer assigned lose their series."""
     assigned = list(consumer.assignment())
     if not assigned:
+        metrics.set_lag(processor, {})
         return
     ends = await consumer.end_offsets(assigned)
-    for partition in assigned:
-        committed = await consumer.committed(partition) or 0
-        metrics.consumer_lag.labels(
-            topic=partition.topic.removeprefix(prefix), partition=str(partition.partition)
-        ).set(max(ends[partition] - committed, 0))
+    committed = {partition: await consumer.committed(partition) for partition in assigned}
+    never = [partition for partition, offset in committed.items() if offset is None]
+    starts = await consumer.beginning_offsets(never) if never else {}
+    metrics.set_lag(
+        processor,
+        {
+            (partition.topic.removeprefix(prefix), partition.partition): ends[partition]
+            - (offset if offset is not None else starts[partition])
+            for partition, offset in committed.items()
+        },
+    )

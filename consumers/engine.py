@@ -79,6 +79,7 @@ TRANSACTION_RECORDS_LIMIT = 500
 what a rebalance waits for, and its outputs are committed only at its end: a backlog taken
 whole would hold a partition's hand-over and its first answers for seconds."""
 ABORT_DEADLINE_S = 5.0
+LAG_REPORT_DEADLINE_S = 10.0
 
 RECORD_OVERHEAD_BYTES = 128
 
@@ -272,6 +273,7 @@ class ExactlyOnceEngine(Generic[StateT]):
         self._paused: set[int] = set()
         self._consumer: AIOKafkaConsumer | None = None
         self._assigned = False
+        self._lag_report: asyncio.Future[None] | None = None
         self._log = log.bind(processor=processor.name)
 
     # ---- what others may ask ---------------------------------------------------------------
@@ -300,8 +302,15 @@ class ExactlyOnceEngine(Generic[StateT]):
         return held.state
 
     async def report_lag(self) -> None:
+        """``custody_gateway_consumer_lag_messages`` for every partition held now."""
         if self._consumer is not None:
-            await report_lag(self._consumer, self._metrics, self._settings.topic_prefix)
+            await report_lag(self._consumer, self._metrics, self._settings.topic_prefix, self.name)
+
+    async def _report_lag_quietly(self) -> None:
+        try:
+            await asyncio.wait_for(self.report_lag(), timeout=LAG_REPORT_DEADLINE_S)
+        except Exception as error:
+            self._log.debug("lag_not_reported", error=_describe(error))
 
     # ---- running ---------------------------------------------------------------------------
 
@@ -365,6 +374,8 @@ class ExactlyOnceEngine(Generic[StateT]):
             self._assigned = False
             await _quietly(consumer.stop(), timeout_s=10)
             await self._release(list(self._held))
+            # No consumer, no lag known: the series go rather than stay at a stale value.
+            self._metrics.set_lag(self.name, {})
 
     # ---- one worker per partition number ---------------------------------------------------
 
@@ -542,7 +553,7 @@ class ExactlyOnceEngine(Generic[StateT]):
         try:
             written = await self._transact(held, plan, offsets)
         except CONTENT_ERRORS as error:
-            self._metrics.transactions.labels(result="aborted").inc()
+            self._transaction_ended("aborted")
             return await self._commit_smaller(
                 held,
                 records,
@@ -555,7 +566,7 @@ class ExactlyOnceEngine(Generic[StateT]):
         except Exception as error:
             if not self._same_batch_keeps_failing(held, records):
                 return await self._abandon(held, records, error)
-            self._metrics.transactions.labels(result="aborted").inc()
+            self._transaction_ended("failed")
             await self._drop(held)
             if not await self._acquire(held):
                 self._rewind(records)
@@ -637,7 +648,7 @@ class ExactlyOnceEngine(Generic[StateT]):
         self, held: _Held[StateT], records: Sequence[ConsumerRecord], error: BaseException
     ) -> bool:
         """A failure not tied to the records: drop the producer and the state, read again."""
-        self._metrics.transactions.labels(result="aborted").inc()
+        self._transaction_ended("failed")
         self._failed(held, "transaction_failed", error)
         await self._drop(held)
         self._rewind(records)
@@ -809,14 +820,21 @@ class ExactlyOnceEngine(Generic[StateT]):
 
     # ---- counting --------------------------------------------------------------------------
 
+    def _transaction_ended(self, result: str) -> None:
+        self._metrics.child(self._metrics.transactions, self.name, result).inc()
+
     def _count(self, plan: _Plan[StateT], began: float) -> None:
         metrics = self._metrics
-        metrics.transactions.labels(result="committed").inc()
+        self._transaction_ended("committed")
         elapsed = time.perf_counter() - began
+        committed_ms = time.time() * 1000
+        to_commit = metrics.child(metrics.record_to_commit_seconds, self.name)
         for record, result in plan.consumed:
             message_type = result.message_type or "unreadable"
             metrics.child(metrics.messages_in, record.topic, message_type).inc()
             metrics.child(metrics.processing_seconds, message_type).observe(elapsed)
+            if record.timestamp_ms is not None:
+                to_commit.observe(max(committed_ms - record.timestamp_ms, 0) / 1000)
             if result.dead_letter_reason is not None:
                 metrics.dead_letters.labels(
                     source_topic=record.topic, reason=result.dead_letter_reason.value
@@ -853,6 +871,9 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         finally:
             if consumer is not None and partitions:
                 consumer.resume(*partitions)
+        # The lag of the partitions just taken (0 when caught up) is exported now rather than
+        # at the next periodic report; off the rebalance's path, which must not wait on it.
+        engine._lag_report = asyncio.ensure_future(engine._report_lag_quietly())
 
 
 def _log_outcome(

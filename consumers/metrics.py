@@ -46,7 +46,22 @@ DECISION_OUTCOMES: Final[Mapping[str, tuple[str, ...]]] = {
     "cbam_form": ("accepted", "rejected"),
     "warrant": ("issued", "rejected", "pending", "cancelled"),
 }
-TRANSACTION_RESULTS: Final = ("committed", "aborted")
+# committed; aborted: the broker refused the content and the transaction was aborted (the
+# batch is then cut in halves); failed: it did not commit for another reason (the broker
+# gone, a fenced or timed-out producer), the producer is dropped and the next one aborts it.
+TRANSACTION_RESULTS: Final = ("committed", "aborted", "failed")
+PROCESSORS: Final = ("registry", "ledger")
+
+# From the input record's timestamp to the commit of its decision: milliseconds when caught
+# up, minutes behind a backlog or after an outage.
+RECORD_TO_COMMIT_BUCKETS_SECONDS: Final = (
+    *(bound for bound in PROCESSING_BUCKETS_SECONDS if bound >= 0.005),
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+    900.0,
+)
 
 
 class GatewayMetrics:
@@ -135,15 +150,25 @@ class GatewayMetrics:
         )
         self.processing_seconds = Histogram(
             "custody_gateway_processing_duration_seconds",
-            "Time from a record being read to its transaction being committed.",
+            "Time from the worker taking a record's batch to its transaction being committed "
+            "(the step and the transaction; the time waiting to be fetched is not in it).",
             ["message_type"],
             buckets=PROCESSING_BUCKETS_SECONDS,
             registry=registry,
         )
+        self.record_to_commit_seconds = Histogram(
+            "custody_gateway_record_to_commit_seconds",
+            "Time from an input record's timestamp (set by its producer, so the producer's "
+            "clock) to the commit of the transaction carrying its decision, by processor.",
+            ["processor"],
+            buckets=RECORD_TO_COMMIT_BUCKETS_SECONDS,
+            registry=registry,
+        )
         self.consumer_lag = Gauge(
             "custody_gateway_consumer_lag_messages",
-            "Records not yet consumed: high watermark minus committed offset.",
-            ["topic", "partition"],
+            "Records not yet consumed: end offset (last stable) minus the group's committed "
+            "offset, per processor and input partition this instance holds; 0 when caught up.",
+            ["processor", "topic", "partition"],
             registry=registry,
         )
         self.state_store_bytes = Gauge(
@@ -153,8 +178,9 @@ class GatewayMetrics:
         )
         self.transactions = Counter(
             "custody_gateway_transactions_total",
-            "Kafka transactions, by result (committed, aborted).",
-            ["result"],
+            "Kafka transactions, by processor and result (committed; aborted: the broker "
+            "refused the content; failed: broker gone, fenced or timed out).",
+            ["processor", "result"],
             registry=registry,
         )
         self.restored_entities = Gauge(
@@ -193,14 +219,33 @@ class GatewayMetrics:
             "1 while the Kafka broker answers, 0 during an outage.",
             registry=registry,
         )
+        self.ready = Gauge(
+            "custody_gateway_ready",
+            "1 while /ready would answer 200, 0 otherwise (evaluated every 5 s and on each "
+            "/ready).",
+            registry=registry,
+        )
+        self._lag_series: dict[str, set[tuple[str, str]]] = {}
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         for processor in ("registry", "ledger"):
             self.step_defects.labels(processor=processor)
         for decision, outcomes in DECISION_OUTCOMES.items():
             for outcome in outcomes:
                 self.decisions.labels(decision=decision, outcome=outcome)
-        for result in TRANSACTION_RESULTS:
-            self.transactions.labels(result=result)
+        for processor in PROCESSORS:
+            self.record_to_commit_seconds.labels(processor=processor)
+            for result in TRANSACTION_RESULTS:
+                self.transactions.labels(processor=processor, result=result)
+
+    def set_lag(self, processor: str, lags: Mapping[tuple[str, int], int]) -> None:
+        """The lag of every (topic, partition) ``processor`` holds now; the series of
+        partitions it no longer holds are removed (another instance reports them)."""
+        now = {(topic, str(number)) for topic, number in lags}
+        for topic, partition in self._lag_series.get(processor, set()) - now:
+            self.consumer_lag.remove(processor, topic, partition)
+        for (topic, number), lag in lags.items():
+            self.consumer_lag.labels(processor, topic, str(number)).set(max(lag, 0))
+        self._lag_series[processor] = now
 
     def child(self, metric: _Labelled, *values: str) -> Any:
         """``metric.labels(*values)``, kept: the same series is asked for on every record."""

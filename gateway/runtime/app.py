@@ -307,18 +307,30 @@ class GatewayApp:
             checks["ledger_restored"] = ledger.ready
         if self.read_store is not None:
             checks["readside_subscribed"] = self.readside_running
-        return Readiness.of(checks, detail=detail)
+        readiness = Readiness.of(checks, detail=detail)
+        self.metrics.ready.set(1 if readiness.ready else 0)
+        return readiness
 
     async def _report_lag(self, stop: asyncio.Event, readside: KafkaBroker | None) -> None:
+        """Every ``LAG_REPORT_INTERVAL_S``: the lags and ``custody_gateway_ready``."""
         while not stop.is_set():
-            await asyncio.sleep(LAG_REPORT_INTERVAL_S)
-            for engine in (self.registry, self.ledger):
-                if engine is not None:
-                    with contextlib.suppress(Exception):
-                        await engine.report_lag()
-            if readside is not None and self.readside_running:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=LAG_REPORT_INTERVAL_S)
+            if not stop.is_set():
+                await self.report_metrics(readside)
+
+    async def report_metrics(self, readside: KafkaBroker | None = None) -> None:
+        """The gauges sampled rather than counted: readiness, the engines' consumer lag and
+        the read side's (never raises: a broker that does not answer leaves them as they
+        are)."""
+        await self._readiness()
+        for engine in (self.registry, self.ledger):
+            if engine is not None:
                 with contextlib.suppress(Exception):
-                    await report_readside_lag(readside, self.metrics)
+                    await engine.report_lag()
+        if readside is not None and self.readside_running:
+            with contextlib.suppress(Exception):
+                await report_readside_lag(readside, self.metrics)
 
 
 async def _run_together(*engines: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:

@@ -95,7 +95,7 @@ async def test_a_good_lot_is_issued_through_kafka(topics: TestTopics, tmp_path: 
         "ledger_restored": True,
     }
     assert 'custody_gateway_decisions_total{decision="warrant",outcome="issued"} 1.0' in metrics
-    assert 'custody_gateway_transactions_total{result="committed"}' in metrics
+    assert 'custody_gateway_transactions_total{processor="registry",result="committed"}' in metrics
     assert asyncapi_status == 200
     records = await all_outputs(topics)
     kinds = types_of(records)

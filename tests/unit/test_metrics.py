@@ -37,9 +37,9 @@ def _use_every_metric(metrics: GatewayMetrics) -> None:
     ).inc()
     metrics.dead_letters.labels(source_topic="producer.ecoas", reason="schema_violation").inc()
     metrics.processing_seconds.labels(message_type="custody.lot.arrived").observe(0.003)
-    metrics.consumer_lag.labels(topic="producer.ecoas", partition="3").set(42)
+    metrics.consumer_lag.labels(processor="registry", topic="producer.ecoas", partition="3").set(42)
     metrics.state_store_bytes.set(1_048_576)
-    metrics.transactions.labels(result="committed").inc()
+    metrics.transactions.labels(processor="registry", result="committed").inc()
     metrics.restored_entities.labels(partition="3").set(17)
 
 
@@ -75,9 +75,13 @@ EXPECTED_AFTER_USE: list[tuple[str, dict[str, str], float]] = [
         {"message_type": "custody.lot.arrived"},
         0.003,
     ),
-    ("custody_gateway_consumer_lag_messages", {"topic": "producer.ecoas", "partition": "3"}, 42),
+    (
+        "custody_gateway_consumer_lag_messages",
+        {"processor": "registry", "topic": "producer.ecoas", "partition": "3"},
+        42,
+    ),
     ("custody_gateway_state_store_size_bytes", {}, 1_048_576),
-    ("custody_gateway_transactions_total", {"result": "committed"}, 1),
+    ("custody_gateway_transactions_total", {"processor": "registry", "result": "committed"}, 1),
     ("custody_gateway_restored_entities", {"partition": "3"}, 17),
 ]
 
@@ -115,7 +119,17 @@ def test_known_decisions_and_transaction_results_are_exported_at_zero() -> None:
     assert (
         _value(metrics, "custody_gateway_decisions_total", decision="ecoa", outcome="rejected") == 0
     )
-    assert _value(metrics, "custody_gateway_transactions_total", result="aborted") == 0
+    for processor in ("registry", "ledger"):
+        for result in ("committed", "aborted", "failed"):
+            assert (
+                _value(
+                    metrics,
+                    "custody_gateway_transactions_total",
+                    processor=processor,
+                    result=result,
+                )
+                == 0
+            )
 
 
 def test_the_exposition_is_the_prometheus_text_format() -> None:
@@ -131,17 +145,15 @@ def test_the_exposition_is_the_prometheus_text_format() -> None:
 
 def test_two_instances_share_no_values_and_leave_the_default_registry_alone() -> None:
     first, second = GatewayMetrics(), GatewayMetrics()
-    first.transactions.labels(result="committed").inc(5)
+    first.transactions.labels(processor="ledger", result="committed").inc(5)
     first.state_store_bytes.set(10)
 
-    assert _value(first, "custody_gateway_transactions_total", result="committed") == 5
-    assert _value(second, "custody_gateway_transactions_total", result="committed") == 0
+    committed = {"processor": "ledger", "result": "committed"}
+    assert _value(first, "custody_gateway_transactions_total", **committed) == 5
+    assert _value(second, "custody_gateway_transactions_total", **committed) == 0
     assert _value(second, "custody_gateway_state_store_size_bytes") == 0
     assert first.registry is not second.registry
-    assert (
-        REGISTRY.get_sample_value("custody_gateway_transactions_total", {"result": "committed"})
-        is None
-    )
+    assert REGISTRY.get_sample_value("custody_gateway_transactions_total", committed) is None
 
 
 def test_a_kept_series_is_the_one_labels_gives() -> None:
