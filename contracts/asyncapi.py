@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,8 @@ from contracts.envelope import (
     REQUIRED_HEADERS,
     SPEC_VERSION,
     Envelope,
+    envelope_headers,
+    new_envelope,
 )
 from contracts.message_types import ALL_CONTRACTS
 from contracts.schema_export import render_schemas, schema_file_name
@@ -108,11 +112,12 @@ def asyncapi_document(
     host: str = DEFAULT_HOST,
     topic_prefix: str = "",
     processors: Sequence[ProcessorChannels] = (),
+    samples: Sequence[Contract] = (),
 ) -> JsonObject:
     """The AsyncAPI 3.0.0 document of every catalogue topic and contract.
 
     ``processors`` (the gateway's topology) give the receive operations: one per topic a
-    processor reads.
+    processor reads. ``samples`` (a body of each type) give the messages' examples.
 
     ``version`` defaults to the gateway package's version; ``host`` is the Kafka bootstrap
     server; ``topic_prefix`` is prepended to each channel's address (channel ids stay the
@@ -140,8 +145,8 @@ def asyncapi_document(
         "channels": {spec.name: _channel(spec, topic_prefix) for spec in CATALOGUE},
         "operations": _operations(CATALOGUE, processors),
         "components": {
-            "schemas": _component_schemas(ALL_CONTRACTS),
-            "messages": _messages(ALL_CONTRACTS),
+            "schemas": _component_schemas(ALL_CONTRACTS, samples),
+            "messages": _messages(ALL_CONTRACTS, samples),
             "securitySchemes": {
                 "scram": {
                     "type": "scramSha512",
@@ -153,27 +158,33 @@ def asyncapi_document(
     }
 
 
-def render_asyncapi(processors: Sequence[ProcessorChannels] = ()) -> str:
+def render_asyncapi(
+    processors: Sequence[ProcessorChannels] = (), samples: Sequence[Contract] = ()
+) -> str:
     """The default document as JSON text (sorted keys, trailing newline), as committed."""
-    document = asyncapi_document(processors=processors)
+    document = asyncapi_document(processors=processors, samples=samples)
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def stale_asyncapi(
-    path: Path = ASYNCAPI_FILE, processors: Sequence[ProcessorChannels] = ()
+    path: Path = ASYNCAPI_FILE,
+    processors: Sequence[ProcessorChannels] = (),
+    samples: Sequence[Contract] = (),
 ) -> list[str]:
     """``[path.name]`` when the file is missing or differs from the generated document."""
     published = path.read_text(encoding="utf-8") if path.is_file() else None
-    return [] if published == render_asyncapi(processors) else [path.name]
+    return [] if published == render_asyncapi(processors, samples) else [path.name]
 
 
 def write_asyncapi(
-    path: Path = ASYNCAPI_FILE, processors: Sequence[ProcessorChannels] = ()
+    path: Path = ASYNCAPI_FILE,
+    processors: Sequence[ProcessorChannels] = (),
+    samples: Sequence[Contract] = (),
 ) -> list[str]:
     """Bring the file in line with the code; return ``[path.name]`` if it was written."""
-    stale = stale_asyncapi(path, processors)
+    stale = stale_asyncapi(path, processors, samples)
     if stale:
-        path.write_text(render_asyncapi(processors), encoding="utf-8")
+        path.write_text(render_asyncapi(processors, samples), encoding="utf-8")
     return stale
 
 
@@ -273,9 +284,37 @@ def _subscribe_operation(spec: TopicSpec) -> JsonObject:
     }
 
 
-def _messages(contracts: Iterable[type[Contract]]) -> JsonObject:
+def _messages(contracts: Iterable[type[Contract]], samples: Sequence[Contract]) -> JsonObject:
     envelope_fields: JsonObject = Envelope.model_json_schema()["properties"]
-    return {contract.__name__: _message(contract, envelope_fields) for contract in contracts}
+    sample_of = {type(sample): sample for sample in samples}
+    messages = {}
+    for contract in contracts:
+        message = _message(contract, envelope_fields)
+        sample = sample_of.get(contract)
+        if sample is not None:
+            message["examples"] = [_example(sample)]
+        messages[contract.__name__] = message
+    return messages
+
+
+def _example(body: Contract) -> JsonObject:
+    """An AsyncAPI message example: ``body`` with the headers of a new flow sent by a party of
+    the first role that writes it."""
+    spec = next(spec for spec in CATALOGUE if type(body) in spec.message_types)
+    party = "example-" + spec.writer_roles[0].value.replace("_", "-")
+    envelope = new_envelope(
+        body,
+        source=f"/parties/{party}",
+        sender_party_id=party,
+        time=datetime(2026, 3, 4, 8, 0, tzinfo=UTC),
+        event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"urn:example:{body.MESSAGE_TYPE}")),
+    )
+    return {
+        "name": f"{type(body).__name__}Example",
+        "summary": f"A {body.MESSAGE_TYPE} message on {spec.name}.",
+        "headers": {name: value.decode() for name, value in envelope_headers(envelope)},
+        "payload": body.model_dump(mode="json"),
+    }
 
 
 def _message(contract: type[Contract], envelope_fields: JsonObject) -> JsonObject:
@@ -354,9 +393,11 @@ def _header_schema(header: str, field_schema: JsonObject) -> JsonObject:
     return schema
 
 
-def _component_schemas(contracts: Iterable[type[Contract]]) -> JsonObject:
+def _component_schemas(
+    contracts: Iterable[type[Contract]], samples: Sequence[Contract]
+) -> JsonObject:
     """Each contract's published schema by class name, with its ``$defs`` beside it."""
-    published = render_schemas()
+    published = render_schemas(samples)
     components: JsonObject = {}
     for contract in contracts:
         schema: JsonObject = json.loads(published[schema_file_name(contract)])
@@ -365,6 +406,7 @@ def _component_schemas(contracts: Iterable[type[Contract]]) -> JsonObject:
         # An $id would make each "#/components/..." reference resolve inside the contract's
         # own schema; it is kept as an extension to link the payload to the published file.
         schema["x-schema-id"] = schema.pop("$id")
+        schema.pop("examples", None)  # each message has its example, with headers
         entries = {contract.__name__: schema, **definitions}
         for name, entry in entries.items():
             _add_component(components, name, _point_refs_at_components(entry), contract)

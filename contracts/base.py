@@ -17,7 +17,6 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
-    WithJsonSchema,
     field_validator,
 )
 
@@ -29,20 +28,16 @@ Upcaster = Callable[[JsonObject], JsonObject]
 
 # Exact decimal quantities (a limit of 1.80 % must compare exactly), written as JSON numbers
 # that read back as the same value (``contracts.json_numbers``: the limits a number is held to).
+# Their JSON Schema is a number with these bounds (``contracts.schema_export``).
 Decimal_ = Annotated[
     Decimal,
     Field(allow_inf_nan=False),
     PlainSerializer(json_number, return_type=Any, when_used="json"),
-    WithJsonSchema({"type": "number"}),
 ]
-Kilograms = Annotated[Decimal_, Field(ge=0), WithJsonSchema({"type": "number", "minimum": 0})]
-Millimetres = Annotated[Decimal_, Field(ge=0), WithJsonSchema({"type": "number", "minimum": 0})]
-Tonnes = Annotated[Decimal_, Field(ge=0), WithJsonSchema({"type": "number", "minimum": 0})]
-PercentByMass = Annotated[
-    Decimal_,
-    Field(ge=0, le=100),
-    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 100}),
-]
+Kilograms = Annotated[Decimal_, Field(ge=0)]
+Millimetres = Annotated[Decimal_, Field(ge=0)]
+Tonnes = Annotated[Decimal_, Field(ge=0)]
+PercentByMass = Annotated[Decimal_, Field(ge=0, le=100)]
 TonnesCO2ePerTonne = Decimal_  # sign is a rulebook matter (a negative figure is rejected there)
 
 

@@ -10,7 +10,14 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from contracts.base import Millimetres, PercentByMass, TonnesCO2ePerTonne
 
@@ -43,6 +50,7 @@ _PERIODIC_TABLE = """
     Cm Bk Cf Es Fm Md No Lr Rf Db Sg Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og
 """
 _ELEMENT_SYMBOLS = frozenset(_PERIODIC_TABLE.split())
+_ELEMENT_SCHEMA = {"type": "string", "enum": _PERIODIC_TABLE.split()}
 
 
 def _is_element_symbol(symbol: str) -> str:
@@ -55,6 +63,7 @@ ElementSymbol = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Z][a-z]{0,2}$"),
     AfterValidator(_is_element_symbol),
+    WithJsonSchema(_ELEMENT_SCHEMA),  # what the validator accepts: the pattern and the table
 ]
 
 

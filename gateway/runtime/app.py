@@ -59,6 +59,7 @@ from gateway.topology import (
     asyncapi_channels,
     spec_of,
 )
+from producers.samples import sample_messages
 
 log = structlog.get_logger("custody_gateway.app")
 
@@ -115,6 +116,7 @@ class GatewayApp:
             host=bootstrap.split(",")[0],
             topic_prefix=self.settings.topic_prefix,
             processors=asyncapi_channels(),
+            samples=sample_messages(),
         )
         readside_broker = None
         report_publisher: ReportPublisher | None = None

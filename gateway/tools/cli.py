@@ -42,6 +42,7 @@ from gateway.tools.secured_kafka import (
 )
 from gateway.topology import asyncapi_channels, readers_of
 from gateway.topology import render as render_topology
+from producers.samples import sample_messages
 
 STOP_TIMEOUT_S = 30.0
 """How long a stop waits for open transactions and clients to close (e.g. during an outage)."""
@@ -161,14 +162,19 @@ def _read_by(topic: str) -> str:
 
 
 def _schemas(check: bool) -> int:
+    samples = sample_messages()
     if check:
-        stale = stale_schemas(SCHEMA_DIRECTORY) + stale_asyncapi(ASYNCAPI_FILE, asyncapi_channels())
+        stale = stale_schemas(SCHEMA_DIRECTORY, samples) + stale_asyncapi(
+            ASYNCAPI_FILE, asyncapi_channels(), samples
+        )
         if stale:
             print("stale JSON Schemas (run `make schemas`): " + ", ".join(stale))
             return 1
         print(f"JSON Schemas in {SCHEMA_DIRECTORY} are up to date")
         return 0
-    changed = write_schemas(SCHEMA_DIRECTORY) + write_asyncapi(ASYNCAPI_FILE, asyncapi_channels())
+    changed = write_schemas(SCHEMA_DIRECTORY, samples) + write_asyncapi(
+        ASYNCAPI_FILE, asyncapi_channels(), samples
+    )
     print(f"{len(changed)} JSON Schema / AsyncAPI files changed: {', '.join(changed) or '-'}")
     return 0
 

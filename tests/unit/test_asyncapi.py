@@ -18,11 +18,12 @@ from contracts.asyncapi import (
     write_asyncapi,
 )
 from contracts.base import Contract
-from contracts.envelope import REQUIRED_HEADERS
+from contracts.envelope import REQUIRED_HEADERS, decode_body, envelope_from_headers
 from contracts.schema_export import render_schemas, schema_file_name
 from contracts.topics import CATALOGUE, TopicSpec
 from gateway.readside.tables import SOURCE_TOPICS as READ_SIDE_TOPICS
 from gateway.topology import asyncapi_channels, readers_of
+from producers.samples import sample_messages
 
 DOCUMENT = asyncapi_document(processors=asyncapi_channels())
 PUBLISHED_SCHEMAS = render_schemas()
@@ -148,6 +149,22 @@ def test_each_message_type_has_its_json_schema_as_payload(contract: type[Contrac
 
 
 @pytest.mark.parametrize("contract", CATALOGUE_CONTRACTS, ids=lambda contract: contract.__name__)
+def test_each_message_has_an_example_of_its_headers_and_payload(contract: type[Contract]) -> None:
+    document = asyncapi_document(processors=asyncapi_channels(), samples=sample_messages())
+    message = document["components"]["messages"][contract.__name__]
+    (example,) = message["examples"]
+    resolve = lambda ref: _resolve(document, ref)  # noqa: E731
+    payload_schema = _inline(message["payload"], resolve)
+    jsonschema.Draft202012Validator(payload_schema).validate(example["payload"])
+    jsonschema.Draft202012Validator(message["headers"]).validate(example["headers"])
+    assert decode_body(contract.MESSAGE_TYPE, example["payload"]).MESSAGE_TYPE == (
+        contract.MESSAGE_TYPE
+    )
+    headers = [(name, value.encode()) for name, value in example["headers"].items()]
+    assert envelope_from_headers(headers).type == contract.MESSAGE_TYPE
+
+
+@pytest.mark.parametrize("contract", CATALOGUE_CONTRACTS, ids=lambda contract: contract.__name__)
 def test_each_message_has_the_cloudevents_headers(contract: type[Contract]) -> None:
     headers = _message(contract)["headers"]
     jsonschema.Draft202012Validator.check_schema(headers)
@@ -263,7 +280,7 @@ def test_the_rendering_is_deterministic_sorted_json() -> None:
 
 
 def test_the_committed_asyncapi_document_is_fresh() -> None:
-    assert not stale_asyncapi(ASYNCAPI_FILE, asyncapi_channels()), (
+    assert not stale_asyncapi(ASYNCAPI_FILE, asyncapi_channels(), sample_messages()), (
         f"{ASYNCAPI_FILE.name} is out of date with the contracts and topics: run `make schemas`"
     )
 

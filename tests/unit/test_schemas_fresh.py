@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import jsonschema
 import pytest
+from pydantic import BaseModel, Field
 
-from contracts.base import Contract
+from contracts.asyncapi import ASYNCAPI_FILE
+from contracts.base import Contract, Decimal_
 from contracts.message_types import MESSAGE_TYPES
 from contracts.parties import PartiesFile
 from contracts.schema_export import (
     SCHEMA_DIRECTORY,
+    VOCABULARY_KEYWORDS,
+    VOCABULARY_SCHEMA,
+    ContractJsonSchema,
     render_schemas,
     schema_file_name,
     stale_schemas,
@@ -21,7 +27,7 @@ from contracts.schema_export import (
 )
 from producers.samples import sample_messages
 
-RENDERED = render_schemas()
+RENDERED = render_schemas(sample_messages())
 
 
 def _schema_of(body: Contract) -> dict[str, Any]:
@@ -30,13 +36,17 @@ def _schema_of(body: Contract) -> dict[str, Any]:
 
 
 def test_published_schemas_are_those_of_the_models() -> None:
-    stale = stale_schemas(SCHEMA_DIRECTORY)
+    stale = stale_schemas(SCHEMA_DIRECTORY, sample_messages())
     assert not stale, f"JSON Schemas out of date, run `make schemas`: {', '.join(stale)}"
 
 
 def test_there_is_one_schema_per_message_type_and_version() -> None:
     assert sorted(RENDERED) == sorted(
-        [*(schema_file_name(contract) for contract in MESSAGE_TYPES.values()), "parties-file.json"]
+        [
+            *(schema_file_name(contract) for contract in MESSAGE_TYPES.values()),
+            "parties-file.json",
+            VOCABULARY_SCHEMA,
+        ]
     )
     for contract in MESSAGE_TYPES.values():
         schema = json.loads(RENDERED[schema_file_name(contract)])
@@ -45,6 +55,51 @@ def test_there_is_one_schema_per_message_type_and_version() -> None:
         assert schema["properties"]["schema_version"]["const"] == contract.SCHEMA_VERSION
         assert schema["title"] == contract.__name__
         assert schema["description"]
+        assert len(schema["examples"]) == 1
+
+
+def test_a_decimal_is_a_json_number_with_every_bound_of_its_field() -> None:
+    class Bounded(BaseModel):
+        closed: Annotated[Decimal_, Field(ge=-90, le=Decimal("90.5"))]
+        open: Annotated[Decimal_, Field(gt=0, lt=1)]
+        optional: Annotated[Decimal_, Field(ge=0)] | None = None
+
+    properties = Bounded.model_json_schema(schema_generator=ContractJsonSchema)["properties"]
+    assert properties["closed"] == {
+        "type": "number",
+        "minimum": -90,
+        "maximum": 90.5,
+        "title": "Closed",
+    }
+    assert properties["open"] == {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "exclusiveMaximum": 1,
+        "title": "Open",
+    }
+    assert properties["optional"]["anyOf"][0] == {"type": "number", "minimum": 0}
+
+
+def _keywords(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        return {key for key in node if key.startswith("x-")}.union(
+            *(_keywords(value) for value in node.values())
+        )
+    if isinstance(node, list):
+        return set().union(*(_keywords(item) for item in node))
+    return set()
+
+
+def test_every_keyword_of_our_own_is_in_the_vocabulary() -> None:
+    used = set().union(*(_keywords(json.loads(text)) for text in RENDERED.values()))
+    payloads = json.loads(ASYNCAPI_FILE.read_text(encoding="utf-8"))["components"]["schemas"]
+    used |= _keywords(payloads)
+    assert used == set(VOCABULARY_KEYWORDS)
+    vocabulary = json.loads(RENDERED[VOCABULARY_SCHEMA])
+    jsonschema.Draft202012Validator.check_schema(vocabulary)
+    for text in RENDERED.values():
+        jsonschema.Draft202012Validator(vocabulary).validate(json.loads(text))
+    assert vocabulary["$vocabulary"]["urn:custody-gateway:vocabulary:message"] is False
 
 
 def test_schema_files_are_sorted_pretty_json_ending_in_a_newline() -> None:
