@@ -1027,7 +1027,7 @@ async def _quietly(closing: object, *, timeout_s: float) -> None:
         current = asyncio.current_task()
         if current is not None and current.cancelling():
             raise
-    except Exception:
-        log.debug("close_failed", exc_info=True)
+    except Exception as error:
+        log.debug("close_failed", error=_describe(error))
     if not task.done():
         task.cancel()

@@ -66,6 +66,12 @@ def _library_fields(
         repeated = getattr(record, "repeated", None)
         if repeated:
             event["repeated"] = repeated
+        if record.name.split(".")[0] in CHATTY_LIBRARIES and record.exc_info:
+            # the client's own retries: what went wrong, in one line, not its traceback
+            error = record.exc_info[1]
+            event["error"] = f"{type(error).__name__}: {error}"
+            event.pop("exc_info", None)
+            record.exc_info = None
     return event
 
 

@@ -89,3 +89,16 @@ def test_each_decision_is_logged_at_info_and_a_dead_letter_names_its_ce_id() -> 
     assert (logs[1]["event_id"], logs[1]["correlation_id"]) == ("evt-0041", "flow-7")
     assert logs[1]["source"] == "producer.ecoas/2/41"
     assert logs[2]["log_level"] == "debug"
+
+
+def test_a_client_error_with_an_exception_is_one_line_without_its_traceback(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    configure_json_logging(logging.INFO)
+    try:
+        raise ConnectionError("connection refused")
+    except ConnectionError:
+        logging.getLogger("aiokafka.producer.sender").exception("Unexpected error in sender")
+    (line,) = [json.loads(text) for text in capfd.readouterr().err.splitlines()]
+    assert line["error"] == "ConnectionError: connection refused"
+    assert "exception" not in line and "Traceback" not in json.dumps(line)
