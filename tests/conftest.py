@@ -1,7 +1,9 @@
 """Test fixtures: one real Kafka broker per session, unique topics and group per test; one
 real PostgreSQL server per session for the read side's store (``tests.postgres_support``).
 
-The broker is started on first use only (pure unit tests never start it), and its JVM is
+Where a Docker engine answers, the broker is the ``apache/kafka`` image through testcontainers
+(``tests.kafka_containers``); otherwise, as on these machines, the local broker from Maven
+jars. The broker is started on first use only (pure unit tests never start it), and its JVM is
 ended at session teardown; if pytest itself is killed, Linux kills the JVM with it
 (parent-death signal). At session end, any broker JVM of this session still alive fails the
 run.
@@ -21,6 +23,7 @@ from contracts.topics import CATALOGUE, TopicSpec
 from gateway.runtime.settings import Settings
 from gateway.runtime.topic_admin import ensure_topics
 from gateway.tools.local_kafka import BrokerInfo, LocalKafka, leftover_brokers
+from tests.kafka_containers import apache_kafka_container, docker_engine_answers
 from tests.postgres_support import PostgresServer, PostgresUnavailable, remove, start_postgres
 
 _started_run_dirs: list[Path] = []
@@ -36,6 +39,11 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerInf
             f"Kafka broker used by this session: external at {info.bootstrap_servers}"
         )
         yield info
+        return
+    if docker_engine_answers():
+        with apache_kafka_container(settings.kafka_version) as info:
+            _server_lines.append(f"Kafka broker used by this session: {info.describe()}")
+            yield info
         return
     run_dir = tmp_path_factory.mktemp("kafka")
     broker = LocalKafka.from_settings(settings.model_copy(update={"run_dir": run_dir}))
