@@ -20,8 +20,9 @@ from functools import partial
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from contracts.base import Contract, SchemaVersionError, upcast
+from contracts.error_text import TIME_FORMAT, problem_text, problems_text, unknown_type_text
 from contracts.json_numbers import dump_exact, may_lose_digits, parse_exact, unreadable_number
-from contracts.message_types import UnknownMessageType, contract_for
+from contracts.message_types import MESSAGE_TYPES, UnknownMessageType, contract_for
 
 SPEC_VERSION = "1.0"
 JSON_CONTENT_TYPE = "application/json"
@@ -231,7 +232,7 @@ def decode_body(message_type: str, raw: object) -> Contract:
         contract = contract_for(message_type)
     except UnknownMessageType:
         raise MessageDecodeError(
-            DecodeErrorKind.UNKNOWN_TYPE, "type", f"unknown message type {message_type!r}"
+            DecodeErrorKind.UNKNOWN_TYPE, "type", unknown_type_text(message_type, MESSAGE_TYPES)
         ) from None
     return read_body(contract, raw)
 
@@ -328,8 +329,11 @@ def _read_envelope(attributes: dict[str, str]) -> Envelope:
         first = error.errors()[0]
         attribute = str(first["loc"][0]) if first["loc"] else ""
         header = fields_by_header.get(attribute, attribute)
+        text = problem_text(first)
+        if header == HEADER_TIME and TIME_FORMAT not in text:
+            text = f"{text}; expected {TIME_FORMAT}"
         raise MessageDecodeError(
-            DecodeErrorKind.BAD_HEADER, header, f"header {header}: {first['msg']}"
+            DecodeErrorKind.BAD_HEADER, header, f"header {header}: {text}"
         ) from None
 
 
@@ -340,7 +344,7 @@ def _contract_of(message_type: str) -> type[Contract]:
         raise MessageDecodeError(
             DecodeErrorKind.UNKNOWN_TYPE,
             HEADER_TYPE,
-            f"header {HEADER_TYPE} names an unknown message type {message_type!r}",
+            f"header {HEADER_TYPE}: {unknown_type_text(message_type, MESSAGE_TYPES)}",
         ) from None
 
 
@@ -385,9 +389,10 @@ def field_path(location: Sequence[int | str]) -> str:
 
 
 def _describe_validation_error(error: ValidationError) -> tuple[str, str]:
-    problems = [(field_path(item["loc"]), item["msg"]) for item in error.errors()]
-    message = "; ".join(f"{path or '(body)'}: {text}" for path, text in problems)
-    return problems[0][0] or "(body)", f"the body breaks its schema: {message}"
+    problems = [
+        (field_path(item["loc"]) or "(body)", problem_text(item)) for item in error.errors()
+    ]
+    return problems[0][0], f"the body breaks its schema: {problems_text(problems)}"
 
 
 def envelope_from_headers(headers: RawHeaders) -> Envelope:

@@ -23,6 +23,14 @@ every line that could not be read or carried out as ``{"line", "error": {kind, f
 message}}``. A sender who may not send an eCOA or a form gets its rejection, as on the
 topics; any other message from such a sender is an error of kind ``sender_not_permitted``
 (a dead letter on the topics). The exit status is 1 when any line was malformed, else 0.
+
+A lot's arrival with no warrant request for it yet is followed by a preview: what a warrant
+request made at the arrival's time would get (issued, rejected with its reasons, or pending
+and what for), as ``{"line", "preview": {"type", "body"}}``. A preview is not sent and changes
+nothing: the following lines see the state the arrival left.
+
+``--format text`` writes the same records for a person: one line each, a decision's reasons
+and what it waits for indented under it.
 """
 
 from __future__ import annotations
@@ -31,14 +39,23 @@ import json
 from collections.abc import Iterable, Set
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 from pydantic import TypeAdapter, ValidationError
 
 from contracts.base import Contract
 from contracts.clock import ClockTicked
 from contracts.envelope import DecodeErrorKind, MessageDecodeError, decode_body
+from contracts.error_text import TIME_FORMAT
 from contracts.json_numbers import parse_exact
+from contracts.lots import LotArrived
+from contracts.warrants import (
+    RequestWarrant,
+    WarrantIssued,
+    WarrantPending,
+    WarrantRejected,
+    WarrantStateChanged,
+)
 from gateway.processors.sender_identity import (
     ingest_topic_of,
     sender_rejection,
@@ -61,6 +78,7 @@ class CheckReport:
     malformed: int
     refused: int
     without_sender: int
+    previews: int = 0
 
 
 def run_check(
@@ -71,13 +89,19 @@ def run_check(
     now: datetime,
     exchange_parties: Set[str] = frozenset(),
     registry_party: str = REGISTRY_PARTY,
+    preview: bool = False,
+    output_format: OutputFormat = "jsonl",
 ) -> CheckReport:
     """Fold every message of ``source`` through the registry and write what comes out.
     ``exchange_parties`` are the parties that may send brand listing commands;
-    ``registry_party`` is the gateway's own, the only one that writes the clock's ticks."""
+    ``registry_party`` is the gateway's own, the only one that writes the clock's ticks.
+    ``preview``: after a lot's arrival that no request waits for, what a warrant request at
+    that time would get (the state is not changed). ``output_format``: ``jsonl`` or ``text``."""
+    out = _TextWriter(sink) if output_format == "text" else _JsonWriter(sink)
     state = RegistryState()
     counts = dict.fromkeys(
-        ("lines", "messages", "outputs", "malformed", "refused", "without_sender"), 0
+        ("lines", "messages", "outputs", "malformed", "refused", "without_sender", "previews"),
+        0,
     )
     for number, text in enumerate(source, start=1):
         counts["lines"] = number
@@ -87,7 +111,7 @@ def run_check(
             body, at, sender = _read_line(text, default_time=now)
         except MessageDecodeError as error:
             counts["malformed"] += 1
-            _write(sink, {"line": number, "error": _error(error.kind, error.field, error.message)})
+            out.error(number, _error(error.kind, error.field, error.message))
             continue
         counts["messages"] += 1
         if sender is not None:
@@ -96,11 +120,11 @@ def run_check(
             )
             if isinstance(refused, Contract):
                 counts["outputs"] += 1
-                sink.write(_output_line(number, refused))
+                out.output(number, refused)
                 continue
             if refused is not None:
                 counts["refused"] += 1
-                _write(sink, {"line": number, "error": refused})
+                out.error(number, refused)
                 continue
         elif not isinstance(body, ClockTicked):  # a tick is the gateway's own
             counts["without_sender"] += 1
@@ -109,12 +133,16 @@ def run_check(
         except (CommandRefused, LookupError) as refusal:
             counts["refused"] += 1
             field = getattr(refusal, "field", "type")
-            _write(sink, {"line": number, "error": _error("refused", field, str(refusal))})
+            out.error(number, _error("refused", field, str(refusal)))
             continue
         state = step.state
         for output in step.outputs:
             counts["outputs"] += 1
-            sink.write(_output_line(number, output))
+            out.output(number, output)
+        if preview and isinstance(body, LotArrived):
+            for decision in _preview(state, body, at, rulebook):
+                counts["previews"] += 1
+                out.preview(number, decision)
     return CheckReport(
         lines_read=counts["lines"],
         messages=counts["messages"],
@@ -122,7 +150,36 @@ def run_check(
         malformed=counts["malformed"],
         refused=counts["refused"],
         without_sender=counts["without_sender"],
+        previews=counts["previews"],
     )
+
+
+OutputFormat = Literal["jsonl", "text"]
+OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("jsonl", "text")
+PREVIEW_REQUEST_ID = "PREVIEW"
+_DECISIONS = (WarrantIssued, WarrantRejected, WarrantPending)
+
+
+def _preview(
+    state: RegistryState, lot: LotArrived, at: datetime, rulebook: Rulebook
+) -> tuple[Contract, ...]:
+    """What a warrant request for ``lot`` made at ``at`` would get, decided on a copy of the
+    state (it is immutable: the caller's is untouched); nothing when a request for the lot
+    was already made (the arrival decided it, or it was decided before) or would be refused."""
+    if state.open_request(lot.lot_id) is not None or state.warrant_decision(lot.lot_id):
+        return ()
+    request = RequestWarrant.build(
+        request_id=PREVIEW_REQUEST_ID,
+        lot_id=lot.lot_id,
+        brand=lot.brand,
+        warehouse_id=lot.warehouse_id,
+        requested_at=at,
+    )
+    try:
+        step = handle(state, request, now=at, rulebook=rulebook)
+    except (CommandRefused, LookupError):
+        return ()
+    return tuple(output for output in step.outputs if isinstance(output, _DECISIONS))
 
 
 def _refused_sender(
@@ -227,7 +284,7 @@ def _time_of(envelope: dict[str, Any], default_time: datetime) -> datetime:
 
 
 def _aware_time(text: object, field: str) -> datetime:
-    problem = f"{field} {text!r} is not an RFC 3339 time with a zone"
+    problem = f"{field} {text!r} is not {TIME_FORMAT}"
     try:
         moment: datetime = _AWARE_TIME.validate_python(text)
     except ValidationError:
@@ -241,11 +298,89 @@ def _error(kind: object, field: str | None, message: str) -> dict[str, Any]:
     return {"kind": str(kind), "field": field, "message": message}
 
 
-def _output_line(number: int, body: Contract) -> str:
-    """``{"line", "type", "body"}``, the body as it travels, its numbers exact."""
-    message_type = json.dumps(body.MESSAGE_TYPE)
-    return f'{{"line": {number}, "type": {message_type}, "body": {body.model_dump_json()}}}\n'
+class _JsonWriter:
+    """The machine format: JSON Lines, each body as it travels, its numbers exact."""
+
+    def __init__(self, sink: TextIO) -> None:
+        self.sink = sink
+
+    def output(self, number: int, body: Contract) -> None:
+        message_type = json.dumps(body.MESSAGE_TYPE)
+        self.sink.write(
+            f'{{"line": {number}, "type": {message_type}, "body": {body.model_dump_json()}}}\n'
+        )
+
+    def preview(self, number: int, body: Contract) -> None:
+        message_type = json.dumps(body.MESSAGE_TYPE)
+        self.sink.write(
+            f'{{"line": {number}, "preview": {{"type": {message_type}, '
+            f'"body": {body.model_dump_json()}}}}}\n'
+        )
+
+    def error(self, number: int, error: dict[str, Any]) -> None:
+        record = {"line": number, "error": error}
+        self.sink.write(json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n")
 
 
-def _write(sink: TextIO, record: dict[str, Any]) -> None:
-    sink.write(json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n")
+_NAMING_FIELDS = (
+    "brand",
+    "lot_id",
+    "warrant_id",
+    "request_id",
+    "ecoa_id",
+    "form_id",
+    "cast_reference",
+    "reporting_year",
+)
+
+
+class _TextWriter:
+    """The format for a person: one line a record, reasons and waits indented under it."""
+
+    def __init__(self, sink: TextIO) -> None:
+        self.sink = sink
+
+    def output(self, number: int, body: Contract) -> None:
+        # A lot's current state repeats its decision, just written above it.
+        brief = isinstance(body, WarrantStateChanged)
+        self._decision(f"line {number}: {body.MESSAGE_TYPE}", body, brief=brief)
+
+    def preview(self, number: int, body: Contract) -> None:
+        outcome = body.MESSAGE_TYPE.rsplit(".", 1)[-1]
+        self._decision(
+            f"line {number}: PREVIEW (not sent, state unchanged): a warrant request now "
+            f"would be {outcome}",
+            body,
+            preview=True,
+        )
+
+    def error(self, number: int, error: dict[str, Any]) -> None:
+        where = f" at {error['field']}" if error.get("field") else ""
+        rule = f" ({error['rule']})" if error.get("rule") else ""
+        self.sink.write(f"line {number}: error {error['kind']}{where}{rule}: {error['message']}\n")
+
+    def _decision(
+        self, head: str, body: Contract, *, brief: bool = False, preview: bool = False
+    ) -> None:
+        values = json.loads(body.model_dump_json())
+        if preview:
+            values.pop("request_id", None)
+        names = [f"{key} {values[key]}" for key in _NAMING_FIELDS if values.get(key) is not None]
+        self.sink.write(f"{head}{'  (' + ', '.join(names) + ')' if names else ''}\n")
+        if brief:
+            return
+        for violation in values.get("violations") or ():
+            details = [
+                f"{label} {violation[key]}"
+                for key, label in (("observed", "observed"), ("allowed", "allowed"))
+                if violation.get(key) is not None
+            ]
+            extra = f" [{violation['field']}: {'; '.join(details)}]" if details else ""
+            self.sink.write(
+                f"    - {violation['code']} ({violation['rule']}): {violation['message']}{extra}\n"
+            )
+        for missing in values.get("missing") or ():
+            self.sink.write(
+                f"    - waiting for {missing['reference']} ({missing['rule']}): "
+                f"{missing['message']}\n"
+            )

@@ -6,16 +6,23 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
+from typing import NoReturn
+
+from pydantic import ValidationError
 
 import gateway.tools.check
+import gateway.tools.demo
 import gateway.tools.faults
 from contracts.asyncapi import ASYNCAPI_FILE, stale_asyncapi, write_asyncapi
+from contracts.error_text import DATE_FORMAT, TIME_FORMAT
 from contracts.parties import PartiesFileError
 from contracts.schema_export import SCHEMA_DIRECTORY, stale_schemas, write_schemas
 from contracts.signatures import SigningKey
@@ -30,7 +37,7 @@ from gateway.runtime.topic_admin import ensure_topics
 from gateway.tools.bench.runner import add_arguments as add_bench_arguments
 from gateway.tools.bench.runner import description as bench_description
 from gateway.tools.bench.runner import run_bench
-from gateway.tools.check import run_check
+from gateway.tools.check import OUTPUT_FORMATS, run_check
 from gateway.tools.demo import run_demo
 from gateway.tools.faults import FaultOptions, print_report, run_faults
 from gateway.tools.local_kafka import BrokerError, LocalKafka
@@ -188,32 +195,39 @@ def _check(settings: Settings, arguments: argparse.Namespace) -> int:
         "cbam_verification_start": arguments.verification_start,
     }
     settings = settings.model_copy(update={k: v for k, v in given.items() if v is not None})
-    rulebook = configured_rulebook(settings)
+    try:
+        rulebook = configured_rulebook(settings)
+    except (OSError, ValueError) as error:  # pydantic's ValidationError is a ValueError
+        where = settings.rulebook_file or "the bundled rulebook"
+        return _user_error(f"cannot read the rulebook {where}: {_one_line(error)}")
     cbam = rulebook.cbam
     now = arguments.now or datetime.now(UTC)
-    parties = settings.exchange_parties
-    if arguments.file == "-":
-        report = run_check(
-            sys.stdin,
-            sys.stdout,
-            rulebook=rulebook,
-            now=now,
-            exchange_parties=parties,
-            registry_party=settings.registry_party_id,
+    check = partial(
+        run_check,
+        rulebook=rulebook,
+        now=now,
+        exchange_parties=settings.exchange_parties,
+        registry_party=settings.registry_party_id,
+        preview=arguments.preview,
+        output_format=arguments.format,
+    )
+    try:
+        if arguments.file == "-":
+            report = check(sys.stdin, sys.stdout)
+        else:
+            with open(arguments.file, encoding="utf-8") as source:
+                report = check(source, sys.stdout)
+    except OSError as error:
+        return _user_error(f"cannot read {arguments.file}: {error.strerror or error}")
+    except UnicodeDecodeError as error:
+        return _user_error(
+            f"{arguments.file} is not UTF-8 text (byte 0x{error.object[error.start]:02x} at "
+            f"position {error.start}); JSON Lines must be UTF-8"
         )
-    else:
-        with open(arguments.file, encoding="utf-8") as source:
-            report = run_check(
-                source,
-                sys.stdout,
-                rulebook=rulebook,
-                now=now,
-                exchange_parties=parties,
-                registry_party=settings.registry_party_id,
-            )
     print(
         f"gateway check: {report.messages} messages, {report.outputs} outputs, "
         f"{report.malformed} malformed lines, {report.refused} refused, "
+        f"{report.previews} previews (not sent), "
         f"{report.without_sender} without a sender (judged by the rulebook only) "
         f"(rulebook {rulebook.version}, notice date {cbam.notice_date}, first form "
         f"deadline {cbam.deadline_for(cbam.first_reporting_year)}, yearly deadline "
@@ -222,6 +236,23 @@ def _check(settings: Settings, arguments: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 1 if report.malformed else 0
+
+
+def _user_error(message: str) -> int:
+    """A user's mistake: one line on stderr, exit status 2, never a traceback."""
+    print(f"gateway: {message}", file=sys.stderr)
+    return 2
+
+
+def _one_line(error: BaseException) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+        return f"{where + ': ' if where else ''}{first['msg']}{more}"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return " ".join(str(error).split())
 
 
 def _month_day(text: str) -> str:
@@ -233,10 +264,37 @@ def _month_day(text: str) -> str:
 
 
 def _aware_time(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {TIME_FORMAT}") from None
     if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no time zone")
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone; expected {TIME_FORMAT}")
     return moment
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {DATE_FORMAT}") from None
+
+
+def plain_text(doc: str | None) -> str:
+    """A module's reStructuredText docstring as plain text for ``--help``: literals without
+    their backquotes, a literal block's ``::`` as ``:``."""
+    text = re.sub(r"``([^`]+)``", r"\1", doc or "")
+    text = re.sub(r"::$", ":", text, flags=re.MULTILINE)
+    return text.strip()
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad options are a user's mistake: one line ``gateway: ...`` on stderr, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("gateway").strip()
+        where = f"{command}: " if command else ""
+        self.exit(2, f"gateway: {where}{message} (see `{self.prog} --help`)\n")
 
 
 def _run(settings: Settings, *, engines: bool = True) -> int:
@@ -347,15 +405,31 @@ def _progress(line: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="gateway", description="The custody gateway of the aluminium chain of custody."
+    parser = _Parser(
+        prog="gateway",
+        description="The custody gateway of the aluminium chain of custody. "
+        "`gateway COMMAND --help` describes each command.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    kafka = commands.add_parser(
+    def command(
+        name: str, help_line: str, description: str, *, epilog: str | None = None, raw: bool = False
+    ) -> argparse.ArgumentParser:
+        """A command with its one-line help and its description (``raw``: kept as written)."""
+        formatter = argparse.RawDescriptionHelpFormatter if raw else argparse.HelpFormatter
+        return commands.add_parser(
+            name, help=help_line, description=description, epilog=epilog, formatter_class=formatter
+        )
+
+    kafka = command(
         "kafka",
-        help="the local Apache Kafka broker (no Docker)",
-        epilog=f"`status` exits {NO_LOCAL_BROKER} when no local broker is running.",
+        "the local Apache Kafka broker (no Docker): up, down, status, acls, password",
+        "Manage the local Apache Kafka broker the gateway runs on without Docker: `up` starts "
+        "it (and creates the catalogue's topics), `down` stops it, `status` says whether it "
+        "runs and where, `acls` applies the parties file's ACLs, `password` rotates a "
+        "party's SCRAM password.",
+        epilog=f"`status` exits {NO_LOCAL_BROKER} when no local broker is running "
+        "(`make kafka-status` exits 0 then).",
     )
     kafka.add_argument("action", choices=["up", "down", "status", "acls", "password"])
     kafka.add_argument(
@@ -373,26 +447,50 @@ def build_parser() -> argparse.ArgumentParser:
         help="`up --secure`, `acls`: the parties file (GATEWAY_PARTIES_FILE)",
     )
 
-    commands.add_parser("topics", help="list the topic catalogue")
-    commands.add_parser(
-        "topology", help="print the flow: each processor's topics, contracts, handlers, outputs"
+    command(
+        "topics",
+        "list the topic catalogue",
+        "List every topic of the catalogue (under GATEWAY_TOPIC_PREFIX): partitions, cleanup "
+        "policy, key, the roles that write it, the processors that read it and its message "
+        "types.",
+    )
+    command(
+        "topology",
+        "print the flow: each processor's topics, contracts, handlers, outputs",
+        "Print the gateway's flow: for each processor the topics it reads, the contracts and "
+        "handlers it applies and the topics it writes.",
     )
 
-    schemas = commands.add_parser("schemas", help="write the contracts' JSON Schemas")
+    schemas = command(
+        "schemas",
+        "write the contracts' JSON Schemas and the AsyncAPI document",
+        "Write the contracts' JSON Schemas (contracts/schemas/) and the AsyncAPI document "
+        "(with the samples as examples); --check only reports stale files (exit 1).",
+    )
     schemas.add_argument("--check", action="store_true", help="only report stale schemas")
 
-    check = commands.add_parser(
+    check = command(
         "check",
-        help="dry-run JSON Lines messages through the rulebook and print the decisions",
-        description=gateway.tools.check.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "dry-run JSON Lines messages through the rulebook and print the decisions",
+        plain_text(gateway.tools.check.__doc__),
+        raw=True,
     )
     check.add_argument("file", nargs="?", default="-", help="JSON Lines file (default stdin)")
-    check.add_argument("--now", type=_aware_time, help="decision time (RFC 3339)")
-    check.add_argument("--rulebook", type=Path, help="rulebook JSON file")
+    check.add_argument("--now", type=_aware_time, help=f"decision time ({TIME_FORMAT})")
     check.add_argument(
-        "--notice-date", type=date.fromisoformat, help="SCR 4.2 notice date (YYYY-MM-DD)"
+        "--format",
+        choices=OUTPUT_FORMATS,
+        default="jsonl",
+        help="jsonl: one JSON object a record, for programs (default); text: for a person",
     )
+    check.add_argument(
+        "--no-preview",
+        dest="preview",
+        action="store_false",
+        help="no preview of a warrant request after a lot's arrival",
+    )
+    check.add_argument("--rulebook", type=Path, help="rulebook JSON file")
+    check.add_argument("--notice-date", type=_iso_date, help="SCR 4.2 notice date (YYYY-MM-DD)")
     check.add_argument(
         "--form-deadline",
         type=_month_day,
@@ -400,44 +498,66 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument(
         "--first-form-deadline",
-        type=date.fromisoformat,
+        type=_iso_date,
         help="deadline of the first reporting year's form (YYYY-MM-DD), if moved",
     )
     check.add_argument(
         "--verification-start",
-        type=date.fromisoformat,
+        type=_iso_date,
         help="first day a CBAM form must be verified (YYYY-MM-DD, 2024-01-01)",
     )
 
-    commands.add_parser(
-        "run", help="run the registry, the ledger and the read side until SIGTERM or Ctrl-C"
+    command(
+        "run",
+        "run the registry, the ledger and the read side until SIGTERM or Ctrl-C",
+        "Run the gateway: the registry and the ledger processors, the read side and the "
+        "parties' HTTP API, on the broker of KAFKA_BOOTSTRAP_SERVERS (else the running local "
+        "one), until SIGTERM or Ctrl-C; it then stops cleanly, exit 0.",
     )
-    commands.add_parser(
-        "serve", help="run the read side and the parties' HTTP API alone, until SIGTERM"
+    command(
+        "serve",
+        "run the read side and the parties' HTTP API alone, until SIGTERM",
+        "Run the read side and the parties' HTTP API without the registry and ledger "
+        "processors: an instance that only answers the parties, until SIGTERM or Ctrl-C.",
     )
-    key = commands.add_parser("key", help="make an Ed25519 signing key for a party")
+    key = command(
+        "key",
+        "make an Ed25519 signing key for a party",
+        "Make a new Ed25519 signing key for a party: the private key is written to --out "
+        "(mode 0600, never overwritten), the public key printed as the parties file's entry.",
+    )
     key.add_argument("party", help="the party id that signs with it")
     key.add_argument("--out", type=Path, required=True, help="where to write the private key")
-    token = commands.add_parser("token", help="make an API token for a party")
+    token = command(
+        "token",
+        "make an API token for a party",
+        "Make a new API token for a party: the token is shown once, with the digest line of "
+        "the tokens file that names it (only the digest is stored).",
+    )
     token.add_argument("party", help="the party id the token names")
 
-    bench = commands.add_parser(
+    bench = command(
         "bench",
-        help="measure the registry (as `gateway run`) against bare aiokafka pipes on the "
+        "measure the registry (as `gateway run`) against bare aiokafka pipes on the "
         "same broker: scenarios throughput, latency",
-        description=bench_description(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        plain_text(bench_description()),
+        raw=True,
     )
     add_bench_arguments(bench)
 
-    commands.add_parser("demo", help="run the demo flow end to end through the broker")
+    command(
+        "demo",
+        "run the demo flow end to end through the broker",
+        plain_text(gateway.tools.demo.__doc__),
+        raw=True,
+    )
 
-    faults = commands.add_parser(
+    faults = command(
         "faults",
-        help="the fault test: a workload with poison records while `gateway run` is killed "
+        "the fault test: a workload with poison records while `gateway run` is killed "
         "with SIGKILL and the broker restarted; checks every input's outcome",
-        description=gateway.tools.faults.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        plain_text(gateway.tools.faults.__doc__),
+        raw=True,
     )
     faults.add_argument("--events", type=int, default=20_000, help="records sent (20000)")
     faults.add_argument("--kills", type=int, default=10, help="kill -9 of the gateway (10)")
@@ -460,7 +580,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        return _user_error(f"the settings (GATEWAY_* and KAFKA_* variables): {_one_line(error)}")
     try:
         if arguments.command == "kafka":
             action = {
