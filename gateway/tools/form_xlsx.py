@@ -316,13 +316,7 @@ def import_form(
     try:
         form = CbamEmissionsFormSubmitted.build(**body)
     except ValidationError as error:
-        raise FormImportError(
-            [
-                f"{reader.where(_dotted(problem['loc']))}: {_dotted(problem['loc'])}: "
-                f"{problem['msg']}"
-                for problem in error.errors()
-            ]
-        ) from None
+        raise FormImportError([reader.refused(problem) for problem in error.errors()]) from None
     decision = decide_form(form, RegistryState().brand(form.brand), rulebook, today=today)
     refused = [v for v in decision.violations if v.field.split(".")[0] not in STATE_FIELDS]
     if refused:
@@ -402,6 +396,15 @@ class _Reader:
             if inner:  # the first cell of the group, in the layout's order
                 return self.cells[inner[0]]
         return self.cells.get(candidates[-1], SUMMARY_SHEET)
+
+    def refused(self, problem: Mapping[str, Any]) -> str:
+        """A value the contract refuses, at its cell and under its label."""
+        field = _dotted(problem["loc"])
+        where, label = self.where(field), self.label_of(field)
+        if problem["type"] == "missing":
+            group = self.label_of(re.sub(r"(\[\d+\])?\.[^.\[]+$", "", field))
+            return f"{where}: {label} is empty; it is needed where {group} is given"
+        return f"{where}: {label} {_shown(problem['input'])}: {problem['msg']}"
 
     def label_of(self, field: str) -> str:
         return self.labels.get(field) or GROUP_LABELS.get(field, field)
@@ -527,6 +530,8 @@ def _blank(raw: object) -> bool:
 def _shown(raw: object) -> str:
     if isinstance(raw, datetime | date):
         return f'"{raw.isoformat()}"'
+    if isinstance(raw, Decimal | int | float) and not isinstance(raw, bool):
+        return str(raw)
     return json.dumps(raw, ensure_ascii=False, default=str)
 
 

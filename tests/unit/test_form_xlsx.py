@@ -102,7 +102,7 @@ def _filled(
         summary.insert_rows(1, rows_above)
     rows = {cell.value: cell.row for (cell,) in summary.iter_rows(max_col=1) if cell.value}
     for label, value in {**_summary_cells(form), **(changes or {})}.items():
-        summary.cell(rows[label], 2, value)
+        summary.cell(rows[label], 2).value = value
     products = workbook[PRODUCTS_SHEET]
     for product in form.products:
         products.append(
@@ -120,7 +120,7 @@ def _filled(
         prices.append([price.paid_at, price.instrument, price.amount_per_tco2e, price.currency])
     for sheet, edits in ((products, product_changes), (prices, price_changes)):
         for column, value in (edits or {}).items():
-            sheet.cell(2, column, value)
+            sheet.cell(2, column).value = value
     workbook.save(path)
     return path
 
@@ -223,7 +223,7 @@ def test_the_imported_line_is_accepted_by_gateway_check(tmp_path: Path, rulebook
         ),
         (
             {"Main emission source latitude": 162},
-            f"{SUMMARY_SHEET}!B14: main_emission_source.latitude: Input should be less than",
+            f"{SUMMARY_SHEET}!B14: Main emission source latitude 162: Input should be less than",
         ),
         (
             {"Direct embedded emissions": 1100},
@@ -254,7 +254,12 @@ def test_bad_table_cells_are_named_by_sheet_and_cell(tmp_path: Path, rulebook: R
     path = _filled(tmp_path / "cn.xlsx", product_changes={2: 7602}, price_changes={4: "euro"})
     problems = _problems(path, rulebook)
     assert problems[0].startswith(
-        f"{CARBON_PRICES_SHEET}!D2: carbon_prices_paid[0].currency: String should match"
+        f'{CARBON_PRICES_SHEET}!D2: Currency (row 2) "euro": String should match'
+    )
+    path = _filled(tmp_path / "paid.xlsx", price_changes={3: None})
+    assert _problems(path, rulebook) == (
+        f"{CARBON_PRICES_SHEET}!C2: Amount per t CO2e (row 2) is empty; it is needed where "
+        "Carbon prices paid is given",
     )
     path = _filled(tmp_path / "cn.xlsx", product_changes={2: 7602})
     assert _problems(path, rulebook) == (
