@@ -21,6 +21,7 @@ from pydantic import ValidationError
 import gateway.tools.check
 import gateway.tools.demo
 import gateway.tools.faults
+import gateway.tools.form_xlsx
 from contracts.asyncapi import ASYNCAPI_FILE, stale_asyncapi, write_asyncapi
 from contracts.error_text import DATE_FORMAT, TIME_FORMAT
 from contracts.parties import PartiesFileError
@@ -40,6 +41,7 @@ from gateway.tools.bench.runner import run_bench
 from gateway.tools.check import OUTPUT_FORMATS, run_check
 from gateway.tools.demo import run_demo
 from gateway.tools.faults import FaultOptions, print_report, run_faults
+from gateway.tools.form_xlsx import FormImportError, form_line, import_form, write_template
 from gateway.tools.local_kafka import BrokerError, LocalKafka
 from gateway.tools.secured_kafka import (
     password_variable,
@@ -183,6 +185,39 @@ def _schemas(check: bool) -> int:
         ASYNCAPI_FILE, asyncapi_channels(), samples
     )
     print(f"{len(changed)} JSON Schema / AsyncAPI files changed: {', '.join(changed) or '-'}")
+    return 0
+
+
+def _form(settings: Settings, arguments: argparse.Namespace) -> int:
+    if arguments.action == "template":
+        write_template(arguments.file)
+        print(f"blank CBAM emissions form written to {arguments.file}", file=sys.stderr)
+        return 0
+    rulebook = configured_rulebook(settings)
+    today = (arguments.now or datetime.now(UTC)).date()
+    try:
+        form = import_form(arguments.file, rulebook=rulebook, today=today, brand=arguments.brand)
+    except FormImportError as error:
+        for problem in error.problems:
+            print(f"gateway form import: {problem}", file=sys.stderr)
+        return 1
+    line = form_line(form)
+    if arguments.out is None:
+        sys.stdout.write(line)
+    else:
+        arguments.out.write_text(line, encoding="utf-8")
+        print(
+            f"form {form.form_id} of {form.brand} for {form.reporting_year} written to "
+            f"{arguments.out}; check it with `gateway check {arguments.out}`",
+            file=sys.stderr,
+        )
+    if arguments.send:
+        target = arguments.out or "FILE"
+        print(
+            f"gateway form import does not send: `gateway send {target}` sends the JSON it writes",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 
@@ -507,6 +542,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="first day a CBAM form must be verified (YYYY-MM-DD, 2024-01-01)",
     )
 
+    form = commands.add_parser(
+        "form",
+        help="the CBAM emissions form as Excel: `import FORM.xlsx` to its JSON line, "
+        "`template OUT.xlsx` a blank form",
+        description=gateway.tools.form_xlsx.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    form.add_argument("action", choices=["import", "template"])
+    form.add_argument("file", type=Path, help="the workbook to read (import) or write (template)")
+    form.add_argument("--out", type=Path, help="import: write the JSON line here (default stdout)")
+    form.add_argument("--brand", help="import: the brand, where the form leaves it blank")
+    form.add_argument("--now", type=_aware_time, help="import: the day the checks apply at")
+    form.add_argument(
+        "--send", action="store_true", help="import: not done here; `gateway send` takes the JSON"
+    )
+
     command(
         "run",
         "run the registry, the ledger and the read side until SIGTERM or Ctrl-C",
@@ -602,6 +653,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _schemas(arguments.check)
         if arguments.command == "check":
             return _check(settings, arguments)
+        if arguments.command == "form":
+            return _form(settings, arguments)
         if arguments.command == "run":
             return _run(settings)
         if arguments.command == "serve":
