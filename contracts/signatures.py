@@ -156,6 +156,8 @@ def signature_problem(
         signature = base64.b64decode(signature_text, validate=True)
     except (binascii.Error, ValueError):
         signature = b""
+    if base64.b64encode(signature).decode("ascii") != signature_text:
+        signature = b""  # one text per signature: no spare bits, no missing padding
     if len(signature) != SIGNATURE_BYTES:
         return signed_by, SignatureProblem(
             HEADER_SIGNATURE, f"ce_signature is not base64 of a {SIGNATURE_BYTES}-byte signature"

@@ -26,6 +26,19 @@ level only their errors are shown (rate-limited), and the gateway says once what
 REPEAT_WINDOW_S = 30.0
 
 
+class _StandardError(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of each record (a test's capture, or
+    the process's own), never to a stream closed since."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 class RepeatLimiter(logging.Filter):
     """Lets the first record of each (logger, level, message template) through, drops the
     same one again within ``window_s``, and marks the first one after the window with how
@@ -86,7 +99,7 @@ def configure_json_logging(level: int = logging.INFO) -> None:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StandardError()
     handler.addFilter(RepeatLimiter())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 
 import pytest
 import structlog
@@ -18,6 +19,18 @@ from gateway.registry.state import RegistryState
 from gateway.runtime.logging_setup import RepeatLimiter, configure_json_logging
 from tests.unit.test_registry import scenario_messages
 from tests.unit.test_registry_pipeline import NOW, SETTINGS, record_of
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """These tests configure the process's logging on a captured stderr: put it back after,
+    so that later tests do not write to a stream closed by then."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.reset_defaults()
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def record(message: str, *args: object, name: str = "aiokafka.conn") -> logging.LogRecord:
