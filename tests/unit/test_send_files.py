@@ -168,3 +168,23 @@ def test_casts_written_as_csv_read_back_the_same() -> None:
     read = read_casts_csv(io.StringIO(sink.getvalue()), NOW)
     assert read.errors == []
     assert [m.body for m in read.messages] == casts
+
+
+def test_a_secured_broker_needs_the_partys_credentials(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "casts.csv"
+    path.write_text(cast_csv(1), encoding="utf-8")
+    monkeypatch.setenv("GATEWAY_KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    for name in ("GATEWAY_KAFKA_USERNAME", "GATEWAY_KAFKA_PASSWORD", "GATEWAY_KAFKA_PASSWORD_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    where = ["--bootstrap-servers", "127.0.0.1:1", "--quiet"]
+    assert main(["send", str(path), "--as", PARTY, *where]) == 2
+    assert "needs a user name and a password" in capsys.readouterr().err
+    secret = tmp_path / "password"
+    secret.write_text("s3cret\n", encoding="utf-8")
+    given = ["--username", PARTY, "--password-file", str(secret)]
+    assert main(["send", str(path), "--as", PARTY, *where, *given]) == 3  # then it connects
+    err = capsys.readouterr().err
+    assert "could not reach the broker" in err
+    assert "s3cret" not in err
