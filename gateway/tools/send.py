@@ -41,7 +41,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -64,7 +64,8 @@ from contracts.envelope import (
 )
 from contracts.production import ProductionBatchRecorded
 from contracts.signatures import SigningKey
-from contracts.values import Dimensions
+from contracts.topics import TOPICS_BY_NAME, ReaderRole
+from contracts.values import Dimensions, PartyRole
 from gateway.tools.check import read_line
 from gateway.topology import DEAD_LETTERS, REGISTRY_OUTPUTS
 from producers.kafka_publisher import EnvelopePublisher
@@ -286,6 +287,7 @@ class Sent:
     line: int
     ce_id: str
     topic: str
+    message_type: str = ""
     partition: int = -1
     offset: int = -1
     outcome: dict[str, Any] | None = None
@@ -347,7 +349,14 @@ async def send_messages(
     progress: TextIO | None = None,
 ) -> SendReport:
     """Send every message as ``party`` and wait up to ``timeout_s`` for the decisions."""
-    outputs = [topic_prefix + name for name in REGISTRY_OUTPUTS]
+    readable = readable_outputs({sender_role_of(m.body) for m in messages}, access.secured)
+    outputs = [topic_prefix + name for name in readable]
+    unread = [name for name in REGISTRY_OUTPUTS if name not in readable]
+    if unread and messages:
+        (progress or sys.stderr).write(
+            f"gateway send: {party} may not read {', '.join(unread)} on this secured broker: "
+            "records decided there stay undecided here\n"
+        )
     dead_letters = topic_prefix + DEAD_LETTERS
     show = progress is not None
     sink = progress or sys.stderr
@@ -374,6 +383,19 @@ async def send_messages(
         outcome = record.outcome["outcome"] if record.outcome else "undecided"
         counts[outcome] += 1
     return SendReport(sent, counts)
+
+
+def readable_outputs(roles: Set[PartyRole], secured: bool) -> tuple[str, ...]:
+    """The registry's output topics a sender in ``roles`` reads: on a secured broker only
+    those its roles subscribe to (the ACLs refuse the others), else all of them."""
+    if not secured:
+        return tuple(REGISTRY_OUTPUTS)
+    readers = {ReaderRole(role.value) for role in roles if role.value in set(ReaderRole)}
+    return tuple(
+        name
+        for name in REGISTRY_OUTPUTS
+        if name in TOPICS_BY_NAME and readers & set(TOPICS_BY_NAME[name].subscriber_roles)
+    )
 
 
 async def _publish(
@@ -403,7 +425,7 @@ async def _publish(
             topic, key, value, headers = publisher.record_of(
                 message.body, envelope, sender_role_of(message.body)
             )
-            record = Sent(message.line, envelope.id, topic)
+            record = Sent(message.line, envelope.id, topic, message.body.MESSAGE_TYPE)
             future = await producer.send(topic, key=key, value=value, headers=headers)
             future.add_done_callback(lambda _: progress.advance())
             sent.append(record)
@@ -448,12 +470,23 @@ async def _await_decisions(
                 if target is None:
                     continue
                 if target.outcome is not None:
-                    target.extra.append(_type_of(record.headers))
+                    answered = _outcome_of(record, dead_letters)
+                    if _answers(target, answered) and not _answers(target, target.outcome):
+                        target.extra.append(target.outcome.get("type", "?"))
+                        target.outcome = answered
+                    else:
+                        target.extra.append(answered.get("type", "?"))
                     continue
                 target.outcome = _outcome_of(record, dead_letters)
                 waiting -= 1
                 progress.advance()
     progress.done()
+
+
+def _answers(sent: Sent, outcome: dict[str, Any]) -> bool:
+    """Whether ``outcome`` is the decision on the record itself (a cast's, not the decisions
+    on the brand's open requests it caused): its type names the same thing."""
+    return str(outcome.get("type", "")).rpartition(".")[0] == sent.message_type.rpartition(".")[0]
 
 
 def _target_of(

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from contracts.production import ProductionBatchRecorded
+from contracts.values import PartyRole
 from gateway.tools.cli import main
-from gateway.tools.send import read_casts_csv, read_json_lines, write_casts_csv
+from gateway.tools.send import read_casts_csv, read_json_lines, readable_outputs, write_casts_csv
+from gateway.topology import DEAD_LETTERS, REGISTRY_OUTPUTS
 from producers.simulation import cast
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -188,3 +190,11 @@ def test_a_secured_broker_needs_the_partys_credentials(
     err = capsys.readouterr().err
     assert "could not reach the broker" in err
     assert "s3cret" not in err
+
+
+def test_on_a_secured_broker_a_sender_reads_only_the_outputs_its_role_may() -> None:
+    assert readable_outputs({PartyRole.PRODUCER}, secured=False) == tuple(REGISTRY_OUTPUTS)
+    producer = readable_outputs({PartyRole.PRODUCER}, secured=True)
+    assert "registry.brand-status" in producer
+    assert DEAD_LETTERS not in producer
+    assert DEAD_LETTERS in readable_outputs({PartyRole.EXCHANGE}, secured=True)
