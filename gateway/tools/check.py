@@ -108,7 +108,7 @@ def run_check(
         if not text.strip() or text.lstrip().startswith("#"):
             continue
         try:
-            body, at, sender = _read_line(text, default_time=now)
+            body, at, sender = read_line(text, default_time=now)
         except MessageDecodeError as error:
             counts["malformed"] += 1
             out.error(number, _error(error.kind, error.field, error.message))
@@ -213,7 +213,7 @@ def _refused_sender(
     return rejection
 
 
-def _read_line(text: str, *, default_time: datetime) -> tuple[Contract, datetime, str | None]:
+def read_line(text: str, *, default_time: datetime) -> tuple[Contract, datetime, str | None]:
     try:
         line = parse_exact(text)
     except json.JSONDecodeError as error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import re
@@ -22,6 +23,8 @@ import gateway.tools.check
 import gateway.tools.demo
 import gateway.tools.faults
 import gateway.tools.form_xlsx
+import gateway.tools.send as send
+from consumers.kafka_access import KafkaAccessError
 from contracts.asyncapi import ASYNCAPI_FILE, stale_asyncapi, write_asyncapi
 from contracts.error_text import DATE_FORMAT, TIME_FORMAT
 from contracts.parties import PartiesFileError
@@ -288,6 +291,76 @@ def _one_line(error: BaseException) -> str:
     if isinstance(error, OSError) and error.strerror:
         return error.strerror
     return " ".join(str(error).split())
+
+
+def _send(settings: Settings, arguments: argparse.Namespace) -> int:
+    path: Path = arguments.file
+    if not path.is_file():
+        print(f"gateway send: no such file: {path}", file=sys.stderr)
+        return 2
+    party: str = arguments.party
+    try:
+        read = send.read_file(path, party, arguments.now or datetime.now(UTC))
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"gateway send: cannot read {path}: {error}", file=sys.stderr)
+        return 2
+    for problem in read.errors:
+        print(f"gateway send: {path}: {problem}", file=sys.stderr)
+    if read.errors and not arguments.skip_invalid:
+        print(
+            f"gateway send: {len(read.errors)} invalid line(s); nothing sent "
+            "(--skip-invalid sends the others)",
+            file=sys.stderr,
+        )
+        return 2
+    update: dict[str, object] = {}
+    if arguments.username:
+        update["kafka_username"] = arguments.username
+    if arguments.password_file:
+        update.update(kafka_password=None, kafka_password_file=arguments.password_file)
+    settings = settings.model_copy(update=update)
+    try:
+        access = settings.kafka_access(arguments.bootstrap_servers)
+        key = (
+            SigningKey.from_file(party, arguments.signing_key)
+            if arguments.signing_key is not None
+            else None
+        )
+    except (KafkaAccessError, OSError, ValueError) as error:
+        print(f"gateway send: {error}", file=sys.stderr)
+        return 2
+    if not access.bootstrap_servers:
+        print("gateway send: no broker: set KAFKA_BOOTSTRAP_SERVERS", file=sys.stderr)
+        return 2
+    try:
+        report = asyncio.run(
+            send.send_messages(
+                read.messages,
+                access=access,
+                party=party,
+                topic_prefix=settings.topic_prefix,
+                signing_key=key,
+                timeout_s=arguments.timeout,
+                progress=None if arguments.quiet else sys.stderr,
+            )
+        )
+    except send.SendFailed as error:
+        print(f"gateway send: {error}", file=sys.stderr)
+        return 3
+    for skipped in read.errors:
+        print(
+            json.dumps(
+                {
+                    "line": skipped.line,
+                    "error": {"field": skipped.field, "message": skipped.message},
+                },
+                ensure_ascii=False,
+            )
+        )
+    for line in send.result_lines(report, arguments.timeout):
+        print(line)
+    print(send.summary(report, len(read.errors)), file=sys.stderr)
+    return send.exit_status(report, len(read.errors))
 
 
 def _month_day(text: str) -> str:
@@ -577,6 +650,28 @@ def build_parser() -> argparse.ArgumentParser:
         "Make a new Ed25519 signing key for a party: the private key is written to --out "
         "(mode 0600, never overwritten), the public key printed as the parties file's entry.",
     )
+    sender = command(
+        "send",
+        "publish messages as a party and report the registry's decision on each",
+        plain_text(send.__doc__ or ""),
+        raw=True,
+    )
+    sender.add_argument("file", type=Path, help="JSON Lines file, or a .csv of casts")
+    sender.add_argument("--as", dest="party", required=True, help="the sending party's id")
+    sender.add_argument("--signing-key", type=Path, help="the party's Ed25519 key (PEM)")
+    sender.add_argument("--username", help="broker principal (default GATEWAY_KAFKA_USERNAME)")
+    sender.add_argument("--password-file", type=Path, help="file holding the principal's password")
+    sender.add_argument(
+        "--bootstrap-servers", help="broker address (default KAFKA_BOOTSTRAP_SERVERS)"
+    )
+    sender.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to wait for decisions (60)"
+    )
+    sender.add_argument("--now", type=_aware_time, help="ce_time of lines without one")
+    sender.add_argument(
+        "--skip-invalid", action="store_true", help="send the lines that can be read"
+    )
+    sender.add_argument("--quiet", action="store_true", help="no progress bar")
     key.add_argument("party", help="the party id that signs with it")
     key.add_argument("--out", type=Path, required=True, help="where to write the private key")
     token = command(
@@ -655,6 +750,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(settings, arguments)
         if arguments.command == "form":
             return _form(settings, arguments)
+        if arguments.command == "send":
+            return _send(settings, arguments)
         if arguments.command == "run":
             return _run(settings)
         if arguments.command == "serve":
