@@ -328,16 +328,20 @@ class PostgresReadStore(ReadStore):
         connection.execute(f"SET search_path TO {schema}")
         connection.execute("CREATE TABLE IF NOT EXISTS readside_schema (version INTEGER NOT NULL)")
         found = connection.execute("SELECT version FROM readside_schema").fetchone()
-        if found is None:
-            connection.execute("INSERT INTO readside_schema VALUES (%s)", [SCHEMA_VERSION])
-        elif found[0] != SCHEMA_VERSION:
+        if found is not None and found[0] != SCHEMA_VERSION:
             raise ReadStoreError(
                 f"schema {schema} holds read-side schema version {found[0]}, not "
                 f"{SCHEMA_VERSION}: drop it and rebuild it from the topics"
             )
-        for table in TABLES:
-            for statement in _create_statements(table, json_type="TEXT"):
-                connection.execute(statement)
+        if found is None:
+            # The first instance creates the tables, in the transaction that records the
+            # version. Later ones find the version and leave the tables alone: a CREATE INDEX
+            # IF NOT EXISTS still locks its table, and deadlocked against an instance
+            # already writing to them.
+            connection.execute("INSERT INTO readside_schema VALUES (%s)", [SCHEMA_VERSION])
+            for table in TABLES:
+                for statement in _create_statements(table, json_type="TEXT"):
+                    connection.execute(statement)
         _ensure_generation(connection, "%s")
         connection.commit()
 
