@@ -919,10 +919,8 @@ def _being_cancelled() -> bool:
 
 def _header_text(record: InputRecord, name: str) -> str | None:
     """A header's text as far as it reads (a dead letter's record may have broken ones)."""
-    for key, value in record.headers:
-        if key == name and value is not None:
-            return value[:200].decode("utf-8", "replace")
-    return None
+    value = record.header(name)
+    return None if value is None else value[:200].decode("utf-8", "replace")
 
 
 def _where(record: InputRecord) -> str:

@@ -82,16 +82,6 @@ class KafkaAccess:
         scram = SASLScram512 if self.sasl_mechanism == "SCRAM-SHA-512" else SASLScram256
         return scram(self.username, self.password.get_secret_value(), ssl_context=context)
 
-    def with_address(self, bootstrap_servers: str) -> KafkaAccess:
-        return KafkaAccess(
-            bootstrap_servers,
-            self.security_protocol,
-            self.sasl_mechanism,
-            self.username,
-            self.password,
-            self.ca_file,
-        )
-
 
 Broker = str | KafkaAccess
 """Where a client connects: a bare address (an open broker) or the whole access."""

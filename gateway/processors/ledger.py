@@ -146,7 +146,7 @@ def process_ledger_record(
     """What one record does to the ledger, and what to publish for it. With ``publish`` off
     (an oracle folding the input topic again, as the fault harness and tests do) no output is
     built: the same state and outcome, and ``outputs`` empty."""
-    if record.topic == LEDGER_TRANSFERS and _header(record, FACT_HEADER) is not None:
+    if record.topic == LEDGER_TRANSFERS and record.header(FACT_HEADER) is not None:
         return _apply_remote_fact(state, record, now=now, settings=settings, publish=publish)
     try:
         decoded = decode_message(
@@ -176,7 +176,7 @@ def process_ledger_record(
             return _dead_letter(
                 state, record, reason, unproven.message, unproven.field, now, settings, publish
             )
-    claimed = _header(record, CLAIM_HEADER) if record.topic == LEDGER_TRANSFERS else None
+    claimed = record.header(CLAIM_HEADER) if record.topic == LEDGER_TRANSFERS else None
     if claimed is not None:
         return _claim_at_home(state, record, body, claimed, envelope, now, settings)
     answers: ledger.HomeAnswers = {}
@@ -509,7 +509,7 @@ def _claim_at_home(
     holds it), and send the command back to the partition that decides it, with the answer."""
     try:
         document = document_header.decode("utf-8")
-        decider = int(_header(record, DECIDER_HEADER) or b"")
+        decider = int(record.header(DECIDER_HEADER) or b"")
         after, holder, fact = ledger.claim_document(state, document, to_core_command(body))
     except Exception as error:
         detail = "".join(traceback.format_exception_only(error)).strip()
@@ -551,7 +551,7 @@ def _passed_on(
 ) -> LedgerProcessed:
     """The command as it came, on ``ledger.transfers`` to another partition (one more hop:
     a command passed on ``MAX_HOPS`` times is set aside)."""
-    hops = int(_header(record, HOPS_HEADER) or b"0")
+    hops = int(record.header(HOPS_HEADER) or b"0")
     if hops >= MAX_HOPS:
         message = f"forwarded {hops} times without reaching {where}"
         return _dead_letter(
@@ -651,13 +651,6 @@ def _apply_remote_fact(
         ),
         fact,
     )
-
-
-def _header(record: InputRecord, name: str) -> bytes | None:
-    for header, value in record.headers:
-        if header == name:
-            return value
-    return None
 
 
 @lru_cache(maxsize=1 << 18)

@@ -57,6 +57,13 @@ class InputRecord:
     value: bytes | None
     headers: Sequence[tuple[str, bytes]]
 
+    def header(self, name: str) -> bytes | None:
+        """The value of the first header named ``name`` (None if there is none)."""
+        for header, value in self.headers:
+            if header == name:
+                return value
+        return None
+
 
 @dataclass(frozen=True)
 class OutputRecord:
