@@ -275,6 +275,10 @@ class ExactlyOnceEngine(Generic[StateT]):
         self._assigned = False
         self._lag_report: asyncio.Future[None] | None = None
         self._log = log.bind(processor=processor.name)
+        metrics.expect_dead_letters_from(
+            (settings.topic_prefix + topic for topic in processor.input_topics),
+            (reason.value for reason in DeadLetterReason),
+        )
 
     # ---- what others may ask ---------------------------------------------------------------
 

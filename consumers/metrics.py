@@ -7,7 +7,7 @@ nothing is registered at import and two instances, for instance in tests, share 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from prometheus_client import (
@@ -246,6 +246,14 @@ class GatewayMetrics:
         for (topic, number), lag in lags.items():
             self.consumer_lag.labels(processor, topic, str(number)).set(max(lag, 0))
         self._lag_series[processor] = now
+
+    def expect_dead_letters_from(self, topics: Iterable[str], reasons: Iterable[str]) -> None:
+        """Export every (source topic, reason) series at zero before the first dead letter:
+        Prometheus' ``increase`` sees no rise in a series that starts at its first value, so
+        a reason's first burst would otherwise slip past the dead-letter alert."""
+        for topic in topics:
+            for reason in reasons:
+                self.dead_letters.labels(source_topic=topic, reason=reason)
 
     def child(self, metric: _Labelled, *values: str) -> Any:
         """``metric.labels(*values)``, kept: the same series is asked for on every record."""

@@ -15,6 +15,7 @@ from aiokafka import ConsumerRecord, TopicPartition
 from consumers.batches import report_lag
 from consumers.engine import _Rebalance
 from consumers.metrics import GatewayMetrics
+from contracts.dead_letter import DeadLetterReason
 from gateway.runtime.broker_watch import BrokerWatch
 from tests.unit.test_engine import TOPIC, FakeConsumer, _records, _rig
 
@@ -104,6 +105,19 @@ async def test_a_refused_transaction_is_aborted_and_its_record_a_dead_letter_by_
         reason="processing_error",
     )
     assert dead == 1
+
+
+async def test_every_dead_letter_reason_is_exported_at_zero_before_the_first() -> None:
+    """So that ``increase`` sees a reason's first burst (ops/prometheus/alerts.yml)."""
+    rig = await _rig()
+    for reason in DeadLetterReason:
+        dead = _sample(
+            rig.metrics,
+            "custody_gateway_dead_letters_total",
+            source_topic=TOPIC,
+            reason=reason.value,
+        )
+        assert dead == 0, reason
 
 
 async def test_a_transaction_the_broker_never_ended_counts_as_failed() -> None:
