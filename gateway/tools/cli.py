@@ -196,6 +196,9 @@ def _form(settings: Settings, arguments: argparse.Namespace) -> int:
         write_template(arguments.file)
         print(f"blank CBAM emissions form written to {arguments.file}", file=sys.stderr)
         return 0
+    if arguments.send and not arguments.party:
+        print("gateway form import: --send needs --as PARTY (the producer)", file=sys.stderr)
+        return 2
     rulebook = configured_rulebook(settings)
     today = (arguments.now or datetime.now(UTC)).date()
     try:
@@ -205,23 +208,20 @@ def _form(settings: Settings, arguments: argparse.Namespace) -> int:
             print(f"gateway form import: {problem}", file=sys.stderr)
         return 1
     line = form_line(form)
-    if arguments.out is None:
+    if arguments.out is None and not arguments.send:
         sys.stdout.write(line)
-    else:
+    elif arguments.out is not None:
         arguments.out.write_text(line, encoding="utf-8")
         print(
             f"form {form.form_id} of {form.brand} for {form.reporting_year} written to "
             f"{arguments.out}; check it with `gateway check {arguments.out}`",
             file=sys.stderr,
         )
-    if arguments.send:
-        target = arguments.out or "FILE"
-        print(
-            f"gateway form import does not send: `gateway send {target}` sends the JSON it writes",
-            file=sys.stderr,
-        )
-        return 2
-    return 0
+    if not arguments.send:
+        return 0
+    at = arguments.now or datetime.now(UTC)
+    read = send.read_json_lines(line.splitlines(), arguments.party, at)
+    return _send_read(settings, arguments, read, command="gateway form import")
 
 
 def _check(settings: Settings, arguments: argparse.Namespace) -> int:
@@ -313,6 +313,15 @@ def _send(settings: Settings, arguments: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    return _send_read(settings, arguments, read, command="gateway send")
+
+
+def _send_read(
+    settings: Settings, arguments: argparse.Namespace, read: send.ReadFile, *, command: str
+) -> int:
+    """Publish what was read as ``arguments.party`` and print each record's decision (the
+    lines ``read`` could not take are reported as skipped)."""
+    party: str = arguments.party
     update: dict[str, object] = {}
     if arguments.username:
         update["kafka_username"] = arguments.username
@@ -327,10 +336,10 @@ def _send(settings: Settings, arguments: argparse.Namespace) -> int:
             else None
         )
     except (KafkaAccessError, OSError, ValueError) as error:
-        print(f"gateway send: {error}", file=sys.stderr)
+        print(f"{command}: {error}", file=sys.stderr)
         return 2
     if not access.bootstrap_servers:
-        print("gateway send: no broker: set KAFKA_BOOTSTRAP_SERVERS", file=sys.stderr)
+        print(f"{command}: no broker: set KAFKA_BOOTSTRAP_SERVERS", file=sys.stderr)
         return 2
     try:
         report = asyncio.run(
@@ -345,7 +354,7 @@ def _send(settings: Settings, arguments: argparse.Namespace) -> int:
             )
         )
     except send.SendFailed as error:
-        print(f"gateway send: {error}", file=sys.stderr)
+        print(f"{command}: {error}", file=sys.stderr)
         return 3
     for skipped in read.errors:
         print(
@@ -369,6 +378,23 @@ def _month_day(text: str) -> str:
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return text
+
+
+def _sending_options(parser: argparse.ArgumentParser, *, party_required: bool) -> None:
+    """The options of a command that publishes as a party (`send`, `form import --send`)."""
+    parser.add_argument(
+        "--as", dest="party", required=party_required, help="the sending party's id"
+    )
+    parser.add_argument("--signing-key", type=Path, help="the party's Ed25519 key (PEM)")
+    parser.add_argument("--username", help="broker principal (default GATEWAY_KAFKA_USERNAME)")
+    parser.add_argument("--password-file", type=Path, help="file holding the principal's password")
+    parser.add_argument(
+        "--bootstrap-servers", help="broker address (default KAFKA_BOOTSTRAP_SERVERS)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to wait for decisions (60)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _aware_time(text: str) -> datetime:
@@ -628,8 +654,11 @@ def build_parser() -> argparse.ArgumentParser:
     form.add_argument("--brand", help="import: the brand, where the form leaves it blank")
     form.add_argument("--now", type=_aware_time, help="import: the day the checks apply at")
     form.add_argument(
-        "--send", action="store_true", help="import: not done here; `gateway send` takes the JSON"
+        "--send",
+        action="store_true",
+        help="import: send the form as --as PARTY and report its decision, as `gateway send`",
     )
+    _sending_options(form, party_required=False)
 
     command(
         "run",
@@ -657,21 +686,11 @@ def build_parser() -> argparse.ArgumentParser:
         raw=True,
     )
     sender.add_argument("file", type=Path, help="JSON Lines file, or a .csv of casts")
-    sender.add_argument("--as", dest="party", required=True, help="the sending party's id")
-    sender.add_argument("--signing-key", type=Path, help="the party's Ed25519 key (PEM)")
-    sender.add_argument("--username", help="broker principal (default GATEWAY_KAFKA_USERNAME)")
-    sender.add_argument("--password-file", type=Path, help="file holding the principal's password")
-    sender.add_argument(
-        "--bootstrap-servers", help="broker address (default KAFKA_BOOTSTRAP_SERVERS)"
-    )
-    sender.add_argument(
-        "--timeout", type=float, default=60.0, help="seconds to wait for decisions (60)"
-    )
+    _sending_options(sender, party_required=True)
     sender.add_argument("--now", type=_aware_time, help="ce_time of lines without one")
     sender.add_argument(
         "--skip-invalid", action="store_true", help="send the lines that can be read"
     )
-    sender.add_argument("--quiet", action="store_true", help="no progress bar")
     key.add_argument("party", help="the party id that signs with it")
     key.add_argument("--out", type=Path, required=True, help="where to write the private key")
     token = command(

@@ -22,6 +22,7 @@ from producers.parties import DEMO_PARTIES
 from producers.simulation import PRODUCER, cast, list_brand
 from tests.conftest import TestTopics
 from tests.integration.registry_support import GATEWAY, registry_settings, running_registry
+from tests.unit.test_form_xlsx import _filled
 
 pytestmark = pytest.mark.broker
 
@@ -34,6 +35,10 @@ EXCHANGE = DEMO_PARTIES[PartyRole.EXCHANGE]
 async def gateway_send(
     topics: TestTopics, *arguments: str
 ) -> tuple[int, list[dict[str, Any]], str]:
+    return await gateway_cli(topics, "send", *arguments)
+
+
+async def gateway_cli(topics: TestTopics, *arguments: str) -> tuple[int, list[dict[str, Any]], str]:
     environment = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": topics.bootstrap_servers,
@@ -41,7 +46,6 @@ async def gateway_send(
     }
     process = await asyncio.create_subprocess_exec(
         str(GATEWAY),
-        "send",
         *arguments,
         env=environment,
         stdout=asyncio.subprocess.PIPE,
@@ -77,6 +81,20 @@ async def the_readme_example_runs_as_written(topics: TestTopics, tmp_path: Path)
     assert lines == expected
     assert next(line for line in shown if line.startswith("gateway send:")) in err
     assert status == 1
+
+
+async def a_producer_sends_its_excel_form(topics: TestTopics, tmp_path: Path) -> None:
+    """`gateway form import FORM.xlsx --send`: the form read from the workbook, signed and
+    sent as its producer, and the registry's decision printed as `gateway send` does."""
+    workbook = _filled(tmp_path / "nordal-2025.xlsx")
+    status, lines, err = await gateway_cli(
+        topics, "form", "import", str(workbook), "--send", "--as", PRODUCER,
+        "--now", "2026-03-09T14:30:00Z", "--timeout", "30", "--quiet",
+    )  # fmt: skip
+    assert status == 0, err
+    [line] = lines
+    assert (line["outcome"], line["type"]) == ("accepted", "custody.cbam-form.accepted"), line
+    assert "1 sent, 1 accepted, 0 rejected, 0 dead letters, 0 without a decision" in err
 
 
 def json_lines(path: Path, *bodies: Contract) -> Path:
@@ -128,6 +146,7 @@ async def test_a_producer_sends_5000_casts_and_reads_each_decision(
         assert "2 sent, 2 accepted, 0 rejected, 0 dead letters, 0 without a decision" in err
 
         await the_readme_example_runs_as_written(topics, tmp_path)
+        await a_producer_sends_its_excel_form(topics, tmp_path)
 
         started = time.monotonic()
         status, lines, err = await gateway_send(

@@ -343,8 +343,8 @@ def test_the_command_writes_the_line_gateway_check_reads(
 
     assert main(["form", "import", str(form), "--send", *now]) == 2
     captured = capsys.readouterr()
-    assert json.loads(captured.out)["body"]["form_id"] == SAMPLE.form_id
-    assert "`gateway send FILE` sends the JSON it writes" in captured.err
+    assert captured.out == ""
+    assert "gateway form import: --send needs --as PARTY (the producer)" in captured.err
 
 
 def test_table_columns_are_found_by_their_headers(tmp_path: Path, rulebook: Rulebook) -> None:
