@@ -514,7 +514,14 @@ def _bench(settings: Settings, arguments: argparse.Namespace) -> int:
 def _faults(settings: Settings, arguments: argparse.Namespace) -> int:
     configure_json_logging(logging.WARNING)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    options = FaultOptions(
+    report = asyncio.run(run_faults(fault_options(arguments, settings), settings))
+    print_report(report)
+    return 0 if report.passed else 1
+
+
+def fault_options(arguments: argparse.Namespace, settings: Settings) -> FaultOptions:
+    """What `gateway faults`' options ask for (its own broker unless one is given)."""
+    return FaultOptions(
         events=arguments.events,
         kills=arguments.kills,
         broker_restarts=arguments.broker_restarts,
@@ -525,9 +532,6 @@ def _faults(settings: Settings, arguments: argparse.Namespace) -> int:
         run_dir=arguments.run_dir,
         own_broker=not settings.kafka_bootstrap_servers,
     )
-    report = asyncio.run(run_faults(options, settings))
-    print_report(report)
-    return 0 if report.passed else 1
 
 
 def _demo(settings: Settings) -> int:
