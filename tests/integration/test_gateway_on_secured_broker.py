@@ -42,13 +42,10 @@ from tests.integration.registry_support import (
 )
 from tests.integration.secured_broker_support import (
     SecuredKafka,
-    secured_kafka,
-    secured_tls_kafka,
     write_parties,
 )
 
 pytestmark = pytest.mark.broker
-__all__ = ["secured_kafka", "secured_tls_kafka"]
 
 SIGNERS = (
     "smelter-nordal",

@@ -28,12 +28,9 @@ from gateway.tools.cli import main
 from gateway.tools.local_kafka import SecurityMismatchError
 from tests.integration.secured_broker_support import (
     SecuredKafka,
-    secured_kafka,
-    secured_tls_kafka,
 )
 
 pytestmark = pytest.mark.broker
-__all__ = ["secured_kafka", "secured_tls_kafka"]
 
 BOUND_S = 20.0
 PROBE = b"acl-probe"
