@@ -18,12 +18,14 @@ broker's tests write probe records (value ``b"acl-probe"``) to ``warehouse.lot-a
 and ``registry.warrant-state``, and (committed and aborted) to
 ``registry.warrant-decisions``; a gateway test reading those should expect them.
 
-``secured_tls_kafka`` is a second one with TLS (SASL_SSL); ``ca_file`` is its CA.
+``secured_tls_kafka`` is a second one with TLS (SASL_SSL); ``ca_file`` is its CA. It is
+started with the README's ``make kafka-up-secure PARTIES=parties.json TLS=1``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,7 @@ from gateway.runtime.settings import Settings
 from gateway.tools.local_kafka import LocalKafka, leftover_brokers
 from gateway.tools.secured_kafka import ApplyReport, SecuredBroker, start_secured
 from tests.conftest import _started_run_dirs
+from tests.readme_commands import make_is_installed, readme_command, run_line
 
 TEST_PARTIES = PartiesFile(
     parties=(
@@ -114,6 +117,8 @@ def _secured(tmp_path_factory: pytest.TempPathFactory, *, tls: bool) -> Iterator
     kafka = LocalKafka.from_settings(settings)
     _started_run_dirs.append(kafka.run_dir)
     try:
+        if tls and make_is_installed():
+            _started_by_the_readme(run_dir, kafka.run_dir)
         broker, _info, _report = start_secured(
             kafka, settings, parties_file=parties_file, tls=tls, die_with_parent=True
         )
@@ -121,6 +126,22 @@ def _secured(tmp_path_factory: pytest.TempPathFactory, *, tls: bool) -> Iterator
     finally:
         kafka.stop()
         assert leftover_brokers(kafka.run_dir) == []
+
+
+def _started_by_the_readme(cwd: Path, run_dir: Path) -> None:
+    """Start the broker with the README's `make kafka-up-secure PARTIES=parties.json TLS=1`,
+    run where ``parties.json`` is (start_secured then finds it running). Started so, it does
+    not die with a killed pytest (the `make` process that started it has ended); the
+    session's end stops it."""
+    environment = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
+    environment.update(GATEWAY_RUN_DIR=str(run_dir), GATEWAY_TOPIC_PREFIX="")
+    done = run_line(
+        readme_command("make kafka-up-secure"), cwd=cwd, environment=environment, timeout_s=240
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    lines = [line.strip() for line in done.stdout.splitlines()]
+    assert "GATEWAY_KAFKA_SECURITY_PROTOCOL=SASL_SSL" in lines, done.stdout[-2000:]
+    assert f"GATEWAY_KAFKA_CA_FILE={run_dir.resolve()}/tls/ca.pem" in lines, done.stdout[-2000:]
 
 
 @pytest.fixture(scope="session")

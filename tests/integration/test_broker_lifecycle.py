@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -24,7 +25,9 @@ from contracts.topics import CATALOGUE
 from gateway.runtime.settings import Settings
 from gateway.tools import local_kafka
 from gateway.tools.cli import NO_LOCAL_BROKER
+from gateway.tools.fault_process import free_port, is_ready
 from gateway.tools.local_kafka import BrokerInfo, LocalKafka, leftover_brokers
+from tests.readme_commands import make_is_installed, readme_command, run_line, start_line
 from tests.socket_states import TIME_WAIT, tcp_states_on_local_port
 
 pytestmark = pytest.mark.broker
@@ -32,21 +35,30 @@ pytestmark = pytest.mark.broker
 GATEWAY = Path(sys.executable).parent / "gateway"
 
 
-def _gateway(run_dir: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+def _environment(run_dir: Path) -> dict[str, str]:
     environment = {
         key: value
         for key, value in os.environ.items()
         if key not in ("KAFKA_BOOTSTRAP_SERVERS", "GATEWAY_KAFKA_BOOTSTRAP_SERVERS")
     }
     environment.update(GATEWAY_RUN_DIR=str(run_dir), GATEWAY_TOPIC_PREFIX="lifecycle.")
+    return environment
+
+
+def _gateway(run_dir: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(GATEWAY), *arguments],
-        env=environment,
+        env=_environment(run_dir),
         capture_output=True,
         text=True,
         timeout=240,
         check=False,
     )
+
+
+def _readme(run_dir: Path, command: str) -> subprocess.CompletedProcess[str]:
+    """The README's ``command``, run from the repository as it says."""
+    return run_line(readme_command(command), environment=_environment(run_dir), timeout_s=240)
 
 
 async def _topic_names(bootstrap: str) -> set[str]:
@@ -65,10 +77,14 @@ def _bootstrap_from(output: str) -> str:
 
 
 def test_up_down_and_up_again_is_clean(tmp_path: Path) -> None:
+    """The first round with the README's commands (make kafka-up, gateway run, make
+    kafka-status, make kafka-down), the second with `gateway kafka` itself."""
+    if not make_is_installed():
+        pytest.skip("`make install` has not run in this repository: its targets would install")
     run_dir = tmp_path / "run"
     expected_topics = {f"lifecycle.{spec.name}" for spec in CATALOGUE}
 
-    first = _gateway(run_dir, "kafka", "up")
+    first = _readme(run_dir, "make kafka-up")
     assert first.returncode == 0, first.stderr
     assert f"Apache Kafka {Settings().kafka_version} at 127.0.0.1:" in first.stdout
     assert f"topics: {len(CATALOGUE)} created, 0 already present" in first.stdout
@@ -76,15 +92,18 @@ def test_up_down_and_up_again_is_clean(tmp_path: Path) -> None:
     assert expected_topics <= asyncio.run(_topic_names(bootstrap))
     assert len(leftover_brokers(run_dir)) == 1
 
-    status = _gateway(run_dir, "kafka", "status")
+    _the_readme_gateway_run_serves_until_sigterm(run_dir, tmp_path / "state")
+
+    status = _readme(run_dir, "make kafka-status")
     assert status.returncode == 0
     assert bootstrap in status.stdout
 
-    down = _gateway(run_dir, "kafka", "down")
+    down = _readme(run_dir, "make kafka-down")
     assert down.returncode == 0
     assert "local broker stopped" in down.stdout
     assert leftover_brokers(run_dir) == []
     assert _gateway(run_dir, "kafka", "status").returncode == NO_LOCAL_BROKER
+    assert _readme(run_dir, "make kafka-status").returncode == 0  # "no local broker" is an answer
 
     again = _gateway(run_dir, "kafka", "up")
     assert again.returncode == 0, again.stderr
@@ -94,6 +113,33 @@ def test_up_down_and_up_again_is_clean(tmp_path: Path) -> None:
     assert "local broker stopped" in _gateway(run_dir, "kafka", "down").stdout
     assert leftover_brokers(run_dir) == []
     assert "no local broker was running" in _gateway(run_dir, "kafka", "down").stdout
+
+
+def _the_readme_gateway_run_serves_until_sigterm(run_dir: Path, state_dir: Path) -> None:
+    """`.venv/bin/gateway run` on the local broker `make kafka-up` started: ready, then a
+    SIGTERM ends it with status 0, every stderr line a JSON object."""
+    port = free_port()
+    environment = {
+        **_environment(run_dir),
+        "GATEWAY_STATE_DIR": str(state_dir),
+        "GATEWAY_OPS_PORT": str(port),
+    }
+    gateway = start_line(readme_command(".venv/bin/gateway run"), environment=environment)
+    try:
+        deadline = time.monotonic() + 90
+        while not asyncio.run(is_ready(port)):
+            assert gateway.poll() is None, gateway.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "gateway run: not ready within 90 s"
+            time.sleep(0.3)
+        gateway.send_signal(signal.SIGTERM)
+        _out, err = gateway.communicate(timeout=60)
+    finally:
+        if gateway.poll() is None:
+            gateway.kill()
+            gateway.communicate()
+    assert gateway.returncode == 0, err[-3000:]
+    events = [json.loads(line)["event"] for line in err.splitlines()]
+    assert (events[0], events[-1]) == ("gateway_starting", "gateway_stopped"), events
 
 
 def test_the_broker_dies_with_a_killed_parent(tmp_path: Path) -> None:

@@ -7,25 +7,20 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.broker
+from tests.readme_commands import make_is_installed, readme_command, run_line
 
-GATEWAY = Path(sys.executable).parent / "gateway"
+pytestmark = pytest.mark.broker
 
 
 def run_demo(environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(GATEWAY), "demo"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    """The README's `make demo`, from the repository."""
+    if not make_is_installed():
+        pytest.skip("`make install` has not run in this repository: `make demo` would install")
+    return run_line(readme_command("make demo"), environment=environment, timeout_s=240)
 
 
 def test_the_demo_runs_secured_and_shows_every_kind_of_decision(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from gateway.runtime.app import GatewayApp
 from tests.conftest import TestTopics
 from tests.integration.readside_support import scenario_served
 from tests.integration.test_cbam_report_on_kafka import MovableClock
+from tests.readme_commands import readme_command
 from tests.unit.test_registry_custody_moves import HOLDER
 
 pytestmark = pytest.mark.broker
@@ -32,13 +33,6 @@ def readme_block(marker: str) -> list[str]:
     text = README.read_text(encoding="utf-8")
     block = text.split(f"<!-- {marker} -->", 1)[1].split(f"<!-- /{marker} -->", 1)[0]
     return [line for line in block.splitlines() if line.startswith("curl ")]
-
-
-def kcat_line() -> str:
-    [line] = [
-        line for line in README.read_text(encoding="utf-8").splitlines() if line.startswith("kcat ")
-    ]
-    return line
 
 
 @pytest.fixture
@@ -97,7 +91,7 @@ async def test_every_api_example_in_the_readme_answers_as_it_says(
 async def test_the_kcat_one_liner_prints_the_holders_warrant_state(
     decided: tuple[GatewayApp, str], topics: TestTopics
 ) -> None:
-    line = kcat_line().replace("localhost:9092", topics.bootstrap_servers)
+    line = readme_command("kcat").replace("localhost:9092", topics.bootstrap_servers)
     line = line.replace("-t registry.warrant-state", f"-t {topics.prefix}registry.warrant-state")
     [state] = [json.loads(text) for text in (await run(line, {})).splitlines()]
     assert (state["warrant_holder_id"], state["state"]) == (HOLDER, "issued")

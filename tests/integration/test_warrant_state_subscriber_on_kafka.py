@@ -5,6 +5,8 @@ read_uncommitted consumer does see."""
 from __future__ import annotations
 
 import asyncio
+import json
+import signal
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from tests.integration.registry_support import (
     wait_until_consumed,
 )
 from tests.integration.test_registry_on_kafka import group_of
+from tests.readme_commands import readme_command, start_line
 from tests.unit.test_registry_custody_moves import HOLDER, LOT, cancel, claimed_scenario
 
 pytestmark = pytest.mark.broker
@@ -120,3 +123,25 @@ async def test_the_holder_feed_sees_its_own_committed_changes_only(
     assert seen[0]["warehouse_id"] == "warehouse-rotterdam-07"
     # what the read_committed setting keeps out: a default consumer reads the aborted record
     assert ABORTED_LOT in await lots_read_uncommitted(topics)
+
+    printed = await asyncio.to_thread(the_readme_command_prints, topics, 2)
+    assert [(c["lot_id"], c["state"]) for c in printed] == [(LOT, "issued"), (LOT, "cancelled")]
+
+
+def the_readme_command_prints(topics: TestTopics, changes: int) -> list[dict[str, Any]]:
+    """The README's subscriber command, run as shown (on the session's broker and with the
+    test's topic prefix): its first ``changes`` lines, then SIGTERM ends it with status 0."""
+    line = readme_command(".venv/bin/python -m consumers.warrant_state_subscriber")
+    line = line.replace("localhost:9092", topics.bootstrap_servers)
+    process = start_line(f"{line} --topic-prefix {topics.prefix}")
+    try:
+        assert process.stdout is not None
+        printed = [json.loads(process.stdout.readline()) for _ in range(changes)]
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err[-2000:]
+    return printed
