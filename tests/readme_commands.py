@@ -13,11 +13,13 @@ them).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -89,11 +91,13 @@ def run_line(
     )
 
 
-def start_line(
+@contextlib.contextmanager
+def running_line(
     line: str, *, cwd: Path = REPOSITORY, environment: Mapping[str, str] | None = None
-) -> subprocess.Popen[str]:
-    """Start a README line that runs until stopped (``exec``: a signal reaches it)."""
-    return subprocess.Popen(
+) -> Iterator[subprocess.Popen[str]]:
+    """A README line that runs until stopped, started (``exec``: a signal reaches it), and
+    killed at the end of the block if still running."""
+    process = subprocess.Popen(
         ["bash", "-c", f"exec {line}"],
         cwd=cwd,
         env=shell_environment(cwd, environment),
@@ -101,6 +105,20 @@ def start_line(
         stderr=subprocess.PIPE,
         text=True,
     )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def stopped_by_sigterm(process: subprocess.Popen[str], timeout_s: float = 60) -> str:
+    """SIGTERM ends ``process`` with status 0; what it wrote to stderr."""
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=timeout_s)
+    assert process.returncode == 0, err[-3000:]
+    return err
 
 
 def shell_environment(cwd: Path, environment: Mapping[str, str] | None) -> dict[str, str]:

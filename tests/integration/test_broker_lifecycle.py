@@ -27,7 +27,13 @@ from gateway.tools import local_kafka
 from gateway.tools.cli import NO_LOCAL_BROKER
 from gateway.tools.fault_process import free_port, is_ready
 from gateway.tools.local_kafka import BrokerInfo, LocalKafka, leftover_brokers
-from tests.readme_commands import make_is_installed, readme_command, run_line, start_line
+from tests.readme_commands import (
+    make_is_installed,
+    readme_command,
+    run_line,
+    running_line,
+    stopped_by_sigterm,
+)
 from tests.socket_states import TIME_WAIT, tcp_states_on_local_port
 
 pytestmark = pytest.mark.broker
@@ -124,20 +130,14 @@ def _the_readme_gateway_run_serves_until_sigterm(run_dir: Path, state_dir: Path)
         "GATEWAY_STATE_DIR": str(state_dir),
         "GATEWAY_OPS_PORT": str(port),
     }
-    gateway = start_line(readme_command(".venv/bin/gateway run"), environment=environment)
-    try:
+    line = readme_command(".venv/bin/gateway run")
+    with running_line(line, environment=environment) as gateway:
         deadline = time.monotonic() + 90
         while not asyncio.run(is_ready(port)):
             assert gateway.poll() is None, gateway.communicate()[1][-3000:]
             assert time.monotonic() < deadline, "gateway run: not ready within 90 s"
             time.sleep(0.3)
-        gateway.send_signal(signal.SIGTERM)
-        _out, err = gateway.communicate(timeout=60)
-    finally:
-        if gateway.poll() is None:
-            gateway.kill()
-            gateway.communicate()
-    assert gateway.returncode == 0, err[-3000:]
+        err = stopped_by_sigterm(gateway)
     events = [json.loads(line)["event"] for line in err.splitlines()]
     assert (events[0], events[-1]) == ("gateway_starting", "gateway_stopped"), events
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from tests.integration.registry_support import (
     wait_until_consumed,
 )
 from tests.integration.test_registry_on_kafka import group_of
-from tests.readme_commands import readme_command, start_line
+from tests.readme_commands import readme_command, running_line, stopped_by_sigterm
 from tests.unit.test_registry_custody_moves import HOLDER, LOT, cancel, claimed_scenario
 
 pytestmark = pytest.mark.broker
@@ -133,15 +132,8 @@ def the_readme_command_prints(topics: TestTopics, changes: int) -> list[dict[str
     test's topic prefix): its first ``changes`` lines, then SIGTERM ends it with status 0."""
     line = readme_command(".venv/bin/python -m consumers.warrant_state_subscriber")
     line = line.replace("localhost:9092", topics.bootstrap_servers)
-    process = start_line(f"{line} --topic-prefix {topics.prefix}")
-    try:
+    with running_line(f"{line} --topic-prefix {topics.prefix}") as process:
         assert process.stdout is not None
         printed = [json.loads(process.stdout.readline()) for _ in range(changes)]
-        process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert process.returncode == 0, err[-2000:]
+        stopped_by_sigterm(process, timeout_s=30)
     return printed
