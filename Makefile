@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install toolchain demo bench faults test test-unit lint format schemas kafka-up kafka-up-secure kafka-down kafka-status topics
+.PHONY: help install toolchain demo bench faults test test-long test-unit lint format schemas kafka-up kafka-up-secure kafka-down kafka-status topics
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
@@ -46,8 +46,11 @@ bench: install ## gateway bench: throughput, latency, restore, state-size, ledge
 faults: install ## the fault test: 20,000 events, 10 kill -9, 2 broker restarts (about 10 min)
 	$(BIN)/gateway faults $(FAULTS_ARGS)
 
-test: install ## run every test (unit and real-broker integration)
+test: install ## run the tests (unit and real-broker integration) but the long ones (test-long)
 	$(BIN)/pytest
+
+test-long: install ## the long tests make test skips: the short fault run, the tiny benchmarks (about 4 min)
+	$(BIN)/pytest --long -m long
 
 test-unit: install ## run only the pure tests (no broker)
 	$(BIN)/pytest -m "not broker"

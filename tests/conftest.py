@@ -123,3 +123,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if survivors:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         print(f"\nbroker JVMs still running after the session: pids {survivors}")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--long",
+        action="store_true",
+        help="also run the tests marked long (the short fault run, the tiny benchmarks)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The long tests are `make test-long`'s: `make test` keeps to its 15 minutes."""
+    if config.getoption("--long"):
+        return
+    skip = pytest.mark.skip(reason="long: `make test-long` (pytest --long) runs it")
+    for item in items:
+        if item.get_closest_marker("long") is not None:
+            item.add_marker(skip)

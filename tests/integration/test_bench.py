@@ -17,7 +17,7 @@ import pytest
 
 from gateway.tools.local_kafka import BrokerInfo
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.long]
 
 CONTESTANTS = ("bare aiokafka pipe", "transactional aiokafka pipe", "registry (gateway run)")
 PAIR = "registry, 2 processes"

@@ -18,7 +18,7 @@ from gateway.tools.cli import build_parser, fault_options
 from gateway.tools.faults import FaultOptions, run_faults
 from tests.readme_commands import readme_command
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.long]
 
 
 def short_run(run_dir: Path) -> FaultOptions:
