@@ -66,9 +66,13 @@ def starts_with(command: str, prefix: str) -> bool:
 
 
 def make_is_installed() -> bool:
-    """Whether ``make install`` has run in the repository (a make target then runs as the
-    README says, without installing anything)."""
-    return (REPOSITORY / ".venv" / ".installed").exists()
+    """Whether ``make install`` has run in the repository since its inputs last changed (a
+    make target then runs as the README says, without installing anything)."""
+    installed = REPOSITORY / ".venv" / ".installed"
+    inputs = (REPOSITORY / "pyproject.toml", REPOSITORY / "tests" / "browser" / "package-lock.json")
+    return installed.exists() and all(
+        installed.stat().st_mtime >= path.stat().st_mtime for path in inputs
+    )
 
 
 def run_line(

@@ -78,6 +78,8 @@ async def produce_in_transaction(
 
 
 async def consume_one(access: KafkaAccess, topic: str, group_id: str) -> bytes | None:
+    """The first probe record of ``topic`` as ``access`` reads it in ``group_id`` (the
+    records other modules' gateways wrote to this shared broker are passed over)."""
     consumer = AIOKafkaConsumer(
         topic,
         **_client(access),
@@ -87,11 +89,16 @@ async def consume_one(access: KafkaAccess, topic: str, group_id: str) -> bytes |
     )
     try:
         await asyncio.wait_for(consumer.start(), BOUND_S)
-        record = await asyncio.wait_for(consumer.getone(), BOUND_S)
-        value: bytes | None = record.value
-        return value
+        return await asyncio.wait_for(_first_probe(consumer), BOUND_S)
     finally:
         await asyncio.wait_for(consumer.stop(), BOUND_S)
+
+
+async def _first_probe(consumer: AIOKafkaConsumer) -> bytes | None:
+    while True:
+        value: bytes | None = (await consumer.getone()).value
+        if value == PROBE:
+            return value
 
 
 async def connection_error(access: KafkaAccess) -> BaseException | None:
