@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from contracts.signatures import SigningKey
 from gateway.tools.cli import build_parser
 from gateway.tools.form_xlsx import SUMMARY_SHEET
 from tests.readme_commands import (
@@ -35,13 +36,18 @@ THIS = "tests/unit/test_readme_commands.py"
 LIFECYCLE = "tests/integration/test_broker_lifecycle.py"
 README_EXAMPLES = "tests/integration/test_readme_api_examples_on_kafka.py"
 
+LONG_RUNS = (f"{THIS}::test_the_long_runs_are_the_commands_of_their_targets",)
+LOCAL_BROKER = (f"{LIFECYCLE}::test_up_down_and_up_again_is_clean",)
+FORM_LINES = (f"{THIS}::test_the_form_commands_in_their_order",)
+KEY_LINES = (f"{THIS}::test_a_key_and_its_public_key_for_the_parties_file",)
+
 WHERE_EACH_RUNS: dict[str, tuple[str, ...]] = {
     "make demo": ("tests/integration/test_demo.py::run_demo",),
     "make test": (f"{THIS}::test_make_test_is_what_ci_runs",),
-    "make kafka-up": (f"{LIFECYCLE}::test_up_down_and_up_again_is_clean",),
+    "make kafka-up": LOCAL_BROKER,
     ".venv/bin/gateway run": (f"{LIFECYCLE}::_the_readme_gateway_run_serves_until_sigterm",),
-    "make kafka-status": (f"{LIFECYCLE}::test_up_down_and_up_again_is_clean",),
-    "make kafka-down": (f"{LIFECYCLE}::test_up_down_and_up_again_is_clean",),
+    "make kafka-status": LOCAL_BROKER,
+    "make kafka-down": LOCAL_BROKER,
     "curl": (
         f"{README_EXAMPLES}::test_every_api_example_in_the_readme_answers_as_it_says",
         f"{README_EXAMPLES}::test_every_report_example_in_the_readme_answers_as_it_says",
@@ -50,30 +56,24 @@ WHERE_EACH_RUNS: dict[str, tuple[str, ...]] = {
         "tests/integration/test_warrant_state_subscriber_on_kafka.py::the_readme_command_prints",
     ),
     "kcat": (f"{README_EXAMPLES}::test_the_kcat_one_liner_prints_the_holders_warrant_state",),
-    "make bench": (f"{THIS}::test_the_long_runs_are_the_commands_of_their_targets",),
-    ".venv/bin/gateway bench throughput": (
-        f"{THIS}::test_the_long_runs_are_the_commands_of_their_targets",
-    ),
-    ".venv/bin/gateway bench latency": (
-        f"{THIS}::test_the_long_runs_are_the_commands_of_their_targets",
-    ),
-    ".venv/bin/gateway bench signatures": (
-        f"{THIS}::test_the_long_runs_are_the_commands_of_their_targets",
-    ),
+    "make bench": LONG_RUNS,
+    ".venv/bin/gateway bench throughput": LONG_RUNS,
+    ".venv/bin/gateway bench latency": LONG_RUNS,
+    ".venv/bin/gateway bench signatures": LONG_RUNS,
     ".venv/bin/gateway bench --help": (f"{THIS}::test_bench_help_lists_every_scenario",),
     ".venv/bin/gateway check my-lot.jsonl": (f"{THIS}::test_the_dry_run_of_a_lot",),
-    ".venv/bin/gateway form template": (f"{THIS}::test_the_form_commands_in_their_order",),
-    ".venv/bin/gateway form import": (f"{THIS}::test_the_form_commands_in_their_order",),
-    "(grep": (f"{THIS}::test_the_form_commands_in_their_order",),
+    ".venv/bin/gateway form template": FORM_LINES,
+    ".venv/bin/gateway form import": FORM_LINES,
+    "(grep": FORM_LINES,
     "gateway send": (
         "tests/integration/test_gateway_send_on_kafka.py::the_readme_example_runs_as_written",
     ),
     "make kafka-up-secure": (
         "tests/integration/secured_broker_support.py::_started_by_the_readme",
     ),
-    "gateway key": (f"{THIS}::test_a_key_and_its_public_key_for_the_parties_file",),
-    "openssl pkey": (f"{THIS}::test_a_key_and_its_public_key_for_the_parties_file",),
-    "make faults": (f"{THIS}::test_the_long_runs_are_the_commands_of_their_targets",),
+    "gateway key": KEY_LINES,
+    "openssl pkey": KEY_LINES,
+    "make faults": LONG_RUNS,
     ".venv/bin/gateway faults": ("tests/integration/test_faults.py::short_run",),
 }
 
@@ -207,8 +207,6 @@ def test_the_form_commands_in_their_order(tmp_path: Path) -> None:
 def test_a_key_and_its_public_key_for_the_parties_file(tmp_path: Path) -> None:
     """`gateway key PARTY --out FILE`, then the README's openssl line: the public key it
     prints is the one the gateway derives from the same file."""
-    from contracts.signatures import SigningKey
-
     made = run_line(readme_command("gateway key"), cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     pem = tmp_path / "antwerp.pem"
